@@ -1,0 +1,49 @@
+"""bluegreen: read and check settings, build the service, export what operators and tools need."""
+
+import pulumi
+
+from components.colors import COLORS
+from components.images import latest_amazon_linux
+from components.release_guard import check_release, read_deployed_state
+from components.router import PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
+from components.service import BlueGreenService, BlueGreenServiceArgs
+from components.settings import load_settings
+
+settings = load_settings()
+needs_lookup = any(not settings.releases[c].image_id for c in COLORS)
+guard = check_release(
+    settings,
+    read_deployed_state(),
+    latest_amazon_linux(settings.fleet.instance_type) if needs_lookup else None,
+)
+for message in guard.warnings:
+    pulumi.log.warn(message)
+for message in guard.notes:
+    pulumi.log.info(message)
+
+service = BlueGreenService("bluegreen", BlueGreenServiceArgs(settings=settings, image_ids=guard.image_ids))
+
+scheme = "https" if settings.edge.https else "http"
+pulumi.export("url", service.load_balancer.alb.dns_name.apply(lambda dns: f"{scheme}://{dns}"))
+pulumi.export("albDnsName", service.load_balancer.alb.dns_name)
+pulumi.export("loadBalancerArn", service.load_balancer.alb.arn)
+pulumi.export("activeColor", settings.traffic.active_color)
+pulumi.export("idleColor", settings.traffic.idle_color)
+pulumi.export("listenerArn", service.router.production_listener.arn)
+pulumi.export("httpListenerArn", service.router.http_listener.arn)
+for color in COLORS:
+    env = service.environments[color]
+    pulumi.export(f"{color}Weight", service.weights[color])
+    pulumi.export(f"{color}TargetGroupArn", env.target_group.arn)
+    pulumi.export(f"{color}AsgName", env.asg.name)
+    pulumi.export(f"{color}Release", settings.releases[color].label)
+    pulumi.export(f"{color}ImageId", guard.image_ids[color])
+    pulumi.export(f"{color}SchemaVersions", list(settings.releases[color].schema_versions))
+    pulumi.export(f"{color}AlarmNames", service.alarms[color].alarm_names)
+pulumi.export("previewColorHeader", PREVIEW_COLOR_HEADER)
+pulumi.export("previewTokenHeader", PREVIEW_TOKEN_HEADER)
+pulumi.export("previewToken", pulumi.Output.secret(service.router.preview_token.result))
+pulumi.export("dashboardName", service.dashboard.dashboard.dashboard_name)
+pulumi.export("idleScaledDown", settings.idle_scaled_down)
+pulumi.export("databaseSchemaVersion", settings.database_schema_version)
+pulumi.export("bakeMinutes", settings.alarms.bake_minutes)

@@ -1,0 +1,1 @@
+"""bluegreen operator tool: `python -m bluegreen <command>`."""

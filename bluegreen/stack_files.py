@@ -1,0 +1,65 @@
+"""Read stack config from `Pulumi.yaml` and `Pulumi.<stack>.yaml` the way the Pulumi CLI does.
+
+The CLI applies the project's declared defaults and then the stack file's values; the SDK's
+mocks apply neither, so tests and offline tools use this to see exactly what `pulumi up` sees.
+Values come back in the wire form the SDK's config holds: strings, with arrays as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _wire(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    with open(project_dir / "Pulumi.yaml", encoding="utf-8") as f:
+        data: dict[str, Any] = yaml.safe_load(f)
+    return data
+
+
+def declared_defaults(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """Each declared key's default, as typed YAML values, un-namespaced."""
+    config = load_project(project_dir).get("config", {})
+    return {key: spec["default"] for key, spec in config.items() if "default" in spec}
+
+
+def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """The stack file's `bluegreen:` values, un-namespaced; {} when the file does not exist."""
+    name = load_project(project_dir)["name"]
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    prefix = f"{name}:"
+    return {k[len(prefix) :]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)}
+
+
+def effective_config(
+    stack: str = "dev",
+    overrides: dict[str, Any] | None = None,
+    project_dir: Path = PROJECT_DIR,
+) -> dict[str, str]:
+    """Defaults, then the stack file, then overrides; un-namespaced keys, wire-form values."""
+    merged: dict[str, Any] = declared_defaults(project_dir)
+    merged.update(stack_values(stack, project_dir))
+    merged.update(overrides or {})
+    return {key: _wire(value) for key, value in merged.items()}
+
+
+def namespaced(config: dict[str, str], project: str = "bluegreen") -> dict[str, str]:
+    """Full keys for `pulumi.runtime.set_all_config`."""
+    return {f"{project}:{key}": value for key, value in config.items()}

@@ -1,0 +1,1 @@
+"""Pulumi components that make up a blue-green service on AWS."""

@@ -1,0 +1,17 @@
+"""The two colours and the weight maths the listener, the policy pack and the tools agree on."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, Color] = ("blue", "green")
+
+
+def other(color: Color) -> Color:
+    return "green" if color == "blue" else "blue"
+
+
+def traffic_weights(active: Color, idle_percent: int) -> dict[Color, int]:
+    """Listener weights: the active colour gets the rest of 100, the idle colour its canary share."""
+    return {active: 100 - idle_percent, other(active): idle_percent}

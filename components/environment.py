@@ -1,0 +1,148 @@
+"""One colour: target group, launch template and Auto Scaling Group, built from the shared spec."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.colors import Color
+from components.settings import FleetSpec
+from components.user_data import demo_user_data
+
+
+@dataclass(frozen=True)
+class ResolvedRelease:
+    """A colour's release with its image resolved to an AMI id."""
+
+    label: str
+    image_id: str
+    schema_versions: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnvironmentArgs:
+    """Both colours get the same spec; they differ only in `color` and `release`."""
+
+    color: Color
+    spec: FleetSpec
+    release: ResolvedRelease
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    subnet_tier: str  # "public" or "private": only public subnets give instances a public IP
+    instance_security_group_id: pulumi.Input[str]
+    scaled_down: bool = False  # explicit idleScaledDown: no instances, no rollback target
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Environment(pulumi.ComponentResource):
+    target_group: aws.lb.TargetGroup
+    launch_template: aws.ec2.LaunchTemplate
+    asg: aws.autoscaling.Group
+
+    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bluegreen:aws:Environment", name, None, opts)
+        spec, release = args.spec, args.release
+        child = pulumi.ResourceOptions(parent=self)
+
+        def tags(role: str) -> dict[str, str]:
+            return {
+                **args.tags,
+                "Name": f"{name}-{role}",
+                "bluegreen:color": args.color,
+                "bluegreen:release": release.label,
+                "bluegreen:imageId": release.image_id,
+                "bluegreen:schemaVersions": ",".join(str(v) for v in release.schema_versions),
+                "bluegreen:subnetTier": args.subnet_tier,
+            }
+
+        hc = spec.health_check
+        self.target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            vpc_id=args.vpc_id,
+            port=spec.app_port,
+            protocol="HTTP",
+            target_type="instance",
+            deregistration_delay=spec.deregistration_delay_seconds,
+            health_check={
+                "enabled": True,
+                "path": hc.path,
+                "port": "traffic-port",
+                "protocol": "HTTP",
+                "matcher": hc.matcher,
+                "interval": hc.interval_seconds,
+                "timeout": hc.timeout_seconds,
+                "healthy_threshold": hc.healthy_threshold,
+                "unhealthy_threshold": hc.unhealthy_threshold,
+            },
+            tags=tags("tg"),
+            opts=child,
+        )
+        public_ip = "true" if args.subnet_tier == "public" else "false"
+        self.launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            image_id=release.image_id,
+            instance_type=spec.instance_type,
+            user_data=demo_user_data(release.label, spec.app_port, hc.path),
+            update_default_version=True,
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": spec.root_volume_size_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            network_interfaces=[
+                {
+                    "device_index": 0,
+                    "associate_public_ip_address": public_ip,
+                    "security_groups": [args.instance_security_group_id],
+                    "delete_on_termination": "true",
+                }
+            ],
+            tag_specifications=[
+                {"resource_type": "instance", "tags": tags("instance")},
+                {"resource_type": "volume", "tags": tags("volume")},
+            ],
+            tags=tags("lt"),
+            opts=child,
+        )
+        desired = 0 if args.scaled_down else spec.desired_capacity
+        self.asg = aws.autoscaling.Group(
+            f"{name}-asg",
+            min_size=0 if args.scaled_down else spec.min_size,
+            max_size=spec.max_size,
+            desired_capacity=desired,
+            vpc_zone_identifiers=args.subnet_ids,
+            target_group_arns=[self.target_group.arn],
+            health_check_type="ELB",
+            health_check_grace_period=spec.health_check_grace_period_seconds,
+            # `pulumi up` fails unless this many targets turn healthy, so a broken release never
+            # becomes a flip candidate.
+            wait_for_elb_capacity=desired,
+            wait_for_capacity_timeout=spec.capacity_timeout,
+            launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
+            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tags("asg").items())],
+            # A new launch template version builds a new group next to the old one, which must
+            # turn healthy before the old one is deleted.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["launchTemplate"]),
+        )
+        self.register_outputs(
+            {
+                "targetGroupArn": self.target_group.arn,
+                "asgName": self.asg.name,
+                "release": release.label,
+                "imageId": release.image_id,
+            }
+        )

@@ -1,0 +1,103 @@
+"""The ALB and the two security groups: the internet reaches the ALB, only the ALB reaches instances."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    listener_ports: Sequence[int]
+    allowed_cidrs: Sequence[str]
+    app_port: int
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def _slug(cidr: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "-", cidr).strip("-")
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    alb: aws.lb.LoadBalancer
+    alb_security_group: aws.ec2.SecurityGroup
+    instance_security_group: aws.ec2.SecurityGroup
+
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bluegreen:aws:LoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # No inline rules: the provider removes AWS's default allow-all egress, and the
+        # standalone rules below are the whole rule set.
+        self.alb_security_group = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            vpc_id=args.vpc_id,
+            description="bluegreen ALB: listener ports from allowedCidrs",
+            tags={**args.tags, "Name": f"{name}-alb-sg"},
+            opts=child,
+        )
+        self.instance_security_group = aws.ec2.SecurityGroup(
+            f"{name}-instance-sg",
+            vpc_id=args.vpc_id,
+            description="bluegreen instances: app port from the ALB only",
+            tags={**args.tags, "Name": f"{name}-instance-sg"},
+            opts=child,
+        )
+        for port in args.listener_ports:
+            for cidr in args.allowed_cidrs:
+                v6 = ":" in cidr
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-alb-ingress-{port}-{_slug(cidr)}",
+                    security_group_id=self.alb_security_group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=None if v6 else cidr,
+                    cidr_ipv6=cidr if v6 else None,
+                    description=f"listener port {port}",
+                    opts=child,
+                )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-egress",
+            security_group_id=self.alb_security_group.id,
+            referenced_security_group_id=self.instance_security_group.id,
+            ip_protocol="tcp",
+            from_port=args.app_port,
+            to_port=args.app_port,
+            description="to instances on the app port",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-instance-ingress",
+            security_group_id=self.instance_security_group.id,
+            referenced_security_group_id=self.alb_security_group.id,
+            ip_protocol="tcp",
+            from_port=args.app_port,
+            to_port=args.app_port,
+            description="app port from the ALB only",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-instance-egress",
+            security_group_id=self.instance_security_group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="-1",
+            description="packages, SSM and the app's dependencies",
+            opts=child,
+        )
+        self.alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[self.alb_security_group.id],
+            subnets=args.subnet_ids,
+            drop_invalid_header_fields=True,
+            tags={**args.tags, "Name": f"{name}-alb"},
+            opts=child,
+        )
+        self.register_outputs({"albArn": self.alb.arn, "albDnsName": self.alb.dns_name})

@@ -1,0 +1,132 @@
+"""Release safety: users never reach a build that was not staged and tested first.
+
+The last deployed state comes from this stack's own outputs. A colour that serves traffic before
+or after this update (weight > 0) must keep its release: staging happens on an idle colour with
+no traffic, and the flip is a separate update. `allowLiveRelease` overrides this for emergencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from components.colors import COLORS, Color, traffic_weights
+from components.settings import Settings
+
+
+class ReleaseGuardError(RuntimeError):
+    """The update would put an untested build in front of users."""
+
+
+@dataclass(frozen=True)
+class DeployedState:
+    """What the last successful update exported."""
+
+    active_color: Color
+    weights: Mapping[Color, int]
+    releases: Mapping[Color, str]
+    image_ids: Mapping[Color, str]
+    idle_scaled_down: bool
+
+    @staticmethod
+    def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
+        """None on the first deploy (or when outputs predate these fields)."""
+        needed = ["activeColor", *(f"{c}{field}" for c in COLORS for field in ("Release", "ImageId", "Weight"))]
+        if any(outputs.get(key) is None for key in needed) or outputs["activeColor"] not in COLORS:
+            return None
+        return DeployedState(
+            active_color=outputs["activeColor"],
+            weights={c: int(outputs[f"{c}Weight"]) for c in COLORS},
+            releases={c: str(outputs[f"{c}Release"]) for c in COLORS},
+            image_ids={c: str(outputs[f"{c}ImageId"]) for c in COLORS},
+            idle_scaled_down=bool(outputs.get("idleScaledDown", False)),
+        )
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    image_ids: Mapping[Color, str]  # the AMI each colour gets in this update
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def check_release(
+    settings: Settings,
+    previous: DeployedState | None,
+    looked_up_image: str | None,
+) -> GuardResult:
+    """Decide each colour's image and refuse unsafe updates.
+
+    `looked_up_image` is the latest AMI for colours whose image id is empty in config (None when
+    no colour needs a lookup). A colour that serves traffic keeps its deployed image instead of a
+    newer lookup, so a new AMI never reaches users without being staged.
+    """
+    new_weights = traffic_weights(settings.traffic.active_color, settings.traffic.idle_traffic_percent)
+    if settings.idle_scaled_down:
+        new_weights[settings.traffic.idle_color] = 0
+    notes: list[str] = []
+    warnings: list[str] = []
+    images: dict[Color, str] = {}
+    for color in COLORS:
+        configured = settings.releases[color].image_id
+        images[color] = configured or (looked_up_image or "")
+    if previous is None:
+        return GuardResult(images, (), ("first deploy: no previous state, release guard has nothing to compare",))
+
+    serving = [c for c in COLORS if previous.weights[c] > 0 or new_weights[c] > 0]
+    for color in serving:
+        if not settings.releases[color].image_id and images[color] != previous.image_ids[color]:
+            notes.append(
+                f"{color} serves traffic, so it stays on its deployed image {previous.image_ids[color]} "
+                f"instead of the newer lookup {images[color]}; stage the new image while {color} is idle"
+            )
+            images[color] = previous.image_ids[color]
+
+    problems: list[str] = []
+    flipping = settings.traffic.active_color != previous.active_color
+    if flipping and (settings.idle_scaled_down or previous.idle_scaled_down):
+        problems.append(
+            f"activeColor changes from {previous.active_color} to {settings.traffic.active_color} while the idle "
+            "colour is (or was until this update) scaled down; set idleScaledDown=false and run pulumi up "
+            "so it is healthy first, then flip in a separate update"
+        )
+    for color in serving:
+        before = (previous.releases[color], previous.image_ids[color])
+        after = (settings.releases[color].label, images[color])
+        if before == after:
+            continue
+        why = (
+            f"{color} becomes live in this update"
+            if flipping and color == settings.traffic.active_color
+            else f"{color} serves traffic (weight {previous.weights[color]}% now, {new_weights[color]}% after)"
+        )
+        problems.append(
+            f"{color}Release/{color}ImageId change from {before[0]} ({before[1]}) to {after[0]} ({after[1]}) "
+            f"but {why}; stage the release on the idle colour with 0% traffic, smoke-test it, then flip "
+            "in a separate update (or set allowLiveRelease=true in an emergency)"
+        )
+    if problems and settings.allow_live_release:
+        warnings.extend(f"allowLiveRelease=true overrides the release guard: {p}" for p in problems)
+        problems = []
+    if problems:
+        raise ReleaseGuardError("release guard refused this update:\n  - " + "\n  - ".join(problems))
+    return GuardResult(images, tuple(warnings), tuple(notes))
+
+
+def read_deployed_state() -> DeployedState | None:
+    """This stack's last outputs through a StackReference to itself; None on the first deploy.
+
+    Read synchronously (as the SDK does for invokes) so the guard decides before any resource
+    is registered.
+    """
+    import pulumi
+    from pulumi.runtime.sync_await import _sync_await
+
+    org = pulumi.get_organization() or "organization"
+    ref = pulumi.StackReference(
+        "bluegreen-deployed-state", stack_name=f"{org}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    )
+    keys = ["activeColor", "idleScaledDown", *(f"{c}{f}" for c in COLORS for f in ("Release", "ImageId", "Weight"))]
+    outputs = {key: _sync_await(ref.get_output_details(key)).value for key in keys}
+    return DeployedState.from_outputs(outputs)

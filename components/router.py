@@ -1,0 +1,118 @@
+"""Listeners: the production forward with weights from config, and the preview route per colour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.colors import COLORS, Color
+
+PREVIEW_COLOR_HEADER = "X-Bluegreen-Color"
+PREVIEW_TOKEN_HEADER = "X-Bluegreen-Token"
+PREVIEW_PRIORITY: Mapping[Color, int] = {"blue": 10, "green": 20}
+
+
+@dataclass(frozen=True)
+class RouterArgs:
+    load_balancer_arn: pulumi.Input[str]
+    target_group_arns: Mapping[Color, pulumi.Input[str]]
+    weights: Mapping[Color, int]
+    stickiness_seconds: int = 0
+    certificate_arn: str = ""
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    listener_tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def forward_action(args: RouterArgs) -> aws.lb.ListenerDefaultActionArgsDict:
+    """The weighted forward to both colours; the only thing a flip changes."""
+    return {
+        "type": "forward",
+        "forward": {
+            "target_groups": [{"arn": args.target_group_arns[c], "weight": args.weights[c]} for c in COLORS],
+            # The duration is required even when stickiness is off.
+            "stickiness": {
+                "enabled": args.stickiness_seconds > 0,
+                "duration": max(args.stickiness_seconds, 1),
+            },
+        },
+    }
+
+
+class Router(pulumi.ComponentResource):
+    production_listener: aws.lb.Listener
+    http_listener: aws.lb.Listener
+    preview_token: random.RandomPassword
+    preview_rules: dict[Color, aws.lb.ListenerRule]
+
+    def __init__(self, name: str, args: RouterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bluegreen:aws:Router", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        listener_tags = {**args.tags, **args.listener_tags}
+        if args.certificate_arn:
+            self.production_listener = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=args.load_balancer_arn,
+                port=443,
+                protocol="HTTPS",
+                certificate_arn=args.certificate_arn,
+                ssl_policy=args.ssl_policy,
+                default_actions=[forward_action(args)],
+                tags={**listener_tags, "Name": f"{name}-https"},
+                opts=child,
+            )
+            self.http_listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=args.load_balancer_arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {
+                        "type": "redirect",
+                        "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+                    }
+                ],
+                tags={**args.tags, "Name": f"{name}-http"},
+                opts=child,
+            )
+        else:
+            self.production_listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=args.load_balancer_arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[forward_action(args)],
+                tags={**listener_tags, "Name": f"{name}-http"},
+                opts=child,
+            )
+            self.http_listener = self.production_listener
+
+        self.preview_token = random.RandomPassword(f"{name}-preview-token", length=32, special=False, opts=child)
+        # Static per colour, so a flip never touches them: smoke tests reach the idle colour
+        # only with both the colour header and the secret token.
+        self.preview_rules = {
+            color: aws.lb.ListenerRule(
+                f"{name}-preview-{color}",
+                listener_arn=self.production_listener.arn,
+                priority=PREVIEW_PRIORITY[color],
+                actions=[{"type": "forward", "target_group_arn": args.target_group_arns[color]}],
+                conditions=[
+                    {"http_header": {"http_header_name": PREVIEW_COLOR_HEADER, "values": [color]}},
+                    {"http_header": {"http_header_name": PREVIEW_TOKEN_HEADER, "values": [self.preview_token.result]}},
+                ],
+                tags={**args.tags, "Name": f"{name}-preview-{color}", "bluegreen:color": color},
+                opts=child,
+            )
+            for color in COLORS
+        }
+        self.register_outputs(
+            {
+                "listenerArn": self.production_listener.arn,
+                "httpListenerArn": self.http_listener.arn,
+                "weights": dict(args.weights),
+            }
+        )

@@ -1,0 +1,46 @@
+"""Expand-and-contract: every colour that may serve traffic must support the database schema.
+
+Both colours share one database. The live colour serves it, and the idle colour is the rollback
+target (and is smoke-tested against the same database) unless it is explicitly scaled down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from components.colors import COLORS, Color
+
+EXPLAIN = (
+    "Both colours share one database, so change its schema by expand-and-contract: first release "
+    "code that works with both the old and the new schema on every colour that can serve traffic "
+    "(or scale the idle colour down with idleScaledDown=true), then migrate, and only drop what "
+    "the old release needs once no running colour uses it."
+)
+
+
+def serving_colors(active: Color, idle_scaled_down: bool) -> tuple[Color, ...]:
+    """Colours that can receive traffic or be rolled back to."""
+    return (active,) if idle_scaled_down else tuple(sorted(COLORS, key=lambda c: c != active))
+
+
+def schema_conflicts(
+    database_version: int,
+    versions: Mapping[Color, Sequence[int]],
+    active: Color,
+    idle_scaled_down: bool,
+) -> list[str]:
+    """One message per serving colour whose release does not list `database_version`; [] when off."""
+    if database_version == 0:
+        return []
+    problems = []
+    for color in serving_colors(active, idle_scaled_down):
+        supported = list(versions.get(color, ()))
+        if database_version in supported:
+            continue
+        role = "the live colour" if color == active else "the idle colour and rollback target"
+        listed = f"supports {supported}" if supported else f"declares no versions ({color}SchemaVersions is empty)"
+        problems.append(
+            f"databaseSchemaVersion {database_version} is not supported by {color} ({role}), whose release "
+            f"{listed}. {EXPLAIN}"
+        )
+    return problems

@@ -1,0 +1,147 @@
+"""BlueGreenService: one ALB, two identical colours, a weighted listener and the watchers around it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alarms import ColorAlarms, ColorAlarmsArgs
+from components.colors import COLORS, Color, traffic_weights
+from components.dashboard import Dashboard, DashboardArgs
+from components.environment import Environment, EnvironmentArgs, ResolvedRelease
+from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.network import Network, NetworkArgs
+from components.router import Router, RouterArgs
+from components.settings import Settings
+
+
+@dataclass(frozen=True)
+class BlueGreenServiceArgs:
+    settings: Settings
+    image_ids: Mapping[Color, str]  # each colour's AMI, decided by the release guard
+
+
+class BlueGreenService(pulumi.ComponentResource):
+    """Built from validated `Settings` and each colour's resolved image.
+
+    Nothing here depends on `activeColor` except the listener's weights, so a flip updates
+    exactly one resource.
+    """
+
+    network: Network
+    load_balancer: LoadBalancer
+    environments: dict[Color, Environment]
+    alarms: dict[Color, ColorAlarms]
+    router: Router
+    dashboard: Dashboard
+    weights: dict[Color, int]
+
+    def __init__(
+        self,
+        name: str,
+        args: BlueGreenServiceArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("bluegreen:aws:BlueGreenService", name, None, opts)
+        settings, image_ids = args.settings, args.image_ids
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(settings.tags)
+
+        self.network = Network(
+            f"{name}-network",
+            NetworkArgs(
+                vpc_id=settings.network.vpc_id,
+                subnet_ids=settings.network.subnet_ids,
+                instance_subnet_ids=settings.network.instance_subnet_ids,
+                tags=tags,
+            ),
+            child,
+        )
+        self.load_balancer = LoadBalancer(
+            f"{name}-lb",
+            LoadBalancerArgs(
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.alb_subnet_ids,
+                listener_ports=[80, 443] if settings.edge.https else [80],
+                allowed_cidrs=settings.edge.allowed_cidrs,
+                app_port=settings.fleet.app_port,
+                tags=tags,
+            ),
+            child,
+        )
+        idle = settings.traffic.idle_color
+        self.environments = {
+            color: Environment(
+                f"{name}-{color}",
+                EnvironmentArgs(
+                    color=color,
+                    spec=settings.fleet,
+                    release=ResolvedRelease(
+                        label=settings.releases[color].label,
+                        image_id=image_ids[color],
+                        schema_versions=settings.releases[color].schema_versions,
+                    ),
+                    vpc_id=self.network.vpc_id,
+                    subnet_ids=self.network.instance_subnet_ids,
+                    subnet_tier=self.network.instance_subnet_tier,
+                    instance_security_group_id=self.load_balancer.instance_security_group.id,
+                    scaled_down=settings.idle_scaled_down and color == idle,
+                    tags=tags,
+                ),
+                child,
+            )
+            for color in COLORS
+        }
+        self.alarms = {
+            color: ColorAlarms(
+                f"{name}-{color}-alarms",
+                ColorAlarmsArgs(
+                    color=color,
+                    thresholds=settings.alarms,
+                    load_balancer_arn_suffix=self.load_balancer.alb.arn_suffix,
+                    target_group_arn_suffix=self.environments[color].target_group.arn_suffix,
+                    tags=tags,
+                ),
+                child,
+            )
+            for color in COLORS
+        }
+        self.weights = traffic_weights(settings.traffic.active_color, settings.traffic.idle_traffic_percent)
+        self.router = Router(
+            f"{name}-router",
+            RouterArgs(
+                load_balancer_arn=self.load_balancer.alb.arn,
+                target_group_arns={c: self.environments[c].target_group.arn for c in COLORS},
+                weights=self.weights,
+                stickiness_seconds=settings.traffic.stickiness_seconds,
+                certificate_arn=settings.edge.certificate_arn,
+                ssl_policy=settings.edge.ssl_policy,
+                listener_tags={
+                    "bluegreen:idleScaledDown": str(settings.idle_scaled_down).lower(),
+                    "bluegreen:databaseSchemaVersion": str(settings.database_schema_version),
+                },
+                tags=tags,
+            ),
+            # On create, no traffic is forwarded before both groups have healthy capacity.
+            pulumi.ResourceOptions(parent=self, depends_on=[self.environments[c].asg for c in COLORS]),
+        )
+        self.dashboard = Dashboard(
+            f"{name}-dashboard",
+            DashboardArgs(
+                dashboard_name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+                region=aws.config.region or "us-east-1",
+                load_balancer_arn_suffix=self.load_balancer.alb.arn_suffix,
+                target_group_arn_suffixes={c: self.environments[c].target_group.arn_suffix for c in COLORS},
+            ),
+            child,
+        )
+        self.register_outputs(
+            {
+                "albDnsName": self.load_balancer.alb.dns_name,
+                "listenerArn": self.router.production_listener.arn,
+                "weights": dict(self.weights),
+            }
+        )

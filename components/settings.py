@@ -1,0 +1,385 @@
+"""Every config key, read and validated in one place before any resource is registered.
+
+`pulumi.yaml` holds the defaults (the CLI applies them); this module only parses and checks.
+All problems are collected and raised together as one `ConfigError`, each line naming the key,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from components.colors import COLORS, Color
+from components.schema_rule import schema_conflicts
+
+T = TypeVar("T")
+
+# TLS 1.2+ ELB policies: the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families (incl. FIPS/PQ variants).
+TLS12_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)(-[A-Za-z0-9]+)*$")
+RESERVED_TAG_KEYS = ("Name",)
+RESERVED_TAG_PREFIXES = ("bluegreen:", "aws:")
+
+
+class ConfigError(ValueError):
+    """Stack config that the program refuses; the message lists every bad key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stack config:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    path: str
+    matcher: str
+    interval_seconds: int
+    timeout_seconds: int
+    healthy_threshold: int
+    unhealthy_threshold: int
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    """What both colours share; building both from one spec keeps them identical."""
+
+    instance_type: str
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    app_port: int
+    root_volume_size_gb: int
+    health_check: HealthCheck
+    deregistration_delay_seconds: int
+    health_check_grace_period_seconds: int
+    capacity_timeout: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """What differs between the colours: the app version, its image and its schema support."""
+
+    label: str
+    image_id: str  # "" means: look up the latest Amazon Linux 2023 AMI
+    schema_versions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Traffic:
+    active_color: Color
+    idle_traffic_percent: int
+    stickiness_seconds: int  # 0 = off
+
+    @property
+    def idle_color(self) -> Color:
+        return "green" if self.active_color == "blue" else "blue"
+
+
+@dataclass(frozen=True)
+class Edge:
+    certificate_arn: str
+    ssl_policy: str
+    allowed_cidrs: tuple[str, ...]
+
+    @property
+    def https(self) -> bool:
+        return bool(self.certificate_arn)
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_id: str  # "" = create one
+    subnet_ids: tuple[str, ...]
+    instance_subnet_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    error_rate_percent: int
+    latency_p99_ms: int
+    evaluation_minutes: int
+    bake_minutes: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    traffic: Traffic
+    releases: Mapping[Color, Release]
+    fleet: FleetSpec
+    edge: Edge
+    network: NetworkSettings
+    alarms: AlarmSettings
+    tags: Mapping[str, str]
+    allow_live_release: bool
+    idle_scaled_down: bool
+    database_schema_version: int  # 0 = schema checks off
+    migration_command: str
+
+
+class _Reader:
+    """Parses raw wire-form config (strings, JSON arrays), collecting problems instead of raising."""
+
+    def __init__(self, raw: Mapping[str, str | None]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def _get(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        if value is None:
+            self.problems.append(f"{key} is not set (declare it with a default in Pulumi.yaml)")
+        return value
+
+    def string(self, key: str, check: Callable[[str], bool] | None = None, allowed: str = "") -> str:
+        value = self._get(key)
+        if value is None:
+            return ""
+        if check is not None and not check(value):
+            self.problems.append(f"{key} must be {allowed}, got {value!r}")
+        return value
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        value = self._get(key)
+        if value is None:
+            return low
+        try:
+            number = int(value)
+        except ValueError:
+            self.problems.append(f"{key} must be an integer from {low} to {high}, got {value!r}")
+            return low
+        if not low <= number <= high:
+            self.problems.append(f"{key} must be from {low} to {high}, got {number}")
+        return number
+
+    def boolean(self, key: str) -> bool:
+        value = self._get(key)
+        if value is None:
+            return False
+        if value.lower() not in ("true", "false"):
+            self.problems.append(f"{key} must be true or false, got {value!r}")
+            return False
+        return value.lower() == "true"
+
+    def array(self, key: str, item: type[T]) -> tuple[T, ...]:
+        value = self._get(key)
+        if value is None:
+            return ()
+        try:
+            parsed: Any = json.loads(value)
+        except json.JSONDecodeError:
+            self.problems.append(f"{key} must be a list of {item.__name__}, got {value!r}")
+            return ()
+        ok = isinstance(parsed, list) and all(
+            isinstance(x, item) and not (item is int and isinstance(x, bool)) for x in parsed
+        )
+        if not ok:
+            self.problems.append(f"{key} must be a list of {item.__name__}, got {value!r}")
+            return ()
+        return tuple(cast(list[T], parsed))
+
+
+RELEASE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:@/=-]{0,127}$")
+AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+MATCHER = re.compile(r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
+DURATION = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
+CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,1023}$")
+
+
+def _is_cidr(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return False
+    return True
+
+
+def _tag_pairs(reader: _Reader, entries: tuple[str, ...]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            reader.problems.append(f"tags entries must look like Key=Value, got {entry!r}")
+        elif key in RESERVED_TAG_KEYS or key.startswith(RESERVED_TAG_PREFIXES):
+            reader.problems.append(f"tags must not set {key!r}: Name, aws:* and bluegreen:* are set by the program")
+        elif key in tags:
+            reader.problems.append(f"tags sets {key!r} twice")
+        else:
+            tags[key] = value
+    return tags
+
+
+def _check_fleet(r: _Reader, fleet: FleetSpec) -> None:
+    if not fleet.min_size <= fleet.desired_capacity <= fleet.max_size:
+        r.problems.append(
+            "minSize <= desiredCapacity <= maxSize must hold, got "
+            f"minSize={fleet.min_size}, desiredCapacity={fleet.desired_capacity}, maxSize={fleet.max_size}"
+        )
+    hc = fleet.health_check
+    if hc.timeout_seconds >= hc.interval_seconds:
+        r.problems.append(
+            "healthCheckTimeoutSeconds must be less than healthCheckIntervalSeconds, got "
+            f"{hc.timeout_seconds} >= {hc.interval_seconds}"
+        )
+
+
+def _check_network(r: _Reader, net: NetworkSettings) -> None:
+    if net.vpc_id:
+        if len(net.subnet_ids) < 2:
+            r.problems.append(
+                f"subnetIds must list at least two subnets (in two AZs) when vpcId is set, got {list(net.subnet_ids)}"
+            )
+    elif net.subnet_ids or net.instance_subnet_ids:
+        r.problems.append(
+            "subnetIds and instanceSubnetIds need vpcId; set vpcId or leave both empty to create a VPC, "
+            f"got subnetIds={list(net.subnet_ids)} instanceSubnetIds={list(net.instance_subnet_ids)}"
+        )
+    for key, ids in (("subnetIds", net.subnet_ids), ("instanceSubnetIds", net.instance_subnet_ids)):
+        for subnet in ids:
+            if not SUBNET_ID.match(subnet):
+                r.problems.append(f"{key} entries must be subnet ids (subnet-...), got {subnet!r}")
+        if len(set(ids)) != len(ids):
+            r.problems.append(f"{key} lists a subnet twice: {list(ids)}")
+
+
+def read_settings(raw: Mapping[str, str | None]) -> Settings:
+    """Turn raw wire-form config into `Settings`, or raise one `ConfigError` listing every problem."""
+    r = _Reader(raw)
+    active = r.string("activeColor", lambda v: v in COLORS, "'blue' or 'green'")
+    traffic = Traffic(
+        active_color="green" if active == "green" else "blue",
+        idle_traffic_percent=r.integer("idleTrafficPercent", 0, 50),
+        stickiness_seconds=r.integer("stickinessSeconds", 0, 604800),
+    )
+    releases: dict[Color, Release] = {}
+    for color in COLORS:
+        releases[color] = Release(
+            label=r.string(
+                f"{color}Release",
+                lambda v: bool(RELEASE_LABEL.match(v)),
+                "a non-empty label of up to 128 letters, digits and ._+:@/=- starting with a letter or digit",
+            ),
+            image_id=r.string(
+                f"{color}ImageId", lambda v: v == "" or bool(AMI_ID.match(v)), "empty or an AMI id (ami-...)"
+            ),
+            schema_versions=r.array(f"{color}SchemaVersions", int),
+        )
+        for version in releases[color].schema_versions:
+            if version < 1:
+                r.problems.append(f"{color}SchemaVersions entries must be positive integers, got {version}")
+    health = HealthCheck(
+        path=r.string(
+            "healthCheckPath", lambda v: bool(HEALTH_PATH.match(v)), "a path starting with '/' (URL-safe characters)"
+        ),
+        matcher=r.string(
+            "healthCheckMatcher", lambda v: bool(MATCHER.match(v)), "HTTP codes such as 200, 200-299 or 200,302"
+        ),
+        interval_seconds=r.integer("healthCheckIntervalSeconds", 5, 300),
+        timeout_seconds=r.integer("healthCheckTimeoutSeconds", 2, 120),
+        healthy_threshold=r.integer("healthyThreshold", 2, 10),
+        unhealthy_threshold=r.integer("unhealthyThreshold", 2, 10),
+    )
+    fleet = FleetSpec(
+        instance_type=r.string(
+            "instanceType", lambda v: bool(INSTANCE_TYPE.match(v)), "an EC2 instance type such as t3.micro"
+        ),
+        min_size=r.integer("minSize", 1, 1000),
+        max_size=r.integer("maxSize", 1, 1000),
+        desired_capacity=r.integer("desiredCapacity", 1, 1000),
+        app_port=r.integer("appPort", 1, 65535),
+        root_volume_size_gb=r.integer("rootVolumeSizeGb", 8, 16384),
+        health_check=health,
+        deregistration_delay_seconds=r.integer("deregistrationDelaySeconds", 0, 3600),
+        health_check_grace_period_seconds=r.integer("healthCheckGracePeriodSeconds", 0, 7200),
+        capacity_timeout=r.string(
+            "capacityTimeout", lambda v: bool(DURATION.match(v)), "a duration such as 10m or 1h30m"
+        ),
+    )
+    _check_fleet(r, fleet)
+    edge = Edge(
+        certificate_arn=r.string(
+            "certificateArn", lambda v: v == "" or bool(CERT_ARN.match(v)), "empty or an ACM certificate ARN"
+        ),
+        ssl_policy=r.string(
+            "sslPolicy",
+            lambda v: bool(TLS12_POLICY.match(v)),
+            "a TLS 1.2+ ELB policy such as ELBSecurityPolicy-TLS13-1-2-2021-06",
+        ),
+        allowed_cidrs=r.array("allowedCidrs", str),
+    )
+    if not edge.allowed_cidrs and "allowedCidrs" in raw:
+        r.problems.append("allowedCidrs must list at least one CIDR block, got []")
+    for cidr in edge.allowed_cidrs:
+        if not _is_cidr(cidr):
+            r.problems.append(f"allowedCidrs entries must be CIDR blocks such as 203.0.113.0/24, got {cidr!r}")
+    network = NetworkSettings(
+        vpc_id=r.string("vpcId", lambda v: v == "" or bool(VPC_ID.match(v)), "empty or a VPC id (vpc-...)"),
+        subnet_ids=r.array("subnetIds", str),
+        instance_subnet_ids=r.array("instanceSubnetIds", str),
+    )
+    _check_network(r, network)
+    alarms = AlarmSettings(
+        error_rate_percent=r.integer("rollbackErrorRatePercent", 1, 100),
+        latency_p99_ms=r.integer("rollbackLatencyP99Ms", 1, 60000),
+        evaluation_minutes=r.integer("alarmEvaluationMinutes", 1, 60),
+        bake_minutes=r.integer("bakeMinutes", 0, 1440),
+    )
+    tags = _tag_pairs(r, r.array("tags", str))
+    idle_scaled_down = r.boolean("idleScaledDown")
+    if idle_scaled_down and traffic.idle_traffic_percent > 0:
+        r.problems.append(
+            f"idleTrafficPercent must be 0 while idleScaledDown is true (the idle colour has no instances), "
+            f"got {traffic.idle_traffic_percent}"
+        )
+    settings = Settings(
+        traffic=traffic,
+        releases=releases,
+        fleet=fleet,
+        edge=edge,
+        network=network,
+        alarms=alarms,
+        tags=tags,
+        allow_live_release=r.boolean("allowLiveRelease"),
+        idle_scaled_down=idle_scaled_down,
+        database_schema_version=r.integer("databaseSchemaVersion", 0, 1_000_000),
+        migration_command=r.string("migrationCommand"),
+    )
+    if not r.problems:
+        r.problems.extend(
+            schema_conflicts(
+                settings.database_schema_version,
+                {c: settings.releases[c].schema_versions for c in COLORS},
+                settings.traffic.active_color,
+                settings.idle_scaled_down,
+            )
+        )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+CONFIG_KEYS = (
+    "activeColor", "idleTrafficPercent", "stickinessSeconds",
+    "blueRelease", "greenRelease", "blueImageId", "greenImageId", "allowLiveRelease",
+    "instanceType", "minSize", "maxSize", "desiredCapacity", "idleScaledDown", "capacityTimeout",
+    "healthCheckGracePeriodSeconds", "rootVolumeSizeGb",
+    "appPort", "healthCheckPath", "healthCheckMatcher", "healthCheckIntervalSeconds",
+    "healthCheckTimeoutSeconds", "healthyThreshold", "unhealthyThreshold", "deregistrationDelaySeconds",
+    "certificateArn", "sslPolicy", "allowedCidrs", "vpcId", "subnetIds", "instanceSubnetIds", "tags",
+    "rollbackErrorRatePercent", "rollbackLatencyP99Ms", "alarmEvaluationMinutes", "bakeMinutes",
+    "databaseSchemaVersion", "blueSchemaVersions", "greenSchemaVersions", "migrationCommand",
+)  # fmt: skip
+
+
+def load_settings() -> Settings:
+    """Read this stack's `bluegreen:` config through the Pulumi SDK and validate it."""
+    import pulumi
+
+    config = pulumi.Config()
+    return read_settings({key: config.get(key) for key in CONFIG_KEYS})

@@ -1,0 +1,218 @@
+"""Run the real Pulumi program under the SDK's mocks and record every registration.
+
+`run_program()` loads config exactly as the CLI would (Pulumi.yaml defaults, then
+Pulumi.dev.yaml, then overrides), runs `__main__.py`, and returns every resource the program
+registered with its URN, parent, dependencies and inputs (wire names, camelCase), plus the
+resolved stack outputs. `previous_outputs` stands in for the stack's last deployed outputs,
+which the program reads through a StackReference to itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.sync_await import _sync_await
+
+from bluegreen.stack_files import effective_config, namespaced
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+LOOKED_UP_AMI = "ami-0123456789abcdef0"
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
+    provider: str = ""
+
+
+@dataclass
+class Recording:
+    resources: list[Registered]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    invokes: list[tuple[str, dict[str, Any]]]
+    logs: list[tuple[str, str]]
+
+    def by_name(self, name: str) -> Registered:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
+        return matches[0]
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def names(self) -> set[str]:
+        return {r.name for r in self.resources}
+
+
+def _fake_id(type_: str, name: str) -> str:
+    return hashlib.sha1(f"{type_}/{name}".encode()).hexdigest()[:17]
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Answers like AWS would: ids, ARNs and the attributes the program reads."""
+
+    def __init__(self, previous_outputs: Mapping[str, Any] | None, image: str) -> None:
+        self.previous_outputs = dict(previous_outputs or {})
+        self.image = image
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            return args.name, {"name": args.name, "outputs": self.previous_outputs, "secretOutputNames": []}
+        rid = _fake_id(args.typ, args.name)
+        state = dict(args.inputs)
+        service = args.typ.split(":")[1].split("/")[0]
+        arn = f"arn:aws:{service}:{REGION}:{ACCOUNT}:{args.name}/{rid}"
+        state.setdefault("arn", arn)
+        if args.typ == "aws:lb/loadBalancer:LoadBalancer":
+            state["arnSuffix"] = f"app/{args.name}/{rid}"
+            state["dnsName"] = f"{args.name}-{rid[:8]}.{REGION}.elb.amazonaws.com"
+        elif args.typ == "aws:lb/targetGroup:TargetGroup":
+            state["arnSuffix"] = f"targetgroup/{args.name}/{rid}"
+        elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 1
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[: int(args.inputs.get("length", 32))]
+        elif args.typ in ("aws:autoscaling/group:Group", "aws:cloudwatch/metricAlarm:MetricAlarm"):
+            state.setdefault("name", f"{args.name}-{rid[:7]}")
+        return rid, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.invokes.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {
+                "names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"],
+                "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"],
+            }, []
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": self.image, "imageId": self.image, "architecture": "x86_64"}, []
+        raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+class _RecordingMonitor(MockMonitor):
+    """Sees what `Mocks` does not: URNs, parents, dependencies and resource options."""
+
+    def __init__(self, mocks: _Mocks) -> None:
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            state = self.resources[response.urn].state
+            self.registered.append(
+                Registered(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                    outputs=dict(state),
+                    dependencies=list(request.dependencies),
+                    replace_on_changes=list(request.replaceOnChanges),
+                    provider=request.provider,
+                )
+            )
+        return response
+
+
+class _LogRecorder:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str]] = []
+
+    def _log(self, level: str, msg: str) -> None:
+        self.records.append((level, msg))
+
+    def debug(self, msg: str, *_: Any, **__: Any) -> None:
+        self._log("debug", msg)
+
+    def info(self, msg: str, *_: Any, **__: Any) -> None:
+        self._log("info", msg)
+
+    def warning(self, msg: str, *_: Any, **__: Any) -> None:
+        self._log("warning", msg)
+
+    def error(self, msg: str, *_: Any, **__: Any) -> None:
+        self._log("error", msg)
+
+
+def program_config(overrides: Mapping[str, Any] | None = None, stack: str = "dev") -> dict[str, str]:
+    """Full `bluegreen:`/`aws:` keys as the CLI would hand them to the program."""
+    config = namespaced(effective_config(stack, dict(overrides or {}), PROJECT_DIR))
+    config["aws:region"] = REGION
+    return config
+
+
+def run_program(
+    overrides: Mapping[str, Any] | None = None,
+    previous_outputs: Mapping[str, Any] | None = None,
+    *,
+    stack: str = "dev",
+    preview: bool = False,
+    looked_up_image: str = LOOKED_UP_AMI,
+) -> Recording:
+    """Run `__main__.py` with the dev stack's config plus `overrides` (un-namespaced keys)."""
+    mocks = _Mocks(previous_outputs, looked_up_image)
+    monitor = _RecordingMonitor(mocks)
+    logger = _LogRecorder()
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="bluegreen",
+        stack=stack,
+        preview=preview,
+        monitor=monitor,
+        organization="organization",
+        logger=logger,  # type: ignore[arg-type]
+    )
+    pulumi.runtime.set_all_config(program_config(overrides, stack))
+
+    exported: dict[str, Any] = {}
+    secrets: set[str] = set()
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def run() -> pulumi.Output[Any]:
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        stack_resource = pulumi.runtime.get_root_resource()
+        outputs: dict[str, Any] = getattr(stack_resource, "outputs", {})
+
+        async def resolve() -> None:
+            for key, value in outputs.items():
+                out = pulumi.Output.from_input(value)
+                exported[key] = await out.future()
+                if await out.is_secret():
+                    secrets.add(key)
+
+        return pulumi.Output.from_input(_sync_await(resolve()))
+
+    run()
+    return Recording(
+        resources=monitor.registered,
+        outputs=exported,
+        secret_outputs=secrets,
+        invokes=mocks.invokes,
+        logs=logger.records,
+    )
+
+
+def deployed(recording: Recording) -> dict[str, Any]:
+    """The outputs a successful `pulumi up` would leave for the next update's StackReference."""
+    return dict(recording.outputs)

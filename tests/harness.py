@@ -126,7 +126,7 @@ class _RecordingMonitor(MockMonitor):
                     parent=request.parent or None,
                     custom=bool(request.custom),
                     inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
-                    outputs=dict(state),
+                    outputs={**state, "id": response.id},
                     dependencies=list(request.dependencies),
                     replace_on_changes=list(request.replaceOnChanges),
                     provider=request.provider,
@@ -169,10 +169,13 @@ def run_program(
     stack: str = "dev",
     preview: bool = False,
     looked_up_image: str = LOOKED_UP_AMI,
+    _registered: list[Registered] | None = None,
 ) -> Recording:
     """Run `__main__.py` with the dev stack's config plus `overrides` (un-namespaced keys)."""
     mocks = _Mocks(previous_outputs, looked_up_image)
     monitor = _RecordingMonitor(mocks)
+    if _registered is not None:
+        monitor.registered = _registered
     logger = _LogRecorder()
     pulumi.runtime.set_mocks(
         mocks,
@@ -216,3 +219,44 @@ def run_program(
 def deployed(recording: Recording) -> dict[str, Any]:
     """The outputs a successful `pulumi up` would leave for the next update's StackReference."""
     return dict(recording.outputs)
+
+
+@dataclass
+class Diff:
+    added: list[str]
+    removed: list[str]
+    changed: dict[str, list[str]]  # name -> top-level input keys that differ
+
+    @property
+    def touched(self) -> set[str]:
+        return set(self.added) | set(self.removed) | set(self.changed)
+
+
+def diff(before: Recording, after: Recording) -> Diff:
+    """What `pulumi preview --diff` would show between two runs: resources by URN, inputs by key."""
+    old = {r.urn: r for r in before.resources}
+    new = {r.urn: r for r in after.resources}
+    changed: dict[str, list[str]] = {}
+    for urn in old.keys() & new.keys():
+        a, b = old[urn].inputs, new[urn].inputs
+        keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if keys:
+            changed[new[urn].name] = keys
+    return Diff(
+        added=sorted(new[u].name for u in new.keys() - old.keys()),
+        removed=sorted(old[u].name for u in old.keys() - new.keys()),
+        changed=changed,
+    )
+
+
+def run_failing(
+    overrides: Mapping[str, Any] | None = None,
+    previous_outputs: Mapping[str, Any] | None = None,
+) -> tuple[BaseException, list[Registered]]:
+    """Run a program that must fail; returns the error and whatever was registered before it."""
+    registered: list[Registered] = []
+    try:
+        run_program(overrides, previous_outputs, _registered=registered)
+    except Exception as error:
+        return error, registered
+    raise AssertionError(f"program succeeded with overrides {overrides!r}")

@@ -1,0 +1,64 @@
+"""What a flip, a canary and staging change: the registered inputs of two runs, diffed."""
+
+from __future__ import annotations
+
+from tests.harness import deployed, diff, run_program
+
+
+def test_flip_changes_only_the_production_listener_in_place():
+    blue = run_program({"activeColor": "blue"})
+    green = run_program({"activeColor": "green"}, previous_outputs=deployed(blue))
+    change = diff(blue, green)
+    assert change.added == [] and change.removed == []
+    assert change.changed == {"bluegreen-router-http": ["defaultActions"]}
+
+
+def test_rollback_is_the_same_one_resource_change_back():
+    blue = run_program({"activeColor": "blue"})
+    green = run_program({"activeColor": "green"}, previous_outputs=deployed(blue))
+    back = run_program({"activeColor": "blue"}, previous_outputs=deployed(green))
+    assert diff(green, back).changed == {"bluegreen-router-http": ["defaultActions"]}
+    assert diff(blue, back).touched == set()
+
+
+def test_flip_with_https_changes_only_the_https_listener():
+    cert = {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"}
+    blue = run_program({**cert, "activeColor": "blue"})
+    green = run_program({**cert, "activeColor": "green"}, previous_outputs=deployed(blue))
+    assert diff(blue, green).changed == {"bluegreen-router-https": ["defaultActions"]}
+
+
+def test_starting_a_canary_changes_only_the_listener():
+    base = run_program()
+    canary = run_program({"idleTrafficPercent": 10}, previous_outputs=deployed(base))
+    assert diff(base, canary).touched == {"bluegreen-router-http"}
+
+
+def test_staging_the_idle_colour_touches_only_that_colour():
+    base = run_program()
+    staged = run_program({"greenRelease": "v2.0.0"}, previous_outputs=deployed(base))
+    change = diff(base, staged)
+    assert change.added == [] and change.removed == []
+    assert set(change.changed) == {"bluegreen-green-tg", "bluegreen-green-lt", "bluegreen-green-asg"}
+    assert change.changed["bluegreen-green-lt"] == ["tagSpecifications", "tags", "userData"]
+
+
+def test_staging_a_new_image_on_the_idle_colour_touches_only_that_colour():
+    base = run_program()
+    staged = run_program({"greenImageId": "ami-0aaaaaaaaaaaaaaaa"}, previous_outputs=deployed(base))
+    assert {name for name in diff(base, staged).touched} == {
+        "bluegreen-green-tg",
+        "bluegreen-green-lt",
+        "bluegreen-green-asg",
+    }
+    assert "imageId" in diff(base, staged).changed["bluegreen-green-lt"]
+
+
+def test_a_new_launch_template_version_replaces_the_asg_so_it_must_turn_healthy_first():
+    rec = run_program()
+    for color in ("blue", "green"):
+        asg = rec.by_name(f"bluegreen-{color}-asg")
+        assert asg.replace_on_changes == ["launchTemplate"]
+        assert asg.inputs["launchTemplate"]["version"] == str(
+            rec.by_name(f"bluegreen-{color}-lt").outputs["latestVersion"]
+        )

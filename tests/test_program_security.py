@@ -1,0 +1,155 @@
+"""Security properties users rely on: IMDSv2, encryption, who may reach what, TLS."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import run_program
+
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+EXISTING = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+    "instanceSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+}
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return run_program()
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_launch_template_requires_imdsv2_and_encrypts_root_volume(rec, color):
+    lt = rec.by_name(f"bluegreen-{color}-lt").inputs
+    assert lt["metadataOptions"]["httpTokens"] == "required"
+    assert lt["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    (root,) = lt["blockDeviceMappings"]
+    assert root["ebs"]["encrypted"] == "true"
+
+
+def test_instances_in_a_created_vpc_use_public_subnets_and_get_a_public_ip(rec):
+    lt = rec.by_name("bluegreen-blue-lt").inputs
+    assert lt["networkInterfaces"][0]["associatePublicIpAddress"] == "true"
+    assert lt["tags"]["bluegreen:subnetTier"] == "public"
+
+
+def test_instances_in_an_existing_vpc_get_no_public_ip_and_use_instance_subnets():
+    rec = run_program(EXISTING)
+    assert not rec.of_type("aws:ec2/vpc:Vpc")
+    lt = rec.by_name("bluegreen-blue-lt").inputs
+    assert lt["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
+    assert lt["tags"]["bluegreen:subnetTier"] == "private"
+    assert rec.by_name("bluegreen-blue-asg").inputs["vpcZoneIdentifiers"] == EXISTING["instanceSubnetIds"]
+    assert rec.by_name("bluegreen-lb-alb").inputs["subnets"] == EXISTING["subnetIds"]
+
+
+def test_created_network_spans_two_azs_with_an_internet_route(rec):
+    subnets = rec.of_type("aws:ec2/subnet:Subnet")
+    assert sorted(s.inputs["availabilityZone"] for s in subnets) == ["eu-west-1a", "eu-west-1b"]
+    assert rec.by_name("bluegreen-network-route").inputs["destinationCidrBlock"] == "0.0.0.0/0"
+
+
+def test_instance_security_group_admits_only_the_alb_on_the_app_port(rec):
+    instance_sg = rec.by_name("bluegreen-lb-instance-sg").outputs["id"]
+    alb_sg = rec.by_name("bluegreen-lb-alb-sg").outputs["id"]
+    ingress = [
+        r for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == instance_sg
+    ]  # fmt: skip
+    assert len(ingress) == 1
+    rule = ingress[0].inputs
+    assert rule["referencedSecurityGroupId"] == alb_sg
+    assert (rule["fromPort"], rule["toPort"]) == (8080, 8080)
+    assert "cidrIpv4" not in rule and "cidrIpv6" not in rule
+
+
+def test_alb_accepts_listener_ports_from_allowed_cidrs_only():
+    rec = run_program({"allowedCidrs": ["203.0.113.0/24", "2001:db8::/32"], "certificateArn": CERT})
+    alb_sg = rec.by_name("bluegreen-lb-alb-sg").outputs["id"]
+    rules = [
+        r.inputs for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == alb_sg
+    ]  # fmt: skip
+    seen = {(r["fromPort"], r.get("cidrIpv4") or r.get("cidrIpv6")) for r in rules}
+    assert seen == {(p, c) for p in (80, 443) for c in ("203.0.113.0/24", "2001:db8::/32")}
+
+
+def test_alb_egress_goes_only_to_instances_on_the_app_port():
+    rec = run_program({"appPort": 9000})
+    egress = rec.by_name("bluegreen-lb-alb-egress").inputs
+    assert egress["referencedSecurityGroupId"] == rec.by_name("bluegreen-lb-instance-sg").outputs["id"]
+    assert (egress["fromPort"], egress["toPort"]) == (9000, 9000)
+
+
+def test_alb_drops_invalid_header_fields(rec):
+    assert rec.by_name("bluegreen-lb-alb").inputs["dropInvalidHeaderFields"] is True
+
+
+def test_certificate_adds_tls12_https_listener_and_http_redirects():
+    rec = run_program({"certificateArn": CERT})
+    https = rec.by_name("bluegreen-router-https").inputs
+    assert (https["port"], https["protocol"], https["certificateArn"]) == (443, "HTTPS", CERT)
+    assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["defaultActions"][0]["type"] == "forward"
+    http = rec.by_name("bluegreen-router-http").inputs
+    assert http["defaultActions"] == [
+        {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+    ]
+    assert rec.outputs["url"].startswith("https://")
+    assert rec.outputs["listenerArn"] != rec.outputs["httpListenerArn"]
+    for color in ("blue", "green"):
+        rule = rec.by_name(f"bluegreen-router-preview-{color}").inputs
+        assert rule["listenerArn"] == rec.outputs["listenerArn"]
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_asg_uses_elb_health_checks_and_waits_for_healthy_capacity(rec, color):
+    asg = rec.by_name(f"bluegreen-{color}-asg").inputs
+    assert asg["healthCheckType"] == "ELB"
+    assert asg["healthCheckGracePeriod"] == 120
+    assert asg["waitForElbCapacity"] == asg["desiredCapacity"] == 2
+    assert asg["waitForCapacityTimeout"] == "10m"
+    assert asg["targetGroupArns"] == [rec.outputs[f"{color}TargetGroupArn"]]
+
+
+def test_target_group_health_check_and_draining_come_from_config():
+    rec = run_program({"healthCheckPath": "/ready", "healthCheckMatcher": "200-299", "deregistrationDelaySeconds": 90})
+    tg = rec.by_name("bluegreen-blue-tg").inputs
+    assert tg["healthCheck"]["path"] == "/ready"
+    assert tg["healthCheck"]["matcher"] == "200-299"
+    assert tg["deregistrationDelay"] == 90
+
+
+def test_listener_waits_for_both_asgs_on_create(rec):
+    router = rec.by_name("bluegreen-router")
+    asg_urns = {rec.by_name(f"bluegreen-{c}-asg").urn for c in ("blue", "green")}
+    assert asg_urns <= set(router.dependencies)
+
+
+def test_idle_scaled_down_empties_only_the_idle_asg_and_is_visible_on_the_listener():
+    rec = run_program({"idleScaledDown": True})
+    green = rec.by_name("bluegreen-green-asg").inputs
+    blue = rec.by_name("bluegreen-blue-asg").inputs
+    assert (green["minSize"], green["desiredCapacity"], green["waitForElbCapacity"]) == (0, 0, 0)
+    assert (blue["minSize"], blue["desiredCapacity"]) == (2, 2)
+    assert rec.by_name("bluegreen-router-http").inputs["tags"]["bluegreen:idleScaledDown"] == "true"
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_rollback_alarms_watch_5xx_rate_and_p99_latency_with_configured_thresholds(color):
+    rec = run_program({"rollbackErrorRatePercent": 2, "rollbackLatencyP99Ms": 750, "alarmEvaluationMinutes": 4})
+    rate = rec.by_name(f"bluegreen-{color}-alarms-5xx-rate").inputs
+    assert rate["threshold"] == 2 and rate["evaluationPeriods"] == 4
+    queries = {q["id"]: q for q in rate["metricQueries"]}
+    assert queries["errors"]["metric"]["metricName"] == "HTTPCode_Target_5XX_Count"
+    assert queries["requests"]["metric"]["metricName"] == "RequestCount"
+    assert queries["rate"]["returnData"] is True and "errors" in queries["rate"]["expression"]
+    tg_suffix = rec.by_name(f"bluegreen-{color}-tg").outputs["arnSuffix"]
+    assert queries["errors"]["metric"]["dimensions"]["TargetGroup"] == tg_suffix
+    latency = rec.by_name(f"bluegreen-{color}-alarms-p99-latency").inputs
+    assert (latency["extendedStatistic"], latency["threshold"]) == ("p99", 0.75)
+    assert rec.outputs[f"{color}AlarmNames"] == [
+        rec.by_name(f"bluegreen-{color}-alarms-5xx-rate").outputs["name"],
+        rec.by_name(f"bluegreen-{color}-alarms-p99-latency").outputs["name"],
+    ]

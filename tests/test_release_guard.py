@@ -1,0 +1,91 @@
+"""The release guard, run through the program with the stack's previous outputs mocked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.release_guard import ReleaseGuardError
+from tests.harness import LOOKED_UP_AMI, deployed, run_failing, run_program
+
+NEWER_AMI = "ami-0fffffffffffffff0"
+
+
+@pytest.fixture(scope="module")
+def live_blue() -> dict[str, Any]:
+    """Blue live on v1.0.0, green idle on v1.0.0, both on the looked-up AMI."""
+    return deployed(run_program())
+
+
+def refused(overrides: dict[str, Any], previous: dict[str, Any]) -> str:
+    error, registered = run_failing(overrides, previous)
+    assert isinstance(error, ReleaseGuardError), error
+    assert registered == []
+    return str(error)
+
+
+def test_first_deploy_has_no_previous_state_and_is_allowed():
+    rec = run_program({"blueRelease": "v5"}, previous_outputs={})
+    assert rec.outputs["blueRelease"] == "v5"
+
+
+def test_changing_the_live_colours_release_is_refused(live_blue):
+    message = refused({"blueRelease": "v2.0.0"}, live_blue)
+    assert "blueRelease/blueImageId change from v1.0.0" in message
+    assert "blue serves traffic (weight 100% now, 100% after)" in message
+
+
+def test_changing_the_live_colours_image_is_refused(live_blue):
+    message = refused({"blueImageId": "ami-0aaaaaaaaaaaaaaaa"}, live_blue)
+    assert "ami-0aaaaaaaaaaaaaaaa" in message
+
+
+def test_flipping_to_a_colour_whose_release_changes_in_the_same_update_is_refused(live_blue):
+    message = refused({"activeColor": "green", "greenRelease": "v2.0.0"}, live_blue)
+    assert "green becomes live in this update" in message
+
+
+def test_starting_a_canary_on_a_colour_whose_release_changes_is_refused(live_blue):
+    message = refused({"idleTrafficPercent": 10, "greenRelease": "v2.0.0"}, live_blue)
+    assert "green serves traffic (weight 0% now, 10% after)" in message
+
+
+def test_staging_then_flipping_in_separate_updates_is_allowed(live_blue):
+    staged = run_program({"greenRelease": "v2.0.0"}, live_blue)
+    flipped = run_program({"greenRelease": "v2.0.0", "activeColor": "green"}, deployed(staged))
+    assert flipped.outputs["greenWeight"] == 100 and flipped.outputs["greenRelease"] == "v2.0.0"
+
+
+def test_allow_live_release_lets_an_emergency_through_with_a_loud_warning(live_blue):
+    rec = run_program({"blueRelease": "v1.0.1-hotfix", "allowLiveRelease": True}, live_blue)
+    assert rec.outputs["blueRelease"] == "v1.0.1-hotfix"
+    warnings = [m for level, m in rec.logs if level == "warning"]
+    assert any("allowLiveRelease=true overrides the release guard" in m for m in warnings)
+
+
+def test_a_newer_ami_lookup_never_changes_the_live_colour(live_blue):
+    rec = run_program({}, live_blue, looked_up_image=NEWER_AMI)
+    assert rec.by_name("bluegreen-blue-lt").inputs["imageId"] == LOOKED_UP_AMI
+    assert rec.outputs["blueImageId"] == LOOKED_UP_AMI
+    # The idle colour has no traffic, so it picks up the new image: that is staging.
+    assert rec.by_name("bluegreen-green-lt").inputs["imageId"] == NEWER_AMI
+    assert any("stays on its deployed image" in m for level, m in rec.logs if level == "info")
+
+
+def test_a_flip_keeps_the_newly_live_colour_on_its_deployed_image(live_blue):
+    rec = run_program({"activeColor": "green"}, live_blue, looked_up_image=NEWER_AMI)
+    assert rec.outputs["greenImageId"] == LOOKED_UP_AMI
+    assert rec.outputs["blueImageId"] == LOOKED_UP_AMI
+
+
+def test_flipping_while_the_idle_colour_is_scaled_down_is_refused(live_blue):
+    scaled = deployed(run_program({"idleScaledDown": True}, live_blue))
+    message = refused({"activeColor": "green", "idleScaledDown": False}, scaled)
+    assert "set idleScaledDown=false and run pulumi up" in message
+
+
+def test_the_idle_colour_may_change_release_while_scaled_down(live_blue):
+    scaled = deployed(run_program({"idleScaledDown": True}, live_blue))
+    rec = run_program({"idleScaledDown": True, "greenRelease": "v3"}, scaled)
+    assert rec.outputs["greenRelease"] == "v3"

@@ -1,0 +1,296 @@
+"""A reviewer's summary of what a change does to traffic and to each colour's release.
+
+`traffic_summary(config, outputs)` compares the *new* stack config (un-namespaced, wire form:
+strings, arrays as JSON, as `bluegreen.stack_files.effective_config` returns it) with the outputs
+of the last deployment (as `pulumi stack output --json` prints them; empty on a first deploy) and
+returns short markdown: a one-line traffic headline, a per-colour table, and warning lines for the
+updates the program's release guard refuses (see `components/release_guard.py`).
+
+Standalone, without GitHub or the Pulumi CLI:
+
+    python -m bluegreen.summary --stack dev [--outputs outputs.json] [--project-dir DIR]
+
+prints the markdown; CI appends it to `$GITHUB_STEP_SUMMARY`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
+from components.colors import COLORS, Color, other, traffic_weights
+
+MAX_IDLE_PERCENT = 50
+ARROW = "→"
+LATEST_IMAGE = "latest AL2023"
+
+
+class SummaryError(ValueError):
+    """The config or the outputs file cannot be summarised; the message says why."""
+
+
+def _color(value: Any, key: str) -> Color:
+    if value == "blue":
+        return "blue"
+    if value == "green":
+        return "green"
+    raise SummaryError(f"{key} is {value!r}; allowed: blue or green")
+
+
+def _int(value: Any, key: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise SummaryError(f"{key} is {value!r}; expected an integer") from None
+
+
+def _bool(value: Any) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+def weights(active_color: str, idle_percent: int) -> dict[Color, int]:
+    """Listener weights per colour, from the program's one pure function (`traffic_weights`):
+    the active colour gets 100 - idle, the idle colour gets idle."""
+    if not 0 <= idle_percent <= MAX_IDLE_PERCENT:
+        raise SummaryError(f"idleTrafficPercent is {idle_percent}; allowed: 0..{MAX_IDLE_PERCENT}")
+    return traffic_weights(_color(active_color, "activeColor"), idle_percent)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Who gets production traffic: the active colour, both listener weights, idle scale-down."""
+
+    active: Color
+    weights: Mapping[Color, int]
+    idle_scaled_down: bool = False
+
+    def describe(self) -> str:
+        """`blue 100%`, or `blue 90% / green 10%` (active colour first) while both get traffic."""
+        idle = other(self.active)
+        if self.weights[idle] == 0:
+            return f"{self.active} {self.weights[self.active]}%"
+        return f"{self.active} {self.weights[self.active]}% / {idle} {self.weights[idle]}%"
+
+    def role(self, color: Color) -> str:
+        """`live 100%`, `live 90%`, `idle 10%`, `idle 0%` or `idle 0% (scaled down)`."""
+        if color == self.active:
+            return f"live {self.weights[color]}%"
+        return f"idle {self.weights[color]}%" + (" (scaled down)" if self.idle_scaled_down else "")
+
+
+def traffic_from_config(config: Mapping[str, str]) -> Traffic:
+    """The traffic the new config asks for."""
+    active = config.get("activeColor", "blue")
+    idle_percent = _int(config.get("idleTrafficPercent", "0"), "idleTrafficPercent")
+    return Traffic(
+        _color(active, "activeColor"), weights(active, idle_percent), _bool(config.get("idleScaledDown", "false"))
+    )
+
+
+def traffic_from_outputs(outputs: Mapping[str, Any]) -> Traffic | None:
+    """The traffic the last deployment left live, or None when nothing is deployed yet."""
+    if outputs.get("activeColor") is None:
+        return None
+    active = _color(outputs["activeColor"], "output activeColor")
+    if outputs.get("blueWeight") is not None and outputs.get("greenWeight") is not None:
+        live: dict[Color, int] = {c: _int(outputs[f"{c}Weight"], f"output {c}Weight") for c in COLORS}
+    else:
+        live = weights(active, 0)
+    return Traffic(active, live, _bool(outputs.get("idleScaledDown", False)))
+
+
+def headline(before: Traffic | None, after: Traffic) -> str:
+    """One line: `traffic: blue 100% → green 100%`, `traffic: unchanged (blue 100%)`, ..."""
+    if before is None:
+        return f"traffic: first deploy {ARROW} {after.describe()}"
+    if before.describe() == after.describe():
+        return f"traffic: unchanged ({after.describe()})"
+    return f"traffic: {before.describe()} {ARROW} {after.describe()}"
+
+
+def _serves_traffic(color: Color, before: Traffic | None, after: Traffic) -> bool:
+    """Whether a deployed colour has traffic before or after the change (as the release guard sees it)."""
+    return before is not None and (before.weights[color] > 0 or after.weights[color] > 0)
+
+
+def _previous(outputs: Mapping[str, Any], key: str) -> str | None:
+    value = outputs.get(key)
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    text: str
+    changed: bool
+
+
+def _value_cell(before: str | None, after: str) -> _Cell:
+    if before is None or before == after:
+        return _Cell(f"`{after}`", False)
+    return _Cell(f"`{before}` {ARROW} `{after}` (changed)", True)
+
+
+def _image_cell(
+    color: Color, config: Mapping[str, str], outputs: Mapping[str, Any], before: Traffic | None, after: Traffic
+) -> _Cell:
+    previous = _previous(outputs, f"{color}ImageId")
+    wanted = config.get(f"{color}ImageId", "")
+    if wanted:
+        return _value_cell(previous, wanted)
+    # "" is the latest Amazon Linux 2023 AMI: looked up at deploy, kept while the colour serves traffic.
+    if previous is None:
+        return _Cell(f"{LATEST_IMAGE} (looked up at deploy)", False)
+    if _serves_traffic(color, before, after):
+        return _Cell(f"`{previous}` (pinned while live)", False)
+    return _Cell(f"`{previous}` {ARROW} {LATEST_IMAGE} (changed if newer)", False)
+
+
+def _role_cell(color: Color, before: Traffic | None, after: Traffic) -> str:
+    if before is None or before.role(color) == after.role(color):
+        return after.role(color)
+    return f"{before.role(color)} {ARROW} {after.role(color)}"
+
+
+def traffic_summary(config: Mapping[str, str], outputs: Mapping[str, Any]) -> str:
+    """Markdown for a reviewer: traffic headline, per-colour table, release-guard warnings."""
+    after = traffic_from_config(config)
+    before = traffic_from_outputs(outputs)
+    lines = [f"**{headline(before, after)}**", "", "| colour | role | release | image |", "|---|---|---|---|"]
+    warnings: list[str] = []
+    allow_live_release = _bool(config.get("allowLiveRelease", "false"))
+    for color in COLORS:
+        release = _value_cell(_previous(outputs, f"{color}Release"), config.get(f"{color}Release", ""))
+        image = _image_cell(color, config, outputs, before, after)
+        lines.append(f"| {color} | {_role_cell(color, before, after)} | {release.text} | {image.text} |")
+        if (release.changed or image.changed) and _serves_traffic(color, before, after):
+            warnings.append(_live_release_warning(color, allow_live_release))
+    if before is not None and before.active != after.active and (before.idle_scaled_down or after.idle_scaled_down):
+        warnings.append(
+            f"> ⚠️ **the flip to {after.active} is refused**: the idle colour is (or was until this update) "
+            "scaled down. Set `idleScaledDown: false`, deploy, then flip in a separate update."
+        )
+    if warnings:
+        lines.append("")
+        lines.extend(warnings)
+    return "\n".join(lines) + "\n"
+
+
+def _live_release_warning(color: Color, allowed: bool) -> str:
+    text = f"> ⚠️ **{color} serves traffic and its release changes**: "
+    if allowed:
+        return text + "allowed only because `allowLiveRelease` is true; users get an untested build."
+    return text + (
+        "the program refuses this unless `allowLiveRelease` is true. "
+        "Stage the release on the idle colour at 0% traffic, then flip in a separate update."
+    )
+
+
+def unrecorded_traffic_change(
+    base_config: Mapping[str, str], config: Mapping[str, str], outputs: Mapping[str, Any]
+) -> str | None:
+    """Why deploying `config` would silently undo a switch or rollback made outside git, or None.
+
+    `base_config` is the stack's config before this change (the previous commit on main). When the
+    change leaves traffic alone but live traffic already differs from it, someone moved traffic
+    with the release tool or the switch/rollback workflows and main does not record it yet:
+    applying main now would move traffic back.
+    """
+    live = traffic_from_outputs(outputs)
+    if live is None:
+        return None
+    wanted = traffic_from_config(config)
+    if traffic_from_config(base_config).describe() != wanted.describe():
+        return None  # this change moves traffic on purpose, and the summary headline says so
+    if live.describe() == wanted.describe():
+        return None
+    return (
+        f"live traffic is {live.describe()} but the config says {wanted.describe()} and this change "
+        "does not touch traffic: the stack was switched or rolled back outside git. Commit the live "
+        "traffic (activeColor, idleTrafficPercent, rollbackColor) to the stack file first, or run the "
+        "deploy workflow by hand to apply the config as it is."
+    )
+
+
+def load_outputs(path: Path | None) -> dict[str, Any]:
+    """Stack outputs as `pulumi stack output --json` prints them; {} when absent or empty."""
+    if path is None or not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SummaryError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict):
+        raise SummaryError(f"{path} holds a JSON {type(data).__name__}; expected an object of stack outputs")
+    return data
+
+
+def stack_summary(stack: str, outputs: Mapping[str, Any], project_dir: Path = PROJECT_DIR) -> str:
+    """The summary for one stack's committed config, under a heading naming the stack.
+
+    `stack` may be fully qualified (`org/dev`, `org/project/dev`); the stack file is named after
+    the last part, as the Pulumi CLI does.
+    """
+    short = stack.rsplit("/", 1)[-1]
+    if not short or short in {".", ".."}:
+        raise SummaryError(f"{stack!r} is not a stack name")
+    project = load_project(project_dir).get("name")
+    if not project:
+        raise SummaryError(f"{project_dir / 'Pulumi.yaml'} has no project name")
+    if not (project_dir / f"Pulumi.{short}.yaml").exists():
+        raise SummaryError(f"no stack file Pulumi.{short}.yaml in {project_dir}")
+    config = effective_config(short, project_dir=project_dir)
+    return f"### {project} `{short}`\n\n" + traffic_summary(config, outputs)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bluegreen.summary",
+        description="Print a markdown summary of the traffic and release change for a stack.",
+    )
+    parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--outputs", type=Path, help="JSON from `pulumi stack output --json`; missing or empty means first deploy"
+    )
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="directory holding Pulumi.yaml")
+    parser.add_argument(
+        "--base-project-dir",
+        type=Path,
+        help="Pulumi.yaml and the stack file before this change; exit 3 if live traffic was moved outside git",
+    )
+    args = parser.parse_args(argv)
+    drift: str | None = None
+    try:
+        outputs = load_outputs(args.outputs)
+        text = stack_summary(args.stack, outputs, args.project_dir)
+        if args.base_project_dir is not None:
+            short = args.stack.rsplit("/", 1)[-1]
+            drift = unrecorded_traffic_change(
+                effective_config(short, project_dir=args.base_project_dir),
+                effective_config(short, project_dir=args.project_dir),
+                outputs,
+            )
+    except (SummaryError, OSError, yaml.YAMLError) as err:
+        print(f"bluegreen.summary: {err}", file=sys.stderr)
+        return 2
+    if drift is not None:
+        text += f"\n> ⛔ **not deploying**: {drift}\n"
+    sys.stdout.write(text)
+    if drift is not None:
+        print(f"bluegreen.summary: {drift}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

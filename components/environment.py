@@ -54,9 +54,13 @@ class Environment(pulumi.ComponentResource):
                 "bluegreen:color": args.color,
                 "bluegreen:release": release.label,
                 "bluegreen:imageId": release.image_id,
-                "bluegreen:schemaVersions": ",".join(str(v) for v in release.schema_versions),
                 "bluegreen:subnetTier": args.subnet_tier,
             }
+
+        # Schema support is a declaration about the release, not part of what runs: it goes on
+        # the target group and ASG (in place), never on the launch template, so declaring it
+        # does not rebuild a fleet.
+        schema = {"bluegreen:schemaVersions": ",".join(str(v) for v in release.schema_versions)}
 
         hc = spec.health_check
         self.target_group = aws.lb.TargetGroup(
@@ -77,7 +81,7 @@ class Environment(pulumi.ComponentResource):
                 "healthy_threshold": hc.healthy_threshold,
                 "unhealthy_threshold": hc.unhealthy_threshold,
             },
-            tags=tags("tg"),
+            tags={**tags("tg"), **schema},
             opts=child,
         )
         public_ip = "true" if args.subnet_tier == "public" else "false"
@@ -133,7 +137,7 @@ class Environment(pulumi.ComponentResource):
             wait_for_elb_capacity=desired,
             wait_for_capacity_timeout=spec.capacity_timeout,
             launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
-            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tags("asg").items())],
+            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted({**tags("asg"), **schema}.items())],
             # A new launch template version builds a new group next to the old one, which must
             # turn healthy before the old one is deleted.
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["launchTemplate"]),

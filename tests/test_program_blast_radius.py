@@ -62,3 +62,9 @@ def test_a_new_launch_template_version_replaces_the_asg_so_it_must_turn_healthy_
         assert asg.inputs["launchTemplate"]["version"] == str(
             rec.by_name(f"bluegreen-{color}-lt").outputs["latestVersion"]
         )
+
+
+def test_declaring_schema_support_updates_tags_in_place_without_a_new_launch_template():
+    base = run_program()
+    declared = run_program({"blueSchemaVersions": [1]}, previous_outputs=deployed(base))
+    assert diff(base, declared).changed == {"bluegreen-blue-tg": ["tags"], "bluegreen-blue-asg": ["tags"]}

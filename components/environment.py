@@ -137,7 +137,10 @@ class Environment(pulumi.ComponentResource):
             wait_for_elb_capacity=desired,
             wait_for_capacity_timeout=spec.capacity_timeout,
             launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
-            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted({**tags("asg"), **schema}.items())],
+            tags=[
+                {"key": k, "value": v, "propagate_at_launch": False}
+                for k, v in sorted({**tags("asg"), **schema}.items())
+            ],
             # A new launch template version builds a new group next to the old one, which must
             # turn healthy before the old one is deleted.
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["launchTemplate"]),

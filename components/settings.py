@@ -377,6 +377,10 @@ CONFIG_KEYS = (
 )  # fmt: skip
 
 
+# Declared in Pulumi.yaml for the release tool, which records its state in stack config.
+TOOL_KEYS = ("blueVerified", "greenVerified", "rollbackColor")
+
+
 def load_settings() -> Settings:
     """Read this stack's `bluegreen:` config through the Pulumi SDK and validate it."""
     import pulumi

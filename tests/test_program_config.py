@@ -72,11 +72,11 @@ def test_an_undeclared_key_is_named():
 def test_every_key_the_program_reads_is_declared_in_pulumi_yaml_with_type_description_and_default():
     import yaml
 
-    from components.settings import CONFIG_KEYS
+    from components.settings import CONFIG_KEYS, TOOL_KEYS
     from tests.harness import PROJECT_DIR
 
     declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
-    assert set(declared) == set(CONFIG_KEYS)
+    assert set(declared) == set(CONFIG_KEYS) | set(TOOL_KEYS)
     for key, spec in declared.items():
         assert {"type", "description", "default"} <= set(spec), key
 

@@ -1,0 +1,155 @@
+"""The AWS reads and writes the release tool makes, with boto3.
+
+Clients are created once, up front, so the rollback fast path is a single ModifyListener call
+and nothing else. `AWS_ENDPOINT_URL` (honoured by boto3) points the tool at a test server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from bluegreen.clock import iso
+from bluegreen.errors import CheckFailedError
+
+_RETRIES = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+
+
+@dataclass(frozen=True)
+class TargetCounts:
+    healthy: int
+    total: int
+    states: Mapping[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        rest = ", ".join(f"{n} {s}" for s, n in sorted(self.states.items()) if s != "healthy")
+        return f"{self.healthy}/{self.total} healthy" + (f" ({rest})" if rest else "")
+
+
+@dataclass(frozen=True)
+class AlarmState:
+    name: str
+    state: str
+    reason: str
+    reason_data: Mapping[str, Any]
+    updated_at: str
+    metric: str
+    threshold: float | None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "alarm": self.name,
+            "state": self.state,
+            "since": self.updated_at,
+            "metric": self.metric,
+            "threshold": self.threshold,
+            "reason": self.reason,
+            "values": self.reason_data.get("recentDatapoints", []),
+            "reasonData": dict(self.reason_data),
+        }
+
+
+class Aws:
+    """boto3 clients for one region; `add_call_hook` sees every API call (tests, benchmark)."""
+
+    def __init__(self, region: str, session: boto3.Session | None = None) -> None:
+        session = session or boto3.Session()
+        self.region = region
+        self.elbv2: Any = session.client("elbv2", region_name=region, config=_RETRIES)
+        self.autoscaling: Any = session.client("autoscaling", region_name=region, config=_RETRIES)
+        self.cloudwatch: Any = session.client("cloudwatch", region_name=region, config=_RETRIES)
+
+    def add_call_hook(self, hook: Callable[[str], None]) -> None:
+        """Call `hook(operation_name)` before every API call these clients make."""
+
+        def _before_call(model: Any, **_: Any) -> None:
+            hook(str(model.name))
+
+        for client in (self.elbv2, self.autoscaling, self.cloudwatch):
+            client.meta.events.register("before-call", _before_call)
+
+    def listener_weights(self, listener_arn: str) -> dict[str, int]:
+        """Target group ARN -> weight of the listener's default forward action."""
+        listeners = self.elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
+        weights: dict[str, int] = {}
+        for action in listeners[0].get("DefaultActions", []):
+            if action.get("Type") != "forward":
+                continue
+            groups = action.get("ForwardConfig", {}).get("TargetGroups")
+            if groups:
+                for group in groups:
+                    weights[group["TargetGroupArn"]] = int(group.get("Weight", 1))
+            elif action.get("TargetGroupArn"):
+                weights[action["TargetGroupArn"]] = 1
+        return weights
+
+    def set_listener_weights(
+        self, listener_arn: str, weights: Sequence[tuple[str, int]], stickiness_seconds: int
+    ) -> None:
+        """One ModifyListener call: the program's forward action with these weights."""
+        stickiness: dict[str, Any] = {"Enabled": stickiness_seconds > 0}
+        # AWS wants a duration even when stickiness is off (see conventions: "Group stickiness").
+        stickiness["DurationSeconds"] = stickiness_seconds if stickiness_seconds > 0 else 1
+        self.elbv2.modify_listener(
+            ListenerArn=listener_arn,
+            DefaultActions=[
+                {
+                    "Type": "forward",
+                    "ForwardConfig": {
+                        "TargetGroups": [{"TargetGroupArn": arn, "Weight": w} for arn, w in weights],
+                        "TargetGroupStickinessConfig": stickiness,
+                    },
+                }
+            ],
+        )
+
+    def target_health(self, target_group_arn: str) -> TargetCounts:
+        described = self.elbv2.describe_target_health(TargetGroupArn=target_group_arn)
+        states: dict[str, int] = {}
+        for target in described["TargetHealthDescriptions"]:
+            state = target["TargetHealth"]["State"]
+            states[state] = states.get(state, 0) + 1
+        return TargetCounts(healthy=states.get("healthy", 0), total=sum(states.values()), states=states)
+
+    def desired_capacity(self, asg_name: str) -> int:
+        groups = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"]
+        if not groups:
+            raise CheckFailedError(f"auto scaling group {asg_name!r} (stack output) does not exist in AWS")
+        return int(groups[0]["DesiredCapacity"])
+
+    def alarm_states(self, names: Sequence[str]) -> list[AlarmState]:
+        if not names:
+            return []
+        found: dict[str, AlarmState] = {}
+        paginator = self.cloudwatch.get_paginator("describe_alarms")
+        for page in paginator.paginate(AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
+            for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                found[alarm["AlarmName"]] = _alarm_state(alarm)
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise CheckFailedError(f"alarms named in the stack outputs do not exist in CloudWatch: {missing}")
+        return [found[n] for n in names]
+
+
+def _alarm_state(alarm: Mapping[str, Any]) -> AlarmState:
+    try:
+        data = json.loads(alarm.get("StateReasonData") or "{}")
+    except ValueError:
+        data = {"raw": alarm.get("StateReasonData")}
+    updated = alarm.get("StateUpdatedTimestamp")
+    threshold = alarm.get("Threshold")
+    return AlarmState(
+        name=alarm["AlarmName"],
+        state=alarm["StateValue"],
+        reason=alarm.get("StateReason", ""),
+        reason_data=data if isinstance(data, dict) else {"raw": data},
+        updated_at=iso(updated) if isinstance(updated, datetime) else str(updated or ""),
+        metric=str(alarm.get("MetricName", "")),
+        threshold=float(threshold) if threshold is not None else None,
+    )

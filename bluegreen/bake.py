@@ -1,0 +1,100 @@
+"""bake: watch the live colour after a switch; on ALARM roll back and say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bluegreen.context import Context
+from bluegreen.errors import CheckFailedError, RolledBackError, ToolError, UsageError
+from bluegreen.release import rollback
+from bluegreen.smoke import load_checks
+from bluegreen.stackconfig import IDLE_TRAFFIC_PERCENT, other
+from bluegreen.watch import Observation, watch
+
+
+def _print_record(ctx: Context, record: dict[str, Any]) -> None:
+    say = ctx.reporter.info
+    decision = record["decision"]
+    if decision == "keep":
+        say(
+            f"Decision: KEEP {record['color']} (release {record['release']}): no alarm in "
+            f"{record['elapsedSeconds']:.0f}s over {record['polls']} polls "
+            f"({record['startedAt']} → {record['decidedAt']})"
+        )
+        return
+    say(f"Decision: {decision.upper()} {record['color']} (release {record['release']}) → {record['rollbackTo']}")
+    for fired in record["fired"]:
+        say(
+            f"  fired: {fired['alarm']} {fired['state']} since {fired['since']}: metric {fired['metric']} "
+            f"threshold {fired['threshold']} values {fired['values']}"
+        )
+        say(f"         reason: {fired['reason']}")
+    for failure in record["smokeFailures"]:
+        say(f"  smoke: {failure['check']}: {failure['detail']}")
+    say(f"  detected at {record['decidedAt']}, {record['elapsedSeconds']:.0f}s into the bake ({record['polls']} polls)")
+
+
+def bake(
+    ctx: Context,
+    minutes: float | None,
+    checks_path: Path | None,
+    auto_rollback: bool = True,
+) -> dict[str, Any]:
+    cfg, outputs = ctx.load()
+    live = cfg.active
+    if cfg.idle_percent > 0:
+        raise UsageError(
+            f"config bluegreen:{IDLE_TRAFFIC_PERCENT}={cfg.idle_percent}: a switch is in progress; "
+            "finish it with `switch` or undo it with `rollback` before baking"
+        )
+    duration = float(cfg.bake_minutes if minutes is None else minutes)
+    if duration < 0:
+        raise UsageError(f"--minutes={duration} is not allowed: a number of minutes >= 0")
+    previous = cfg.rollback_color if cfg.rollback_color and cfg.rollback_color != live else other(live)
+    suite = load_checks(checks_path) if checks_path else None
+    with ctx.reporter.step(f"bake {live} for {duration:g} min") as rec:
+        seen: Observation = watch(
+            ctx,
+            outputs,
+            live,
+            seconds=duration * 60,
+            interval=ctx.timing.bake_interval,
+            label="bake",
+            suite=suite,
+            standby=previous if auto_rollback else None,
+        )
+        if seen.tripped:
+            rec.status, rec.detail = "tripped", "alarm"
+        else:
+            rec.detail = "no alarm"
+    record: dict[str, Any] = {
+        **seen.as_record(),
+        "release": outputs.release(live),
+        "minutes": duration,
+        "decision": "keep",
+        "rollbackTo": None,
+    }
+    ctx.reporter.result["decision"] = record
+    if not seen.tripped:
+        _print_record(ctx, record)
+        return record
+    what = ", ".join([a.name for a in seen.fired] + [f"smoke:{r.name}" for r in seen.smoke_failures])
+    record["rollbackTo"] = previous
+    if not auto_rollback:
+        record["decision"] = "rollback-advised"
+        _print_record(ctx, record)
+        raise CheckFailedError(f"{what} tripped during bake; --no-rollback given, traffic left on {live}")
+    record["decision"] = "rollback"
+    _print_record(ctx, record)
+    try:
+        with ctx.reporter.step(f"roll back to {previous}"):
+            record["rollback"] = rollback(
+                ctx, to=previous, fast=True, known_health=seen.standby_health, loaded=(cfg, outputs)
+            )
+    except ToolError as exc:
+        record["decision"] = "rollback-failed"
+        exc.message = f"{what} tripped during bake and the rollback failed: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+    raise RolledBackError(f"{what} fired during bake; traffic is back on {previous}", details=record)

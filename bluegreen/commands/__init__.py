@@ -1,0 +1,1 @@
+"""One module per sub-command; see bluegreen/registry.py for the contract."""

@@ -1,0 +1,28 @@
+"""verify: smoke-test the idle colour through its preview route and record the result."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bluegreen.context import Context
+from bluegreen.release import verify
+
+NAME = "verify"
+HELP = "smoke-test the idle colour via its preview route; record it as verified for its release"
+DESCRIPTION = (
+    "Runs the checks in --checks (YAML/JSON: path, status, bodyContains/bodyRegex, headers; "
+    "{release} expands to the colour's release) against the stack output `url` with the preview "
+    "headers (previewColorHeader=colour, previewTokenHeader=previewToken). Retries are bounded by the "
+    "file's `attempts`. On success writes bluegreen:<colour>Verified (release, image, user-data hash), "
+    "which `switch` requires; on failure clears it and exits 1."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checks", type=Path, default=Path("smoke-checks.yaml"), help="checks file (YAML/JSON)")
+    parser.add_argument("--color", choices=("blue", "green"), default=None, help="colour to verify (default: idle)")
+
+
+def run(ctx: Context, args: argparse.Namespace) -> None:
+    verify(ctx, args.checks, color=args.color)

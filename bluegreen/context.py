@@ -1,0 +1,81 @@
+"""What every command gets: the engine, AWS, the clock, the reporter and the timing knobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from bluegreen.aws import Aws
+from bluegreen.clock import Clock
+from bluegreen.engine import Engine, OperationResult
+from bluegreen.errors import StackLockedError
+from bluegreen.outputs import StackOutputs
+from bluegreen.report import Reporter
+from bluegreen.smoke import Fetch, urllib_fetch
+from bluegreen.stackconfig import ReleaseConfig, parse_config
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Poll intervals and timeouts, in seconds; all overridable so tests run in seconds."""
+
+    poll_interval: float = 10.0  # health waits
+    health_timeout: float = 900.0  # stage: until the idle target group is healthy
+    confirm_interval: float = 2.0  # weights check after an update
+    confirm_timeout: float = 120.0
+    ramp_pause: float = 60.0  # switch --ramp: time at each step, watching alarms
+    bake_interval: float = 30.0  # bake: alarm poll interval
+
+
+def default_aws(outputs: StackOutputs) -> Aws:
+    return Aws(region=outputs.region())
+
+
+@dataclass
+class Context:
+    engine: Engine
+    reporter: Reporter
+    clock: Clock
+    timing: Timing = field(default_factory=Timing)
+    aws_factory: Callable[[StackOutputs], Aws] = default_aws
+    fetch: Fetch = urllib_fetch
+    _aws: Aws | None = None
+
+    def load(self) -> tuple[ReleaseConfig, StackOutputs]:
+        return parse_config(self.engine.config()), StackOutputs(self.engine.outputs())
+
+    def outputs(self) -> StackOutputs:
+        return StackOutputs(self.engine.outputs())
+
+    def aws(self, outputs: StackOutputs) -> Aws:
+        if self._aws is None:
+            self._aws = self.aws_factory(outputs)
+        return self._aws
+
+    def set_config(self, changes: Mapping[str, str]) -> None:
+        if not changes:
+            return
+        shown = ", ".join(f"bluegreen:{k}={v!r}" for k, v in changes.items())
+        with self.reporter.step("config set") as rec:
+            self.engine.set_config(changes)
+            rec.detail = shown
+
+    def apply(self, changes: Mapping[str, str], message: str, revert_on_lock: bool = True) -> OperationResult:
+        """Set config, then `pulumi up` with the policy pack.
+
+        When the stack is locked the update never started; with `revert_on_lock` the keys just set
+        go back to their previous values, so a refused release leaves config as it found it.
+        """
+        before = self.engine.config() if changes and revert_on_lock else {}
+        self.set_config(changes)
+        try:
+            with self.reporter.step("pulumi up") as rec:
+                result = self.engine.up(message, self.reporter.engine_line)
+                rec.detail = result.describe()
+        except StackLockedError as exc:
+            if changes and revert_on_lock:
+                self.engine.set_config({key: before.get(key, "") for key in changes})
+                exc.message += "\nconfig left as it was: " + ", ".join(sorted(changes))
+                exc.args = (exc.message,)
+            raise
+        return result

@@ -1,0 +1,162 @@
+"""The Pulumi side of the release tool: a small interface and its Automation API adapter.
+
+`Engine` is all the tool needs from Pulumi: outputs, config get/set, `up`, `preview`, and
+lock errors as `StackLockedError`. `AutomationEngine` drives the Pulumi CLI through
+`pulumi.automation` on a LocalWorkspace over the project directory and applies the policy
+pack to every preview and update. Tests use a double that implements the same Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bluegreen import stack_files
+from bluegreen.errors import EngineError, StackLockedError, UsageError
+
+OutputSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What an update or preview changed: operation -> count (e.g. {"update": 1, "same": 40})."""
+
+    changes: Mapping[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        moved = {op: n for op, n in self.changes.items() if op != "same" and n}
+        if not moved:
+            return "no changes"
+        return ", ".join(f"{n} to {op}" for op, n in sorted(moved.items()))
+
+
+class Engine(Protocol):
+    stack_name: str
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack outputs of the last update, secrets in plain text."""
+        ...
+
+    def config(self) -> dict[str, str]:
+        """Effective project config: Pulumi.yaml defaults, then the stack's values; un-namespaced keys."""
+        ...
+
+    def set_config(self, values: Mapping[str, str]) -> None:
+        """Write project-namespaced config values to the stack (un-namespaced keys)."""
+        ...
+
+    def up(self, message: str, on_output: OutputSink) -> OperationResult:
+        """`pulumi up` with the policy pack; raises StackLockedError or EngineError."""
+        ...
+
+    def preview(self, on_output: OutputSink) -> OperationResult:
+        """`pulumi preview --diff` with the policy pack; raises StackLockedError or EngineError."""
+        ...
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class AutomationEngine:
+    """`Engine` over `pulumi.automation` (needs the `pulumi` CLI on PATH)."""
+
+    def __init__(
+        self,
+        stack_name: str,
+        project_dir: Path = stack_files.PROJECT_DIR,
+        policy_pack_dir: Path | None = None,
+        env_vars: Mapping[str, str] | None = None,
+    ) -> None:
+        self.stack_name = stack_name
+        self.project_dir = project_dir
+        default_pack = project_dir / "policies"
+        self.policy_pack_dir = policy_pack_dir if policy_pack_dir is not None else default_pack
+        self._env_vars = dict(env_vars or {})
+        self._project = str(stack_files.load_project(project_dir)["name"])
+        self._stack: Any = None
+
+    def _select(self) -> Any:
+        if self._stack is None:
+            from pulumi import automation as auto
+
+            opts = auto.LocalWorkspaceOptions(work_dir=str(self.project_dir), env_vars=self._env_vars)
+            try:
+                # select, not create: a release tool must not invent stacks.
+                self._stack = auto.select_stack(stack_name=self.stack_name, work_dir=str(self.project_dir), opts=opts)
+            except FileNotFoundError:
+                raise UsageError(
+                    "the `pulumi` CLI is not on PATH; the release tool drives it through the Automation API "
+                    "(install it from pulumi.com, then `pulumi login`)"
+                ) from None
+            except auto.StackNotFoundError:
+                raise UsageError(
+                    f"stack {self.stack_name!r} does not exist in this backend; "
+                    f"create it with `pulumi stack init {self.stack_name}` (--stack chooses another)"
+                ) from None
+            except auto.CommandError as exc:
+                raise EngineError(f"cannot select stack {self.stack_name!r}: {_tail(str(exc), 5)}") from exc
+        return self._stack
+
+    def _policy_packs(self) -> list[str]:
+        if not (self.policy_pack_dir / "PulumiPolicy.yaml").exists():
+            raise UsageError(
+                f"policy pack {self.policy_pack_dir} has no PulumiPolicy.yaml; every preview and "
+                "update runs with the pack, so it must exist"
+            )
+        return [str(self.policy_pack_dir)]
+
+    def _wrap(self, action: str, call: Callable[[], Any]) -> Any:
+        from pulumi import automation as auto
+
+        try:
+            return call()
+        except auto.ConcurrentUpdateError as exc:
+            raise StackLockedError(
+                f"stack {self.stack_name!r} is locked by another update, so this {action} did not start. "
+                "Only one release runs per stack at a time: wait for the other one to finish "
+                "(if it died, `pulumi cancel` releases the lock).\n" + _tail(str(exc), 5)
+            ) from exc
+        except auto.CommandError as exc:
+            raise EngineError(f"pulumi {action} failed:\n{_tail(str(exc))}") from exc
+
+    def outputs(self) -> dict[str, Any]:
+        stack = self._select()
+        result = self._wrap("stack output", stack.outputs)
+        return {key: value.value for key, value in result.items()}
+
+    def config(self) -> dict[str, str]:
+        stack = self._select()
+        merged = {k: stack_files._wire(v) for k, v in stack_files.declared_defaults(self.project_dir).items()}
+        prefix = f"{self._project}:"
+        for key, value in self._wrap("config", stack.get_all_config).items():
+            if key.startswith(prefix):
+                merged[key[len(prefix) :]] = value.value
+        return merged
+
+    def set_config(self, values: Mapping[str, str]) -> None:
+        from pulumi import automation as auto
+
+        stack = self._select()
+        config = {f"{self._project}:{key}": auto.ConfigValue(value=value) for key, value in values.items()}
+        self._wrap("config set", lambda: stack.set_all_config(config))
+
+    def up(self, message: str, on_output: OutputSink) -> OperationResult:
+        stack = self._select()
+        packs = self._policy_packs()
+        result = self._wrap(
+            "up",
+            lambda: stack.up(policy_packs=packs, message=message, on_output=on_output, color="never"),
+        )
+        return OperationResult(changes=dict(result.summary.resource_changes or {}))
+
+    def preview(self, on_output: OutputSink) -> OperationResult:
+        stack = self._select()
+        packs = self._policy_packs()
+        result = self._wrap(
+            "preview",
+            lambda: stack.preview(policy_packs=packs, diff=True, on_output=on_output, color="never"),
+        )
+        return OperationResult(changes=dict(result.change_summary or {}))

@@ -1,0 +1,94 @@
+"""Output for people (step names, timers, progress) and for CI (`--json`).
+
+Human mode prints to stdout. JSON mode prints progress to stderr and, at the end, exactly one
+JSON document on stdout: {"command", "ok", "exitCode", "steps", "result", "error"}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from bluegreen.clock import Clock
+
+
+@dataclass
+class StepRecord:
+    name: str
+    status: str = "running"
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Reporter:
+    clock: Clock
+    json_mode: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    steps: list[StepRecord] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    _depth: int = 0
+
+    @property
+    def _human(self) -> TextIO:
+        return self.err if self.json_mode else self.out
+
+    def _line(self, text: str) -> None:
+        indent = "  " * self._depth
+        for line in text.splitlines() or [""]:
+            print(f"{indent}{line}", file=self._human, flush=True)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[StepRecord]:
+        """A named, timed step; nested steps indent. Failures are marked and re-raised."""
+        record = StepRecord(name=name)
+        self.steps.append(record)
+        self._line(f"▶ {name}")
+        start = self.clock.monotonic()
+        self._depth += 1
+        try:
+            yield record
+        except BaseException as exc:
+            record.status = "failed"
+            record.detail = record.detail or (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise
+        else:
+            record.status = "ok" if record.status == "running" else record.status
+        finally:
+            self._depth -= 1
+            record.seconds = round(self.clock.monotonic() - start, 3)
+            mark = {"ok": "✔", "failed": "✘", "skipped": "–", "tripped": "!"}.get(record.status, "•")
+            tail = f": {record.detail}" if record.detail else ""
+            self._line(f"{mark} {name} ({record.seconds:.1f}s){tail}")
+
+    def info(self, text: str) -> None:
+        self._line(text)
+
+    def progress(self, text: str, started: float) -> None:
+        self._line(f"… {text} [{self.clock.monotonic() - started:.0f}s]")
+
+    def warn(self, text: str) -> None:
+        self._line(f"! {text}")
+
+    def engine_line(self, text: str) -> None:
+        """A line of `pulumi` output; kept off stdout in JSON mode."""
+        self._line(f"│ {text.rstrip()}")
+
+    def finish(self, command: str, exit_code: int, error: str | None) -> None:
+        if self.json_mode:
+            doc = {
+                "command": command,
+                "ok": exit_code == 0,
+                "exitCode": exit_code,
+                "steps": [vars(s) for s in self.steps],
+                "result": self.result,
+                "error": error,
+            }
+            print(json.dumps(doc, indent=2, default=str), file=self.out, flush=True)
+        elif error:
+            print(f"error: {error}", file=self.err, flush=True)

@@ -1,0 +1,110 @@
+"""Read-only views: `status` (config against what is live) and `plan` (summary + preview)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bluegreen.context import Context
+from bluegreen.errors import CheckFailedError, UsageError
+from bluegreen.stackconfig import COLORS
+from bluegreen.traffic import format_weights, health, live_weights
+
+
+def status(ctx: Context) -> dict[str, Any]:
+    cfg, outputs = ctx.load()
+    aws = ctx.aws(outputs)
+    expected = cfg.weights()
+    live = live_weights(ctx, outputs)
+    drift = live != expected
+    colors: dict[str, Any] = {}
+    for color in COLORS:
+        counts = health(ctx, outputs, color)
+        alarms = aws.alarm_states(outputs.alarm_names(color))
+        record = cfg.verified[color]
+        deployed = outputs.release(color)
+        colors[color] = {
+            "role": "active" if color == cfg.active else "idle",
+            "configRelease": cfg.releases[color],
+            "deployedRelease": deployed,
+            "imageId": outputs.image_id(color),
+            "healthy": counts.healthy,
+            "total": counts.total,
+            "desired": aws.desired_capacity(outputs.asg_name(color)),
+            "alarms": {a.name: a.state for a in alarms},
+            "verified": bool(
+                record and record.matches(deployed, outputs.image_id(color), outputs.user_data_hash(color))
+            ),
+            "configWeight": expected[color],
+            "liveWeight": live.get(color, 0),
+        }
+    pending = [
+        f"{c}Release {colors[c]['deployedRelease']!r} → {cfg.releases[c]!r}"
+        for c in COLORS
+        if colors[c]["configRelease"] != colors[c]["deployedRelease"]
+    ]
+    result = {
+        "stack": ctx.engine.stack_name,
+        "activeColor": cfg.active,
+        "idleTrafficPercent": cfg.idle_percent,
+        "rollbackColor": cfg.rollback_color,
+        "configWeights": expected,
+        "liveWeights": live,
+        "drift": drift,
+        "pendingUp": pending,
+        "colors": colors,
+    }
+    ctx.reporter.result["status"] = result
+    say = ctx.reporter.info
+    say(
+        f"stack {ctx.engine.stack_name}: activeColor={cfg.active} idleTrafficPercent={cfg.idle_percent} "
+        f"rollbackColor={cfg.rollback_color or '-'}"
+    )
+    say(
+        f"{'colour':6} {'role':6} {'config':>6} {'live':>5}  {'release (config/deployed)':28} {'targets':>9}  "
+        f"{'verified':8} alarms"
+    )
+    for color, row in colors.items():
+        rel = (
+            row["configRelease"]
+            if row["configRelease"] == row["deployedRelease"]
+            else (f"{row['configRelease']}/{row['deployedRelease']}")
+        )
+        alarm_text = ", ".join(f"{n}={s}" for n, s in row["alarms"].items()) or "-"
+        say(
+            f"{color:6} {row['role']:6} {row['configWeight']:>6} {row['liveWeight']:>5}  {rel:28} "
+            f"{row['healthy']}/{row['total']} ({row['desired']})  {'yes' if row['verified'] else 'no':8} {alarm_text}"
+        )
+    for line in pending:
+        say(f"pending `pulumi up`: {line}")
+    if drift:
+        raise CheckFailedError(
+            f"drift: live weights {format_weights(live)} differ from config {format_weights(expected)} "
+            f"(activeColor={cfg.active}, idleTrafficPercent={cfg.idle_percent}); "
+            "`pulumi up` puts config back, `rollback --to COLOUR` moves traffic now",
+            details={"live": live, "expected": expected},
+        )
+    say("no drift: live weights match config")
+    return result
+
+
+def plan(ctx: Context) -> dict[str, Any]:
+    config = ctx.engine.config()
+    outputs = ctx.engine.outputs()
+    with ctx.reporter.step("traffic summary"):
+        try:
+            from bluegreen.summary import traffic_summary  # owned by CI; imported lazily
+        except ImportError as exc:
+            ctx.reporter.warn(f"no traffic summary: bluegreen.summary is not importable ({exc})")
+            summary = ""
+        else:
+            try:
+                summary = traffic_summary(config, outputs)
+            except ValueError as exc:  # the summary's own error type says which key is wrong
+                raise UsageError(f"cannot summarise the change: {exc}") from None
+            ctx.reporter.info(summary)
+    with ctx.reporter.step("pulumi preview --diff (with policy pack)") as rec:
+        result = ctx.engine.preview(ctx.reporter.engine_line)
+        rec.detail = result.describe()
+    out = {"summary": summary, "changes": dict(result.changes)}
+    ctx.reporter.result["plan"] = out
+    return out

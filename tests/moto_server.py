@@ -1,0 +1,535 @@
+"""Helpers for the release tool's tests and benchmark: a real moto server, the AWS world the
+program would create, a Pulumi engine double, a smoke-target HTTP server and a fake clock.
+
+Everything listens on 127.0.0.1 only; credentials are fake.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from bluegreen.engine import OperationResult, OutputSink
+from bluegreen.errors import EngineError, StackLockedError
+
+REGION = "us-east-1"
+COLORS = ("blue", "green")
+PREVIEW_COLOR_HEADER = "X-Bluegreen-Color"
+PREVIEW_TOKEN_HEADER = "X-Bluegreen-Token"
+PREVIEW_TOKEN = "preview-token-0123456789abcdef"
+MOTO_AMI = "ami-03cf127a"
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+# ---------------------------------------------------------------- moto server
+
+
+class MotoServer:
+    """A ThreadedMotoServer on 127.0.0.1 with a free port."""
+
+    def __init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            reply.read()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def env(self) -> dict[str, str]:
+        return {**FAKE_ENV, "AWS_ENDPOINT_URL": self.endpoint}
+
+
+@contextmanager
+def patched_env(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in [*values, "AWS_PROFILE"]}
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@functools.cache
+def client(service: str, endpoint: str) -> Any:
+    """One client per service and endpoint (creating one costs ~0.1 s; they are thread-safe)."""
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+# ---------------------------------------------------------------- the AWS world
+
+
+@dataclass
+class World:
+    """What the Pulumi program would have created, built with boto3 against moto."""
+
+    endpoint: str
+    listener_arn: str
+    load_balancer_arn: str
+    dns_name: str
+    target_groups: dict[str, str]
+    asg_names: dict[str, str]
+    alarm_names: dict[str, list[str]]
+    image_id: str
+
+    def elbv2(self) -> Any:
+        return client("elbv2", self.endpoint)
+
+    def live_weights(self) -> dict[str, int]:
+        actions = self.elbv2().describe_listeners(ListenerArns=[self.listener_arn])["Listeners"][0]["DefaultActions"]
+        by_arn = {g["TargetGroupArn"]: g["Weight"] for g in actions[0]["ForwardConfig"]["TargetGroups"]}
+        return {color: by_arn[self.target_groups[color]] for color in COLORS}
+
+    def set_weights(self, weights: Mapping[str, int]) -> None:
+        """Change the listener behind Pulumi's back (drift)."""
+        set_listener(self.elbv2(), self.listener_arn, self.target_groups, weights, 0)
+
+    def set_alarm(self, name: str, state: str, value: float = 7.0) -> None:
+        client("cloudwatch", self.endpoint).set_alarm_state(
+            AlarmName=name,
+            StateValue=state,
+            StateReason=f"Threshold Crossed: 1 datapoint [{value}] was greater than the threshold (5.0).",
+            StateReasonData=json.dumps({"version": "1.0", "recentDatapoints": [value], "threshold": 5.0}),
+        )
+
+    def instances(self, color: str) -> list[str]:
+        groups = client("autoscaling", self.endpoint).describe_auto_scaling_groups(
+            AutoScalingGroupNames=[self.asg_names[color]]
+        )["AutoScalingGroups"]
+        return [i["InstanceId"] for i in groups[0]["Instances"]]
+
+    def stop_instances(self, color: str) -> None:
+        """moto reports stopped instances as `unused` (not healthy) in describe_target_health."""
+        client("ec2", self.endpoint).stop_instances(InstanceIds=self.instances(color))
+
+    def start_instances(self, color: str) -> None:
+        client("ec2", self.endpoint).start_instances(InstanceIds=self.instances(color))
+
+
+def set_listener(
+    elbv2: Any, listener_arn: str, target_groups: Mapping[str, str], weights: Mapping[str, int], stickiness: int
+) -> None:
+    elbv2.modify_listener(
+        ListenerArn=listener_arn,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [{"TargetGroupArn": target_groups[c], "Weight": weights[c]} for c in COLORS],
+                    "TargetGroupStickinessConfig": {"Enabled": stickiness > 0, "DurationSeconds": max(stickiness, 1)},
+                },
+            }
+        ],
+    )
+
+
+def build_world(endpoint: str, desired: int = 2) -> World:
+    ec2 = client("ec2", endpoint)
+    elbv2 = client("elbv2", endpoint)
+    autoscaling = client("autoscaling", endpoint)
+    cloudwatch = client("cloudwatch", endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+        for i, az in enumerate("ab")
+    ]
+    lb = elbv2.create_load_balancer(Name="bluegreen-lb-alb", Subnets=subnets)["LoadBalancers"][0]
+    target_groups = {
+        color: elbv2.create_target_group(
+            Name=f"bluegreen-{color}-tg",
+            Protocol="HTTP",
+            Port=8080,
+            VpcId=vpc,
+            TargetType="instance",
+            HealthCheckPath="/health",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for color in COLORS
+    }
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    set_listener(elbv2, listener, target_groups, {"blue": 100, "green": 0}, 0)
+    # One of moto's built-in AMIs; listing them all takes seconds.
+    image = ec2.describe_images(ImageIds=[MOTO_AMI])["Images"][0]["ImageId"]
+    asg_names: dict[str, str] = {}
+    alarm_names: dict[str, list[str]] = {}
+    for color in COLORS:
+        template = ec2.create_launch_template(
+            LaunchTemplateName=f"bluegreen-{color}-lt",
+            LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        asg_names[color] = f"bluegreen-{color}-asg"
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=asg_names[color],
+            LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
+            MinSize=0,
+            MaxSize=4,
+            DesiredCapacity=desired,
+            TargetGroupARNs=[target_groups[color]],
+            VPCZoneIdentifier=",".join(subnets),
+            HealthCheckType="ELB",
+            HealthCheckGracePeriod=120,
+        )
+        alarm_names[color] = []
+        for role, metric, stat in (
+            ("5xx-rate", "HTTPCode_Target_5XX_Count", "Sum"),
+            ("p99-latency", "TargetResponseTime", "Average"),
+        ):
+            name = f"bluegreen-{color}-alarms-{role}"
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                MetricName=metric,
+                Namespace="AWS/ApplicationELB",
+                Statistic=stat,
+                Period=60,
+                EvaluationPeriods=3,
+                Threshold=5.0,
+                ComparisonOperator="GreaterThanThreshold",
+                Dimensions=[{"Name": "TargetGroup", "Value": target_groups[color].split(":")[-1]}],
+            )
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="Threshold not crossed")
+            alarm_names[color].append(name)
+    return World(
+        endpoint=endpoint,
+        listener_arn=listener,
+        load_balancer_arn=lb["LoadBalancerArn"],
+        dns_name=lb["DNSName"],
+        target_groups=target_groups,
+        asg_names=asg_names,
+        alarm_names=alarm_names,
+        image_id=image,
+    )
+
+
+# ---------------------------------------------------------------- the Pulumi engine double
+
+
+def base_config(**overrides: str) -> dict[str, str]:
+    config = {
+        "activeColor": "blue",
+        "idleTrafficPercent": "0",
+        "blueRelease": "v1",
+        "greenRelease": "v1",
+        "blueImageId": "",
+        "greenImageId": "",
+        "desiredCapacity": "2",
+        "idleScaledDown": "false",
+        "stickinessSeconds": "0",
+        "bakeMinutes": "2",
+        "allowLiveRelease": "false",
+        "rollbackColor": "",
+        "blueVerified": "",
+        "greenVerified": "",
+    }
+    config.update(overrides)
+    return config
+
+
+def program_weights(config: Mapping[str, str]) -> dict[str, int]:
+    """Exactly like the program: active gets 100 - idleTrafficPercent, idle gets idleTrafficPercent."""
+    active = config["activeColor"]
+    idle = "green" if active == "blue" else "blue"
+    percent = int(config["idleTrafficPercent"])
+    weights = {active: 100 - percent, idle: percent}
+    if config.get("idleScaledDown") == "true":
+        weights[idle] = 0
+    return weights
+
+
+UpHook = Callable[["FakeEngine", int], None]
+
+
+@dataclass
+class FakeEngine:
+    """The `Engine` Protocol backed by moto: `up` applies what the program would.
+
+    Hooks let a scenario fail or interrupt the n-th update before or after it reaches AWS.
+    A release guard like the program's refuses to change the release of a colour with traffic.
+    """
+
+    world: World
+    config_values: dict[str, str] = field(default_factory=base_config)
+    stack_name: str = "test"
+    before_up: UpHook | None = None
+    after_up: UpHook | None = None
+    up_count: int = 0
+    preview_count: int = 0
+    messages: list[str] = field(default_factory=list)
+    outputs_values: dict[str, Any] = field(default_factory=dict)
+    url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._elbv2 = client("elbv2", self.world.endpoint)
+        self._autoscaling = client("autoscaling", self.world.endpoint)
+        self.publish()
+
+    # -- Engine protocol
+    def outputs(self) -> dict[str, Any]:
+        return dict(self.outputs_values)
+
+    def config(self) -> dict[str, str]:
+        return dict(self.config_values)
+
+    def set_config(self, values: Mapping[str, str]) -> None:
+        self.config_values.update(values)
+
+    def up(self, message: str, on_output: OutputSink) -> OperationResult:
+        if not self._lock.acquire(blocking=False):
+            raise StackLockedError(f"stack {self.stack_name!r} is currently locked by another update")
+        try:
+            self.up_count += 1
+            self.messages.append(message)
+            on_output(f"Updating ({self.stack_name}): {message}")
+            if self.before_up:
+                self.before_up(self, self.up_count)
+            self._guard()
+            weights = program_weights(self.config_values)
+            set_listener(
+                self._elbv2,
+                self.world.listener_arn,
+                self.world.target_groups,
+                weights,
+                int(self.config_values["stickinessSeconds"]),
+            )
+            self._scale()
+            self.publish()
+            on_output(f"weights blue={weights['blue']} green={weights['green']}")
+            if self.after_up:
+                self.after_up(self, self.up_count)
+            return OperationResult(changes={"update": 1, "same": 30})
+        finally:
+            self._lock.release()
+
+    def preview(self, on_output: OutputSink) -> OperationResult:
+        if self._lock.locked():
+            raise StackLockedError(f"stack {self.stack_name!r} is currently locked by another update")
+        self.preview_count += 1
+        on_output("Previewing update")
+        return OperationResult(changes={"same": 31})
+
+    # -- helpers for scenarios
+    @contextmanager
+    def held_lock(self) -> Iterator[None]:
+        """Another process holds the stack lock."""
+        with self._lock:
+            yield
+
+    def _resolved_image(self, color: str) -> str:
+        return self.config_values.get(f"{color}ImageId") or self.world.image_id
+
+    def _guard(self) -> None:
+        if self.config_values.get("allowLiveRelease") == "true" or not self.outputs_values:
+            return
+        new = program_weights(self.config_values)
+        for color in COLORS:
+            before = (self.outputs_values[f"{color}Release"], self.outputs_values[f"{color}ImageId"])
+            after = (self.config_values[f"{color}Release"], self._resolved_image(color))
+            serving = self.outputs_values[f"{color}Weight"] > 0 or new[color] > 0
+            if serving and before != after:
+                raise EngineError(f"release guard refused this update: {color} serves traffic and its release changes")
+
+    def _scale(self) -> None:
+        active = self.config_values["activeColor"]
+        desired = int(self.config_values["desiredCapacity"])
+        for color in COLORS:
+            scaled_down = color != active and self.config_values.get("idleScaledDown") == "true"
+            self._autoscaling.set_desired_capacity(
+                AutoScalingGroupName=self.world.asg_names[color], DesiredCapacity=0 if scaled_down else desired
+            )
+
+    def publish(self) -> None:
+        """Outputs as the program exports them after an update."""
+        cfg = self.config_values
+        weights = program_weights(cfg)
+        out: dict[str, Any] = {
+            "url": self.url or f"http://{self.world.dns_name}",
+            "albDnsName": self.world.dns_name,
+            "loadBalancerArn": self.world.load_balancer_arn,
+            "listenerArn": self.world.listener_arn,
+            "httpListenerArn": self.world.listener_arn,
+            "activeColor": cfg["activeColor"],
+            "idleColor": "green" if cfg["activeColor"] == "blue" else "blue",
+            "previewColorHeader": PREVIEW_COLOR_HEADER,
+            "previewTokenHeader": PREVIEW_TOKEN_HEADER,
+            "previewToken": PREVIEW_TOKEN,
+            "idleScaledDown": cfg.get("idleScaledDown") == "true",
+        }
+        for color in COLORS:
+            image = self._resolved_image(color)
+            out[f"{color}Weight"] = weights[color]
+            out[f"{color}TargetGroupArn"] = self.world.target_groups[color]
+            out[f"{color}AsgName"] = self.world.asg_names[color]
+            out[f"{color}Release"] = cfg[f"{color}Release"]
+            out[f"{color}ImageId"] = image
+            out[f"{color}UserDataHash"] = hashlib.sha256(f"{cfg[f'{color}Release']}|{image}".encode()).hexdigest()[:16]
+            out[f"{color}AlarmNames"] = list(self.world.alarm_names[color])
+        self.outputs_values = out
+
+
+# ---------------------------------------------------------------- the smoke target
+
+
+@dataclass
+class SmokeTarget:
+    """Stands in for the ALB's preview routes: only answers with the right colour + token headers.
+
+    /health -> 200 "ok"; /version -> {"version": <release>} with X-App-Version.
+    `broken` colours answer 500 on /version.
+    """
+
+    releases: Callable[[str], str]
+    broken: set[str] = field(default_factory=set)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    url: str = ""
+
+    @contextmanager
+    def serving(self) -> Iterator[SmokeTarget]:
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                del format, args
+
+            def do_GET(self) -> None:
+                color = self.headers.get(PREVIEW_COLOR_HEADER)
+                target.requests.append((self.path, color))
+                if color not in COLORS or self.headers.get(PREVIEW_TOKEN_HEADER) != PREVIEW_TOKEN:
+                    self._reply(403, "no preview route for these headers", {})
+                elif self.path == "/health":
+                    self._reply(200, "ok", {})
+                elif self.path == "/version" and color in target.broken:
+                    self._reply(500, "internal error", {})
+                elif self.path == "/version":
+                    release = target.releases(color)
+                    self._reply(200, json.dumps({"version": release}), {"X-App-Version": release})
+                else:
+                    self._reply(404, "not found", {})
+
+            def _reply(self, status: int, body: str, headers: Mapping[str, str]) -> None:
+                data = body.encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+
+SMOKE_CHECKS_YAML = """\
+attempts: 2
+intervalSeconds: 1
+timeoutSeconds: 5
+checks:
+  - name: health
+    path: /health
+    status: 200
+  - name: version
+    path: /version
+    status: 200
+    bodyContains: '"version": "{release}"'
+    headers:
+      X-App-Version: "{release}"
+"""
+
+
+# ---------------------------------------------------------------- time
+
+
+@dataclass
+class FakeClock:
+    """Sleeps return at once and move time on; `at(t, fn)` runs fn once time reaches t."""
+
+    t: float = 0.0
+    base: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
+    sleeps: list[float] = field(default_factory=list)
+    _timers: list[tuple[float, Callable[[], None]]] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def now(self) -> datetime:
+        return self.base + timedelta(seconds=self.t)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += max(seconds, 0.0)
+        due = [timer for timer in self._timers if timer[0] <= self.t]
+        self._timers = [timer for timer in self._timers if timer[0] > self.t]
+        for _, action in due:
+            action()
+
+    def at(self, when: float, action: Callable[[], None]) -> None:
+        self._timers.append((when, action))
+
+
+# ---------------------------------------------------------------- counting AWS calls
+
+
+@dataclass
+class CallLog:
+    calls: list[str] = field(default_factory=list)
+
+    def __call__(self, operation: str) -> None:
+        self.calls.append(operation)
+
+    def count(self, operation: str) -> int:
+        return self.calls.count(operation)

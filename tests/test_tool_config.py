@@ -1,0 +1,155 @@
+"""Pure parts of the release tool: config parsing and weights, ramps, verification records, smoke checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from bluegreen.errors import ConfigError, UsageError
+from bluegreen.smoke import Check, CheckSuite, Response, evaluate, load_checks, run_checks
+from bluegreen.stackconfig import VerifiedRecord, parse_config, parse_ramp, weights_for
+from tests.moto_server import SMOKE_CHECKS_YAML, base_config, program_weights
+
+
+def test_weights_match_the_program() -> None:
+    for active in ("blue", "green"):
+        for percent in (0, 10, 50):
+            config = base_config(activeColor=active, idleTrafficPercent=str(percent))
+            assert parse_config(config).weights() == program_weights(config)
+    assert weights_for("green", 10) == {"green": 90, "blue": 10}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("activeColor", "purple", "use blue or green"),
+        ("idleTrafficPercent", "60", "an integer from 0 to 50"),
+        ("idleTrafficPercent", "ten", "an integer from 0 to 50"),
+        ("greenRelease", " v2", "a non-empty label"),
+        ("blueImageId", "ubuntu", "an AMI id like"),
+        ("bakeMinutes", "-1", "a whole number of minutes >= 0"),
+        ("rollbackColor", "red", "use blue or green"),
+        ("greenVerified", "{not json", "a record written by `bluegreen verify`"),
+        ("idleScaledDown", "yes", "true or false"),
+    ],
+)
+def test_config_errors_name_key_value_and_allowed(key: str, value: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(base_config(**{key: value}))
+
+    assert raised.value.key == key
+    assert raised.value.value in (value, int(value) if value.lstrip("-").isdigit() else value)
+    assert f"bluegreen:{key}=" in raised.value.message
+    assert allowed in raised.value.message
+
+
+def test_missing_release_is_named() -> None:
+    config = base_config()
+    del config["greenRelease"]
+
+    with pytest.raises(ConfigError, match="bluegreen:greenRelease=None"):
+        parse_config(config)
+
+
+def test_ramp_steps() -> None:
+    assert parse_ramp("10, 50") == [10, 50]
+    assert parse_ramp("") == []
+    for bad, message in (("10,5", "increase"), ("0", "from 1 to 50"), ("x", "integers"), ("60", "from 1 to 50")):
+        with pytest.raises(ConfigError, match=message):
+            parse_ramp(bad)
+
+
+def test_verified_record_is_bound_to_release_image_and_user_data() -> None:
+    record = VerifiedRecord("v2", "ami-0123456789abcdef0", "hash1", "sha256:x", "2026-01-01T00:00:00Z")
+    back = VerifiedRecord.from_wire("greenVerified", record.to_wire())
+
+    assert back == record
+    assert back.matches("v2", "ami-0123456789abcdef0", "hash1")
+    assert not back.matches("v3", "ami-0123456789abcdef0", "hash1")
+    assert not back.matches("v2", "ami-0fedcba9876543210", "hash1")
+    assert not back.matches("v2", "ami-0123456789abcdef0", "hash2")
+    assert back.matches("v2", "", "")  # outputs without image/hash compare on release only
+    assert VerifiedRecord.from_wire("greenVerified", "") is None
+
+
+def test_checks_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "checks.yaml"
+    path.write_text(SMOKE_CHECKS_YAML)
+
+    suite = load_checks(path)
+
+    assert [c.name for c in suite.checks] == ["health", "version"]
+    assert suite.attempts == 2
+    assert suite.checks[1].headers == {"X-App-Version": "{release}"}
+    assert suite.digest.startswith("sha256:")
+
+
+def test_checks_file_may_be_json(tmp_path: Path) -> None:
+    path = tmp_path / "checks.json"
+    path.write_text('{"checks": [{"path": "/health"}]}')
+
+    assert load_checks(path).checks == (Check(name="/health", path="/health"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("checks: []", "checks=[] is not allowed: a non-empty list"),
+        ("checks: [{path: health}]", "checks[0].path='health' is not allowed: a path starting with /"),
+        ("checks: [{path: /a, status: 99}]", "checks[0].status=99"),
+        ("checks: [{path: /a, bodyRegex: '('}]", "checks[0].bodyRegex='('"),
+        ("checks: [{path: /a, expect: 1}]", "checks[0].expect=1"),
+        ("attempts: 0\nchecks: [{path: /a}]", "attempts=0 is not allowed: an integer from 1 to 20"),
+        ("retries: 3\nchecks: [{path: /a}]", "key='retries'"),
+        ("- /a", "top level='list'"),
+        ("checks: [{path: /a}, {path: /a}]", "unique names"),
+    ],
+)
+def test_bad_checks_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "checks.yaml"
+    path.write_text(text)
+
+    with pytest.raises(UsageError) as raised:
+        load_checks(path)
+
+    assert message in raised.value.message
+    assert str(path) in raised.value.message
+
+
+def test_missing_checks_file() -> None:
+    with pytest.raises(UsageError, match="cannot read checks file"):
+        load_checks(Path("/nonexistent/checks.yaml"))
+
+
+def test_evaluate_status_body_and_headers() -> None:
+    check = Check(
+        "v", "/version", 200, body_contains="{release}", body_regex=r"\d+\.\d+", headers={"X-App": "{release}"}
+    )
+    good = Response(200, {"x-app": "2.1"}, '{"version": "2.1"}')
+
+    assert evaluate(check, good, {"release": "2.1"}) is None
+    assert evaluate(check, Response(503, {}, ""), {"release": "2.1"}) == "status 503, expected 200"
+    assert "does not contain '2.2'" in str(evaluate(check, good, {"release": "2.2"}))
+    assert "header X-App: None" in str(evaluate(check, Response(200, {}, "2.1"), {"release": "2.1"}))
+
+
+def test_run_checks_retries_a_bounded_number_of_times() -> None:
+    replies = [Response(502, {}, ""), Response(502, {}, ""), Response(200, {}, "ok")]
+    slept: list[float] = []
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def fetch(url: str, headers: Mapping[str, str], timeout: float) -> Response:
+        seen.append((url, dict(headers)))
+        return replies.pop(0) if replies else Response(502, {}, "")
+
+    suite = CheckSuite(checks=(Check("health", "/health"),), attempts=3, interval_seconds=2.0)
+    ok = run_checks(suite, "http://alb/", {"X-Bluegreen-Color": "green"}, {}, sleep=slept.append, fetch=fetch)
+    failed = run_checks(suite, "http://alb", {}, {}, sleep=slept.append, fetch=fetch)
+
+    assert ok[0].ok and ok[0].attempts == 3
+    assert seen[0] == ("http://alb/health", {"X-Bluegreen-Color": "green"})
+    assert not failed[0].ok and failed[0].attempts == 3
+    assert len(seen) == 6
+    assert slept == [2.0, 2.0, 2.0, 2.0]

@@ -1,0 +1,37 @@
+"""migrate expand|contract <version>: run the configured database migration, then record the version."""
+
+from __future__ import annotations
+
+import argparse
+
+from bluegreen.context import Context
+from bluegreen.migrate import ACTIONS, Action, migrate
+
+NAME = "migrate"
+HELP = "run migrationCommand (expand|contract <version>) and record databaseSchemaVersion with `pulumi up`"
+DESCRIPTION = (
+    "Runs `<migrationCommand> <expand|contract> <version>` (config bluegreen:migrationCommand, split like a "
+    "shell command line, run from the project directory with BLUEGREEN_STACK, BLUEGREEN_MIGRATION, "
+    "BLUEGREEN_FROM_VERSION, BLUEGREEN_TO_VERSION and BLUEGREEN_ACTIVE_COLOR set), streaming its output. "
+    "Only when it exits 0 does it set bluegreen:databaseSchemaVersion=<version> and run `pulumi up`, so the "
+    "tags the policy pack checks match the database. Refuses before running anything when <version> is not "
+    "above databaseSchemaVersion, no migrationCommand is set, or a colour that can serve traffic (the live "
+    "colour, and the idle colour unless idleScaledDown=true) runs a release whose <colour>SchemaVersions "
+    "does not list <version>, in config or as deployed (expand-and-contract, components/schema_rule.py). "
+    "--timeout (seconds; the common option) kills the command's whole process group; a failed, hung or "
+    "interrupted command leaves databaseSchemaVersion unchanged. See docs/schema-migrations.md."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action",
+        choices=ACTIONS,
+        help="expand: add what the new release needs; contract: drop what only the old release needed",
+    )
+    parser.add_argument("version", help="schema version to migrate to: a positive integer above the current one")
+
+
+def run(ctx: Context, args: argparse.Namespace) -> None:
+    action: Action = args.action
+    migrate(ctx, action, args.version, timeout=args.timeout, cwd=args.project_dir)

@@ -1,0 +1,410 @@
+"""blue-green-parity: the two colours are twins that differ only in their release.
+
+Every per-colour resource (launch template, Auto Scaling group, target group, preview rule,
+alarms, and anything else whose logical name carries the colour word) is paired with its twin,
+the resource of the same type whose name has the other colour word. A resource without a twin
+is a violation. Twins are compared property by property, recursing into nested structures
+(health checks, block devices, metadata options, tag lists) so that each difference names its
+path, e.g. `metadataOptions.httpTokens` or `tags[team].value`.
+
+## The allowlist: what may differ between twins
+
+Everything else is compared. Each entry says why it may differ.
+
+- All resources: `id`, `arn`, `arnSuffix`, `name`, `namePrefix`, `urn` (each resource's own
+  identity).
+- All resources: the tags `Name`, `bluegreen:color`, `bluegreen:release`, `bluegreen:imageId`
+  and `bluegreen:schemaVersions`, in `tags`, `tagsAll`, `tagSpecifications[*].tags` and an
+  Auto Scaling group's `tags[<key>].value` (names, the colour tag and the release tags).
+- Launch template: `imageId` and `userData` (the release); `latestVersion` and
+  `defaultVersion` (version counters, one per template).
+- Auto Scaling group: `launchTemplate.version` when it is a version number or not known yet
+  (the counter of the colour's own template; `$Latest` and `$Default` are compared).
+- Auto Scaling group: `desiredCapacity`, `minSize`, `waitForElbCapacity` and `minElbCapacity`,
+  only while the production listener is tagged `bluegreen:idleScaledDown=true` (the idle colour
+  is scaled down on purpose; `rollback-readiness` checks capacity instead).
+- Listener rule: `priority` (ALB requires a unique priority per rule), and the values of the
+  `X-Bluegreen-Color` header condition when they are the rule's own colour.
+- Listener rule: the values of the `X-Bluegreen-Token` header condition are compared but printed
+  as `<preview token>`, never in clear.
+- Alarm: `alarmDescription`, read with the resource's own colour word as `<colour>`.
+- All resources: any string that refers to a per-colour resource of the resource's own colour
+  by ARN, id, ARN suffix or name (`targetGroupArns`, `launchTemplate.id`, the `TargetGroup`
+  alarm dimension, a rule's `targetGroupArn`). Each colour points at its own twin; pointing at
+  the other colour's resource is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .stack import (
+    AUTOSCALING_GROUP,
+    COLOR_TAG,
+    LAUNCH_TEMPLATE,
+    LISTENER_RULE,
+    METRIC_ALARM,
+    PREVIEW_COLOR_HEADER,
+    PREVIEW_TOKEN_HEADER,
+    Color,
+    Resource,
+    StackView,
+    is_component,
+    other,
+    role_of,
+)
+from .values import UNKNOWN, Findings, is_unknown, show, tag_map
+
+RELEASE_TAGS: Final = ("Name", COLOR_TAG, "bluegreen:release", "bluegreen:imageId", "bluegreen:schemaVersions")
+IDENTITY_KEYS: Final = ("id", "arn", "arnSuffix", "name", "namePrefix", "urn")
+CAPACITY_KEYS: Final = ("desiredCapacity", "minSize", "waitForElbCapacity", "minElbCapacity")
+# Lists whose items have a natural key: paired by it rather than by position.
+LIST_KEYS: Final[Mapping[str, str]] = {
+    "tags": "key",
+    "blockDeviceMappings": "deviceName",
+    "tagSpecifications": "resourceType",
+    "metricQueries": "id",
+}
+ANY: Final = "*"
+
+
+@dataclass(frozen=True)
+class Key:
+    """A path segment that selects a list item by its natural key, e.g. `tags[team]`."""
+
+    value: str
+
+
+Segment = str | int | Key
+Path = tuple[Segment, ...]
+
+
+def _allowlist() -> dict[str, list[tuple[str, ...]]]:
+    """Patterns of the allowlist table in the module docstring; `*` matches one segment."""
+    common: list[tuple[str, ...]] = [(key,) for key in IDENTITY_KEYS]
+    for tag in RELEASE_TAGS:
+        common += [("tags", tag), ("tagsAll", tag), ("tagSpecifications", ANY, "tags", tag)]
+        common.append(("tags", f"[{tag}]", "value"))
+    return {
+        "*": common,
+        LAUNCH_TEMPLATE: [("imageId",), ("userData",), ("latestVersion",), ("defaultVersion",)],
+        LISTENER_RULE: [("priority",)],
+    }
+
+
+ALLOWLIST: Final = _allowlist()
+
+
+def _matches(path: Path, pattern: tuple[str, ...]) -> bool:
+    if len(path) != len(pattern):
+        return False
+    for segment, part in zip(path, pattern, strict=True):
+        if part == ANY:
+            continue
+        if isinstance(segment, Key):
+            if part != f"[{segment.value}]":
+                return False
+        elif segment != part:
+            return False
+    return True
+
+
+def allowlisted(type_: str, path: Path) -> bool:
+    return any(_matches(path, p) for p in ALLOWLIST["*"] + ALLOWLIST.get(type_, []))
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A normalised scalar: `key` is compared, `shown` is what a message prints."""
+
+    key: Any
+    shown: str
+
+
+class _Normaliser:
+    def __init__(self, view: StackView, res: Resource, capacity_mode: str) -> None:
+        self.view = view
+        self.res = res
+        self.color = res.color
+        self.capacity_mode = capacity_mode
+
+    def run(self) -> Any:
+        return self.value(dict(self.res.props), ())
+
+    def value(self, value: Any, path: Path) -> Any:
+        if isinstance(value, Mapping):
+            out: dict[Segment, Any] = {}
+            for key, item in value.items():
+                sub = (*path, key)
+                if not self.skipped(sub):
+                    out[key] = self.value(item, sub)
+            return out
+        if isinstance(value, list):
+            natural = LIST_KEYS.get(str(path[-1])) if path else None
+            keys = [item.get(natural) for item in value if isinstance(item, Mapping)] if natural else []
+            if keys and len(keys) == len(value) == len(set(keys)) and all(isinstance(k, str) for k in keys):
+                keyed: dict[Segment, Any] = {}
+                for item, k in zip(value, keys, strict=True):
+                    sub = (*path, Key(str(k)))
+                    if not self.skipped(sub):
+                        keyed[Key(str(k))] = self.value(item, sub)
+                return keyed
+            return [self.value(item, (*path, i)) for i, item in enumerate(value)]
+        return self.leaf(value, path)
+
+    def skipped(self, path: Path) -> bool:
+        if allowlisted(self.res.type, path):
+            return True
+        if self.res.type == AUTOSCALING_GROUP and path in {(k,) for k in CAPACITY_KEYS}:
+            return self.capacity_mode == "skip"
+        return False
+
+    def leaf(self, value: Any, path: Path) -> Any:
+        if self.res.type == AUTOSCALING_GROUP and path == ("launchTemplate", "version") and _version_number(value):
+            return Leaf("<pinned version>", show(value))
+        if is_unknown(value):
+            return Leaf(UNKNOWN, show(UNKNOWN))
+        if isinstance(value, str):
+            return self.string(value, path)
+        return value
+
+    def string(self, value: str, path: Path) -> Any:
+        target = self.view.resolve(value)
+        if target is not None and target.color is not None:
+            same = target.color == self.color
+            return Leaf(("ref", target.type, role_of(target.name, target.color), same), f"<{target.name}>")
+        if (
+            self.res.type == LISTENER_RULE
+            and self._header_of(path) == PREVIEW_COLOR_HEADER
+            and value.lower() == self.color
+        ):
+            return Leaf(("own colour",), show(value))
+        if self.res.type == LISTENER_RULE and self._header_of(path) == PREVIEW_TOKEN_HEADER:
+            return Leaf(value, "<preview token>")  # compared, never printed
+        if self.res.type == METRIC_ALARM and path == ("alarmDescription",) and self.color is not None:
+            return Leaf(re.sub(rf"\b{self.color}\b", "<colour>", value, flags=re.IGNORECASE), show(value))
+        return value
+
+    def _header_of(self, path: Path) -> str | None:
+        """For `conditions[i].httpHeader.values[j]`, the header's name in lower case."""
+        if len(path) != 5 or path[0] != "conditions" or path[2:4] != ("httpHeader", "values"):
+            return None
+        conditions = self.res.props.get("conditions")
+        index = path[1]
+        if not isinstance(conditions, list) or not isinstance(index, int) or index >= len(conditions):
+            return None
+        header = conditions[index].get("httpHeader") if isinstance(conditions[index], Mapping) else None
+        name = header.get("httpHeaderName") if isinstance(header, Mapping) else None
+        return name.lower() if isinstance(name, str) else None
+
+
+def _version_number(value: Any) -> bool:
+    """A launch template version counter: a number, a digit string, or not known yet."""
+    if is_unknown(value):
+        return True
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) or (isinstance(value, str) and value.isdigit())
+
+
+def render_path(path: Path) -> str:
+    out = ""
+    for segment in path:
+        if isinstance(segment, Key):
+            out += f"[{segment.value}]"
+        elif isinstance(segment, int):
+            out += f"[{segment}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
+            out += f".{segment}" if out else segment
+        else:
+            out += f'["{segment}"]'
+    return out
+
+
+def _shown(value: Any) -> str:
+    """A normalised value as a message prints it (Leafs print their `shown` form)."""
+    if isinstance(value, Leaf):
+        return value.shown
+    if isinstance(value, Mapping):
+        if value and all(isinstance(k, Key) for k in value):
+            return "[" + ", ".join(_shown(v) for v in value.values()) + "]"
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return show(value)
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    a_key = a.key if isinstance(a, Leaf) else a
+    b_key = b.key if isinstance(b, Leaf) else b
+    if isinstance(a_key, bool) or isinstance(b_key, bool):
+        return type(a_key) is type(b_key) and a_key == b_key
+    return bool(a_key == b_key)
+
+
+def _unknown(value: Any) -> bool:
+    return isinstance(value, Leaf) and value.key is UNKNOWN
+
+
+@dataclass(frozen=True)
+class Difference:
+    path: Path
+    mine: Any  # the compared colour's normalised value (None when unset)
+    theirs: Any
+    deferred: bool = False
+
+
+def differences(a: Any, b: Any, path: Path = ()) -> Iterator[Difference]:
+    """Field-by-field differences of two normalised trees."""
+    if _unknown(a) or _unknown(b):
+        if not (a is None and b is None):
+            yield Difference(path, a, b, deferred=True)
+        return
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        keys = list(a) + [k for k in b if k not in a]
+        for key in keys:
+            yield from differences(a.get(key), b.get(key), (*path, key))
+        return
+    if isinstance(a, list) and isinstance(b, list):
+        for index in range(max(len(a), len(b))):
+            mine = a[index] if index < len(a) else None
+            theirs = b[index] if index < len(b) else None
+            yield from differences(mine, theirs, (*path, index))
+        return
+    if isinstance(a, Mapping | list) or isinstance(b, Mapping | list):
+        if a != b:
+            yield Difference(path, a, b)
+        return
+    if not _same_scalar(a, b):
+        yield Difference(path, a, b)
+
+
+def describe(res: Resource, siblings: list[str]) -> str:
+    """`green launch template`; `green alarm 5xx-rate` when the colour has several of the type."""
+    label = f"{res.color} {res.human}"
+    if len(siblings) > 1:
+        split = [name.split("-") for name in siblings]
+        common = 0
+        while all(len(words) > common + 1 and words[common] == split[0][common] for words in split):
+            common += 1
+        label += " " + "-".join(res.name.split("-")[common:])
+    return label
+
+
+FIX: Final = (
+    "Build both colours from the same shared settings: only names, ARNs, ids, the colour tag and "
+    "header, and the release fields (image id, user data, release tags) may differ."
+)
+
+
+def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    findings = Findings(report_violation)
+    view = StackView.from_args(args)
+    traffic = view.traffic()
+    idle = traffic.idle if traffic is not None else None
+    # The colour about to change is compared with the one serving traffic.
+    compared: Color = idle if idle is not None else "green"
+    reference: Color = other(compared)
+    scaled = view.idle_scaled_down()
+    capacity_mode = "skip" if scaled else ("defer" if scaled is None else "compare")
+
+    groups: dict[tuple[str, str], dict[Color, list[Resource]]] = {}
+    for res in view.colored():
+        assert res.color is not None
+        # Twins differ only by the colour word of their names; resources that carry the colour in
+        # their tag only are paired by type.
+        role = role_of(res.name, res.color) if res.named else "<tagged>"
+        groups.setdefault((res.type, role), {}).setdefault(res.color, []).append(res)
+        _check_color_tag(res, findings)
+    siblings: dict[tuple[str, Color | None], list[str]] = {}
+    for res in view.colored():
+        siblings.setdefault((res.type, res.color), []).append(res.name)
+
+    for (type_, role), by_color in groups.items():
+        if any(len(found) > 1 for found in by_color.values()):
+            for res in (r for found in by_color.values() for r in found):
+                findings.violation(
+                    f"{res.human} {res.name} is tagged {COLOR_TAG}={res.color} but its name has no colour word, and "
+                    f"it cannot be paired by type alone. Name per-colour resources <service>-<colour>-<role> so that "
+                    f"blue and green twins differ only by the colour word.",
+                    res.urn,
+                )
+            continue
+        pair = {color: found[0] for color, found in by_color.items()}
+        if len(pair) == 1:
+            (lonely,) = pair.values()
+            assert lonely.color is not None
+            missing = other(lonely.color)
+            if lonely.named:
+                expected = f"{role.replace('<colour>', missing)} of type {type_}"
+            else:
+                expected = f"one {type_} tagged {COLOR_TAG}={missing}"
+            findings.violation(
+                f"{lonely.color} {lonely.human} {lonely.name} has no {missing} twin: expected {expected}. Every "
+                f"per-colour resource must exist for both colours; add the {missing} twin or remove this resource.",
+                lonely.urn,
+            )
+            continue
+        if is_component(type_):
+            continue
+        mine, theirs = pair[compared], pair[reference]
+        mine_norm = _Normaliser(view, mine, capacity_mode).run()
+        theirs_norm = _Normaliser(view, theirs, capacity_mode).run()
+        subject = describe(mine, siblings[(type_, compared)])
+        deferred: list[str] = []
+        for diff in differences(mine_norm, theirs_norm):
+            where = render_path(diff.path)
+            capacity_field = type_ == AUTOSCALING_GROUP and len(diff.path) == 1 and diff.path[0] in CAPACITY_KEYS
+            if diff.deferred or (capacity_field and capacity_mode == "defer"):
+                deferred.append(where)
+                continue
+            a, b = _shown(diff.mine), _shown(diff.theirs)
+            if a == b:
+                detail = f"{where} is {a} on both colours, but each colour must name its own colour and resources"
+            else:
+                detail = f"{where} is {a} on {compared} and {b} on {reference}"
+            findings.violation(f"{subject} differs from {reference}: {detail}. {FIX}", mine.urn)
+        if deferred:
+            findings.defer(f"parity of {subject} ({', '.join(deferred)})")
+    findings.finish()
+
+
+def _check_color_tag(res: Resource, findings: Findings) -> None:
+    tag = tag_map(res.props).get(COLOR_TAG)
+    if tag is None or not res.named:
+        return
+    if is_unknown(tag):
+        findings.defer(f"colour tag of {res.name}")
+        return
+    if tag != res.color:
+        findings.violation(
+            f"{res.human} {res.name} is tagged {COLOR_TAG}={show(tag)} but its name says {res.color}. "
+            f"Tag every per-colour resource with the colour in its name.",
+            res.urn,
+        )
+
+
+PARITY = StackValidationPolicy(
+    name="blue-green-parity",
+    description=(
+        "Checks whether every blue resource has a green twin with the same properties, apart from "
+        "names, ids, ARNs, the colour tag and header, and the release fields."
+    ),
+    validate=check_parity,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    remediation_steps=(
+        "Build both colours from the same shared settings and give them the same value; only names, ids, ARNs, the "
+        "colour tag and header, and the release fields (image id, user data, release tags) may differ. A resource "
+        "that exists for one colour only needs its twin."
+    ),
+)

@@ -1,0 +1,85 @@
+"""The pack's layout and conventions: what the engine loads, and how policies are named and set."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+
+import yaml
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+from policies.bluegreen_policies import PACK_ENFORCEMENT, POLICIES
+from tests.policy_server import PACK_DIR
+
+
+def test_policy_project_file():
+    project = yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())
+    runtime = project["runtime"]
+    assert (runtime if isinstance(runtime, str) else runtime["name"]) == "python"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(project["version"]))
+    assert project["description"]
+
+
+def test_main_only_builds_the_pack():
+    tree = ast.parse((PACK_DIR / "__main__.py").read_text())
+    statements = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    calls = [s for s in statements if not isinstance(s, ast.Import | ast.ImportFrom)]
+    assert len(calls) == 1
+    assert isinstance(calls[0], ast.Expr) and isinstance(calls[0].value, ast.Call)
+    assert ast.unparse(calls[0].value.func) == "PolicyPack"
+
+
+def test_importing_the_policies_starts_nothing():
+    code = "import threading, bluegreen_policies; print(len(bluegreen_policies.POLICIES), threading.active_count())"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=PACK_DIR, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(len(POLICIES)), "1"]
+
+
+def test_requirements_name_the_policy_sdk():
+    lines = (PACK_DIR / "requirements.txt").read_text().split()
+    assert any(line.startswith("pulumi-policy") for line in lines)
+
+
+def test_names_are_unique_kebab_case():
+    names = [p.name for p in POLICIES]
+    assert len(set(names)) == len(names) == 11
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", name) for name in names)
+
+
+def test_descriptions_say_what_is_checked_or_prohibited():
+    for policy in POLICIES:
+        assert policy.description.startswith(("Checks whether ", "Prohibits ")), policy.name
+        assert policy.description.endswith("."), policy.name
+
+
+def test_enforcement_is_explicit_and_mandatory():
+    assert PACK_ENFORCEMENT is EnforcementLevel.MANDATORY
+    assert {p.name: p.enforcement_level for p in POLICIES} == dict.fromkeys(
+        [p.name for p in POLICIES], EnforcementLevel.MANDATORY
+    )
+
+
+def test_tunables_have_defaults():
+    schemas = {p.name: p.config_schema for p in POLICIES if p.config_schema is not None}
+    assert set(schemas) == {"production-traffic-split", "https-listener-tls-policy"}
+    for schema in schemas.values():
+        assert schema.required is None
+        assert all("default" in prop and "description" in prop for prop in schema.properties.values())
+
+
+def test_cross_resource_checks_are_stack_policies():
+    stack = {p.name for p in POLICIES if isinstance(p, StackValidationPolicy)}
+    assert stack == {
+        "blue-green-parity",
+        "production-traffic-split",
+        "preview-rules-isolated",
+        "rollback-readiness",
+        "database-schema-compatibility",
+        "instance-ingress-from-alb-only",
+        "http-redirects-to-https",
+    }

@@ -1,0 +1,311 @@
+"""blue-green-parity, called directly on a hand-built stack: one changed property per test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policies.bluegreen_policies.parity import FIX, PARITY
+from tests.policy_server import UNKNOWN, HandResource, hand_built_stack, set_listener_tag, set_weights, validate_stack
+
+
+def parity(stack: dict[str, HandResource]) -> list[str]:
+    outcome = validate_stack(PARITY, stack.values())
+    assert outcome.deferred is None
+    return outcome.messages
+
+
+def differs(subject: str, detail: str, reference: str = "blue") -> str:
+    return f"{subject} differs from {reference}: {detail}. {FIX}"
+
+
+def test_clean_stack_has_no_violations():
+    assert parity(hand_built_stack()) == []
+
+
+def test_release_fields_may_differ():
+    stack = hand_built_stack()
+    # hand_built_stack already gives the colours different releases, images, user data and ids;
+    # make the release tags differ everywhere they appear as well.
+    green_lt = stack["bluegreen-green-lt"].props
+    green_lt["tags"]["bluegreen:schemaVersions"] = "3,4"
+    green_lt["tagSpecifications"][0]["tags"]["bluegreen:release"] = "v9"
+    stack["bluegreen-green-asg"].props["launchTemplate"]["version"] = "17"
+    assert parity(stack) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value", "detail"),
+    [
+        (
+            "bluegreen-green-lt",
+            ["instanceType"],
+            "t3.large",
+            "instanceType is 't3.large' on green and 't3.micro' on blue",
+        ),
+        (
+            "bluegreen-green-lt",
+            ["metadataOptions", "httpTokens"],
+            "optional",
+            "metadataOptions.httpTokens is 'optional' on green and 'required' on blue",
+        ),
+        (
+            "bluegreen-green-lt",
+            ["blockDeviceMappings", 0, "ebs", "volumeSize"],
+            20,
+            "blockDeviceMappings[/dev/xvda].ebs.volumeSize is 20 on green and 8 on blue",
+        ),
+        ("bluegreen-green-lt", ["tags", "team"], "payments", "tags.team is 'payments' on green and 'platform' on blue"),
+        (
+            "bluegreen-green-lt",
+            ["tagSpecifications", 0, "tags", "bluegreen:subnetTier"],
+            "private",
+            "tagSpecifications[instance].tags[\"bluegreen:subnetTier\"] is 'private' on green and 'public' on blue",
+        ),
+        ("bluegreen-green-asg", ["maxSize"], 6, "maxSize is 6 on green and 4 on blue"),
+        (
+            "bluegreen-green-asg",
+            ["tags", 6, "value"],
+            "payments",
+            "tags[team].value is 'payments' on green and 'platform' on blue",
+        ),
+        (
+            "bluegreen-green-asg",
+            ["tags", 6, "propagateAtLaunch"],
+            True,
+            "tags[team].propagateAtLaunch is true on green and false on blue",
+        ),
+        (
+            "bluegreen-green-asg",
+            ["launchTemplate", "version"],
+            "$Latest",
+            "launchTemplate.version is '$Latest' on green and '3' on blue",
+        ),
+        (
+            "bluegreen-green-tg",
+            ["healthCheck", "matcher"],
+            "200-299",
+            "healthCheck.matcher is '200-299' on green and '200' on blue",
+        ),
+        ("bluegreen-green-alarms-5xx-rate", ["threshold"], 10, "threshold is 10 on green and 5 on blue"),
+        (
+            "bluegreen-router-preview-green",
+            ["conditions", 1, "httpHeader", "httpHeaderName"],
+            "X-Token",
+            "conditions[1].httpHeader.httpHeaderName is 'X-Token' on green and 'X-Bluegreen-Token' on blue",
+        ),
+    ],
+)
+def test_a_changed_property_is_reported_with_its_path(name: str, path: list[Any], value: Any, detail: str):
+    stack = hand_built_stack()
+    target: Any = stack[name].props
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    kinds = {
+        "bluegreen-green-lt": "green launch template",
+        "bluegreen-green-asg": "green Auto Scaling group",
+        "bluegreen-green-tg": "green target group",
+        "bluegreen-green-alarms-5xx-rate": "green alarm",
+        "bluegreen-router-preview-green": "green listener rule",
+    }
+    outcome = validate_stack(PARITY, stack.values())
+    assert outcome.violations == [(differs(kinds[name], detail), stack[name].urn)]
+
+
+def test_a_property_set_on_one_colour_only_is_reported():
+    stack = hand_built_stack()
+    stack["bluegreen-green-tg"].props["healthCheck"]["timeout"] = 5
+    assert parity(stack) == [differs("green target group", "healthCheck.timeout is 5 on green and not set on blue")]
+
+
+def test_an_extra_list_item_is_reported_by_position():
+    stack = hand_built_stack()
+    stack["bluegreen-green-asg"].props["vpcZoneIdentifiers"].append("subnet-c")
+    assert parity(stack) == [
+        differs("green Auto Scaling group", "vpcZoneIdentifiers[2] is 'subnet-c' on green and not set on blue")
+    ]
+
+
+def test_a_number_is_not_equal_to_a_boolean():
+    stack = hand_built_stack()
+    stack["bluegreen-blue-lt"].props["metadataOptions"]["httpPutResponseHopLimit"] = True
+    assert parity(stack) == [
+        differs("green launch template", "metadataOptions.httpPutResponseHopLimit is 1 on green and true on blue")
+    ]
+
+
+def test_pointing_at_the_other_colours_resource_is_reported():
+    stack = hand_built_stack()
+    stack["bluegreen-green-asg"].props["targetGroupArns"] = list(stack["bluegreen-blue-asg"].props["targetGroupArns"])
+    assert parity(stack) == [
+        differs(
+            "green Auto Scaling group",
+            "targetGroupArns[0] is <bluegreen-blue-tg> on both colours, but each colour must name its own colour "
+            "and resources",
+        )
+    ]
+
+
+def test_an_alarm_watching_the_other_colour_is_reported():
+    stack = hand_built_stack()
+    stack["bluegreen-green-alarms-5xx-rate"].props["dimensions"]["TargetGroup"] = "targetgroup/blue-tg/1"
+    assert parity(stack) == [
+        differs(
+            "green alarm",
+            "dimensions.TargetGroup is <bluegreen-blue-tg> on both colours, but each colour must name its own "
+            "colour and resources",
+        )
+    ]
+
+
+def test_alarm_descriptions_may_name_their_own_colour_only():
+    stack = hand_built_stack()
+    alarm = stack["bluegreen-green-alarms-5xx-rate"].props
+    alarm["alarmDescription"] = "blue: target 5xx responses above 5% of requests"
+    assert parity(stack) == [
+        differs(
+            "green alarm",
+            "alarmDescription is 'blue: target 5xx responses above 5% of requests' on both colours, but each "
+            "colour must name its own colour and resources",
+        )
+    ]
+
+
+def test_the_colour_header_must_name_the_rules_own_colour():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["conditions"][0]["httpHeader"]["values"] = ["blue"]
+    assert parity(stack) == [
+        differs(
+            "green listener rule",
+            "conditions[0].httpHeader.values[0] is 'blue' on both colours, but each colour must name its own colour "
+            "and resources",
+        )
+    ]
+
+
+def test_a_resource_without_twin_is_reported():
+    stack = hand_built_stack()
+    del stack["bluegreen-green-alarms-5xx-rate"]
+    outcome = validate_stack(PARITY, stack.values())
+    assert outcome.violations == [
+        (
+            "blue alarm bluegreen-blue-alarms-5xx-rate has no green twin: expected bluegreen-green-alarms-5xx-rate "
+            "of type aws:cloudwatch/metricAlarm:MetricAlarm. Every per-colour resource must exist for both colours; "
+            "add the green twin or remove this resource.",
+            stack["bluegreen-blue-alarms-5xx-rate"].urn,
+        )
+    ]
+
+
+def test_a_twin_of_another_type_does_not_count():
+    stack = hand_built_stack()
+    stack["bluegreen-green-alarms-5xx-rate"].type = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+    assert parity(stack) == [
+        "blue alarm bluegreen-blue-alarms-5xx-rate has no green twin: expected bluegreen-green-alarms-5xx-rate of "
+        "type aws:cloudwatch/metricAlarm:MetricAlarm. Every per-colour resource must exist for both colours; add "
+        "the green twin or remove this resource.",
+        "green aws:cloudwatch/compositeAlarm:CompositeAlarm bluegreen-green-alarms-5xx-rate has no blue twin: "
+        "expected bluegreen-blue-alarms-5xx-rate of type aws:cloudwatch/compositeAlarm:CompositeAlarm. Every "
+        "per-colour resource must exist for both colours; add the blue twin or remove this resource.",
+    ]
+
+
+def test_the_project_name_is_not_a_colour():
+    stack = hand_built_stack()
+    stack["bluegreen-dashboard"] = HandResource("aws:cloudwatch/dashboard:Dashboard", "bluegreen-dashboard", {})
+    assert parity(stack) == []
+
+
+def test_resources_with_only_a_colour_tag_are_paired_by_type():
+    stack = hand_built_stack()
+    for color, size in (("blue", 8), ("green", 16)):
+        stack[f"cache-{color}"] = HandResource(
+            "aws:elasticache/cluster:Cluster",
+            f"cache-{color}",
+            {"numCacheNodes": size, "tags": {"bluegreen:color": color}},
+        )
+    stack["cache-blue"].name = "cache-a"
+    stack["cache-green"].name = "cache-b"
+    assert parity(stack) == [
+        differs("green aws:elasticache/cluster:Cluster", "numCacheNodes is 16 on green and 8 on blue")
+    ]
+
+
+def test_a_tagged_resource_without_twin_is_reported():
+    stack = hand_built_stack()
+    stack["cache"] = HandResource("aws:elasticache/cluster:Cluster", "cache", {"tags": {"bluegreen:color": "green"}})
+    assert parity(stack) == [
+        "green aws:elasticache/cluster:Cluster cache has no blue twin: expected one aws:elasticache/cluster:Cluster "
+        "tagged bluegreen:color=blue. Every per-colour resource must exist for both colours; add the blue twin or "
+        "remove this resource."
+    ]
+
+
+def test_several_tagged_resources_of_a_type_cannot_be_paired():
+    stack = hand_built_stack()
+    for name in ("cache-a", "cache-b"):
+        stack[name] = HandResource("aws:elasticache/cluster:Cluster", name, {"tags": {"bluegreen:color": "green"}})
+    assert parity(stack) == [
+        f"aws:elasticache/cluster:Cluster {name} is tagged bluegreen:color=green but its name has no colour word, and "
+        "it cannot be paired by type alone. Name per-colour resources <service>-<colour>-<role> so that blue and "
+        "green twins differ only by the colour word."
+        for name in ("cache-a", "cache-b")
+    ]
+
+
+def test_a_colour_tag_that_contradicts_the_name_is_reported():
+    stack = hand_built_stack()
+    stack["bluegreen-green-tg"].props["tags"]["bluegreen:color"] = "blue"
+    assert parity(stack) == [
+        "target group bluegreen-green-tg is tagged bluegreen:color='blue' but its name says green. Tag every "
+        "per-colour resource with the colour in its name."
+    ]
+
+
+def test_the_idle_colour_is_compared_with_the_live_one():
+    stack = hand_built_stack()
+    set_weights(stack, 0, 100)
+    stack["bluegreen-green-lt"].props["instanceType"] = "t3.large"
+    outcome = validate_stack(PARITY, stack.values())
+    assert outcome.violations == [
+        (
+            differs("blue launch template", "instanceType is 't3.micro' on blue and 't3.large' on green", "green"),
+            stack["bluegreen-blue-lt"].urn,
+        )
+    ]
+
+
+def test_capacity_may_differ_only_while_the_idle_colour_is_scaled_down():
+    stack = hand_built_stack()
+    stack["bluegreen-green-asg"].props.update(desiredCapacity=0, minSize=0, waitForElbCapacity=0)
+    assert parity(stack) == [
+        differs("green Auto Scaling group", "minSize is 0 on green and 2 on blue"),
+        differs("green Auto Scaling group", "desiredCapacity is 0 on green and 2 on blue"),
+        differs("green Auto Scaling group", "waitForElbCapacity is 0 on green and 2 on blue"),
+    ]
+    set_listener_tag(stack, "bluegreen:idleScaledDown", "true")
+    assert parity(stack) == []
+
+
+def test_unknown_values_defer_the_comparison_instead_of_failing_it():
+    stack = hand_built_stack()
+    stack["bluegreen-green-tg"].props["port"] = UNKNOWN
+    stack["bluegreen-green-lt"].props["metadataOptions"] = UNKNOWN
+    stack["bluegreen-green-lt"].props["instanceType"] = "t3.large"
+    outcome = validate_stack(PARITY, stack.values())
+    assert outcome.messages == [
+        differs("green launch template", "instanceType is 't3.large' on green and 't3.micro' on blue")
+    ]
+    assert outcome.deferred == (
+        "2 checks are deferred to `pulumi up` because the values they need are not known yet: parity of green "
+        "target group (port); parity of green launch template (metadataOptions)."
+    )
+
+
+def test_an_unknown_launch_template_version_is_a_version_counter():
+    stack = hand_built_stack()
+    stack["bluegreen-green-asg"].props["launchTemplate"]["version"] = UNKNOWN
+    stack["bluegreen-green-lt"].props["latestVersion"] = UNKNOWN
+    assert parity(stack) == []

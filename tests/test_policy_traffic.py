@@ -1,0 +1,312 @@
+"""production-traffic-split and preview-rules-isolated, called directly: one change per test."""
+
+from __future__ import annotations
+
+from policies.bluegreen_policies.traffic import PREVIEW_RULES, PRODUCTION_TRAFFIC
+from tests.policy_server import UNKNOWN, HandResource, hand_built_stack, set_weights, validate_stack
+
+LISTENER = "The production listener bluegreen-router-https"
+
+
+def traffic(stack: dict[str, HandResource], config: dict[str, object] | None = None) -> list[str]:
+    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values(), config)
+    assert outcome.deferred is None
+    assert all(urn == stack["bluegreen-router-https"].urn for _, urn in outcome.violations)
+    return outcome.messages
+
+
+def previews(stack: dict[str, HandResource]) -> list[str]:
+    outcome = validate_stack(PREVIEW_RULES, stack.values())
+    assert outcome.deferred is None
+    return outcome.messages
+
+
+def forward_groups(stack: dict[str, HandResource]) -> list[dict[str, object]]:
+    groups: list[dict[str, object]] = stack["bluegreen-router-https"].props["defaultActions"][0]["forward"][
+        "targetGroups"
+    ]
+    return groups
+
+
+# -- production-traffic-split ----------------------------------------------------------------------
+def test_clean_split_has_no_violations():
+    assert traffic(hand_built_stack()) == []
+
+
+def test_a_canary_within_the_maximum_is_allowed():
+    stack = hand_built_stack()
+    set_weights(stack, 60, 40)
+    assert traffic(stack) == []
+
+
+def test_weights_must_add_up_to_100():
+    stack = hand_built_stack()
+    set_weights(stack, 90, 0)
+    assert traffic(stack) == [
+        f"{LISTENER} has weights that add up to 90, not 100. Give the active colour 100 minus the idle colour's share."
+    ]
+
+
+def test_the_active_colour_gets_at_least_half():
+    stack = hand_built_stack()
+    set_weights(stack, 45, 45)
+    assert traffic(stack) == [
+        f"{LISTENER} has weights that add up to 90, not 100. Give the active colour 100 minus the idle colour's share.",
+        f"{LISTENER} gives no colour at least 50% of production traffic (largest weight 45). The active colour must "
+        "receive at least half.",
+    ]
+
+
+def test_the_idle_share_is_limited_by_policy_config():
+    stack = hand_built_stack()
+    set_weights(stack, 60, 40)
+    assert traffic(stack, {"maxIdleTrafficPercent": 10}) == [
+        f"{LISTENER} sends 40% of production traffic to the idle colour green, more than the allowed 10% (policy "
+        "config maxIdleTrafficPercent). Lower idleTrafficPercent to at most 10."
+    ]
+
+
+def test_an_even_split_has_no_idle_colour_to_name():
+    stack = hand_built_stack()
+    set_weights(stack, 50, 50)
+    assert traffic(stack) == []
+    assert traffic(stack, {"maxIdleTrafficPercent": 20}) == [
+        f"{LISTENER} sends 50% of production traffic to the idle colour, more than the allowed 20% (policy config "
+        "maxIdleTrafficPercent). Lower idleTrafficPercent to at most 20."
+    ]
+
+
+def test_both_colours_must_be_listed():
+    stack = hand_built_stack()
+    del forward_groups(stack)[1]
+    assert traffic(stack) == [
+        f"{LISTENER} does not forward to the green target group bluegreen-green-tg. List both colours' target "
+        "groups in the forward action, with weight 0 for the colour that gets no traffic."
+    ]
+
+
+def test_only_the_colours_target_groups_may_be_listed():
+    stack = hand_built_stack()
+    forward_groups(stack).append({"arn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/legacy/9", "weight": 0})
+    assert traffic(stack) == [
+        f"{LISTENER} forwards to 'arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/legacy/9', which is not the "
+        "blue or green target group. Forward only to the two colours' target groups."
+    ]
+
+
+def test_a_colour_may_be_listed_once():
+    stack = hand_built_stack()
+    forward_groups(stack)[1]["arn"] = forward_groups(stack)[0]["arn"]
+    assert traffic(stack) == [
+        f"{LISTENER} lists the blue target group bluegreen-blue-tg 2 times. List each colour's target group exactly "
+        "once.",
+        f"{LISTENER} does not forward to the green target group bluegreen-green-tg. List both colours' target groups "
+        "in the forward action, with weight 0 for the colour that gets no traffic.",
+    ]
+
+
+def test_weights_are_explicit():
+    stack = hand_built_stack()
+    del forward_groups(stack)[1]["weight"]
+    assert traffic(stack) == [
+        f"{LISTENER} forwards to bluegreen-green-tg without a weight. Set every target group's weight explicitly."
+    ]
+
+
+def test_no_traffic_to_a_colour_without_instances():
+    stack = hand_built_stack()
+    set_weights(stack, 90, 10)
+    stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
+    assert traffic(stack) == [
+        "The green colour receives 10% of production traffic, but its Auto Scaling group bluegreen-green-asg "
+        "has a desired capacity of 0. Give it instances before sending it traffic, or set its weight to 0."
+    ]
+
+
+def test_an_idle_colour_without_instances_and_without_traffic_is_fine():
+    stack = hand_built_stack()
+    stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
+    assert traffic(stack) == []
+
+
+def test_a_stack_without_a_production_listener_is_reported():
+    stack = hand_built_stack()
+    stack["bluegreen-router-https"].props["defaultActions"] = [{"type": "fixed-response"}]
+    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values())
+    assert outcome.violations == [
+        (
+            "No listener forwards production traffic with weights to the blue and green target groups. Give the "
+            "production listener (HTTPS when a certificate is set, else HTTP) a default forward action with one "
+            "weighted target group per colour.",
+            None,
+        )
+    ]
+
+
+def test_only_one_listener_may_split_traffic():
+    stack = hand_built_stack()
+    stack["bluegreen-router-http"].props["defaultActions"] = stack["bluegreen-router-https"].props["defaultActions"]
+    assert validate_stack(PRODUCTION_TRAFFIC, stack.values()).messages == [
+        "Listeners bluegreen-router-https, bluegreen-router-http all split traffic with weighted forward actions, "
+        "but only one production listener may. Make the other listeners redirect to the production listener's "
+        "protocol."
+    ]
+
+
+def test_unknown_weights_are_deferred():
+    stack = hand_built_stack()
+    set_weights(stack, UNKNOWN, UNKNOWN)
+    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values())
+    assert outcome.violations == []
+    assert outcome.deferred == (
+        "1 check is deferred to `pulumi up` because the values they need are not known yet: weights of "
+        "bluegreen-router-https."
+    )
+
+
+def test_unknown_target_groups_still_check_the_weights():
+    stack = hand_built_stack()
+    for group in forward_groups(stack):
+        group["arn"] = UNKNOWN
+    set_weights(stack, 30, 70)
+    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values(), {"maxIdleTrafficPercent": 20})
+    assert outcome.messages == [
+        f"{LISTENER} sends 30% of production traffic to the idle colour, more than the allowed 20% (policy config "
+        "maxIdleTrafficPercent). Lower idleTrafficPercent to at most 20."
+    ]
+    assert outcome.deferred is not None
+    assert outcome.deferred.endswith("which target groups bluegreen-router-https forwards to.")
+
+
+# -- preview-rules-isolated ------------------------------------------------------------------------------
+def test_clean_preview_rules_have_no_violations():
+    assert previews(hand_built_stack()) == []
+
+
+def test_a_preview_rule_requires_the_token_header():
+    stack = hand_built_stack()
+    del stack["bluegreen-router-preview-green"].props["conditions"][1]
+    outcome = validate_stack(PREVIEW_RULES, stack.values())
+    assert outcome.violations == [
+        (
+            "Preview rule bluegreen-router-preview-green does not require the X-Bluegreen-Token header, so anyone who "
+            "sets the colour header reaches that colour. Add an http-header condition on X-Bluegreen-Token with the "
+            "preview token.",
+            stack["bluegreen-router-preview-green"].urn,
+        )
+    ]
+
+
+def test_the_token_header_name_is_case_insensitive():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["conditions"][1]["httpHeader"]["httpHeaderName"] = "x-bluegreen-token"
+    assert previews(stack) == []
+
+
+def test_an_empty_token_is_not_a_token():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-blue"].props["conditions"][1]["httpHeader"]["values"] = [""]
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-preview-blue requires the X-Bluegreen-Token header with an empty value ['']. "
+        "Match the generated preview token."
+    ]
+
+
+def test_a_preview_rule_forwards_to_one_colour_only():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["actions"] = [
+        {
+            "type": "forward",
+            "forward": {
+                "targetGroups": [
+                    {"arn": stack["bluegreen-blue-tg"].props["arn"], "weight": 50},
+                    {"arn": stack["bluegreen-green-tg"].props["arn"], "weight": 50},
+                ]
+            },
+        }
+    ]
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-preview-green forwards to blue, green; a preview rule must forward to exactly "
+        "one colour's target group."
+    ]
+
+
+def test_a_zero_weight_target_group_receives_nothing():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["actions"] = [
+        {
+            "type": "forward",
+            "forward": {
+                "targetGroups": [
+                    {"arn": stack["bluegreen-blue-tg"].props["arn"], "weight": 0},
+                    {"arn": stack["bluegreen-green-tg"].props["arn"], "weight": 1},
+                ]
+            },
+        }
+    ]
+    assert previews(stack) == []
+
+
+def test_a_preview_rule_forwards_to_its_own_colour():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["actions"][0]["targetGroupArn"] = stack["bluegreen-blue-tg"].props[
+        "arn"
+    ]
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-preview-green forwards to the blue target group although its name says green. "
+        "Forward it to the green target group.",
+        "Preview rule bluegreen-router-preview-green matches X-Bluegreen-Color ['green'] but forwards to blue. Match "
+        "exactly the colour it forwards to: 'blue'.",
+    ]
+
+
+def test_the_colour_header_matches_the_forwarded_colour():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-blue"].props["conditions"][0]["httpHeader"]["values"] = ["blue", "green"]
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-preview-blue matches X-Bluegreen-Color ['blue', 'green'] but forwards to blue. "
+        "Match exactly the colour it forwards to: 'blue'."
+    ]
+
+
+def test_any_rule_that_reaches_a_colour_needs_the_token():
+    stack = hand_built_stack()
+    stack["bluegreen-router-canary"] = HandResource(
+        "aws:lb/listenerRule:ListenerRule",
+        "bluegreen-router-canary",
+        {
+            "actions": [{"type": "forward", "targetGroupArn": stack["bluegreen-green-tg"].props["arn"]}],
+            "conditions": [{"pathPattern": {"values": ["/canary/*"]}}],
+        },
+    )
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-canary does not require the X-Bluegreen-Token header, so anyone who sets the "
+        "colour header reaches that colour. Add an http-header condition on X-Bluegreen-Token with the preview token."
+    ]
+
+
+def test_rules_that_reach_no_colour_are_not_preview_rules():
+    stack = hand_built_stack()
+    stack["bluegreen-router-maintenance"] = HandResource(
+        "aws:lb/listenerRule:ListenerRule",
+        "bluegreen-router-maintenance",
+        {"actions": [{"type": "fixed-response"}], "conditions": [{"pathPattern": {"values": ["/down"]}}]},
+    )
+    assert previews(stack) == []
+
+
+def test_an_unknown_token_value_is_still_a_token():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-blue"].props["conditions"][1]["httpHeader"]["values"] = [UNKNOWN]
+    assert previews(stack) == []
+
+
+def test_unknown_rule_targets_are_deferred():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-blue"].props["actions"][0]["targetGroupArn"] = UNKNOWN
+    outcome = validate_stack(PREVIEW_RULES, stack.values())
+    assert outcome.violations == []
+    assert outcome.deferred == (
+        "1 check is deferred to `pulumi up` because the values they need are not known yet: target groups of preview "
+        "rule bluegreen-router-preview-blue."
+    )

@@ -129,7 +129,7 @@ class AutomationEngine:
 
     def config(self) -> dict[str, str]:
         stack = self._select()
-        merged = {k: stack_files._wire(v) for k, v in stack_files.declared_defaults(self.project_dir).items()}
+        merged = {k: stack_files.to_wire(v) for k, v in stack_files.declared_defaults(self.project_dir).items()}
         prefix = f"{self._project}:"
         for key, value in self._wrap("config", stack.get_all_config).items():
             if key.startswith(prefix):

@@ -16,7 +16,8 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def _wire(value: Any) -> str:
+def to_wire(value: Any) -> str:
+    """A typed YAML value in the string form the SDK's config holds (arrays and objects as JSON)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):
@@ -57,7 +58,7 @@ def effective_config(
     merged: dict[str, Any] = declared_defaults(project_dir)
     merged.update(stack_values(stack, project_dir))
     merged.update(overrides or {})
-    return {key: _wire(value) for key, value in merged.items()}
+    return {key: to_wire(value) for key, value in merged.items()}
 
 
 def namespaced(config: dict[str, str], project: str = "bluegreen") -> dict[str, str]:

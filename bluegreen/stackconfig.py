@@ -9,26 +9,26 @@ Weights are computed exactly like the program does: the active colour gets
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.errors import ConfigError
+from bluegreen import stack_files
+from bluegreen.errors import ConfigError, UsageError
+from components.colors import COLORS as PROGRAM_COLORS
+from components.colors import Color, traffic_weights
+from components.settings import AMI_ID, RELEASE_LABEL, read_settings
+from components.settings import ConfigError as SettingsError
 
-COLORS: tuple[str, str] = ("blue", "green")
+COLORS: tuple[str, str] = PROGRAM_COLORS
 
 ACTIVE_COLOR = "activeColor"
 IDLE_TRAFFIC_PERCENT = "idleTrafficPercent"
 IDLE_SCALED_DOWN = "idleScaledDown"
-BAKE_MINUTES = "bakeMinutes"
-STICKINESS_SECONDS = "stickinessSeconds"
 # Keys the release tool owns (declared in Pulumi.yaml with default "", ignored by the program).
 ROLLBACK_COLOR = "rollbackColor"
 
 MAX_IDLE_PERCENT = 50
-DEFAULT_BAKE_MINUTES = 10
-_AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 
 
 def release_key(color: str) -> str:
@@ -55,40 +55,18 @@ def check_color(key: str, value: str) -> str:
 
 
 def check_release(key: str, value: str) -> str:
-    if not value.strip() or value != value.strip():
-        raise ConfigError(key, value, "a non-empty label without surrounding spaces, e.g. v2.4.1")
+    """A release label the program accepts (same pattern as components.settings)."""
+    if not RELEASE_LABEL.match(value):
+        raise ConfigError(
+            key, value, "a non-empty label of up to 128 letters, digits and ._+:@/=- starting with a letter or digit"
+        )
     return value
 
 
 def check_image_id(key: str, value: str) -> str:
-    if value and not _AMI.match(value):
+    if value and not AMI_ID.match(value):
         raise ConfigError(key, value, '"" (latest Amazon Linux 2023) or an AMI id like ami-0123456789abcdef0')
     return value
-
-
-def check_idle_percent(key: str, value: int) -> int:
-    if not 0 <= value <= MAX_IDLE_PERCENT:
-        raise ConfigError(key, value, f"an integer from 0 to {MAX_IDLE_PERCENT}")
-    return value
-
-
-def _int(raw: Mapping[str, str], key: str, default: int, allowed: str) -> int:
-    text = raw.get(key)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(key, text, allowed) from None
-
-
-def _bool(raw: Mapping[str, str], key: str, default: bool) -> bool:
-    text = raw.get(key)
-    if text is None or text == "":
-        return default
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    raise ConfigError(key, text, "true or false")
 
 
 @dataclass(frozen=True)
@@ -159,42 +137,31 @@ class ReleaseConfig:
 
 
 def weights_for(active: str, idle_percent: int) -> dict[str, int]:
-    """The listener weights the program sets for this config."""
-    return {active: 100 - idle_percent, other(active): idle_percent}
+    """The listener weights the program sets for this config (the program's own function)."""
+    live: Color = "green" if check_color(ACTIVE_COLOR, active) == "green" else "blue"
+    return {str(color): weight for color, weight in traffic_weights(live, idle_percent).items()}
 
 
 def parse_config(raw: Mapping[str, str]) -> ReleaseConfig:
-    active = check_color(ACTIVE_COLOR, raw.get(ACTIVE_COLOR, "blue"))
-    idle_percent = check_idle_percent(
-        IDLE_TRAFFIC_PERCENT,
-        _int(raw, IDLE_TRAFFIC_PERCENT, 0, f"an integer from 0 to {MAX_IDLE_PERCENT}"),
-    )
-    releases: dict[str, str] = {}
-    images: dict[str, str] = {}
-    verified: dict[str, VerifiedRecord | None] = {}
-    for color in COLORS:
-        if release_key(color) not in raw:
-            raise ConfigError(release_key(color), None, "a non-empty label; set it in the stack file")
-        releases[color] = check_release(release_key(color), raw[release_key(color)])
-        images[color] = check_image_id(image_key(color), raw.get(image_key(color), ""))
-        verified[color] = VerifiedRecord.from_wire(verified_key(color), raw.get(verified_key(color), ""))
-    bake = _int(raw, BAKE_MINUTES, DEFAULT_BAKE_MINUTES, "a whole number of minutes >= 0")
-    if bake < 0:
-        raise ConfigError(BAKE_MINUTES, bake, "a whole number of minutes >= 0")
-    stickiness = _int(raw, STICKINESS_SECONDS, 0, "0 (off) or 1..604800 seconds")
-    if not 0 <= stickiness <= 604800:
-        raise ConfigError(STICKINESS_SECONDS, stickiness, "0 (off) or 1..604800 seconds")
-    rollback_raw = raw.get(ROLLBACK_COLOR, "")
-    rollback = check_color(ROLLBACK_COLOR, rollback_raw) if rollback_raw else None
+    """Validate with the program's own `read_settings` (over Pulumi.yaml's defaults, as the CLI
+    applies them), so the tool refuses exactly what `pulumi up` would; then read the tool's keys."""
+    wire = {key: stack_files.to_wire(value) for key, value in stack_files.declared_defaults().items()}
+    wire.update(raw)
+    try:
+        settings = read_settings(wire)
+    except SettingsError as error:
+        raise UsageError(str(error), details={"problems": error.problems}) from None
+    verified = {c: VerifiedRecord.from_wire(verified_key(c), wire.get(verified_key(c), "")) for c in COLORS}
+    rollback_raw = wire.get(ROLLBACK_COLOR, "")
     return ReleaseConfig(
-        active=active,
-        idle_percent=idle_percent,
-        releases=releases,
-        image_ids=images,
-        idle_scaled_down=_bool(raw, IDLE_SCALED_DOWN, False),
-        bake_minutes=bake,
-        stickiness_seconds=stickiness,
-        rollback_color=rollback,
+        active=settings.traffic.active_color,
+        idle_percent=settings.traffic.idle_traffic_percent,
+        releases={c: settings.releases[c].label for c in PROGRAM_COLORS},
+        image_ids={c: settings.releases[c].image_id for c in PROGRAM_COLORS},
+        idle_scaled_down=settings.idle_scaled_down,
+        bake_minutes=settings.alarms.bake_minutes,
+        stickiness_seconds=settings.traffic.stickiness_seconds,
+        rollback_color=check_color(ROLLBACK_COLOR, rollback_raw) if rollback_raw else None,
         verified=verified,
     )
 

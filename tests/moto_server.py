@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from bluegreen.engine import OperationResult, OutputSink
 from bluegreen.errors import EngineError, StackLockedError
+from components.colors import Color, traffic_weights
 
 REGION = "us-east-1"
 COLORS = ("blue", "green")
@@ -273,14 +274,9 @@ def base_config(**overrides: str) -> dict[str, str]:
 
 
 def program_weights(config: Mapping[str, str]) -> dict[str, int]:
-    """Exactly like the program: active gets 100 - idleTrafficPercent, idle gets idleTrafficPercent."""
-    active = config["activeColor"]
-    idle = "green" if active == "blue" else "blue"
-    percent = int(config["idleTrafficPercent"])
-    weights = {active: 100 - percent, idle: percent}
-    if config.get("idleScaledDown") == "true":
-        weights[idle] = 0
-    return weights
+    """What `pulumi up` would set: the program's own weight function."""
+    active: Color = "green" if config["activeColor"] == "green" else "blue"
+    return {str(c): w for c, w in traffic_weights(active, int(config["idleTrafficPercent"])).items()}
 
 
 UpHook = Callable[["FakeEngine", int], None]

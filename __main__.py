@@ -38,6 +38,7 @@ for color in COLORS:
     pulumi.export(f"{color}AsgName", env.asg.name)
     pulumi.export(f"{color}Release", settings.releases[color].label)
     pulumi.export(f"{color}ImageId", guard.image_ids[color])
+    pulumi.export(f"{color}UserDataHash", env.user_data_hash)
     pulumi.export(f"{color}SchemaVersions", list(settings.releases[color].schema_versions))
     pulumi.export(f"{color}AlarmNames", service.alarms[color].alarm_names)
 pulumi.export("previewColorHeader", PREVIEW_COLOR_HEADER)

@@ -31,7 +31,7 @@ EPILOG = """exit codes:
   4  locked: another update holds the stack lock
   130 interrupted (Ctrl-C); traffic was left on a healthy colour
 
-See docs/release-tool.md for the release flow."""
+See README.md (The release tool) for the release flow."""
 
 
 def _common_options() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ class Environment(pulumi.ComponentResource):
     target_group: aws.lb.TargetGroup
     launch_template: aws.ec2.LaunchTemplate
     asg: aws.autoscaling.Group
+    user_data_hash: str
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bluegreen:aws:Environment", name, None, opts)
@@ -85,11 +87,14 @@ class Environment(pulumi.ComponentResource):
             opts=child,
         )
         public_ip = "true" if args.subnet_tier == "public" else "false"
+        user_data = demo_user_data(release.label, spec.app_port, hc.path)
+        # What runs on the colour, for the release tool's "verified for exactly this" record.
+        self.user_data_hash = hashlib.sha256(user_data.encode()).hexdigest()
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             image_id=release.image_id,
             instance_type=spec.instance_type,
-            user_data=demo_user_data(release.label, spec.app_port, hc.path),
+            user_data=user_data,
             update_default_version=True,
             metadata_options={
                 "http_endpoint": "enabled",

@@ -122,3 +122,10 @@ def test_tags_carry_colour_release_and_user_tags():
     specs = rec.by_name("bluegreen-green-lt").inputs["tagSpecifications"]
     assert {s["resourceType"] for s in specs} == {"instance", "volume"}
     assert all(s["tags"]["bluegreen:color"] == "green" for s in specs)
+
+
+def test_user_data_hash_output_tracks_what_runs_on_each_colour():
+    same = run_program({"blueRelease": "v3", "greenRelease": "v3"})
+    assert same.outputs["blueUserDataHash"] == same.outputs["greenUserDataHash"]
+    moved = run_program({"blueRelease": "v3", "greenRelease": "v3", "appPort": 9090})
+    assert moved.outputs["greenUserDataHash"] != same.outputs["greenUserDataHash"]

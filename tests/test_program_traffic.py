@@ -103,7 +103,9 @@ def test_every_documented_output_is_exported():
     } | {
         f"{c}{k}"
         for c in ("blue", "green")
-        for k in ("Weight", "TargetGroupArn", "AsgName", "Release", "ImageId", "SchemaVersions", "AlarmNames")
+        for k in (
+            "Weight", "TargetGroupArn", "AsgName", "Release", "ImageId", "UserDataHash", "SchemaVersions", "AlarmNames"
+        )
     }  # fmt: skip
     assert set(run_program().outputs) == expected
 

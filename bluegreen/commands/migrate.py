@@ -19,7 +19,7 @@ DESCRIPTION = (
     "colour, and the idle colour unless idleScaledDown=true) runs a release whose <colour>SchemaVersions "
     "does not list <version>, in config or as deployed (expand-and-contract, components/schema_rule.py). "
     "--timeout (seconds; the common option) kills the command's whole process group; a failed, hung or "
-    "interrupted command leaves databaseSchemaVersion unchanged. See docs/schema-migrations.md."
+    "interrupted command leaves databaseSchemaVersion unchanged. See README.md (Shared database: expand-and-contract)."
 )
 
 

@@ -10,13 +10,14 @@ from components.service import BlueGreenService, BlueGreenServiceArgs
 from components.settings import load_settings
 
 settings = load_settings()
+deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
 needs_lookup = any(not settings.releases[c].image_id for c in COLORS)
 guard = check_release(
     settings,
-    read_deployed_state(),
+    deployed,
     latest_amazon_linux(settings.fleet.instance_type) if needs_lookup else None,
 )
-for message in guard.warnings:
+for message in [*state_warnings, *guard.warnings]:
     pulumi.log.warn(message)
 for message in guard.notes:
     pulumi.log.info(message)
@@ -24,7 +25,8 @@ for message in guard.notes:
 service = BlueGreenService("bluegreen", BlueGreenServiceArgs(settings=settings, image_ids=guard.image_ids))
 
 scheme = "https" if settings.edge.https else "http"
-pulumi.export("url", service.load_balancer.alb.dns_name.apply(lambda dns: f"{scheme}://{dns}"))
+host = settings.edge.public_hostname
+pulumi.export("url", service.load_balancer.alb.dns_name.apply(lambda dns: f"{scheme}://{host or dns}"))
 pulumi.export("albDnsName", service.load_balancer.alb.dns_name)
 pulumi.export("loadBalancerArn", service.load_balancer.alb.arn)
 pulumi.export("activeColor", settings.traffic.active_color)

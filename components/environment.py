@@ -49,15 +49,17 @@ class Environment(pulumi.ComponentResource):
         spec, release = args.spec, args.release
         child = pulumi.ResourceOptions(parent=self)
 
-        def tags(role: str) -> dict[str, str]:
+        def own_tags(role: str) -> dict[str, str]:
             return {
-                **args.tags,
                 "Name": f"{name}-{role}",
                 "bluegreen:color": args.color,
                 "bluegreen:release": release.label,
                 "bluegreen:imageId": release.image_id,
                 "bluegreen:subnetTier": args.subnet_tier,
             }
+
+        def tags(role: str) -> dict[str, str]:
+            return {**args.tags, **own_tags(role)}
 
         # Schema support is a declaration about the release, not part of what runs: it goes on
         # the target group and ASG (in place), never on the launch template, so declaring it
@@ -120,9 +122,11 @@ class Environment(pulumi.ComponentResource):
                     "delete_on_termination": "true",
                 }
             ],
+            # Template data: only what changes with the release, so a user tag edit never makes a
+            # new version (which would rebuild both fleets). User tags reach instances from the ASG.
             tag_specifications=[
-                {"resource_type": "instance", "tags": tags("instance")},
-                {"resource_type": "volume", "tags": tags("volume")},
+                {"resource_type": "instance", "tags": own_tags("instance")},
+                {"resource_type": "volume", "tags": own_tags("volume")},
             ],
             tags=tags("lt"),
             opts=child,
@@ -143,7 +147,7 @@ class Environment(pulumi.ComponentResource):
             wait_for_capacity_timeout=spec.capacity_timeout,
             launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
             tags=[
-                {"key": k, "value": v, "propagate_at_launch": False}
+                {"key": k, "value": v, "propagate_at_launch": k in args.tags}
                 for k, v in sorted({**tags("asg"), **schema}.items())
             ],
             # A new launch template version builds a new group next to the old one, which must

@@ -19,6 +19,13 @@ class ReleaseGuardError(RuntimeError):
     """The update would put an untested build in front of users."""
 
 
+class IncompleteDeployedStateError(ReleaseGuardError):
+    """The stack has outputs, but not the ones the guard compares against: fail closed."""
+
+
+GUARD_KEYS = ("activeColor", *(f"{c}{field}" for c in COLORS for field in ("Release", "ImageId", "Weight")))
+
+
 @dataclass(frozen=True)
 class DeployedState:
     """What the last successful update exported."""
@@ -31,10 +38,16 @@ class DeployedState:
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
-        """None on the first deploy (or when outputs predate these fields)."""
-        needed = ["activeColor", *(f"{c}{field}" for c in COLORS for field in ("Release", "ImageId", "Weight"))]
-        if any(outputs.get(key) is None for key in needed) or outputs["activeColor"] not in COLORS:
+        """None on the first deploy (no outputs yet); raises when only some of them are there."""
+        missing = [key for key in GUARD_KEYS if outputs.get(key) is None]
+        if len(missing) == len(GUARD_KEYS):
             return None
+        if missing or outputs["activeColor"] not in COLORS:
+            raise IncompleteDeployedStateError(
+                f"release guard cannot read the last deployment: stack outputs {', '.join(missing) or 'activeColor'} "
+                f"are missing or invalid (activeColor={outputs.get('activeColor')!r}), so it cannot tell which colour "
+                "serves traffic; run `pulumi refresh` or set allowLiveRelease=true for this one update"
+            )
         return DeployedState(
             active_color=outputs["activeColor"],
             weights={c: int(outputs[f"{c}Weight"]) for c in COLORS},
@@ -75,11 +88,14 @@ def check_release(
         return GuardResult(images, (), ("first deploy: no previous state, release guard has nothing to compare",))
 
     serving = [c for c in COLORS if previous.weights[c] > 0 or new_weights[c] > 0]
-    for color in serving:
-        if not settings.releases[color].image_id and images[color] != previous.image_ids[color]:
+    for color in COLORS:
+        # The lookup is re-evaluated only when a colour's release changes (staging); otherwise
+        # every colour, the rollback target included, keeps the image it was deployed and tested with.
+        release_unchanged = settings.releases[color].label == previous.releases[color]
+        if not settings.releases[color].image_id and release_unchanged and images[color] != previous.image_ids[color]:
             notes.append(
-                f"{color} serves traffic, so it stays on its deployed image {previous.image_ids[color]} "
-                f"instead of the newer lookup {images[color]}; stage the new image while {color} is idle"
+                f"{color} stays on its deployed image {previous.image_ids[color]} instead of the newer lookup "
+                f"{images[color]}; change {color}Release while {color} is idle to stage the new image"
             )
             images[color] = previous.image_ids[color]
 
@@ -114,11 +130,12 @@ def check_release(
     return GuardResult(images, tuple(warnings), tuple(notes))
 
 
-def read_deployed_state() -> DeployedState | None:
+def read_deployed_state(allow_incomplete: bool = False) -> tuple[DeployedState | None, list[str]]:
     """This stack's last outputs through a StackReference to itself; None on the first deploy.
 
     Read synchronously (as the SDK does for invokes) so the guard decides before any resource
-    is registered.
+    is registered. Outputs that are there but incomplete refuse the update (fail closed) unless
+    `allow_incomplete` (allowLiveRelease) is set, which returns a warning instead.
     """
     import pulumi
     from pulumi.runtime.sync_await import _sync_await
@@ -127,6 +144,11 @@ def read_deployed_state() -> DeployedState | None:
     ref = pulumi.StackReference(
         "bluegreen-deployed-state", stack_name=f"{org}/{pulumi.get_project()}/{pulumi.get_stack()}"
     )
-    keys = ["activeColor", "idleScaledDown", *(f"{c}{f}" for c in COLORS for f in ("Release", "ImageId", "Weight"))]
+    keys = [*GUARD_KEYS, "idleScaledDown"]
     outputs = {key: _sync_await(ref.get_output_details(key)).value for key in keys}
-    return DeployedState.from_outputs(outputs)
+    try:
+        return DeployedState.from_outputs(outputs), []
+    except IncompleteDeployedStateError as error:
+        if not allow_incomplete:
+            raise
+        return None, [f"allowLiveRelease=true overrides the release guard: {error}"]

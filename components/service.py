@@ -132,7 +132,8 @@ class BlueGreenService(pulumi.ComponentResource):
             f"{name}-dashboard",
             DashboardArgs(
                 dashboard_name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
-                region=aws.config.region or "us-east-1",
+                # The provider's region, however it was configured (stack config, profile, env).
+                region=aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region,
                 load_balancer_arn_suffix=self.load_balancer.alb.arn_suffix,
                 target_group_arn_suffixes={c: self.environments[c].target_group.arn_suffix for c in COLORS},
             ),

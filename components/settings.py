@@ -84,6 +84,7 @@ class Edge:
     certificate_arn: str
     ssl_policy: str
     allowed_cidrs: tuple[str, ...]
+    public_hostname: str = ""  # "" = the ALB's own DNS name
 
     @property
     def https(self) -> bool:
@@ -189,6 +190,7 @@ DURATION = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
 CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,1023}$")
 
 
@@ -312,6 +314,11 @@ def read_settings(raw: Mapping[str, str | None]) -> Settings:
             "a TLS 1.2+ ELB policy such as ELBSecurityPolicy-TLS13-1-2-2021-06",
         ),
         allowed_cidrs=r.array("allowedCidrs", str),
+        public_hostname=r.string(
+            "publicHostname",
+            lambda v: v == "" or bool(HOSTNAME.match(v)),
+            "empty or a lower-case DNS name such as app.example.com",
+        ),
     )
     if not edge.allowed_cidrs and "allowedCidrs" in raw:
         r.problems.append("allowedCidrs must list at least one CIDR block, got []")
@@ -371,7 +378,7 @@ CONFIG_KEYS = (
     "healthCheckGracePeriodSeconds", "rootVolumeSizeGb",
     "appPort", "healthCheckPath", "healthCheckMatcher", "healthCheckIntervalSeconds",
     "healthCheckTimeoutSeconds", "healthyThreshold", "unhealthyThreshold", "deregistrationDelaySeconds",
-    "certificateArn", "sslPolicy", "allowedCidrs", "vpcId", "subnetIds", "instanceSubnetIds", "tags",
+    "certificateArn", "publicHostname", "sslPolicy", "allowedCidrs", "vpcId", "subnetIds", "instanceSubnetIds", "tags",
     "rollbackErrorRatePercent", "rollbackLatencyP99Ms", "alarmEvaluationMinutes", "bakeMinutes",
     "databaseSchemaVersion", "blueSchemaVersions", "greenSchemaVersions", "migrationCommand",
 )  # fmt: skip

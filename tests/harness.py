@@ -102,8 +102,11 @@ class _Mocks(pulumi.runtime.Mocks):
                 "names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"],
                 "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"],
             }, []
-        if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": self.image, "imageId": self.image, "architecture": "x86_64"}, []
+        if args.token == "aws:ssm/getParameter:getParameter":
+            name = args.args["name"]
+            return {"id": name, "name": name, "type": "String", "value": self.image, "version": 1}, []
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"id": REGION, "name": REGION, "region": REGION}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 

@@ -68,3 +68,15 @@ def test_declaring_schema_support_updates_tags_in_place_without_a_new_launch_tem
     base = run_program()
     declared = run_program({"blueSchemaVersions": [1]}, previous_outputs=deployed(base))
     assert diff(base, declared).changed == {"bluegreen-blue-tg": ["tags"], "bluegreen-blue-asg": ["tags"]}
+
+
+def test_changing_user_tags_updates_tags_in_place_and_never_makes_a_new_launch_template_version():
+    base = run_program()
+    retagged = run_program({"tags": ["team=payments"]}, previous_outputs=deployed(base))
+    change = diff(base, retagged)
+    for color in ("blue", "green"):
+        assert change.changed[f"bluegreen-{color}-lt"] == ["tags"]  # resource tags only, not template data
+        assert change.changed[f"bluegreen-{color}-asg"] == ["tags"]
+    asg_tags = {t["key"]: t for t in retagged.by_name("bluegreen-blue-asg").inputs["tags"]}
+    assert asg_tags["team"]["propagateAtLaunch"] is True  # instances still get user tags
+    assert asg_tags["bluegreen:color"]["propagateAtLaunch"] is False

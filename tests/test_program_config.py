@@ -26,6 +26,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"healthCheckTimeoutSeconds": 20, "healthCheckIntervalSeconds": 10}, "healthCheckTimeoutSeconds must be less"),
     ({"instanceType": "large"}, "instanceType must be an EC2 instance type such as t3.micro, got 'large'"),
     ({"certificateArn": "my-cert"}, "certificateArn must be empty or an ACM certificate ARN, got 'my-cert'"),
+    ({"publicHostname": "https://app.example.com"}, "publicHostname must be empty or a lower-case DNS name such as app.example.com, got 'https://app.example.com'"),
     ({"sslPolicy": "ELBSecurityPolicy-2016-08"}, "sslPolicy must be a TLS 1.2+ ELB policy"),
     ({"sslPolicy": "ELBSecurityPolicy-TLS-1-1-2017-01"}, "sslPolicy must be a TLS 1.2+ ELB policy"),
     ({"allowedCidrs": ["10.0.0.1/8"]}, "allowedCidrs entries must be CIDR blocks such as 203.0.113.0/24, got '10.0.0.1/8'"),

@@ -103,6 +103,12 @@ def test_certificate_adds_tls12_https_listener_and_http_redirects():
         assert rule["listenerArn"] == rec.outputs["listenerArn"]
 
 
+def test_public_hostname_is_the_url_that_users_and_smoke_tests_reach():
+    rec = run_program({"certificateArn": CERT, "publicHostname": "app.example.com"})
+    assert rec.outputs["url"] == "https://app.example.com"
+    assert rec.outputs["albDnsName"].endswith(".elb.amazonaws.com")
+
+
 @pytest.mark.parametrize("color", ["blue", "green"])
 def test_asg_uses_elb_health_checks_and_waits_for_healthy_capacity(rec, color):
     asg = rec.by_name(f"bluegreen-{color}-asg").inputs

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.release_guard import ReleaseGuardError
-from tests.harness import LOOKED_UP_AMI, deployed, run_failing, run_program
+from tests.harness import LOOKED_UP_AMI, deployed, diff, run_failing, run_program
 
 NEWER_AMI = "ami-0fffffffffffffff0"
 
@@ -64,13 +64,38 @@ def test_allow_live_release_lets_an_emergency_through_with_a_loud_warning(live_b
     assert any("allowLiveRelease=true overrides the release guard" in m for m in warnings)
 
 
-def test_a_newer_ami_lookup_never_changes_the_live_colour(live_blue):
+def test_a_newer_ami_lookup_changes_no_colour_whose_release_stays_the_same(live_blue):
     rec = run_program({}, live_blue, looked_up_image=NEWER_AMI)
+    # Not the live colour, and not the idle rollback target either: both stay as tested.
     assert rec.by_name("bluegreen-blue-lt").inputs["imageId"] == LOOKED_UP_AMI
-    assert rec.outputs["blueImageId"] == LOOKED_UP_AMI
-    # The idle colour has no traffic, so it picks up the new image: that is staging.
-    assert rec.by_name("bluegreen-green-lt").inputs["imageId"] == NEWER_AMI
+    assert rec.by_name("bluegreen-green-lt").inputs["imageId"] == LOOKED_UP_AMI
+    assert (rec.outputs["blueImageId"], rec.outputs["greenImageId"]) == (LOOKED_UP_AMI, LOOKED_UP_AMI)
     assert any("stays on its deployed image" in m for level, m in rec.logs if level == "info")
+
+
+def test_staging_a_new_release_on_the_idle_colour_picks_up_the_newer_ami(live_blue):
+    rec = run_program({"greenRelease": "v2.0.0"}, live_blue, looked_up_image=NEWER_AMI)
+    assert rec.by_name("bluegreen-green-lt").inputs["imageId"] == NEWER_AMI
+    assert rec.by_name("bluegreen-blue-lt").inputs["imageId"] == LOOKED_UP_AMI
+
+
+def test_an_unrelated_update_after_a_newer_ami_does_not_rebuild_any_fleet(live_blue):
+    base = run_program({}, live_blue)
+    later = run_program({"bakeMinutes": 30}, deployed(base), looked_up_image=NEWER_AMI)
+    assert diff(base, later).touched == set()
+
+
+def test_incomplete_previous_outputs_fail_closed(live_blue):
+    partial = {k: v for k, v in live_blue.items() if k != "greenWeight"}
+    error, registered = run_failing({}, partial)
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert "stack outputs greenWeight are missing" in str(error)
+
+
+def test_incomplete_previous_outputs_pass_with_allow_live_release_and_a_warning(live_blue):
+    partial = {k: v for k, v in live_blue.items() if k != "activeColor"}
+    rec = run_program({"allowLiveRelease": True}, partial)
+    assert any("cannot read the last deployment" in m for level, m in rec.logs if level == "warning")
 
 
 def test_a_flip_keeps_the_newly_live_colour_on_its_deployed_image(live_blue):

@@ -28,6 +28,7 @@ SDK_MODULES = (
     "pulumi_aws.autoscaling",
     "pulumi_aws.cloudwatch",
     "pulumi_aws.vpc",
+    "pulumi_aws.ssm",
 )
 
 

@@ -7,7 +7,8 @@ policies/), and each analysis makes the calls `pulumi up --policy-pack policies`
 `Analyze` with each resource's inputs, then one `AnalyzeStack` with every resource's outputs.
 
 - Pack start: from spawning the process until GetAnalyzerInfo answers.
-- Analysis: one full analysis of the dev stack as deployed (median of runs, after a warm-up).
+- Analysis: one full analysis of the dev stack as deployed (median of runs, after a warm-up), with
+  outputs as the SDK's mocks answer and as pulumi-aws records them (every computed attribute).
 - First preview: the same stack with every provider-computed value unknown.
 """
 
@@ -22,7 +23,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.harness import run_program
-from tests.policy_server import ServedPack, StackResource, fresh_preview, from_recording, serve_pack
+from tests.policy_server import (
+    ServedPack,
+    StackResource,
+    as_provider_reports,
+    fresh_preview,
+    from_recording,
+    serve_pack,
+)
 
 
 def median_seconds(pack: ServedPack, resources: list[StackResource], runs: int) -> float:
@@ -47,12 +55,14 @@ def main() -> None:
         pack.info()
         started = time.perf_counter() - start
         analysis = median_seconds(pack, deployed, runs)
+        provider = median_seconds(pack, as_provider_reports(deployed), runs)
         first_preview = median_seconds(pack, preview, runs)
         policies = len(pack.info().policies)
 
     print(f"resources analysed:               {len(deployed)} ({policies} policies)")
     print(f"pack start:                       {started * 1000:7.1f} ms")
     print(f"one full analysis, deployed:      {analysis * 1000:7.1f} ms  (median of {runs})")
+    print(f"one full analysis, provider-like: {provider * 1000:7.1f} ms  (median of {runs})")
     print(f"one full analysis, first preview: {first_preview * 1000:7.1f} ms  (median of {runs})")
 
 

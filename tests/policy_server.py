@@ -10,6 +10,10 @@ once with every resource's outputs, parents and dependencies.
 `pulumi.policy` parses the engine address but never dials it (its runtime settings get no
 engine), so `FakeEngine` only records calls; the tests assert that it saw none.
 
+Outputs: `from_recording()` gives what the SDK's mocks answer (the inputs plus ids and ARNs),
+`as_provider_reports()` the same stack as pulumi-aws records it (every computed attribute, each
+captured when that resource was last written), `fresh_preview()` a first preview's unknowns.
+
 By hand: `hand_built_stack()` is a small, clean blue-green stack as the policies see it in
 `AnalyzeStack` (outputs, camelCase). `validate_stack()` and `validate_resource()` call a policy
 directly, AWSGuard style, and return what it reported.
@@ -143,9 +147,6 @@ def fresh_preview(resources: list[StackResource]) -> list[StackResource]:
                 computed.add(value)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 computed.add(str(int(value)))
-        arn = res.outputs.get("arn")
-        if isinstance(arn, str) and "/" in arn:
-            computed.add(arn.rsplit("/", 1)[1])  # the mocks' resource id
     preview = []
     for res in resources:
         inputs = _unknown_where(res.inputs, computed)
@@ -167,6 +168,110 @@ def _unknown_where(value: Any, computed: set[str]) -> Any:
     if isinstance(value, str) and value in computed:
         return UNKNOWN
     return value
+
+
+# Provider default tags (`aws:defaultTags`) as they were when a resource was last written: changed
+# since the older colour was last updated.
+DEFAULT_TAGS_BEFORE = {"managed-by": "pulumi", "cost-centre": "web"}
+DEFAULT_TAGS_NOW = {"managed-by": "pulumi", "cost-centre": "web-platform"}
+ZONES = ["eu-west-1a", "eu-west-1b"]
+TAGGED_TYPES = {
+    "aws:lb/targetGroup:TargetGroup",
+    "aws:lb/listener:Listener",
+    "aws:lb/listenerRule:ListenerRule",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:ec2/securityGroup:SecurityGroup",
+}
+
+
+def as_provider_reports(resources: list[StackResource], updated: str = "green") -> list[StackResource]:
+    """The same stack with outputs shaped the way pulumi-aws 7.x records them in the state.
+
+    The engine's `AnalyzeStack` sends each resource's outputs as last recorded, and the provider
+    records computed attributes when it last wrote (or read) that resource. Here the `updated`
+    colour was written by the last update (`stage`), the other colour and the shared resources
+    earlier, so the provider-computed attributes of twins differ: `tagsAll` (with the provider's
+    default tags of the time), target group `loadBalancerArns` (only the updated colour's names
+    the ALB), launch template `latestVersion`/`defaultVersion`, and Auto Scaling group
+    `availabilityZones` (a set, in the order the API returned it), `predictedCapacity` and
+    `warmPoolSize` (missing from the older state). Ids, names and ARNs take the provider's forms
+    (a target group's id is its ARN, an Auto Scaling group's and an alarm's their name), and the
+    computed defaults that both colours share are filled in. Inputs are left as they are.
+    """
+    shaped = copy.deepcopy(resources)
+    alb = next((r for r in shaped if r.type == "aws:lb/loadBalancer:LoadBalancer"), None)
+    alb_arn = alb.outputs["arn"] if alb is not None else None
+    templates: dict[str, dict[str, Any]] = {}
+    for res in shaped:
+        words = res.name.split("-")
+        color = next((c for c in ("blue", "green") if c in words), None)
+        fresh = color == updated
+        out = res.outputs
+        suffix = str(out.get("id", ""))[:7]
+        if res.type in TAGGED_TYPES and isinstance(out.get("tags"), dict):
+            out["tagsAll"] = {**(DEFAULT_TAGS_NOW if fresh else DEFAULT_TAGS_BEFORE), **out["tags"]}
+        if res.type in (
+            "aws:lb/targetGroup:TargetGroup",
+            "aws:lb/listener:Listener",
+            "aws:lb/listenerRule:ListenerRule",
+        ):
+            out["id"] = out["arn"]
+        if res.type == "aws:lb/targetGroup:TargetGroup":
+            out["name"] = f"{res.name}-{suffix}"
+            out["loadBalancerArns"] = [alb_arn] if fresh and alb_arn else []
+            out.update(
+                loadBalancingAlgorithmType="round_robin",
+                ipAddressType="ipv4",
+                protocolVersion="HTTP1",
+                slowStart=0,
+                stickiness={"enabled": False, "type": "lb_cookie", "cookieDuration": 86400},
+            )
+        elif res.type == "aws:ec2/launchTemplate:LaunchTemplate":
+            version = 7 if fresh else 3
+            out.update(name=f"{res.name}-{suffix}", latestVersion=version, defaultVersion=version)
+            templates[str(out["id"])] = out
+        elif res.type == "aws:autoscaling/group:Group":
+            out["id"] = out["name"]
+            out["availabilityZones"] = list(reversed(ZONES)) if fresh else list(ZONES)
+            out["predictedCapacity"] = 2 if fresh else 0
+            if fresh:
+                out["warmPoolSize"] = 0
+            out.update(
+                defaultCooldown=300,
+                loadBalancers=[],
+                warmPool=None,
+                serviceLinkedRoleArn="arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/"
+                "AWSServiceRoleForAutoScaling",
+                trafficSources=[{"identifier": arn, "type": "elbv2"} for arn in out.get("targetGroupArns", [])],
+            )
+        elif res.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            out["id"] = out["name"]
+            out.setdefault("actionsEnabled", True)
+        elif res.type == "aws:lb/listenerRule:ListenerRule":
+            for order, action in enumerate(out.get("actions", []), start=1):
+                action.setdefault("order", order)
+    for res in shaped:
+        if res.type == "aws:autoscaling/group:Group":
+            spec = res.outputs.get("launchTemplate")
+            template = templates.get(str(spec.get("id"))) if isinstance(spec, dict) else None
+            if isinstance(spec, dict) and template is not None:
+                spec.update(name=template["name"], version=str(template["latestVersion"]))
+    return shaped
+
+
+def stack_reference(name: str, outputs: Mapping[str, Any]) -> StackResource:
+    """A `pulumi.StackReference` as the engine holds it: a read resource whose outputs are another stack's."""
+    stack_name = f"organization/{PROJECT}/{STACK}"
+    return StackResource(
+        type="pulumi:pulumi:StackReference",
+        name=name,
+        urn=f"urn:pulumi:{STACK}::{PROJECT}::pulumi:pulumi:StackReference::{name}",
+        parent=STACK_URN,
+        inputs={"name": stack_name},
+        outputs={"id": stack_name, "name": stack_name, "outputs": dict(outputs), "secretOutputNames": []},
+    )
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:

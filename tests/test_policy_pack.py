@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import yaml
-from pulumi_policy import EnforcementLevel, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from policies.bluegreen_policies import PACK_ENFORCEMENT, POLICIES
 from tests.policy_server import PACK_DIR
@@ -47,7 +47,7 @@ def test_requirements_name_the_policy_sdk():
 
 def test_names_are_unique_kebab_case():
     names = [p.name for p in POLICIES]
-    assert len(set(names)) == len(names) == 11
+    assert len(set(names)) == len(names) == 12
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", name) for name in names)
 
 
@@ -76,10 +76,22 @@ def test_cross_resource_checks_are_stack_policies():
     stack = {p.name for p in POLICIES if isinstance(p, StackValidationPolicy)}
     assert stack == {
         "blue-green-parity",
-        "production-traffic-split",
+        "production-traffic-targets",
         "preview-rules-isolated",
         "rollback-readiness",
         "database-schema-compatibility",
         "instance-ingress-from-alb-only",
         "http-redirects-to-https",
+    }
+
+
+def test_checks_of_one_resources_inputs_are_resource_policies():
+    """Resource policies run before each step, in the update too; stack policies only after all of them."""
+    resource = {p.name for p in POLICIES if isinstance(p, ResourceValidationPolicy)}
+    assert resource == {
+        "production-traffic-split",
+        "launch-template-imdsv2",
+        "no-public-ip-in-private-subnets",
+        "alb-drops-invalid-headers",
+        "https-listener-tls-policy",
     }

@@ -60,6 +60,7 @@ def test_a_first_preview_reports_no_violation(pack: ServedPack, dev: Recording):
     assert set(deferred) == {
         "blue-green-parity",
         "production-traffic-split",
+        "production-traffic-targets",
         "preview-rules-isolated",
         "rollback-readiness",
         "instance-ingress-from-alb-only",

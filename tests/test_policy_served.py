@@ -17,14 +17,26 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from policies.bluegreen_policies import PACK_DESCRIPTION
 from policies.bluegreen_policies.parity import FIX
+from policies.bluegreen_policies.stack import ENGINE_TYPES, is_engine_resource
 from tests.harness import Recording, run_program
-from tests.policy_server import SECRET_SIG, Diagnostic, ServedPack, StackResource, from_recording, serve_pack
+from tests.policy_server import (
+    DEFAULT_TAGS_BEFORE,
+    DEFAULT_TAGS_NOW,
+    SECRET_SIG,
+    Diagnostic,
+    ServedPack,
+    StackResource,
+    as_provider_reports,
+    from_recording,
+    serve_pack,
+    stack_reference,
+)
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0f0f0f0f-0000-4000-8000-000000000000"
 FIX_INGRESS = "Allow instance ingress only from the ALB's security group (referencedSecurityGroupId)."
 STACK_POLICIES = {
     "blue-green-parity",
-    "production-traffic-split",
+    "production-traffic-targets",
     "preview-rules-isolated",
     "rollback-readiness",
     "database-schema-compatibility",
@@ -32,6 +44,7 @@ STACK_POLICIES = {
     "http-redirects-to-https",
 }
 RESOURCE_POLICIES = {
+    "production-traffic-split",
     "launch-template-imdsv2",
     "no-public-ip-in-private-subnets",
     "alb-drops-invalid-headers",
@@ -113,10 +126,74 @@ CLEAN_CONFIGS: list[dict[str, Any]] = [
 ]
 
 
+def as_mocks_record(resources: list[StackResource]) -> list[StackResource]:
+    return resources
+
+
+# The outputs AnalyzeStack gets: as the SDK's mocks answer (inputs plus ids and ARNs), and as
+# pulumi-aws records them (every computed attribute, captured when each resource was last written).
+SHAPES: dict[str, Callable[[list[StackResource]], list[StackResource]]] = {
+    "mocks": as_mocks_record,
+    "provider": as_provider_reports,
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("overrides", CLEAN_CONFIGS, ids=lambda o: ",".join(o) or "dev")
-def test_the_program_gets_no_violations(pack: ServedPack, overrides: dict[str, Any]):
-    resources = from_recording(run_program(overrides))
+def test_the_program_gets_no_violations(pack: ServedPack, overrides: dict[str, Any], shape: str):
+    resources = SHAPES[shape](from_recording(run_program(overrides)))
     assert pack.run(resources) == []
+
+
+# -- outputs as the provider records them --------------------------------------------------------------------
+def by_name(resources: list[StackResource], name: str) -> StackResource:
+    return next(r for r in resources if r.name == name)
+
+
+@pytest.mark.parametrize("updated", ["green", "blue"])
+def test_provider_computed_outputs_captured_at_different_times_get_no_violations(
+    pack: ServedPack, dev: Recording, updated: str
+):
+    """After `stage` updated one colour, its twin's computed outputs are older: none of that is drift."""
+    resources = as_provider_reports(from_recording(dev), updated=updated)
+    older = "blue" if updated == "green" else "green"
+    fresh_tg, old_tg = (by_name(resources, f"bluegreen-{c}-tg").outputs for c in (updated, older))
+    alb_arn = by_name(resources, "bluegreen-lb-alb").outputs["arn"]
+    assert (fresh_tg["loadBalancerArns"], old_tg["loadBalancerArns"]) == ([alb_arn], [])
+    assert fresh_tg["tagsAll"]["cost-centre"] == DEFAULT_TAGS_NOW["cost-centre"]
+    assert old_tg["tagsAll"]["cost-centre"] == DEFAULT_TAGS_BEFORE["cost-centre"]
+    fresh_asg, old_asg = (by_name(resources, f"bluegreen-{c}-asg").outputs for c in (updated, older))
+    assert fresh_asg["availabilityZones"] != old_asg["availabilityZones"]
+    assert fresh_asg["predictedCapacity"] != old_asg["predictedCapacity"]
+    assert "warmPoolSize" in fresh_asg and "warmPoolSize" not in old_asg
+    fresh_lt, old_lt = (by_name(resources, f"bluegreen-{c}-lt").outputs for c in (updated, older))
+    assert fresh_lt["latestVersion"] != old_lt["latestVersion"]
+    assert fresh_asg["launchTemplate"]["name"] == fresh_lt["name"]
+    assert pack.run(resources) == []
+
+
+def test_a_drifted_input_is_still_reported_next_to_computed_outputs(pack: ServedPack, dev: Recording):
+    resources = as_provider_reports(from_recording(dev))
+    tg = by_name(resources, TG)
+    for props in (tg.inputs, tg.outputs):
+        props["tags"] = {**props["tags"], "team": "payments"}
+    assert findings(pack.run(resources), resources) == [
+        parity(TGK, TG, "tags.team is 'payments' on green and 'platform' on blue")
+    ]
+
+
+# -- the engine's own resources ---------------------------------------------------------------------------
+def test_stack_references_are_listed_as_engine_resources():
+    assert {"pulumi:pulumi:Stack", "pulumi:pulumi:StackReference"} == ENGINE_TYPES
+    assert is_engine_resource("pulumi:providers:aws")
+    assert not is_engine_resource("pulumi:pulumi:StackOutputs")  # exact types, not a prefix
+    assert not is_engine_resource("aws:lb/listener:Listener")
+
+
+def test_the_release_guards_stack_reference_is_ignored(pack: ServedPack, dev: Recording):
+    """The release guard reads the stack's last outputs through a StackReference, which AnalyzeStack gets too."""
+    resources = [*from_recording(dev), stack_reference("bluegreen-deployed-state", dev.outputs)]
+    assert pack.analyze_stack(resources) == []
 
 
 # -- one drift at a time -----------------------------------------------------------------------------------
@@ -273,7 +350,7 @@ DRIFTS: list[Drift] = [
         LT,
         ["tagSpecifications", {"resourceType": "instance"}, "tags", "team"],
         "payments",
-        [parity(LTK, LT, "tagSpecifications[instance].tags.team is 'payments' on green and 'platform' on blue")],
+        [parity(LTK, LT, "tagSpecifications[instance].tags.team is 'payments' on green and not set on blue")],
     ),
     Drift(
         LT,
@@ -353,8 +430,8 @@ DRIFTS: list[Drift] = [
     Drift(
         ASG,
         ["tags", {"key": "service"}, "propagateAtLaunch"],
-        True,
-        [parity(ASGK, ASG, "tags[service].propagateAtLaunch is true on green and false on blue")],
+        False,
+        [parity(ASGK, ASG, "tags[service].propagateAtLaunch is false on green and true on blue")],
     ),
     Drift(
         ASG,
@@ -561,9 +638,12 @@ def test_the_corpus_covers_every_paired_resource_type():
     assert {d.resource for d in paired} == PAIRED_TYPES
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("drift", DRIFTS, ids=lambda d: f"{d.resource}:{'.'.join(map(str, d.path)) or 'removed'}")
-def test_a_single_drift_gets_exactly_the_expected_violations(pack: ServedPack, dev: Recording, drift: Drift):
-    resources = drift.apply(from_recording(dev), dev)
+def test_a_single_drift_gets_exactly_the_expected_violations(
+    pack: ServedPack, dev: Recording, drift: Drift, shape: str
+):
+    resources = drift.apply(SHAPES[shape](from_recording(dev)), dev)
     assert findings(pack.run(resources), resources) == sorted(with_ids(drift.expected, dev))
 
 
@@ -654,7 +734,7 @@ def test_the_idle_share_limit_comes_from_policy_config(pack: ServedPack):
     resources = from_recording(run_program({"idleTrafficPercent": 30}))
     assert pack.run(resources) == []
     message = (
-        "The production listener bluegreen-router-http sends 30% of production traffic to the idle colour green, "
+        "The production listener bluegreen-router-http sends 30% of production traffic to the idle colour, "
         "more than the allowed 20% (policy config maxIdleTrafficPercent). Lower idleTrafficPercent to at most 20."
     )
     limited = pack.run(resources, {"production-traffic-split": {"maxIdleTrafficPercent": 20}})
@@ -664,6 +744,37 @@ def test_the_idle_share_limit_comes_from_policy_config(pack: ServedPack):
     )
     assert [(d.policy, d.message, d.mandatory) for d in advisory] == [("production-traffic-split", message, False)]
     assert pack.run(resources, {"production-traffic-split": "disabled", "all": "mandatory"}) == []
+
+
+def test_a_bad_split_stops_an_update_with_skip_preview_before_the_listener_changes(pack: ServedPack):
+    """`pulumi up --skip-preview` runs no preview, and AnalyzeStack only after every step is applied.
+
+    The engine calls Analyze with the listener's inputs before its step, in the update as in a
+    preview; a mandatory violation there stops the update before the listener is changed.
+    """
+    resources = from_recording(run_program({"idleTrafficPercent": 30}))
+    pack.configure({"production-traffic-split": {"maxIdleTrafficPercent": 20}})
+    listener = by_name(resources, "bluegreen-router-http")
+    assert [(d.policy, d.mandatory, d.urn, d.message) for d in pack.analyze(listener)] == [
+        (
+            "production-traffic-split",
+            True,
+            listener.urn,
+            "The production listener bluegreen-router-http sends 30% of production traffic to the idle colour, "
+            "more than the allowed 20% (policy config maxIdleTrafficPercent). Lower idleTrafficPercent to at most "
+            "20.",
+        )
+    ]
+    groups = listener.inputs["defaultActions"][0]["forward"]["targetGroups"]
+    groups[0]["weight"] = groups[1]["weight"] = 45
+    del listener.inputs["defaultActions"][0]["forward"]["stickiness"]
+    pack.configure()
+    assert sorted(d.message.split(".")[0] for d in pack.analyze(listener) if d.mandatory) == [
+        "The production listener bluegreen-router-http gives no target group at least 50% of production traffic "
+        "(largest weight 45)",
+        "The production listener bluegreen-router-http has weights that add up to 90, not 100",
+        "The production listener bluegreen-router-http sets no stickiness duration on its weighted forward",
+    ]
 
 
 def test_all_sets_every_policys_enforcement_level(pack: ServedPack, dev: Recording):

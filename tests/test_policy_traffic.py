@@ -1,15 +1,40 @@
-"""production-traffic-split and preview-rules-isolated, called directly: one change per test."""
+"""production-traffic-split, production-traffic-targets and preview-rules-isolated, called directly.
+
+`production-traffic-split` is a resource policy: it gets the production listener's inputs only
+(no other resource), as the engine's `Analyze` does before the listener is created or changed.
+One change per test.
+"""
 
 from __future__ import annotations
 
-from policies.bluegreen_policies.traffic import PREVIEW_RULES, PRODUCTION_TRAFFIC
-from tests.policy_server import UNKNOWN, HandResource, hand_built_stack, set_weights, validate_stack
+from typing import Any
+
+from pulumi_policy import ResourceValidationPolicy
+
+from policies.bluegreen_policies.traffic import PREVIEW_RULES, PRODUCTION_TARGETS, PRODUCTION_TRAFFIC
+from tests.policy_server import (
+    UNKNOWN,
+    HandResource,
+    hand_built_stack,
+    set_weights,
+    validate_resource,
+    validate_stack,
+)
 
 LISTENER = "The production listener bluegreen-router-https"
+BLUE_TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue-tg/1"
 
 
-def traffic(stack: dict[str, HandResource], config: dict[str, object] | None = None) -> list[str]:
-    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values(), config)
+def split(stack: dict[str, HandResource], config: dict[str, object] | None = None) -> list[str]:
+    """What the resource policy reports for the production listener, from its own properties alone."""
+    outcome = validate_resource(PRODUCTION_TRAFFIC, stack["bluegreen-router-https"], config)
+    assert outcome.deferred is None
+    assert all(urn is None for _, urn in outcome.violations)  # the engine attributes them to the listener
+    return outcome.messages
+
+
+def targets(stack: dict[str, HandResource]) -> list[str]:
+    outcome = validate_stack(PRODUCTION_TARGETS, stack.values())
     assert outcome.deferred is None
     assert all(urn == stack["bluegreen-router-https"].urn for _, urn in outcome.violations)
     return outcome.messages
@@ -21,28 +46,54 @@ def previews(stack: dict[str, HandResource]) -> list[str]:
     return outcome.messages
 
 
+def forward(stack: dict[str, HandResource]) -> dict[str, Any]:
+    block: dict[str, Any] = stack["bluegreen-router-https"].props["defaultActions"][0]["forward"]
+    return block
+
+
 def forward_groups(stack: dict[str, HandResource]) -> list[dict[str, object]]:
-    groups: list[dict[str, object]] = stack["bluegreen-router-https"].props["defaultActions"][0]["forward"][
-        "targetGroups"
-    ]
+    groups: list[dict[str, object]] = forward(stack)["targetGroups"]
     return groups
 
 
-# -- production-traffic-split ----------------------------------------------------------------------
+# -- production-traffic-split: the listener's own inputs ---------------------------------------------
+def test_the_split_is_a_resource_policy_so_it_runs_before_the_listener_changes():
+    # The engine runs resource policies before each step, in the update too (`--skip-preview`);
+    # stack policies only after every step has been applied.
+    assert isinstance(PRODUCTION_TRAFFIC, ResourceValidationPolicy)
+
+
 def test_clean_split_has_no_violations():
-    assert traffic(hand_built_stack()) == []
+    assert split(hand_built_stack()) == []
+
+
+def test_the_split_is_decided_from_the_listener_alone():
+    stack = hand_built_stack()
+    set_weights(stack, 70, 30)
+    assert split(stack, {"maxIdleTrafficPercent": 20}) == [
+        f"{LISTENER} sends 30% of production traffic to the idle colour, more than the allowed 20% (policy config "
+        "maxIdleTrafficPercent). Lower idleTrafficPercent to at most 20."
+    ]
+
+
+def test_other_listeners_and_other_resources_are_not_checked():
+    stack = hand_built_stack()
+    assert validate_resource(PRODUCTION_TRAFFIC, stack["bluegreen-router-http"]).violations == []
+    set_weights(stack, 10, 10)
+    not_a_listener = HandResource("aws:lb/listenerRule:ListenerRule", "x", stack["bluegreen-router-https"].props)
+    assert validate_resource(PRODUCTION_TRAFFIC, not_a_listener).violations == []
 
 
 def test_a_canary_within_the_maximum_is_allowed():
     stack = hand_built_stack()
     set_weights(stack, 60, 40)
-    assert traffic(stack) == []
+    assert split(stack) == []
 
 
 def test_weights_must_add_up_to_100():
     stack = hand_built_stack()
     set_weights(stack, 90, 0)
-    assert traffic(stack) == [
+    assert split(stack) == [
         f"{LISTENER} has weights that add up to 90, not 100. Give the active colour 100 minus the idle colour's share."
     ]
 
@@ -50,36 +101,138 @@ def test_weights_must_add_up_to_100():
 def test_the_active_colour_gets_at_least_half():
     stack = hand_built_stack()
     set_weights(stack, 45, 45)
-    assert traffic(stack) == [
+    assert split(stack) == [
         f"{LISTENER} has weights that add up to 90, not 100. Give the active colour 100 minus the idle colour's share.",
-        f"{LISTENER} gives no colour at least 50% of production traffic (largest weight 45). The active colour must "
-        "receive at least half.",
+        f"{LISTENER} gives no target group at least 50% of production traffic (largest weight 45). The active "
+        "colour must receive at least half.",
     ]
 
 
 def test_the_idle_share_is_limited_by_policy_config():
     stack = hand_built_stack()
     set_weights(stack, 60, 40)
-    assert traffic(stack, {"maxIdleTrafficPercent": 10}) == [
-        f"{LISTENER} sends 40% of production traffic to the idle colour green, more than the allowed 10% (policy "
+    assert split(stack, {"maxIdleTrafficPercent": 10}) == [
+        f"{LISTENER} sends 40% of production traffic to the idle colour, more than the allowed 10% (policy "
         "config maxIdleTrafficPercent). Lower idleTrafficPercent to at most 10."
     ]
 
 
-def test_an_even_split_has_no_idle_colour_to_name():
+def test_an_even_split_is_allowed_up_to_the_default_maximum():
     stack = hand_built_stack()
     set_weights(stack, 50, 50)
-    assert traffic(stack) == []
-    assert traffic(stack, {"maxIdleTrafficPercent": 20}) == [
+    assert split(stack) == []
+    assert split(stack, {"maxIdleTrafficPercent": 20}) == [
         f"{LISTENER} sends 50% of production traffic to the idle colour, more than the allowed 20% (policy config "
         "maxIdleTrafficPercent). Lower idleTrafficPercent to at most 20."
     ]
 
 
+def test_exactly_two_target_groups():
+    stack = hand_built_stack()
+    del forward_groups(stack)[1]
+    assert split(stack) == [
+        f"{LISTENER} forwards to 1 target group. Forward to exactly two, one per colour, with weight 0 for the "
+        "colour that gets no traffic."
+    ]
+    forward_groups(stack).extend([{"arn": "arn:aws:elasticloadbalancing:x:1:targetgroup/a/1", "weight": 0}] * 2)
+    assert split(stack) == [
+        f"{LISTENER} forwards to 3 target groups. Forward to exactly two, one per colour, with weight 0 for the "
+        "colour that gets no traffic.",
+        f"{LISTENER} lists target group 'arn:aws:elasticloadbalancing:x:1:targetgroup/a/1' 2 times. List each "
+        "colour's target group exactly once.",
+    ]
+
+
+def test_a_target_group_may_be_listed_once():
+    stack = hand_built_stack()
+    forward_groups(stack)[1]["arn"] = forward_groups(stack)[0]["arn"]
+    assert split(stack) == [
+        f"{LISTENER} lists target group '{BLUE_TG}' 2 times. List each colour's target group exactly once."
+    ]
+
+
+def test_weights_are_explicit():
+    stack = hand_built_stack()
+    del forward_groups(stack)[1]["weight"]
+    green = stack["bluegreen-green-tg"].props["arn"]
+    assert split(stack) == [
+        f"{LISTENER} forwards to '{green}' without a weight. Set every target group's weight explicitly."
+    ]
+
+
+def test_the_forward_needs_a_stickiness_duration():
+    stack = hand_built_stack()
+    del forward(stack)["stickiness"]
+    message = (
+        f"{LISTENER} sets no stickiness duration on its weighted forward. Set forward.stickiness.duration (1 to "
+        "604800 seconds) even when stickiness is disabled: the program uses stickinessSeconds, or 1 when it is 0."
+    )
+    assert split(stack) == [message]
+    forward(stack)["stickiness"] = {"enabled": False}
+    assert split(stack) == [message]
+
+
+def test_the_stickiness_duration_is_within_what_aws_accepts():
+    stack = hand_built_stack()
+    forward(stack)["stickiness"] = {"enabled": True, "duration": 604801}
+    assert split(stack) == [
+        f"{LISTENER} sets a stickiness duration of 604801 seconds; AWS accepts 1 to 604800. Set stickinessSeconds "
+        "within that range (0 turns stickiness off)."
+    ]
+
+
+def test_unknown_target_groups_still_check_the_weights():
+    """A first preview: the target groups do not exist yet, the weights come from config."""
+    stack = hand_built_stack()
+    for group in forward_groups(stack):
+        group["arn"] = UNKNOWN
+    set_weights(stack, 30, 70)
+    outcome = validate_resource(PRODUCTION_TRAFFIC, stack["bluegreen-router-https"], {"maxIdleTrafficPercent": 20})
+    assert outcome.messages == [
+        f"{LISTENER} sends 30% of production traffic to the idle colour, more than the allowed 20% (policy config "
+        "maxIdleTrafficPercent). Lower idleTrafficPercent to at most 20."
+    ]
+    assert outcome.deferred == (
+        "1 check is deferred to `pulumi up` because the values they need are not known yet: whether "
+        "bluegreen-router-https lists a target group twice."
+    )
+
+
+def test_unknown_weights_are_deferred():
+    stack = hand_built_stack()
+    set_weights(stack, UNKNOWN, UNKNOWN)
+    outcome = validate_resource(PRODUCTION_TRAFFIC, stack["bluegreen-router-https"])
+    assert outcome.violations == []
+    assert outcome.deferred == (
+        "1 check is deferred to `pulumi up` because the values they need are not known yet: weights of "
+        "bluegreen-router-https."
+    )
+
+
+def test_unknown_default_actions_are_deferred():
+    stack = hand_built_stack()
+    stack["bluegreen-router-https"].props["defaultActions"] = UNKNOWN
+    outcome = validate_resource(PRODUCTION_TRAFFIC, stack["bluegreen-router-https"])
+    assert outcome.violations == []
+    assert outcome.deferred is not None
+    assert outcome.deferred.endswith("whether listener bluegreen-router-https splits production traffic.")
+
+
+# -- production-traffic-targets: which resources the split reaches ----------------------------------
+def test_clean_targets_have_no_violations():
+    assert targets(hand_built_stack()) == []
+
+
+def test_the_targets_are_a_stack_policy_that_leaves_the_weights_to_the_split():
+    stack = hand_built_stack()
+    set_weights(stack, 45, 45)
+    assert targets(stack) == []
+
+
 def test_both_colours_must_be_listed():
     stack = hand_built_stack()
     del forward_groups(stack)[1]
-    assert traffic(stack) == [
+    assert targets(stack) == [
         f"{LISTENER} does not forward to the green target group bluegreen-green-tg. List both colours' target "
         "groups in the forward action, with weight 0 for the colour that gets no traffic."
     ]
@@ -87,29 +240,21 @@ def test_both_colours_must_be_listed():
 
 def test_only_the_colours_target_groups_may_be_listed():
     stack = hand_built_stack()
-    forward_groups(stack).append({"arn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/legacy/9", "weight": 0})
-    assert traffic(stack) == [
+    forward_groups(stack)[1]["arn"] = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/legacy/9"
+    assert targets(stack) == [
         f"{LISTENER} forwards to 'arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/legacy/9', which is not the "
-        "blue or green target group. Forward only to the two colours' target groups."
-    ]
-
-
-def test_a_colour_may_be_listed_once():
-    stack = hand_built_stack()
-    forward_groups(stack)[1]["arn"] = forward_groups(stack)[0]["arn"]
-    assert traffic(stack) == [
-        f"{LISTENER} lists the blue target group bluegreen-blue-tg 2 times. List each colour's target group exactly "
-        "once.",
+        "blue or green target group. Forward only to the two colours' target groups.",
         f"{LISTENER} does not forward to the green target group bluegreen-green-tg. List both colours' target groups "
         "in the forward action, with weight 0 for the colour that gets no traffic.",
     ]
 
 
-def test_weights_are_explicit():
+def test_a_colour_listed_twice_leaves_the_other_out():
     stack = hand_built_stack()
-    del forward_groups(stack)[1]["weight"]
-    assert traffic(stack) == [
-        f"{LISTENER} forwards to bluegreen-green-tg without a weight. Set every target group's weight explicitly."
+    forward_groups(stack)[1]["arn"] = forward_groups(stack)[0]["arn"]
+    assert targets(stack) == [
+        f"{LISTENER} does not forward to the green target group bluegreen-green-tg. List both colours' target groups "
+        "in the forward action, with weight 0 for the colour that gets no traffic.",
     ]
 
 
@@ -117,7 +262,7 @@ def test_no_traffic_to_a_colour_without_instances():
     stack = hand_built_stack()
     set_weights(stack, 90, 10)
     stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
-    assert traffic(stack) == [
+    assert targets(stack) == [
         "The green colour receives 10% of production traffic, but its Auto Scaling group bluegreen-green-asg "
         "has a desired capacity of 0. Give it instances before sending it traffic, or set its weight to 0."
     ]
@@ -126,13 +271,13 @@ def test_no_traffic_to_a_colour_without_instances():
 def test_an_idle_colour_without_instances_and_without_traffic_is_fine():
     stack = hand_built_stack()
     stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
-    assert traffic(stack) == []
+    assert targets(stack) == []
 
 
 def test_a_stack_without_a_production_listener_is_reported():
     stack = hand_built_stack()
     stack["bluegreen-router-https"].props["defaultActions"] = [{"type": "fixed-response"}]
-    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values())
+    outcome = validate_stack(PRODUCTION_TARGETS, stack.values())
     assert outcome.violations == [
         (
             "No listener forwards production traffic with weights to the blue and green target groups. Give the "
@@ -146,36 +291,35 @@ def test_a_stack_without_a_production_listener_is_reported():
 def test_only_one_listener_may_split_traffic():
     stack = hand_built_stack()
     stack["bluegreen-router-http"].props["defaultActions"] = stack["bluegreen-router-https"].props["defaultActions"]
-    assert validate_stack(PRODUCTION_TRAFFIC, stack.values()).messages == [
+    assert validate_stack(PRODUCTION_TARGETS, stack.values()).messages == [
         "Listeners bluegreen-router-https, bluegreen-router-http all split traffic with weighted forward actions, "
         "but only one production listener may. Make the other listeners redirect to the production listener's "
         "protocol."
     ]
 
 
-def test_unknown_weights_are_deferred():
-    stack = hand_built_stack()
-    set_weights(stack, UNKNOWN, UNKNOWN)
-    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values())
-    assert outcome.violations == []
-    assert outcome.deferred == (
-        "1 check is deferred to `pulumi up` because the values they need are not known yet: weights of "
-        "bluegreen-router-https."
-    )
-
-
-def test_unknown_target_groups_still_check_the_weights():
+def test_unknown_target_groups_are_deferred():
     stack = hand_built_stack()
     for group in forward_groups(stack):
         group["arn"] = UNKNOWN
-    set_weights(stack, 30, 70)
-    outcome = validate_stack(PRODUCTION_TRAFFIC, stack.values(), {"maxIdleTrafficPercent": 20})
-    assert outcome.messages == [
-        f"{LISTENER} sends 30% of production traffic to the idle colour, more than the allowed 20% (policy config "
-        "maxIdleTrafficPercent). Lower idleTrafficPercent to at most 20."
-    ]
-    assert outcome.deferred is not None
-    assert outcome.deferred.endswith("which target groups bluegreen-router-https forwards to.")
+    outcome = validate_stack(PRODUCTION_TARGETS, stack.values())
+    assert outcome.violations == []
+    assert outcome.deferred == (
+        "1 check is deferred to `pulumi up` because the values they need are not known yet: which target groups "
+        "bluegreen-router-https forwards to."
+    )
+
+
+def test_unknown_weights_defer_the_capacity_check():
+    stack = hand_built_stack()
+    set_weights(stack, UNKNOWN, UNKNOWN)
+    stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
+    outcome = validate_stack(PRODUCTION_TARGETS, stack.values())
+    assert outcome.violations == []
+    assert outcome.deferred == (
+        "1 check is deferred to `pulumi up` because the values they need are not known yet: which colours "
+        "bluegreen-router-https sends traffic to."
+    )
 
 
 # -- preview-rules-isolated ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pulumi_policy import EnforcementLevel, Policy
 from .parity import PARITY
 from .rollback import DATABASE_SCHEMA, ROLLBACK_READINESS
 from .security import DROP_INVALID_HEADERS, HTTPS_REDIRECT, IMDSV2, INSTANCE_INGRESS, NO_PUBLIC_IP, TLS_POLICY
-from .traffic import PREVIEW_RULES, PRODUCTION_TRAFFIC
+from .traffic import PREVIEW_RULES, PRODUCTION_TARGETS, PRODUCTION_TRAFFIC
 
 PACK_NAME: Final = "bluegreen"
 PACK_DESCRIPTION: Final = (
@@ -25,6 +25,7 @@ PACK_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
 POLICIES: Final[list[Policy]] = [
     PARITY,
     PRODUCTION_TRAFFIC,
+    PRODUCTION_TARGETS,
     PREVIEW_RULES,
     ROLLBACK_READINESS,
     DATABASE_SCHEMA,

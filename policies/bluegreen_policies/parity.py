@@ -9,15 +9,24 @@ path, e.g. `metadataOptions.httpTokens` or `tags[team].value`.
 
 ## The allowlist: what may differ between twins
 
-Everything else is compared. Each entry says why it may differ.
+Everything else is compared. Each entry of `ALLOWED` below says why it may differ; in short:
 
 - All resources: `id`, `arn`, `arnSuffix`, `name`, `namePrefix`, `urn` (each resource's own
   identity).
 - All resources: the tags `Name`, `bluegreen:color`, `bluegreen:release`, `bluegreen:imageId`
-  and `bluegreen:schemaVersions`, in `tags`, `tagsAll`, `tagSpecifications[*].tags` and an
-  Auto Scaling group's `tags[<key>].value` (names, the colour tag and the release tags).
-- Launch template: `imageId` and `userData` (the release); `latestVersion` and
-  `defaultVersion` (version counters, one per template).
+  and `bluegreen:schemaVersions`, in `tags`, `tagSpecifications[*].tags` and an Auto Scaling
+  group's `tags[<key>].value` (names, the colour tag and the release tags).
+- Output-only attributes that the provider computes and that are captured when each resource was
+  last read or written, so twins written at different times differ (`AnalyzeStack` sees
+  outputs): `tagsAll` (`tags` plus the provider's `defaultTags`; `tags` is compared), target
+  group `loadBalancerArns`, launch template `latestVersion`, Auto Scaling group
+  `predictedCapacity` and `warmPoolSize`. These, `arn` and `arnSuffix` are every output-only
+  attribute of the paired types in pulumi-aws 7.51.1 (`tests/test_policy_parity.py` checks the
+  SDK's classes for new ones).
+- Derived attributes: an Auto Scaling group's `availabilityZones` while both twins set
+  `vpcZoneIdentifiers` (the provider fills it in from the subnets, which are compared).
+- Launch template: `imageId` and `userData` (the release); `defaultVersion` (a version counter,
+  one per template).
 - Auto Scaling group: `launchTemplate.version` when it is a version number or not known yet
   (the counter of the colour's own template; `$Latest` and `$Default` are compared).
 - Auto Scaling group: `desiredCapacity`, `minSize`, `waitForElbCapacity` and `minElbCapacity`,
@@ -29,9 +38,9 @@ Everything else is compared. Each entry says why it may differ.
   as `<preview token>`, never in clear.
 - Alarm: `alarmDescription`, read with the resource's own colour word as `<colour>`.
 - All resources: any string that refers to a per-colour resource of the resource's own colour
-  by ARN, id, ARN suffix or name (`targetGroupArns`, `launchTemplate.id`, the `TargetGroup`
-  alarm dimension, a rule's `targetGroupArn`). Each colour points at its own twin; pointing at
-  the other colour's resource is reported.
+  by ARN, id, ARN suffix or name (`targetGroupArns`, `launchTemplate.id`/`name`, the
+  `TargetGroup` alarm dimension, a rule's `targetGroupArn`). Each colour points at its own twin;
+  pointing at the other colour's resource is reported.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from .stack import (
     METRIC_ALARM,
     PREVIEW_COLOR_HEADER,
     PREVIEW_TOKEN_HEADER,
+    TARGET_GROUP,
     Color,
     Resource,
     StackView,
@@ -76,6 +86,7 @@ LIST_KEYS: Final[Mapping[str, str]] = {
     "metricQueries": "id",
 }
 ANY: Final = "*"
+ALL_TYPES: Final = "*"
 
 
 @dataclass(frozen=True)
@@ -89,20 +100,77 @@ Segment = str | int | Key
 Path = tuple[Segment, ...]
 
 
-def _allowlist() -> dict[str, list[tuple[str, ...]]]:
-    """Patterns of the allowlist table in the module docstring; `*` matches one segment."""
-    common: list[tuple[str, ...]] = [(key,) for key in IDENTITY_KEYS]
+@dataclass(frozen=True)
+class Allowed:
+    """One allowlist entry: a path pattern (`*` matches one segment) that may differ, and why."""
+
+    type: str  # a resource type, or ALL_TYPES
+    pattern: tuple[str, ...]
+    reason: str
+
+
+def _allowed() -> list[Allowed]:
+    entries = [Allowed(ALL_TYPES, (key,), "the resource's own identity") for key in IDENTITY_KEYS]
     for tag in RELEASE_TAGS:
-        common += [("tags", tag), ("tagsAll", tag), ("tagSpecifications", ANY, "tags", tag)]
-        common.append(("tags", f"[{tag}]", "value"))
-    return {
-        "*": common,
-        LAUNCH_TEMPLATE: [("imageId",), ("userData",), ("latestVersion",), ("defaultVersion",)],
-        LISTENER_RULE: [("priority",)],
-    }
+        why = "names, the colour tag and the release tags are per colour"
+        entries += [
+            Allowed(ALL_TYPES, ("tags", tag), why),
+            Allowed(ALL_TYPES, ("tagSpecifications", ANY, "tags", tag), why),
+            Allowed(ALL_TYPES, ("tags", f"[{tag}]", "value"), why),  # a `[{key, value}]` tag list
+        ]
+    entries += [
+        # Output-only attributes (in the resource's state but not in its args), computed by the
+        # provider and captured when the resource was last read or written.
+        Allowed(
+            ALL_TYPES,
+            ("tagsAll",),
+            "output only: `tags` merged with the provider's defaultTags as they were when the resource was last "
+            "written; `tags` is compared, and the default tags belong to the provider, not to a colour",
+        ),
+        Allowed(
+            TARGET_GROUP,
+            ("loadBalancerArns",),
+            "output only: the load balancers routing to the group, refreshed only when that group is created or "
+            "updated (after a stage updates one colour's group, only its list names the ALB)",
+        ),
+        Allowed(
+            LAUNCH_TEMPLATE,
+            ("latestVersion",),
+            "output only: the template's version counter, which grows with each release of that colour",
+        ),
+        Allowed(
+            AUTOSCALING_GROUP,
+            ("predictedCapacity",),
+            "output only: AWS's predictive-scaling forecast, as read when the group was last read",
+        ),
+        Allowed(
+            AUTOSCALING_GROUP,
+            ("warmPoolSize",),
+            "output only: the warm pool's current size, as read when the group was last read (the `warmPool` "
+            "input is compared)",
+        ),
+        Allowed(LAUNCH_TEMPLATE, ("imageId",), "the release: each colour runs its own image"),
+        Allowed(LAUNCH_TEMPLATE, ("userData",), "the release: each colour runs its own build"),
+        Allowed(
+            LAUNCH_TEMPLATE,
+            ("defaultVersion",),
+            "a version counter of the colour's own template (updateDefaultVersion makes it follow latestVersion)",
+        ),
+        Allowed(LISTENER_RULE, ("priority",), "ALB requires a unique priority for every rule of a listener"),
+    ]
+    return entries
 
 
-ALLOWLIST: Final = _allowlist()
+ALLOWED: Final = _allowed()
+ALLOWLIST: Final[Mapping[str, list[tuple[str, ...]]]] = {
+    type_: [entry.pattern for entry in ALLOWED if entry.type == type_] for type_ in {e.type for e in ALLOWED}
+}
+# Attributes that the provider derives from another input when the program does not set them:
+# (type, attribute) -> the input. Skipped while both twins set the input, which is compared.
+DERIVED: Final[Mapping[tuple[str, str], str]] = {
+    # pulumi-aws: availabilityZones "Conflicts with vpc_zone_identifier"; the subnets determine the zones.
+    (AUTOSCALING_GROUP, "availabilityZones"): "vpcZoneIdentifiers",
+}
 
 
 def _matches(path: Path, pattern: tuple[str, ...]) -> bool:
@@ -120,7 +188,20 @@ def _matches(path: Path, pattern: tuple[str, ...]) -> bool:
 
 
 def allowlisted(type_: str, path: Path) -> bool:
-    return any(_matches(path, p) for p in ALLOWLIST["*"] + ALLOWLIST.get(type_, []))
+    return any(_matches(path, p) for p in ALLOWLIST[ALL_TYPES] + ALLOWLIST.get(type_, []))
+
+
+def _derived_skips(type_: str, pair: list[Resource]) -> frozenset[Path]:
+    """The derived attributes to skip for a pair of twins: those whose input both twins set."""
+    skips = set()
+    for (derived_type, attribute), source in DERIVED.items():
+        if derived_type == type_ and all(_is_set(res.props.get(source)) for res in pair):
+            skips.add((attribute,))
+    return frozenset(skips)
+
+
+def _is_set(value: Any) -> bool:
+    return is_unknown(value) or value not in (None, [], "", {})
 
 
 @dataclass(frozen=True)
@@ -132,11 +213,12 @@ class Leaf:
 
 
 class _Normaliser:
-    def __init__(self, view: StackView, res: Resource, capacity_mode: str) -> None:
+    def __init__(self, view: StackView, res: Resource, capacity_mode: str, derived: frozenset[Path]) -> None:
         self.view = view
         self.res = res
         self.color = res.color
         self.capacity_mode = capacity_mode
+        self.derived = derived
 
     def run(self) -> Any:
         return self.value(dict(self.res.props), ())
@@ -163,7 +245,7 @@ class _Normaliser:
         return self.leaf(value, path)
 
     def skipped(self, path: Path) -> bool:
-        if allowlisted(self.res.type, path):
+        if allowlisted(self.res.type, path) or path in self.derived:
             return True
         if self.res.type == AUTOSCALING_GROUP and path in {(k,) for k in CAPACITY_KEYS}:
             return self.capacity_mode == "skip"
@@ -358,8 +440,9 @@ def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -
         if is_component(type_):
             continue
         mine, theirs = pair[compared], pair[reference]
-        mine_norm = _Normaliser(view, mine, capacity_mode).run()
-        theirs_norm = _Normaliser(view, theirs, capacity_mode).run()
+        derived = _derived_skips(type_, [mine, theirs])
+        mine_norm = _Normaliser(view, mine, capacity_mode, derived).run()
+        theirs_norm = _Normaliser(view, theirs, capacity_mode, derived).run()
         subject = describe(mine, siblings[(type_, compared)])
         deferred: list[str] = []
         for diff in differences(mine_norm, theirs_norm):

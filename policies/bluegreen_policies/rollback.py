@@ -38,7 +38,7 @@ def check_rollback(args: StackValidationArgs, report_violation: ReportViolation)
     view = StackView.from_args(args)
     traffic = view.traffic()
     if traffic is None:
-        # production-traffic-split reports a missing or ambiguous production listener.
+        # production-traffic-targets reports a missing or ambiguous production listener.
         findings.finish()
         return
     if not traffic.complete:

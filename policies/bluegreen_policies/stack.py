@@ -40,8 +40,11 @@ SUBNET_TIER_TAG: Final = "bluegreen:subnetTier"
 PREVIEW_COLOR_HEADER: Final = "x-bluegreen-color"
 PREVIEW_TOKEN_HEADER: Final = "x-bluegreen-token"
 
-# Resources that are not part of the program's own registrations.
-_ENGINE_TYPES: Final = ("pulumi:providers:", "pulumi:pulumi:Stack")
+# Resources that the engine adds next to the program's own registrations: the root stack, stack
+# references (the release guard reads the stack's last outputs through one) and providers
+# (`pulumi:providers:<package>`). They carry no cloud properties of the colours.
+ENGINE_TYPES: Final = frozenset({"pulumi:pulumi:Stack", "pulumi:pulumi:StackReference"})
+PROVIDER_TYPE_PREFIX: Final = "pulumi:providers:"
 # Identifier properties through which one resource refers to another.
 _IDENTIFIER_KEYS: Final = ("id", "arn", "arnSuffix", "name")
 
@@ -71,6 +74,11 @@ def color_in_name(name: str) -> Color | None:
 def role_of(name: str, color: Color) -> str:
     """The name with its colour word replaced by `<colour>`: the same for both twins."""
     return "-".join("<colour>" if word == color else word for word in name.split("-"))
+
+
+def is_engine_resource(type_: str) -> bool:
+    """The root stack, a stack reference or a provider: not one of the program's cloud resources."""
+    return type_ in ENGINE_TYPES or type_.startswith(PROVIDER_TYPE_PREFIX)
 
 
 def is_component(type_: str) -> bool:
@@ -153,7 +161,7 @@ class StackView:
     def from_args(cls, args: StackValidationArgs) -> StackView:
         resources = []
         for res in args.resources:
-            if res.resource_type.startswith(_ENGINE_TYPES):
+            if is_engine_resource(res.resource_type):
                 continue
             props = plain(res.props)
             color = color_in_name(res.name)
@@ -256,15 +264,12 @@ def weighted_forward(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _identifiers(res: Resource) -> Iterable[str]:
+    """What other resources may use to refer to this one. Outputs always carry the resource's `id`
+    (a security group's `sg-…`, a launch template's `lt-…`, a target group's ARN)."""
     for key in _IDENTIFIER_KEYS:
         value = res.props.get(key)
         if isinstance(value, str) and value:
             yield value
-    arn = res.props.get("arn")
-    # EC2 ARNs end in the resource id (arn:aws:ec2:<region>:<account>:security-group/sg-0abc),
-    # which is how other resources refer to security groups and launch templates.
-    if isinstance(arn, str) and arn.startswith("arn:") and ":ec2:" in arn and "/" in arn:
-        yield arn.rsplit("/", 1)[1]
 
 
 def capacity(asg: Resource, field_name: str) -> Any:

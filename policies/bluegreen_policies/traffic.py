@@ -1,9 +1,19 @@
 """Traffic policies: the production split between the colours, and the preview rules.
 
-`production-traffic-split` reads the production listener (the one whose default action is a
-weighted `forward`): it must forward to exactly the two colours' target groups, with weights
-that add up to 100, at least 50 for the active colour, at most `maxIdleTrafficPercent` for the
-idle colour, and no weight for a colour whose Auto Scaling group has no instances.
+The production listener is the listener whose default action is a weighted `forward` (a
+`forward` block with `targetGroups`). Its invariants are split by what they need to see:
+
+`production-traffic-split` is a resource policy on `aws:lb/listener:Listener`: it reads the
+production listener's own inputs, so the engine runs it before the listener is created or changed,
+in a preview and in the update alike (also `pulumi up --skip-preview`), and a violation stops the
+step. The listener must forward to exactly two target groups, none listed twice, each with an
+explicit weight; the weights add up to 100, the active colour (the largest weight) gets at least
+50, the idle colour at most `maxIdleTrafficPercent`; and the forward sets a stickiness duration.
+
+`production-traffic-targets` is a stack policy: it needs the other resources, which only
+`AnalyzeStack` sees (their outputs, at the end of a preview or an update). There must be exactly
+one production listener, it must forward to the blue and the green target group (and to nothing
+else), and a colour whose Auto Scaling group has a desired capacity of 0 must get no weight.
 
 `preview-rules-isolated` checks the listener rules that reach one colour directly (every rule
 that forwards to a colour's target group, and every rule with a colour in its name): each must
@@ -20,6 +30,8 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
@@ -38,7 +50,7 @@ from .stack import (
     StackView,
     capacity,
 )
-from .values import Findings, is_unknown, number, show
+from .values import UNKNOWN, Findings, is_unknown, number, plain, show
 
 TRAFFIC_CONFIG: Final = PolicyConfigSchema(
     properties={
@@ -51,19 +63,182 @@ TRAFFIC_CONFIG: Final = PolicyConfigSchema(
         }
     }
 )
+# AWS: a target group stickiness duration is 1 second to 7 days, and required even when disabled.
+STICKINESS_SECONDS: Final = (1, 604800)
 
 
 def _pct(value: float) -> str:
     return f"{show(value)}%"
 
 
-def check_traffic(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def production_forward(props: Mapping[str, Any]) -> Any:
+    """The weighted `forward` block of a listener's default actions (plain props).
+
+    None when the listener has none (it is not the production listener), UNKNOWN when a preview
+    does not know yet whether it has one.
+    """
+    actions = props.get("defaultActions")
+    if is_unknown(actions):
+        return UNKNOWN
+    undecided = False
+    for action in actions if isinstance(actions, list) else []:
+        if not isinstance(action, Mapping):
+            undecided = undecided or is_unknown(action)
+            continue
+        kind = action.get("type")
+        if is_unknown(kind):
+            undecided = True
+        elif kind == "forward":
+            forward = action.get("forward")
+            if is_unknown(forward):
+                undecided = True
+            elif isinstance(forward, Mapping) and "targetGroups" in forward:
+                return forward
+    return UNKNOWN if undecided else None
+
+
+# -- production-traffic-split (resource policy: the listener's own inputs) -------------------------
+def check_split(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != LISTENER:
+        return
+    findings = Findings(report_violation)
+    forward = production_forward(plain(args.props))
+    if forward is None:
+        findings.finish()
+        return
+    if is_unknown(forward):
+        findings.defer(f"whether listener {args.name} splits production traffic")
+        findings.finish()
+        return
+    where = f"The production listener {args.name}"
+    groups = forward.get("targetGroups")
+    if is_unknown(groups) or not isinstance(groups, list):
+        findings.defer(f"target groups of {args.name}")
+    else:
+        _check_groups(args, where, groups, findings)
+    _check_stickiness(args.name, where, forward.get("stickiness"), findings)
+    findings.finish()
+
+
+def _check_groups(args: ResourceValidationArgs, where: str, groups: list[Any], findings: Findings) -> None:
+    count = len(groups)
+    if count != len(COLORS):
+        noun = "target group" if count == 1 else "target groups"
+        findings.violation(
+            f"{where} forwards to {count} {noun}. Forward to exactly two, one per colour, with weight 0 for the "
+            "colour that gets no traffic.",
+            None,
+        )
+    arns: list[Any] = []
+    weights: list[float] = []
+    undecided = False
+    for group in groups:
+        if not isinstance(group, Mapping):
+            undecided = True
+            continue
+        arns.append(group.get("arn"))
+        weight = group.get("weight")
+        if is_unknown(weight):
+            undecided = True
+            continue
+        value = number(weight)
+        if value is None:
+            findings.violation(
+                f"{where} forwards to {show(group.get('arn'))} without a weight. Set every target group's weight "
+                "explicitly.",
+                None,
+            )
+            continue
+        weights.append(value)
+    known = [a for a in arns if isinstance(a, str)]
+    if any(is_unknown(a) for a in arns):
+        findings.defer(f"whether {args.name} lists a target group twice")
+    for arn in sorted({a for a in known if known.count(a) > 1}):
+        findings.violation(
+            f"{where} lists target group {show(arn)} {known.count(arn)} times. List each colour's target group "
+            "exactly once.",
+            None,
+        )
+    if undecided:
+        findings.defer(f"weights of {args.name}")
+    elif weights and len(weights) == count:
+        max_idle = float(setting(args, TRAFFIC_CONFIG, "maxIdleTrafficPercent"))
+        _check_weights(weights, max_idle, where, findings)
+
+
+def _check_weights(weights: list[float], max_idle: float, where: str, findings: Findings) -> None:
+    total = sum(weights)
+    if total != 100:
+        findings.violation(
+            f"{where} has weights that add up to {show(total)}, not 100. Give the active colour 100 minus "
+            "the idle colour's share.",
+            None,
+        )
+    top = max(weights)
+    if top < 50:
+        findings.violation(
+            f"{where} gives no target group at least 50% of production traffic (largest weight {show(top)}). "
+            "The active colour must receive at least half.",
+            None,
+        )
+    if len(weights) != len(COLORS):
+        return
+    idle_share = min(weights)
+    if idle_share > max_idle:
+        findings.violation(
+            f"{where} sends {_pct(idle_share)} of production traffic to the idle colour, more than the allowed "
+            f"{_pct(max_idle)} (policy config maxIdleTrafficPercent). Lower idleTrafficPercent to at most "
+            f"{show(max_idle)}.",
+            None,
+        )
+
+
+def _check_stickiness(name: str, where: str, stickiness: Any, findings: Findings) -> None:
+    duration = stickiness.get("duration") if isinstance(stickiness, Mapping) else stickiness
+    low, high = STICKINESS_SECONDS
+    if is_unknown(stickiness) or is_unknown(duration):
+        findings.defer(f"stickiness of {name}")
+    elif number(duration) is None:
+        findings.violation(
+            f"{where} sets no stickiness duration on its weighted forward. Set forward.stickiness.duration "
+            f"({low} to {high} seconds) even when stickiness is disabled: the program uses stickinessSeconds, "
+            "or 1 when it is 0.",
+            None,
+        )
+    elif not low <= (number(duration) or 0) <= high:
+        findings.violation(
+            f"{where} sets a stickiness duration of {show(duration)} seconds; AWS accepts {low} to {high}. Set "
+            "stickinessSeconds within that range (0 turns stickiness off).",
+            None,
+        )
+
+
+PRODUCTION_TRAFFIC = ResourceValidationPolicy(
+    name="production-traffic-split",
+    description=(
+        "Checks whether the production listener forwards to exactly two target groups with explicit weights that "
+        "add up to 100, at least 50 for the active colour, at most the configured maximum for the idle colour, "
+        "and a stickiness duration."
+    ),
+    validate=check_split,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=TRAFFIC_CONFIG,
+    remediation_steps=(
+        "Keep one weighted forward on the production listener that lists both colours' target groups once, with "
+        "weights activeColor = 100 - idleTrafficPercent and idle = idleTrafficPercent (at most maxIdleTrafficPercent), "
+        "and a stickiness duration (1 to 604800 seconds, also when stickiness is off)."
+    ),
+)
+
+
+# -- production-traffic-targets (stack policy: which resources the split reaches) -------------------
+def check_targets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     findings = Findings(report_violation)
     view = StackView.from_args(args)
     groups = {c: view.color_resource(TARGET_GROUP, c) for c in COLORS}
     listeners = view.production_listeners()
     if not listeners:
-        undecided = [r for r in view.of_type(LISTENER) if is_unknown(r.props.get("defaultActions"))]
+        undecided = [r for r in view.of_type(LISTENER) if is_unknown(production_forward(r.props))]
         if undecided:
             findings.defer("which listener is the production listener")
         elif any(groups.values()):
@@ -91,7 +266,7 @@ def check_traffic(args: StackValidationArgs, report_violation: ReportViolation) 
     if not traffic.targets:
         findings.defer(f"target groups of {listener.name}")
 
-    seen: dict[Color, int] = {c: 0 for c in COLORS}
+    seen: set[Color] = set()
     unresolved = False
     for target in traffic.targets:
         if is_unknown(target.raw):
@@ -106,110 +281,50 @@ def check_traffic(args: StackValidationArgs, report_violation: ReportViolation) 
                 listener.urn,
             )
             continue
-        seen[res.color] += 1
+        seen.add(res.color)
     for color in COLORS:
         group = groups[color]
-        if group is None or unresolved:
-            continue
-        if seen[color] == 0:
+        if group is not None and not unresolved and color not in seen:
             findings.violation(
                 f"{where} does not forward to the {color} target group {group.name}. List both colours' "
                 "target groups in the forward action, with weight 0 for the colour that gets no traffic.",
                 listener.urn,
             )
-        elif seen[color] > 1:
+
+    if not traffic.complete:
+        if not unresolved and any(is_unknown(t.weight) for t in traffic.targets):
+            findings.defer(f"which colours {listener.name} sends traffic to")
+        findings.finish()
+        return
+    for color in COLORS:
+        weight = traffic.weights[color]
+        asg = view.color_resource(AUTOSCALING_GROUP, color)
+        if weight <= 0 or asg is None:
+            continue
+        desired = capacity(asg, "desiredCapacity")
+        if is_unknown(desired):
+            findings.defer(f"capacity of {asg.name}")
+        elif desired == 0:
             findings.violation(
-                f"{where} lists the {color} target group {group.name} {seen[color]} times. List each "
-                "colour's target group exactly once.",
+                f"The {color} colour receives {_pct(weight)} of production traffic, but its Auto Scaling group "
+                f"{asg.name} has a desired capacity of 0. Give it instances before sending it traffic, or "
+                f"set its weight to 0.",
                 listener.urn,
             )
-
-    weights: list[float] = []
-    for target in traffic.targets:
-        if is_unknown(target.weight):
-            findings.defer(f"weights of {listener.name}")
-            continue
-        weight = number(target.weight)
-        if weight is None:
-            name = target.resource.name if target.resource is not None else show(target.raw)
-            findings.violation(
-                f"{where} forwards to {name} without a weight. Set every target group's weight explicitly.",
-                listener.urn,
-            )
-            continue
-        weights.append(weight)
-    if weights and len(weights) == len(traffic.targets):
-        max_idle = float(setting(args, TRAFFIC_CONFIG, "maxIdleTrafficPercent"))
-        _check_weights(traffic.weights, weights, max_idle, listener, findings)
-
-    if traffic.complete:
-        for color in COLORS:
-            weight = traffic.weights[color]
-            asg = view.color_resource(AUTOSCALING_GROUP, color)
-            if weight <= 0 or asg is None:
-                continue
-            desired = capacity(asg, "desiredCapacity")
-            if is_unknown(desired):
-                findings.defer(f"capacity of {asg.name}")
-            elif desired == 0:
-                findings.violation(
-                    f"The {color} colour receives {_pct(weight)} of production traffic, but its Auto Scaling group "
-                    f"{asg.name} has a desired capacity of 0. Give it instances before sending it traffic, or "
-                    f"set its weight to 0.",
-                    listener.urn,
-                )
     findings.finish()
 
 
-def _check_weights(
-    by_color: Mapping[Color, float], weights: list[float], max_idle: float, listener: Resource, findings: Findings
-) -> None:
-    where = f"The production listener {listener.name}"
-    total = sum(weights)
-    if total != 100:
-        findings.violation(
-            f"{where} has weights that add up to {show(total)}, not 100. Give the active colour 100 minus "
-            "the idle colour's share.",
-            listener.urn,
-        )
-    top = max(weights)
-    if top < 50:
-        findings.violation(
-            f"{where} gives no colour at least 50% of production traffic (largest weight {show(top)}). "
-            "The active colour must receive at least half.",
-            listener.urn,
-        )
-    if len(weights) != len(COLORS):
-        return
-    idle_share = min(weights)
-    if idle_share <= max_idle:
-        return
-    if by_color and by_color["blue"] != by_color["green"]:
-        idle = min(COLORS, key=lambda c: by_color[c])
-        subject = f"sends {_pct(idle_share)} of production traffic to the idle colour {idle}"
-    else:
-        subject = f"sends {_pct(idle_share)} of production traffic to the idle colour"
-    findings.violation(
-        f"{where} {subject}, more than the allowed {_pct(max_idle)} (policy config maxIdleTrafficPercent). "
-        f"Lower idleTrafficPercent to at most {show(max_idle)}.",
-        listener.urn,
-    )
-
-
-PRODUCTION_TRAFFIC = StackValidationPolicy(
-    name="production-traffic-split",
+PRODUCTION_TARGETS = StackValidationPolicy(
+    name="production-traffic-targets",
     description=(
-        "Checks whether the production listener forwards to exactly the two colours' target groups with "
-        "weights that add up to 100, at least 50 for the active colour, at most the configured maximum for "
-        "the idle colour, and none for a colour without instances."
+        "Checks whether exactly one listener splits production traffic, whether it forwards to the blue and the "
+        "green target group and nothing else, and whether every colour that receives traffic has instances."
     ),
-    validate=check_traffic,
+    validate=check_targets,
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=TRAFFIC_CONFIG,
     remediation_steps=(
-        "Keep one weighted forward on the production listener that lists both colours' target groups once, with "
-        "weights activeColor = 100 - idleTrafficPercent and idle = idleTrafficPercent (at most maxIdleTrafficPercent), "
-        "and send no traffic to a colour that has no instances."
+        "Give one listener (the production listener) a weighted forward that lists the blue and the green target "
+        "group, and scale a colour up before sending it traffic."
     ),
 )
 

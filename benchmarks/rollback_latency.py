@@ -4,7 +4,9 @@
 
 Each run puts traffic on green (config and listener), then runs the release tool's `rollback`
 to blue with a Pulumi engine double, timing the fast path (traffic restored) and counting the
-tool's AWS calls before `pulumi up` starts. Runs with and without the health guard (`--force`).
+tool's AWS calls before `pulumi up` starts (the engine double, like the real adapter, previews
+before every update, so "until `pulumi up` begins" includes its preview). Runs with and without the
+health guard (`--force`).
 Prints figures; asserts nothing. moto runs in-process on 127.0.0.1, so latencies are the
 tool's own overhead plus one local HTTP round trip, not AWS's.
 """

@@ -137,6 +137,48 @@ class Aws:
         return [found[n] for n in names]
 
 
+def _stat_text(metric: Mapping[str, Any], stat: str) -> str:
+    """`AWS/ApplicationELB HTTPCode_Target_5XX_Count Sum/60s`."""
+    parts = [str(metric.get("Namespace", "")), str(metric.get("MetricName", ""))]
+    text = " ".join(p for p in parts if p)
+    return f"{text} {stat}/{metric.get('Period', '?')}s" if stat else text
+
+
+def describe_metric(alarm: Mapping[str, Any]) -> str:
+    """What an alarm watches, in one line, for the decision record.
+
+    A plain alarm is its metric and statistic. A metric-math alarm (the 5xx *rate*: `Metrics`
+    instead of `MetricName`) is the expression it alarms on, followed by the queries the
+    expression reads. A composite alarm is its rule.
+    """
+    if alarm.get("AlarmRule"):
+        return f"rule {alarm['AlarmRule']}"
+    queries = alarm.get("Metrics") or []
+    if not queries:
+        stat = str(alarm.get("ExtendedStatistic") or alarm.get("Statistic") or "")
+        return _stat_text(alarm, stat) or "(no metric)"
+    # The alarm evaluates the one query with ReturnData true; when none says so, the expression.
+    returned = [q for q in queries if q.get("ReturnData") is True]
+    expressions = [q for q in queries if q.get("Expression")]
+    main = (returned or expressions or list(queries))[0]
+    inputs: list[str] = []
+    for query in queries:
+        if query.get("Id") == main.get("Id"):
+            continue
+        stat = query.get("MetricStat")
+        if stat:
+            metric = {**stat.get("Metric", {}), "Period": stat.get("Period", "?")}
+            inputs.append(f"{query['Id']} = {_stat_text(metric, str(stat.get('Stat', '')))}")
+        elif query.get("Expression"):
+            inputs.append(f"{query['Id']} = {query['Expression']}")
+    if main.get("Expression"):
+        head = f"{main.get('Label') or main['Id']} = {main['Expression']}"
+    else:
+        stat = main.get("MetricStat", {})
+        head = _stat_text({**stat.get("Metric", {}), "Period": stat.get("Period", "?")}, str(stat.get("Stat", "")))
+    return head + (f" (where {'; '.join(inputs)})" if inputs else "")
+
+
 def _alarm_state(alarm: Mapping[str, Any]) -> AlarmState:
     try:
         data = json.loads(alarm.get("StateReasonData") or "{}")
@@ -150,6 +192,6 @@ def _alarm_state(alarm: Mapping[str, Any]) -> AlarmState:
         reason=alarm.get("StateReason", ""),
         reason_data=data if isinstance(data, dict) else {"raw": data},
         updated_at=iso(updated) if isinstance(updated, datetime) else str(updated or ""),
-        metric=str(alarm.get("MetricName", "")),
+        metric=describe_metric(alarm),
         threshold=float(threshold) if threshold is not None else None,
     )

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen.context import Context
-from bluegreen.errors import CheckFailedError, RolledBackError, ToolError, UsageError
+from bluegreen.errors import CheckFailedError, ReleaseInterruptedError, RolledBackError, ToolError, UsageError
+from bluegreen.interrupts import InterruptHold
 from bluegreen.release import rollback
 from bluegreen.smoke import load_checks
 from bluegreen.stackconfig import IDLE_TRAFFIC_PERCENT, other
-from bluegreen.watch import Observation, watch
+from bluegreen.watch import Observation, smoke_base_url, watch
 
 
 def _print_record(ctx: Context, record: dict[str, Any]) -> None:
@@ -40,6 +41,7 @@ def bake(
     minutes: float | None,
     checks_path: Path | None,
     auto_rollback: bool = True,
+    base_url: str | None = None,
 ) -> dict[str, Any]:
     cfg, outputs = ctx.load()
     live = cfg.active
@@ -50,9 +52,17 @@ def bake(
         )
     duration = float(cfg.bake_minutes if minutes is None else minutes)
     if duration < 0:
-        raise UsageError(f"--minutes={duration} is not allowed: a number of minutes >= 0")
+        raise UsageError(f"--minutes={duration:g} is not allowed: a number of minutes >= 0")
+    if duration * 60 < cfg.alarm_window_seconds:
+        source = "--minutes" if minutes is not None else "config bluegreen:bakeMinutes"
+        ctx.reporter.warn(
+            f"{source}={duration:g} is shorter than the {cfg.alarm_window_text()} it takes an alarm to fire: "
+            "this bake cannot catch a regression that starts now"
+        )
     previous = cfg.rollback_color if cfg.rollback_color and cfg.rollback_color != live else other(live)
     suite = load_checks(checks_path) if checks_path else None
+    if suite is not None:
+        smoke_base_url(outputs, base_url)  # an unusable URL fails now, not on the first poll
     with ctx.reporter.step(f"bake {live} for {duration:g} min") as rec:
         seen: Observation = watch(
             ctx,
@@ -62,6 +72,7 @@ def bake(
             interval=ctx.timing.bake_interval,
             label="bake",
             suite=suite,
+            base_url=base_url,
             standby=previous if auto_rollback else None,
         )
         if seen.tripped:
@@ -85,16 +96,26 @@ def bake(
         record["decision"] = "rollback-advised"
         _print_record(ctx, record)
         raise CheckFailedError(f"{what} tripped during bake; --no-rollback given, traffic left on {live}")
-    record["decision"] = "rollback"
-    _print_record(ctx, record)
+    # Decided: from here until traffic and config are both on `previous`, Ctrl-C is held off
+    # (`rollback` ends the hold after its config write; a held Ctrl-C is raised then).
+    hold = InterruptHold().start()
     try:
+        record["decision"] = "rollback"
+        _print_record(ctx, record)
         with ctx.reporter.step(f"roll back to {previous}"):
             record["rollback"] = rollback(
-                ctx, to=previous, fast=True, known_health=seen.standby_health, loaded=(cfg, outputs)
+                ctx, to=previous, fast=True, known_health=seen.standby_health, loaded=(cfg, outputs), hold=hold
             )
+    except ReleaseInterruptedError as exc:
+        record["decision"] = "rollback-interrupted"
+        exc.message = f"{what} tripped during bake; the rollback to {previous} was {exc.message}"
+        exc.args = (exc.message,)
+        raise
     except ToolError as exc:
         record["decision"] = "rollback-failed"
         exc.message = f"{what} tripped during bake and the rollback failed: {exc.message}"
         exc.args = (exc.message,)
         raise
+    finally:
+        hold.release(reraise=False)
     raise RolledBackError(f"{what} fired during bake; traffic is back on {previous}", details=record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from bluegreen.aws import Aws
 from bluegreen.clock import Clock, SystemClock
 from bluegreen.context import Context, Timing, default_aws
 from bluegreen.engine import AutomationEngine, Engine
-from bluegreen.errors import ExitCode, ToolError
+from bluegreen.errors import ExitCode, ToolError, UsageError
 from bluegreen.outputs import StackOutputs
 from bluegreen.registry import COMMAND_MODULES, CommandSpec, load_commands
 from bluegreen.smoke import Fetch, urllib_fetch
@@ -78,16 +79,53 @@ def _engine(args: argparse.Namespace) -> Engine:
     return AutomationEngine(args.stack, project_dir=args.project_dir)
 
 
+# Numeric options: (flag, attribute, whether 0 is allowed).
+# A poll or an interval of 0 would spin; a wait of 0 would give up before anything could happen.
+_NUMBERS: tuple[tuple[str, str, bool], ...] = (
+    ("--poll", "poll", False),
+    ("--interval", "interval", False),
+    ("--timeout", "timeout", False),
+    ("--confirm-timeout", "confirm_timeout", True),  # 0: check the weights once, do not wait
+    ("--pause", "pause", True),  # 0: no hold at a ramp step (warned: no alarm can fire in that time)
+    ("--minutes", "minutes", True),  # 0: no bake
+)
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse a non-finite, negative or (where 0 is meaningless) zero number of seconds or minutes."""
+    for flag, attribute, zero_ok in _NUMBERS:
+        value = getattr(args, attribute, None)
+        if value is None:
+            continue
+        if math.isfinite(value) and (value > 0 or (zero_ok and value == 0)):
+            continue
+        unit = "minutes" if flag == "--minutes" else "seconds"
+        allowed = f"a number of {unit} >= 0" if zero_ok else f"a number of {unit} above 0"
+        raise UsageError(
+            f"{flag}={value:g} is not allowed: {allowed}",
+            details={"argument": flag, "value": value, "allowed": ">= 0" if zero_ok else "> 0"},
+        )
+
+
+def check_project_dir(project_dir: Path) -> None:
+    if not (project_dir / "Pulumi.yaml").is_file():
+        raise UsageError(
+            f"--project-dir {project_dir} has no Pulumi.yaml: it must be the Pulumi project directory "
+            "(the tool reads the config defaults declared there)",
+            details={"argument": "--project-dir", "value": str(project_dir)},
+        )
+
+
 def _timing(args: argparse.Namespace) -> Timing:
+    check_numbers(args)
     defaults = Timing()
-    pause = getattr(args, "pause", None)
     interval = getattr(args, "interval", None)
     return Timing(
         poll_interval=args.poll,
         health_timeout=args.timeout,
         confirm_interval=min(defaults.confirm_interval, args.confirm_timeout),
         confirm_timeout=args.confirm_timeout,
-        ramp_pause=defaults.ramp_pause if pause is None else pause,
+        ramp_pause=getattr(args, "pause", None),
         bake_interval=defaults.bake_interval if interval is None else interval,
     )
 
@@ -112,6 +150,7 @@ def main(
     error: str | None = None
     code = ExitCode.OK
     try:
+        check_project_dir(args.project_dir)
         ctx = Context(
             engine=engine_factory(args),
             reporter=reporter,
@@ -119,6 +158,7 @@ def main(
             timing=_timing(args),
             aws_factory=aws_factory,
             fetch=fetch,
+            project_dir=args.project_dir,
         )
         with reporter.step(f"{args.command} ({args.stack})"):
             specs[args.command].run(ctx, args)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from bluegreen import stack_files
 from bluegreen.aws import Aws
 from bluegreen.clock import Clock
 from bluegreen.engine import Engine, OperationResult
-from bluegreen.errors import StackLockedError
+from bluegreen.errors import PreviewFailedError, StackLockedError
 from bluegreen.outputs import StackOutputs
 from bluegreen.report import Reporter
 from bluegreen.smoke import Fetch, urllib_fetch
@@ -23,7 +26,7 @@ class Timing:
     health_timeout: float = 900.0  # stage: until the idle target group is healthy
     confirm_interval: float = 2.0  # weights check after an update
     confirm_timeout: float = 120.0
-    ramp_pause: float = 60.0  # switch --ramp: time at each step, watching alarms
+    ramp_pause: float | None = None  # switch --ramp: hold at each step; None = the alarm window from config
     bake_interval: float = 30.0  # bake: alarm poll interval
 
 
@@ -39,10 +42,14 @@ class Context:
     timing: Timing = field(default_factory=Timing)
     aws_factory: Callable[[StackOutputs], Aws] = default_aws
     fetch: Fetch = urllib_fetch
+    project_dir: Path = stack_files.PROJECT_DIR  # --project-dir: whose Pulumi.yaml declares the defaults
     _aws: Aws | None = None
 
     def load(self) -> tuple[ReleaseConfig, StackOutputs]:
-        return parse_config(self.engine.config()), StackOutputs(self.engine.outputs())
+        return self.parse(self.engine.config()), StackOutputs(self.engine.outputs())
+
+    def parse(self, raw: Mapping[str, str]) -> ReleaseConfig:
+        return parse_config(raw, project_dir=self.project_dir)
 
     def outputs(self) -> StackOutputs:
         return StackOutputs(self.engine.outputs())
@@ -60,22 +67,35 @@ class Context:
             self.engine.set_config(changes)
             rec.detail = shown
 
-    def apply(self, changes: Mapping[str, str], message: str, revert_on_lock: bool = True) -> OperationResult:
-        """Set config, then `pulumi up` with the policy pack.
+    def apply(self, changes: Mapping[str, str], message: str, revert_if_refused: bool = True) -> OperationResult:
+        """Set config, then `pulumi up` (previewed first) with the policy pack.
 
-        When the stack is locked the update never started; with `revert_on_lock` the keys just set
-        go back to their previous values, so a refused release leaves config as it found it.
+        When the update never started (the stack is locked, or its preview failed: a mandatory
+        policy violation or the program refusing), with `revert_if_refused` the keys just set go
+        back to their previous values, so a refused step leaves config as it found it.
         """
-        before = self.engine.config() if changes and revert_on_lock else {}
+        before = self.engine.config() if changes and revert_if_refused else {}
         self.set_config(changes)
         try:
-            with self.reporter.step("pulumi up") as rec:
-                result = self.engine.up(message, self.reporter.engine_line)
-                rec.detail = result.describe()
-        except StackLockedError as exc:
-            if changes and revert_on_lock:
+            result = self.up(message)
+        except (StackLockedError, PreviewFailedError) as exc:
+            if changes and revert_if_refused:
                 self.engine.set_config({key: before.get(key, "") for key in changes})
                 exc.message += "\nconfig left as it was: " + ", ".join(sorted(changes))
                 exc.args = (exc.message,)
             raise
         return result
+
+    def up(self, message: str) -> OperationResult:
+        """`pulumi up` (previewed first, with the policy pack) as a reported step."""
+        with self.reporter.step("pulumi up") as rec:
+            result = self.engine.up(message, self.reporter.engine_line)
+            rec.detail = result.describe()
+        return result
+
+    def config_set_command(self, changes: Mapping[str, str]) -> str:
+        """The Pulumi CLI command that writes `changes`, for messages that ask a person to run it."""
+        pairs = " ".join(f"--plaintext {shlex.quote(f'bluegreen:{k}={v}')}" for k, v in changes.items())
+        here = self.project_dir.resolve() == Path.cwd().resolve()
+        cwd = "" if here else f" --cwd {shlex.quote(str(self.project_dir))}"
+        return f"pulumi config set-all{cwd} --stack {shlex.quote(self.engine.stack_name)} {pairs}"

@@ -10,6 +10,7 @@ from bluegreen.context import Context
 from bluegreen.release import stage, switch, verify
 from bluegreen.smoke import load_checks
 from bluegreen.stackconfig import check_image_id, check_release, image_key, release_key
+from bluegreen.watch import smoke_base_url
 
 
 def deploy(
@@ -22,6 +23,7 @@ def deploy(
     pause: float | None,
     minutes: float | None,
     bake_checks: bool,
+    base_url: str | None = None,
 ) -> dict[str, Any]:
     cfg, outputs = ctx.load()
     live, idle = cfg.active, cfg.idle
@@ -29,6 +31,7 @@ def deploy(
     if image_id is not None:
         check_image_id(image_key(idle), image_id)
     load_checks(checks_path)  # a bad checks file fails now, before anything changes
+    smoke_base_url(outputs, base_url)  # and so does a URL the smoke checks cannot use
     already = (
         cfg.idle_percent == 0
         and cfg.releases[live] == release
@@ -43,11 +46,11 @@ def deploy(
     with ctx.reporter.step("stage"):
         stage(ctx, release, image_id)
     with ctx.reporter.step("verify"):
-        verify(ctx, checks_path, color=idle)
+        verify(ctx, checks_path, color=idle, base_url=base_url)
     with ctx.reporter.step("switch"):
         switch(ctx, to=idle, ramp=ramp, pause=pause)
     with ctx.reporter.step("bake"):
-        bake(ctx, minutes, checks_path if bake_checks else None)
+        bake(ctx, minutes, checks_path if bake_checks else None, base_url=base_url)
     result = {"deployed": True, "active": idle, "release": release}
     ctx.reporter.result["deploy"] = result
     return result

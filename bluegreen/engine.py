@@ -4,6 +4,12 @@
 lock errors as `StackLockedError`. `AutomationEngine` drives the Pulumi CLI through
 `pulumi.automation` on a LocalWorkspace over the project directory and applies the policy
 pack to every preview and update. Tests use a double that implements the same Protocol.
+
+Why `up` previews first: the Automation API's `stack.up` runs `pulumi up --yes --skip-preview`,
+and without a preview the engine only calls the pack's stack policies (AnalyzeStack, which sees
+outputs) after the update has been applied. A mandatory stack-policy violation would then fail
+an update that already changed AWS. Previewing first with the same pack stops the update before
+any resource changes.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bluegreen import stack_files
-from bluegreen.errors import EngineError, StackLockedError, UsageError
+from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError, UsageError
 
 OutputSink = Callable[[str], None]
 
@@ -48,12 +54,28 @@ class Engine(Protocol):
         ...
 
     def up(self, message: str, on_output: OutputSink) -> OperationResult:
-        """`pulumi up` with the policy pack; raises StackLockedError or EngineError."""
+        """`pulumi preview` then `pulumi up`, both with the policy pack.
+
+        The preview comes first because the update itself skips its preview (stack policies would
+        otherwise only judge an update that is already applied). A failed preview (a mandatory
+        policy violation, or the program refusing, e.g. its release guard) raises
+        PreviewFailedError and the update never starts, so nothing was changed. Also raises
+        StackLockedError (either step refused by the stack lock) or EngineError (the update failed).
+        """
         ...
 
     def preview(self, on_output: OutputSink) -> OperationResult:
         """`pulumi preview --diff` with the policy pack; raises StackLockedError or EngineError."""
         ...
+
+
+def preview_failed(exc: EngineError) -> PreviewFailedError:
+    """The error `up` raises when its preview fails: the update never started."""
+    detail = exc.message.split("\n", 1)[-1] if exc.message.startswith("pulumi preview failed") else exc.message
+    return PreviewFailedError(
+        "the preview before `pulumi up` failed, so `pulumi up` did not run and nothing was changed "
+        "(a mandatory policy violation, or the program refused the config, e.g. its release guard):\n" + detail
+    )
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -146,6 +168,19 @@ class AutomationEngine:
     def up(self, message: str, on_output: OutputSink) -> OperationResult:
         stack = self._select()
         packs = self._policy_packs()
+        # `stack.up` passes --skip-preview; preview first so that a mandatory violation, of stack
+        # policies too, stops the update before it changes anything.
+        try:
+            self._wrap(
+                "preview",
+                lambda: stack.preview(
+                    policy_packs=packs, diff=True, message=message, on_output=on_output, color="never"
+                ),
+            )
+        except StackLockedError:
+            raise
+        except EngineError as exc:
+            raise preview_failed(exc) from exc
         result = self._wrap(
             "up",
             lambda: stack.up(policy_packs=packs, message=message, on_output=on_output, color="never"),

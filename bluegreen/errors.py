@@ -65,6 +65,10 @@ class EngineError(ToolError):
     exit_code = ExitCode.CHECK_FAILED
 
 
+class PreviewFailedError(EngineError):
+    """The preview that runs before every `pulumi up` failed, so the update never started."""
+
+
 class StackLockedError(EngineError):
     """Another update holds the Pulumi stack lock (automation's ConcurrentUpdateError)."""
 

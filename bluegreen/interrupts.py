@@ -1,4 +1,8 @@
-"""Hold Ctrl-C off while traffic is being put back on a healthy colour."""
+"""Hold Ctrl-C off while traffic is being put back on a healthy colour.
+
+Only this process is protected: a `pulumi` CLI that the Automation API runs as a subprocess gets
+the terminal's SIGINT itself and handles it its own way (README, Failure handling).
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,55 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
+
+
+class InterruptHold:
+    """SIGINT is recorded, not raised, from `start()` until `release()`.
+
+    Unlike a `with` block, a hold can start in one function and end in another: `bake` starts one
+    as soon as it decides to roll back, and `rollback` releases it once the fast path and the config
+    write are both done. Only the main thread can own signal handlers; elsewhere this is a no-op.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._previous: Any = None
+        self._active = False
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    def start(self) -> InterruptHold:
+        if not self._active and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._record)
+            self._active = True
+        return self
+
+    def _record(self, signum: int, _frame: FrameType | None) -> None:
+        self.received.append(signum)
+
+    def release(self, reraise: bool = True) -> None:
+        """Put the previous handler back; raise KeyboardInterrupt now if Ctrl-C came (and `reraise`).
+
+        Idempotent, so a `finally` can call it again after a normal release.
+        """
+        if self._active:
+            signal.signal(signal.SIGINT, self._previous)
+            self._active = False
+        if self.received and reraise:
+            self.received.clear()
+            raise KeyboardInterrupt
 
 
 @contextmanager
 def deferred_interrupts(reraise: bool = True) -> Iterator[list[int]]:
-    """SIGINT during the block is recorded, not raised; raised afterwards when `reraise`.
-
-    Only the main thread can own signal handlers; elsewhere this is a no-op.
-    """
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def _record(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = signal.signal(signal.SIGINT, _record)
+    """SIGINT during the block is recorded, not raised; raised afterwards when `reraise`."""
+    hold = InterruptHold().start()
     try:
-        yield received
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received and reraise:
-        raise KeyboardInterrupt
+        yield hold.received
+    except BaseException:
+        hold.release(reraise=False)
+        raise
+    hold.release(reraise=reraise)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bluegreen import stack_files
 from bluegreen.context import Context
 from bluegreen.errors import (
     CheckFailedError,
@@ -119,9 +120,10 @@ def _config_database_version(raw: Mapping[str, str]) -> int:
     return version
 
 
-def config_state(raw: Mapping[str, str]) -> SchemaState:
-    """The state the next `pulumi up` deploys, from the stack config (wire form)."""
-    cfg = parse_config(raw)
+def config_state(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT_DIR) -> SchemaState:
+    """The state the next `pulumi up` deploys, from the stack config (wire form) over the defaults
+    declared in `project_dir`'s Pulumi.yaml."""
+    cfg = parse_config(raw, project_dir=project_dir)
     return SchemaState(
         source="config",
         database_version=_config_database_version(raw),
@@ -387,7 +389,7 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
             details={"argument": "--timeout", "value": timeout, "allowed": "> 0"},
         )
     raw = ctx.engine.config()
-    config = config_state(raw)
+    config = config_state(raw, ctx.project_dir)
     deployed = deployed_state(ctx.engine.outputs())
     current = config.database_version
     check_forward(action, target, config, deployed)
@@ -448,7 +450,7 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
             ctx.apply(
                 {DATABASE_SCHEMA_VERSION: str(target)},
                 message=f"bluegreen migrate {action} {target}",
-                revert_on_lock=False,
+                revert_if_refused=False,
             )
         except EngineError as exc:
             raise type(exc)(

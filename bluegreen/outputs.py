@@ -30,6 +30,22 @@ class StackOutputs:
         return self._str("url")
 
     @property
+    def active_color(self) -> str:
+        """The colour the last update made live (output activeColor)."""
+        value = self._str("activeColor")
+        if value not in ("blue", "green"):
+            raise OutputError("activeColor", f"should be blue or green, got {value!r}")
+        return value
+
+    def weight(self, color: str) -> int:
+        """The colour's deployed listener weight (output <colour>Weight); 0 when absent."""
+        value = self.raw.get(f"{color}Weight", 0)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise OutputError(f"{color}Weight", f"should be an integer, got {value!r}") from None
+
+    @property
     def listener_arn(self) -> str:
         return self._str("listenerArn")
 

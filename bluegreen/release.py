@@ -6,7 +6,8 @@ Invariants:
   deployed on it; if it fails or is interrupted part-way, traffic is put back on a healthy colour
   before the error is reported.
 - `rollback` moves traffic with one ModifyListener call first, then makes config and Pulumi state
-  agree with a `pulumi up`.
+  agree with a `pulumi up`. Ctrl-C is held off from the fast path until config points at the
+  target too, so an interrupt never leaves the listener and config disagreeing.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from bluegreen.clock import iso
 from bluegreen.context import Context
 from bluegreen.errors import (
     CheckFailedError,
+    OutputError,
+    PreviewFailedError,
     ReleaseInterruptedError,
     RolledBackError,
     StackLockedError,
     ToolError,
     UsageError,
 )
-from bluegreen.interrupts import deferred_interrupts
+from bluegreen.interrupts import InterruptHold, deferred_interrupts
 from bluegreen.outputs import StackOutputs
 from bluegreen.smoke import load_checks, run_checks
 from bluegreen.stackconfig import (
@@ -45,7 +48,33 @@ from bluegreen.stackconfig import (
     weights_for,
 )
 from bluegreen.traffic import choose_safe_color, confirm_live, health, put_traffic_on
-from bluegreen.watch import preview_headers, smoke_variables, watch
+from bluegreen.watch import preview_headers, smoke_base_url, smoke_variables, watch
+
+
+def tool_command(ctx: Context, command: str) -> str:
+    """A `python -m bluegreen` command line for this stack, to quote in messages."""
+    return f"python -m bluegreen {command} --stack {ctx.engine.stack_name}"
+
+
+def after_interrupt(ctx: Context, color: str) -> str:
+    """What to do after a Ctrl-C that may have hit a `pulumi` CLI in the middle of an update."""
+    return (
+        f"if the Ctrl-C came while `pulumi` was updating, that CLI may still finish (or abandon) resource "
+        f"operations it had started; run `{tool_command(ctx, 'status')}`, then "
+        f"`{tool_command(ctx, f'rollback --to {color}')}` (if the stack is reported locked, "
+        f"`pulumi cancel --stack {ctx.engine.stack_name}` releases the lock once no `pulumi` process is left)"
+    )
+
+
+def config_write_failed(ctx: Context, color: str, changes: dict[str, str], exc: BaseException) -> CheckFailedError:
+    """Traffic is on `color` but config does not say so: a later `pulumi up` would move it back."""
+    first = (exc.message if isinstance(exc, ToolError) else str(exc)).splitlines() or [type(exc).__name__]
+    return CheckFailedError(
+        f"traffic is on {color} (ModifyListener), but writing the stack config failed ({first[0]}), so config "
+        f"does not point at {color} and the next `pulumi up` would move traffic away from it. Run "
+        f"`{ctx.config_set_command(changes)}`, then `{tool_command(ctx, f'rollback --to {color}')}`",
+        details={"trafficOn": color, "configNotWritten": changes},
+    )
 
 
 def _not_staged(cfg: ReleaseConfig, outputs: StackOutputs, color: str) -> str | None:
@@ -122,10 +151,11 @@ def stage(ctx: Context, release: str, image_id: str | None) -> dict[str, Any]:
     return result
 
 
-def verify(ctx: Context, checks_path: Path, color: str | None = None) -> dict[str, Any]:
+def verify(ctx: Context, checks_path: Path, color: str | None = None, base_url: str | None = None) -> dict[str, Any]:
     cfg, outputs = ctx.load()
     target = check_color("--color", color) if color else cfg.idle
     suite = load_checks(checks_path)
+    url = smoke_base_url(outputs, base_url)
     problem = _not_staged(cfg, outputs, target)
     if problem:
         raise CheckFailedError(problem)
@@ -136,7 +166,7 @@ def verify(ctx: Context, checks_path: Path, color: str | None = None) -> dict[st
 
         results = run_checks(
             suite,
-            outputs.url,
+            url,
             preview_headers(outputs, target),
             smoke_variables(outputs, target),
             sleep=ctx.clock.sleep,
@@ -146,7 +176,12 @@ def verify(ctx: Context, checks_path: Path, color: str | None = None) -> dict[st
         failed = [r for r in results if not r.ok]
         rec.detail = f"{len(results) - len(failed)}/{len(results)} passed"
     summary = [{"check": r.name, "ok": r.ok, "attempts": r.attempts, "detail": r.detail} for r in results]
-    ctx.reporter.result["verify"] = {"color": target, "release": outputs.release(target), "checks": summary}
+    ctx.reporter.result["verify"] = {
+        "color": target,
+        "release": outputs.release(target),
+        "url": url,
+        "checks": summary,
+    }
     if failed:
         if cfg.verified[target] is not None:
             ctx.set_config({verified_key(target): ""})
@@ -191,30 +226,45 @@ def require_ready(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs, color
     return counts
 
 
-def restore_traffic(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs, preferred: str, reconcile: bool) -> str:
-    """After a failed or interrupted switch: traffic on a healthy colour, config to match."""
+def restore_traffic(
+    ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs, preferred: str, *, reconcile: bool, why: str
+) -> str:
+    """After a failed or interrupted switch: traffic on a healthy colour, config to match.
+
+    Ctrl-C is held off until both the listener and config point at that colour; if either write
+    fails, the error says so (with `why` the switch stopped) and gives the commands to run.
+    """
     with deferred_interrupts(reraise=False), ctx.reporter.step("restore traffic") as rec:
         try:
             color, _ = choose_safe_color(ctx, outputs, preferred)
             put_traffic_on(ctx, outputs, color, cfg.stickiness_seconds)
         except Exception as exc:
             raise CheckFailedError(
-                f"COULD NOT RESTORE TRAFFIC ({exc}): the listener may still split traffic; run "
-                f"`python -m bluegreen status`, then `python -m bluegreen rollback --to {preferred}`"
+                f"{why}; COULD NOT RESTORE TRAFFIC ({exc}): the listener may still split traffic; run "
+                f"`{tool_command(ctx, 'status')}`, then `{tool_command(ctx, f'rollback --to {preferred}')}`"
             ) from exc
-        ctx.engine.set_config({ACTIVE_COLOR: color, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: color})
+        changes = {ACTIVE_COLOR: color, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: color}
+        try:
+            ctx.engine.set_config(changes)
+        except Exception as exc:
+            failed = config_write_failed(ctx, color, changes, exc)
+            failed.message = f"{why}; {failed.message}"
+            failed.args = (failed.message,)
+            raise failed from exc
         rec.detail = f"100% on {color} (ModifyListener), config activeColor={color}"
         if reconcile:
             try:
                 ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
             except ToolError as exc:
+                first = (exc.message.splitlines() or [type(exc).__name__])[0]
                 ctx.reporter.warn(
-                    f"traffic is on {color}, but `pulumi up` to match state failed ({exc.message.splitlines()[0]}); "
-                    f"run `python -m bluegreen rollback --to {color}` once the cause is fixed"
+                    f"traffic is on {color}, but `pulumi up` to match state failed ({first}); "
+                    f"run `{tool_command(ctx, f'rollback --to {color}')}` once the cause is fixed"
                 )
         else:
             ctx.reporter.warn(
-                f"traffic is on {color}; run `python -m bluegreen rollback --to {color}` to bring Pulumi state in line"
+                f"traffic is on {color}; run `{tool_command(ctx, f'rollback --to {color}')}` "
+                "to bring Pulumi state in line"
             )
     return color
 
@@ -235,7 +285,13 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
         require_ready(ctx, cfg, outputs, target)
     # A ramp resumes above the current step; when the target is already active only the final step is left.
     ramp = [] if cfg.active == target else [p for p in ramp if p > cfg.idle_percent]
-    pause_seconds = ctx.timing.ramp_pause if pause is None else pause
+    requested = pause if pause is not None else ctx.timing.ramp_pause
+    pause_seconds = float(cfg.alarm_window_seconds) if requested is None else requested
+    if ramp and requested is not None and requested < cfg.alarm_window_seconds:
+        ctx.reporter.warn(
+            f"--pause {requested:g}s is shorter than the {cfg.alarm_window_text()} it takes an alarm to fire: "
+            "a regression at a ramp step may not be caught before the next step (default --pause is that window)"
+        )
     touched_live = False  # True once one of our updates has gone through
     stage_name = "start"
     try:
@@ -267,41 +323,77 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
             touched_live = True
         with ctx.reporter.step("confirm live weights"):
             confirm_live(ctx, outputs, final)
-    except StackLockedError as exc:
-        # The lock refused this update before it started (and `apply` put its config back).
-        # Undo what our earlier steps did; never touch the listener when nothing of ours reached it.
+    except (StackLockedError, PreviewFailedError) as exc:
+        # The lock or the preview (a mandatory policy violation, the program refusing) stopped this
+        # update before it started, and `apply` put its config back. Undo what our earlier steps
+        # did; never touch the listener when nothing of ours reached it.
         if touched_live:
-            color = restore_traffic(ctx, cfg, outputs, previous, reconcile=False)
+            locked = isinstance(exc, StackLockedError)
+            color = restore_traffic(
+                ctx,
+                cfg,
+                outputs,
+                previous,
+                reconcile=not locked,
+                why=f"switch aborted during {stage_name} ({'locked' if locked else 'preview failed'})",
+            )
             exc.message += f"\nswitch aborted during {stage_name}; traffic is on {color}"
         else:
             exc.message += "\nnothing was changed: traffic untouched"
         exc.args = (exc.message,)
         raise
     except KeyboardInterrupt:
-        color = restore_traffic(ctx, cfg, outputs, previous, reconcile=False)
-        raise ReleaseInterruptedError(f"interrupted during {stage_name}; traffic is on {color}") from None
+        color = restore_traffic(
+            ctx, cfg, outputs, previous, reconcile=False, why=f"switch interrupted during {stage_name}"
+        )
+        raise ReleaseInterruptedError(
+            f"interrupted during {stage_name}; traffic is on {color}; {after_interrupt(ctx, color)}"
+        ) from None
     except ToolError as exc:
-        color = restore_traffic(ctx, cfg, outputs, previous, reconcile=True)
+        why = f"switch aborted during {stage_name} ({(exc.message.splitlines() or [type(exc).__name__])[0]})"
+        color = restore_traffic(ctx, cfg, outputs, previous, reconcile=True, why=why)
         exc.message = f"{exc.message}\nswitch aborted during {stage_name}; traffic is on {color}"
         exc.args = (exc.message,)
         raise
     except Exception as exc:
-        color = restore_traffic(ctx, cfg, outputs, previous, reconcile=True)
-        raise CheckFailedError(f"switch aborted during {stage_name} ({exc!r}); traffic is on {color}") from exc
+        why = f"switch aborted during {stage_name} ({exc!r})"
+        color = restore_traffic(ctx, cfg, outputs, previous, reconcile=True, why=why)
+        raise CheckFailedError(f"{why}; traffic is on {color}") from exc
     result = {"switched": True, "active": target, "previous": previous, "ramp": ramp}
     ctx.reporter.result["switch"] = result
     return result
 
 
-def rollback_target(cfg: ReleaseConfig) -> str:
+def rollback_target(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs) -> str:
+    """`rollbackColor` when a switch recorded one; otherwise undo what is deployed."""
     if cfg.rollback_color:
         return cfg.rollback_color
     if cfg.idle_percent > 0:
+        ctx.reporter.info(
+            f"config bluegreen:{ROLLBACK_COLOR} is empty; a canary is configured "
+            f"({IDLE_TRAFFIC_PERCENT}={cfg.idle_percent}), so rolling back to the active colour {cfg.active}"
+        )
         return cfg.active
-    raise UsageError(
-        f"config bluegreen:{ROLLBACK_COLOR} is empty, so there is no previous colour to return to "
-        "(`switch` records it; `stage` clears it when it replaces that colour); pass --to blue|green"
+    try:
+        deployed = outputs.active_color
+        canary = outputs.weight(other(deployed))
+    except OutputError as exc:
+        raise UsageError(
+            f"config bluegreen:{ROLLBACK_COLOR} is empty and the deployed activeColor cannot be read "
+            f"({exc.message}); pass --to blue|green"
+        ) from None
+    if canary > 0:
+        ctx.reporter.info(
+            f"config bluegreen:{ROLLBACK_COLOR} is empty; the deployed canary sends {canary}% to "
+            f"{other(deployed)}, so rolling back to the deployed activeColor {deployed}"
+        )
+        return deployed
+    target = other(deployed)
+    ctx.reporter.info(
+        f"config bluegreen:{ROLLBACK_COLOR} is empty (no switch recorded one): rolling back to {target}, "
+        f"the colour opposite the deployed activeColor ({deployed}); pass --to to choose"
     )
+    return target
 
 
 def rollback(
@@ -312,38 +404,70 @@ def rollback(
     force: bool = False,
     known_health: TargetCounts | None = None,
     loaded: tuple[ReleaseConfig, StackOutputs] | None = None,
+    hold: InterruptHold | None = None,
 ) -> dict[str, Any]:
-    """`loaded` lets a caller that has just read config and outputs (bake) skip reading them
-    again: with the real engine those reads are Pulumi CLI calls that would delay the fast path."""
-    cfg, outputs = loaded or ctx.load()
-    target = check_color("--to", to) if to else rollback_target(cfg)
-    result: dict[str, Any] = {"to": target, "from": other(target), "fast": fast}
-    ctx.reporter.result["rollback"] = result
-    if not force:
-        counts = known_health if known_health is not None else health(ctx, outputs, target)
-        if counts.healthy == 0:
-            raise CheckFailedError(
-                f"{target} has {counts.describe()}: rolling back would send traffic to no healthy target; "
-                "scale it up (bluegreen:idleScaledDown=false, then `pulumi up`) or pass --force"
-            )
-    if fast:
-        with ctx.reporter.step(f"fast path: ModifyListener, 100% to {target}") as rec:
-            seconds = put_traffic_on(ctx, outputs, target, cfg.stickiness_seconds)
-            rec.detail = f"{seconds * 1000:.1f} ms"
-        result["fastPathSeconds"] = round(seconds, 4)
+    """Traffic to the target now (fast path), config to match, then `pulumi up` and confirm.
+
+    `loaded` lets a caller that has just read config and outputs (bake) skip reading them
+    again: with the real engine those reads are Pulumi CLI calls that would delay the fast path.
+    `hold` is a Ctrl-C hold the caller started when it decided to roll back (bake); otherwise one
+    starts just before the fast path. Either way it ends only once the listener *and* config point
+    at the target, so an interrupt cannot leave config aiming at the colour traffic just left (a
+    later `pulumi up` would undo the rollback). A Ctrl-C received meanwhile is raised then, as
+    ReleaseInterruptedError, before `pulumi up` starts.
+    """
+    hold = hold or InterruptHold()
     try:
-        # Config must keep pointing at the target even when the update is refused: a later
-        # `pulumi up` would otherwise undo the fast path.
-        ctx.apply(
-            {ACTIVE_COLOR: target, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: target},
-            message=f"bluegreen rollback to {target}",
-            revert_on_lock=not fast,
-        )
+        cfg, outputs = loaded or ctx.load()
+        target = check_color("--to", to) if to else rollback_target(ctx, cfg, outputs)
+        result: dict[str, Any] = {"to": target, "from": other(target), "fast": fast}
+        ctx.reporter.result["rollback"] = result
+        if not force:
+            counts = known_health if known_health is not None else health(ctx, outputs, target)
+            if counts.healthy == 0:
+                raise CheckFailedError(
+                    f"{target} has {counts.describe()}: rolling back would send traffic to no healthy target; "
+                    "scale it up (bluegreen:idleScaledDown=false, then `pulumi up`) or pass --force"
+                )
+        changes = {ACTIVE_COLOR: target, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: target}
+        if fast:
+            hold.start()
+            with ctx.reporter.step(f"fast path: ModifyListener, 100% to {target}") as rec:
+                seconds = put_traffic_on(ctx, outputs, target, cfg.stickiness_seconds)
+                rec.detail = f"{seconds * 1000:.1f} ms"
+            result["fastPathSeconds"] = round(seconds, 4)
+            # Config must point at the target before anything else: a later `pulumi up` (ours, or
+            # anyone's after a failure) would otherwise undo the fast path.
+            try:
+                ctx.set_config(changes)
+            except Exception as exc:
+                raise config_write_failed(ctx, target, changes, exc) from exc
+    except BaseException:
+        hold.release(reraise=False)
+        raise
+    try:
+        hold.release()
+    except KeyboardInterrupt:
+        done = f"traffic is on {target} (fast path) and config points at it, but" if fast else "nothing was changed:"
+        raise ReleaseInterruptedError(
+            f"interrupted: {done} `pulumi up` did not run; run `{tool_command(ctx, f'rollback --to {target}')}` "
+            "to finish"
+        ) from None
+    try:
+        if fast:
+            ctx.up(f"bluegreen rollback to {target}")
+        else:
+            ctx.apply(changes, message=f"bluegreen rollback to {target}")
+    except KeyboardInterrupt:
+        where = f"traffic is on {target} (fast path) and config points at it" if fast else "config points at " + target
+        raise ReleaseInterruptedError(
+            f"interrupted during `pulumi up`: {where}; {after_interrupt(ctx, target)}"
+        ) from None
     except ToolError as exc:
         if fast:
             exc.message += (
-                f"\ntraffic is already on {target} (fast path); Pulumi state does not match yet: "
-                f"re-run `python -m bluegreen rollback --to {target}`"
+                f"\ntraffic is already on {target} (fast path) and config points at it; Pulumi state does not "
+                f"match yet: re-run `{tool_command(ctx, f'rollback --to {target}')}`"
             )
             exc.args = (exc.message,)
         raise

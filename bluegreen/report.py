@@ -1,7 +1,7 @@
 """Output for people (step names, timers, progress) and for CI (`--json`).
 
 Human mode prints to stdout. JSON mode prints progress to stderr and, at the end, exactly one
-JSON document on stdout: {"command", "ok", "exitCode", "steps", "result", "error"}.
+JSON document on stdout: {"command", "ok", "exitCode", "steps", "result", "warnings", "error"}.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class Reporter:
     err: TextIO = field(default_factory=lambda: sys.stderr)
     steps: list[StepRecord] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     _depth: int = 0
 
     @property
@@ -73,6 +74,7 @@ class Reporter:
         self._line(f"… {text} [{self.clock.monotonic() - started:.0f}s]")
 
     def warn(self, text: str) -> None:
+        self.warnings.append(text)
         self._line(f"! {text}")
 
     def engine_line(self, text: str) -> None:
@@ -87,6 +89,7 @@ class Reporter:
                 "exitCode": exit_code,
                 "steps": [vars(s) for s in self.steps],
                 "result": self.result,
+                "warnings": self.warnings,
                 "error": error,
             }
             print(json.dumps(doc, indent=2, default=str), file=self.out, flush=True)

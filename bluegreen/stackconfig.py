@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bluegreen import stack_files
@@ -29,6 +30,9 @@ IDLE_SCALED_DOWN = "idleScaledDown"
 ROLLBACK_COLOR = "rollbackColor"
 
 MAX_IDLE_PERCENT = 50
+# CloudWatch publishes ALB metrics about a minute late and evaluates an alarm after its period
+# closes: allow this much on top of alarmEvaluationMinutes before an alarm can have fired.
+ALARM_DELAY_MINUTES = 2
 
 
 def release_key(color: str) -> str:
@@ -124,6 +128,7 @@ class ReleaseConfig:
     image_ids: Mapping[str, str]
     idle_scaled_down: bool
     bake_minutes: int
+    alarm_evaluation_minutes: int
     stickiness_seconds: int
     rollback_color: str | None
     verified: Mapping[str, VerifiedRecord | None]
@@ -131,6 +136,19 @@ class ReleaseConfig:
     @property
     def idle(self) -> str:
         return other(self.active)
+
+    @property
+    def alarm_window_seconds(self) -> int:
+        """How long a regression takes to fire an alarm at the earliest: `alarmEvaluationMinutes`
+        consecutive one-minute datapoints, plus CloudWatch's delay. A ramp hold or a bake shorter
+        than this cannot catch one; it is the default `--pause`."""
+        return (self.alarm_evaluation_minutes + ALARM_DELAY_MINUTES) * 60
+
+    def alarm_window_text(self) -> str:
+        return (
+            f"{self.alarm_window_seconds}s (alarmEvaluationMinutes={self.alarm_evaluation_minutes} consecutive "
+            f"one-minute datapoints + ~{ALARM_DELAY_MINUTES} min CloudWatch delay)"
+        )
 
     def weights(self) -> dict[str, int]:
         return weights_for(self.active, self.idle_percent)
@@ -142,10 +160,11 @@ def weights_for(active: str, idle_percent: int) -> dict[str, int]:
     return {str(color): weight for color, weight in traffic_weights(live, idle_percent).items()}
 
 
-def parse_config(raw: Mapping[str, str]) -> ReleaseConfig:
-    """Validate with the program's own `read_settings` (over Pulumi.yaml's defaults, as the CLI
-    applies them), so the tool refuses exactly what `pulumi up` would; then read the tool's keys."""
-    wire = {key: stack_files.to_wire(value) for key, value in stack_files.declared_defaults().items()}
+def parse_config(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT_DIR) -> ReleaseConfig:
+    """Validate with the program's own `read_settings` (over the defaults declared in
+    `project_dir`'s Pulumi.yaml, as the CLI applies them), so the tool refuses exactly what
+    `pulumi up` would; then read the tool's keys."""
+    wire = {key: stack_files.to_wire(value) for key, value in stack_files.declared_defaults(project_dir).items()}
     wire.update(raw)
     try:
         settings = read_settings(wire)
@@ -160,6 +179,7 @@ def parse_config(raw: Mapping[str, str]) -> ReleaseConfig:
         image_ids={c: settings.releases[c].image_id for c in PROGRAM_COLORS},
         idle_scaled_down=settings.idle_scaled_down,
         bake_minutes=settings.alarms.bake_minutes,
+        alarm_evaluation_minutes=settings.alarms.evaluation_minutes,
         stickiness_seconds=settings.traffic.stickiness_seconds,
         rollback_color=check_color(ROLLBACK_COLOR, rollback_raw) if rollback_raw else None,
         verified=verified,

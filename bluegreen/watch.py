@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen.aws import AlarmState, TargetCounts
 from bluegreen.clock import iso
 from bluegreen.context import Context
-from bluegreen.errors import OutputError
+from bluegreen.errors import OutputError, UsageError
 from bluegreen.outputs import StackOutputs
 from bluegreen.smoke import CheckResult, CheckSuite, run_checks
 from bluegreen.traffic import health
@@ -49,6 +50,40 @@ def preview_headers(outputs: StackOutputs, color: str) -> dict[str, str]:
     return {outputs.preview_color_header: color, outputs.preview_token_header: outputs.preview_token}
 
 
+# The ALB's own DNS names (public and internal, all partitions); no certificate can be issued for them.
+ALB_DNS_SUFFIXES = (".elb.amazonaws.com", ".elb.amazonaws.com.cn")
+
+
+def smoke_base_url(outputs: StackOutputs, override: str | None = None) -> str:
+    """Where smoke checks go: `--base-url`, else the stack output `url`.
+
+    Refuses up front, before any request, an https URL whose host is the ALB's own DNS name: the
+    listener's certificate is for your domain, so every request would fail TLS verification (and
+    a failed verify looks like a broken release). Set config `publicHostname` (then `url` is
+    https://<publicHostname>) or pass `--base-url`.
+    """
+    source = "--base-url" if override else "stack output url"
+    url = override or outputs.url
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"{source}={url!r} is not allowed: an http:// or https:// URL with a host name, "
+            "e.g. https://app.example.com",
+            details={"argument": source, "value": url},
+        )
+    host = parts.hostname.lower().rstrip(".")
+    if parts.scheme == "https" and host.endswith(ALB_DNS_SUFFIXES):
+        raise UsageError(
+            f"{source}={url!r}: smoke checks over https cannot reach the load balancer by its own DNS name "
+            f"({host}), because the listener's certificate is for your domain, not for *.elb.amazonaws.com, "
+            "so every request would fail certificate verification. Set config bluegreen:publicHostname to "
+            "the name the certificate covers (`url` then becomes https://<publicHostname>) and run `pulumi up`, "
+            "or pass --base-url https://<that name>",
+            details={"argument": source, "value": url},
+        )
+    return url
+
+
 def smoke_variables(outputs: StackOutputs, color: str) -> dict[str, str]:
     return {"release": outputs.release(color), "color": color, "imageId": outputs.image_id(color)}
 
@@ -62,6 +97,7 @@ def watch(
     interval: float,
     label: str,
     suite: CheckSuite | None = None,
+    base_url: str | None = None,
     standby: str | None = None,
 ) -> Observation:
     """Poll until `seconds` have passed or something trips.
@@ -73,6 +109,7 @@ def watch(
     names = outputs.alarm_names(color)
     if not names:
         raise OutputError(f"{color}AlarmNames", "is empty, so there is nothing to watch")
+    url = smoke_base_url(outputs, base_url) if suite is not None else ""
     start = ctx.clock.monotonic()
     started_at = iso(ctx.clock.now())
     polls = 0
@@ -84,7 +121,7 @@ def watch(
         if suite is not None and not fired:
             results = run_checks(
                 suite,
-                outputs.url,
+                url,
                 preview_headers(outputs, color),
                 smoke_variables(outputs, color),
                 sleep=ctx.clock.sleep,

@@ -23,9 +23,13 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from bluegreen.engine import OperationResult, OutputSink
+from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
+from bluegreen.stack_files import declared_defaults, to_wire
 from components.colors import Color, traffic_weights
+from components.release_guard import DeployedState, GuardResult, ReleaseGuardError, check_release
+from components.settings import ConfigError as SettingsError
+from components.settings import Settings, read_settings
 
 REGION = "us-east-1"
 COLORS = ("blue", "green")
@@ -33,6 +37,7 @@ PREVIEW_COLOR_HEADER = "X-Bluegreen-Color"
 PREVIEW_TOKEN_HEADER = "X-Bluegreen-Token"
 PREVIEW_TOKEN = "preview-token-0123456789abcdef"
 MOTO_AMI = "ami-03cf127a"
+RATE_EXPRESSION = "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"  # components/alarms.py
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -219,22 +224,52 @@ def build_world(endpoint: str, desired: int = 2) -> World:
             HealthCheckGracePeriod=120,
         )
         alarm_names[color] = []
-        for role, metric, stat in (
-            ("5xx-rate", "HTTPCode_Target_5XX_Count", "Sum"),
-            ("p99-latency", "TargetResponseTime", "Average"),
-        ):
-            name = f"bluegreen-{color}-alarms-{role}"
-            cloudwatch.put_metric_alarm(
-                AlarmName=name,
-                MetricName=metric,
-                Namespace="AWS/ApplicationELB",
-                Statistic=stat,
-                Period=60,
-                EvaluationPeriods=3,
-                Threshold=5.0,
-                ComparisonOperator="GreaterThanThreshold",
-                Dimensions=[{"Name": "TargetGroup", "Value": target_groups[color].split(":")[-1]}],
-            )
+        dimensions = [{"Name": "TargetGroup", "Value": target_groups[color].split(":")[-1]}]
+        # As components/alarms.py builds them: the 5xx *rate* is metric math over two queries,
+        # p99 latency a plain metric with an extended statistic.
+        rate = f"bluegreen-{color}-alarms-5xx-rate"
+        cloudwatch.put_metric_alarm(
+            AlarmName=rate,
+            EvaluationPeriods=3,
+            DatapointsToAlarm=3,
+            Threshold=5.0,
+            ComparisonOperator="GreaterThanThreshold",
+            TreatMissingData="notBreaching",
+            Metrics=[
+                *(
+                    {
+                        "Id": query_id,
+                        "ReturnData": False,
+                        "MetricStat": {
+                            "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": dimensions},
+                            "Period": 60,
+                            "Stat": "Sum",
+                        },
+                    }
+                    for query_id, metric in (("errors", "HTTPCode_Target_5XX_Count"), ("requests", "RequestCount"))
+                ),
+                {
+                    "Id": "rate",
+                    "Expression": RATE_EXPRESSION,
+                    "Label": "5xx rate (%)",
+                    "ReturnData": True,
+                },
+            ],
+        )
+        latency = f"bluegreen-{color}-alarms-p99-latency"
+        cloudwatch.put_metric_alarm(
+            AlarmName=latency,
+            Namespace="AWS/ApplicationELB",
+            MetricName="TargetResponseTime",
+            ExtendedStatistic="p99",
+            Period=60,
+            EvaluationPeriods=3,
+            DatapointsToAlarm=3,
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanThreshold",
+            Dimensions=dimensions,
+        )
+        for name in (rate, latency):
             cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="Threshold not crossed")
             alarm_names[color].append(name)
     return World(
@@ -286,13 +321,20 @@ UpHook = Callable[["FakeEngine", int], None]
 class FakeEngine:
     """The `Engine` Protocol backed by moto: `up` applies what the program would.
 
-    Hooks let a scenario fail or interrupt the n-th update before or after it reaches AWS.
-    A release guard like the program's refuses to change the release of a colour with traffic.
+    `up` previews first, as `AutomationEngine.up` does; a failed preview (a `before_preview` hook
+    raising, standing in for a mandatory policy violation, or the program refusing) raises
+    PreviewFailedError and the update never starts. The program's decisions are the program's own
+    code: config is validated with `components.settings.read_settings` (over Pulumi.yaml's
+    defaults, as the CLI applies them) and the release guard is `components.release_guard.check_release`
+    against a `DeployedState` built from the current outputs, so refusals match the real program.
+    `latest_image` is what the program's AMI lookup returns. Hooks let a scenario fail or interrupt
+    the n-th preview or update before or after it reaches AWS.
     """
 
     world: World
     config_values: dict[str, str] = field(default_factory=base_config)
     stack_name: str = "test"
+    before_preview: UpHook | None = None
     before_up: UpHook | None = None
     after_up: UpHook | None = None
     up_count: int = 0
@@ -300,11 +342,16 @@ class FakeEngine:
     messages: list[str] = field(default_factory=list)
     outputs_values: dict[str, Any] = field(default_factory=dict)
     url: str = ""
+    latest_image: str = ""
+    _images: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._elbv2 = client("elbv2", self.world.endpoint)
         self._autoscaling = client("autoscaling", self.world.endpoint)
+        self.latest_image = self.latest_image or self.world.image_id
+        _, guard = self._program()  # the first deploy
+        self._images = {str(c): image for c, image in guard.image_ids.items()}
         self.publish()
 
     # -- Engine protocol
@@ -321,21 +368,26 @@ class FakeEngine:
         if not self._lock.acquire(blocking=False):
             raise StackLockedError(f"stack {self.stack_name!r} is currently locked by another update")
         try:
+            try:
+                self._preview(on_output)
+            except EngineError as exc:
+                raise preview_failed(exc) from exc
             self.up_count += 1
             self.messages.append(message)
             on_output(f"Updating ({self.stack_name}): {message}")
             if self.before_up:
                 self.before_up(self, self.up_count)
-            self._guard()
+            settings, guard = self._program(on_output)
             weights = program_weights(self.config_values)
             set_listener(
                 self._elbv2,
                 self.world.listener_arn,
                 self.world.target_groups,
                 weights,
-                int(self.config_values["stickinessSeconds"]),
+                settings.traffic.stickiness_seconds,
             )
             self._scale()
+            self._images = {str(c): image for c, image in guard.image_ids.items()}
             self.publish()
             on_output(f"weights blue={weights['blue']} green={weights['green']}")
             if self.after_up:
@@ -347,8 +399,14 @@ class FakeEngine:
     def preview(self, on_output: OutputSink) -> OperationResult:
         if self._lock.locked():
             raise StackLockedError(f"stack {self.stack_name!r} is currently locked by another update")
+        return self._preview(on_output)
+
+    def _preview(self, on_output: OutputSink) -> OperationResult:
         self.preview_count += 1
         on_output("Previewing update")
+        if self.before_preview:
+            self.before_preview(self, self.preview_count)
+        self._program(on_output)  # the program runs in a preview too, so its refusals fail it
         return OperationResult(changes={"same": 31})
 
     # -- helpers for scenarios
@@ -358,19 +416,27 @@ class FakeEngine:
         with self._lock:
             yield
 
-    def _resolved_image(self, color: str) -> str:
-        return self.config_values.get(f"{color}ImageId") or self.world.image_id
-
-    def _guard(self) -> None:
-        if self.config_values.get("allowLiveRelease") == "true" or not self.outputs_values:
-            return
-        new = program_weights(self.config_values)
-        for color in COLORS:
-            before = (self.outputs_values[f"{color}Release"], self.outputs_values[f"{color}ImageId"])
-            after = (self.config_values[f"{color}Release"], self._resolved_image(color))
-            serving = self.outputs_values[f"{color}Weight"] > 0 or new[color] > 0
-            if serving and before != after:
-                raise EngineError(f"release guard refused this update: {color} serves traffic and its release changes")
+    def _program(self, on_output: OutputSink | None = None) -> tuple[Settings, GuardResult]:
+        """What `__main__.py` decides before it registers anything: settings, then the release guard."""
+        wire = {key: to_wire(value) for key, value in declared_defaults().items()}
+        wire.update(self.config_values)
+        try:
+            settings = read_settings(wire)
+            try:
+                previous = DeployedState.from_outputs(self.outputs_values)
+            except ReleaseGuardError:
+                # Outputs present but incomplete: the program fails closed unless allowLiveRelease.
+                if not settings.allow_live_release:
+                    raise
+                previous = None
+            needs_lookup = any(not release.image_id for release in settings.releases.values())
+            guard = check_release(settings, previous, self.latest_image if needs_lookup else None)
+        except (SettingsError, ReleaseGuardError) as exc:
+            raise EngineError(f"pulumi up failed: the program refused this update:\n{exc}") from exc
+        for line in guard.warnings:
+            if on_output:
+                on_output(f"warning: {line}")
+        return settings, guard
 
     def _scale(self) -> None:
         active = self.config_values["activeColor"]
@@ -399,7 +465,7 @@ class FakeEngine:
             "idleScaledDown": cfg.get("idleScaledDown") == "true",
         }
         for color in COLORS:
-            image = self._resolved_image(color)
+            image = self._images[color]
             out[f"{color}Weight"] = weights[color]
             out[f"{color}TargetGroupArn"] = self.world.target_groups[color]
             out[f"{color}AsgName"] = self.world.asg_names[color]

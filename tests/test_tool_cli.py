@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import subprocess
 import sys
 import types
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.cli import main
+from bluegreen.cli import check_numbers, main
 from bluegreen.context import Context
 from bluegreen.errors import ExitCode
 from bluegreen.registry import COMMAND_MODULES, load_commands
@@ -114,3 +115,48 @@ def test_registry_rejects_incomplete_or_duplicate_modules(extra_command: str) ->
     del sys.modules[extra_command].run
     with pytest.raises(TypeError, match="lacks run"):
         load_commands((extra_command,))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["status", "--poll", "0"], "--poll=0 is not allowed: a number of seconds above 0"),
+        (["bake", "--interval", "0"], "--interval=0 is not allowed: a number of seconds above 0"),
+        (["stage", "v2", "--timeout", "-5"], "--timeout=-5 is not allowed: a number of seconds above 0"),
+        (["switch", "--pause", "-1"], "--pause=-1 is not allowed: a number of seconds >= 0"),
+        (["status", "--confirm-timeout", "-1"], "--confirm-timeout=-1 is not allowed: a number of seconds >= 0"),
+        (["deploy", "v2", "--minutes", "-1"], "--minutes=-1 is not allowed: a number of minutes >= 0"),
+        (["status", "--poll", "nan"], "--poll=nan is not allowed: a number of seconds above 0"),
+        (["status", "--timeout", "inf"], "--timeout=inf is not allowed: a number of seconds above 0"),
+    ],
+)
+def test_bad_numbers_are_usage_errors_naming_flag_value_and_what_is_allowed(argv: list[str], message: str) -> None:
+    out = io.StringIO()
+    code = main(
+        [*argv, "--json"],
+        engine_factory=lambda _args: object(),  # type: ignore[arg-type,return-value]  # never used
+        out=out,
+        err=io.StringIO(),
+    )
+
+    assert code == ExitCode.USAGE
+    assert json.loads(out.getvalue())["error"] == message
+
+
+def test_zero_is_allowed_where_it_means_something() -> None:
+    zeros = argparse.Namespace(poll=1.0, timeout=1.0, interval=1.0, confirm_timeout=0.0, pause=0.0, minutes=0.0)
+
+    check_numbers(zeros)  # confirm once, no hold, no bake: no error
+
+
+def test_project_dir_without_pulumi_yaml_is_a_usage_error(tmp_path: Path) -> None:
+    out = io.StringIO()
+    code = main(
+        ["status", "--project-dir", str(tmp_path), "--json"],
+        engine_factory=lambda _args: object(),  # type: ignore[arg-type,return-value]  # never used
+        out=out,
+        err=io.StringIO(),
+    )
+
+    assert code == ExitCode.USAGE
+    assert json.loads(out.getvalue())["error"].startswith(f"--project-dir {tmp_path} has no Pulumi.yaml")

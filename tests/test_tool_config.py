@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import yaml
 
+from bluegreen.aws import describe_metric
 from bluegreen.errors import ConfigError, UsageError
+from bluegreen.outputs import StackOutputs
 from bluegreen.smoke import Check, CheckSuite, Response, evaluate, load_checks, run_checks
+from bluegreen.stack_files import PROJECT_DIR
 from bluegreen.stackconfig import VerifiedRecord, parse_config, parse_ramp, weights_for
+from bluegreen.watch import smoke_base_url
 from tests.moto_server import SMOKE_CHECKS_YAML, base_config, program_weights
 
 
@@ -165,3 +170,65 @@ def test_run_checks_retries_a_bounded_number_of_times() -> None:
     assert not failed[0].ok and failed[0].attempts == 3
     assert len(seen) == 6
     assert slept == [2.0, 2.0, 2.0, 2.0]
+
+
+def test_alarm_window_is_read_through_the_programs_settings() -> None:
+    assert parse_config(base_config()).alarm_window_seconds == (3 + 2) * 60  # Pulumi.yaml's default
+    assert parse_config(base_config(alarmEvaluationMinutes="4")).alarm_window_seconds == 360
+    with pytest.raises(UsageError, match="alarmEvaluationMinutes must be from 1 to 60, got 0"):
+        parse_config(base_config(alarmEvaluationMinutes="0"))
+
+
+def test_parse_config_takes_the_defaults_of_the_given_project(tmp_path: Path) -> None:
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    declared["config"]["bakeMinutes"]["default"] = 7
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(declared))
+    config = base_config()
+    del config["bakeMinutes"]
+
+    assert parse_config(config, project_dir=tmp_path).bake_minutes == 7
+    assert parse_config(config).bake_minutes == 15
+
+
+@pytest.mark.parametrize(
+    ("url", "override", "expected"),
+    [
+        ("http://bluegreen-lb-alb-1.us-east-1.elb.amazonaws.com", None, "http://bluegreen-lb-alb-1.us-east-1.elb.amazonaws.com"),
+        ("https://app.example.com", None, "https://app.example.com"),
+        ("https://x-1.us-east-1.elb.amazonaws.com", "https://app.example.com", "https://app.example.com"),
+    ],
+)
+def test_smoke_base_url(url: str, override: str | None, expected: str) -> None:
+    assert smoke_base_url(StackOutputs({"url": url}), override) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "override", "message"),
+    [
+        ("https://x-1.us-east-1.elb.amazonaws.com", None, "stack output url='https://x-1.us-east-1.elb.amazonaws.com': "),
+        ("https://X-1.cn-north-1.ELB.amazonaws.com.cn.", None, "cannot reach the load balancer by its own DNS name"),
+        ("http://app.example.com", "https://x-1.eu-west-1.elb.amazonaws.com/", "--base-url='https://x-1.eu-west-1"),
+        ("http://app.example.com", "app.example.com", "--base-url='app.example.com' is not allowed: an http:// or"),
+        ("ftp://app.example.com", None, "stack output url='ftp://app.example.com' is not allowed"),
+    ],
+)
+def test_smoke_base_url_refusals(url: str, override: str | None, message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        smoke_base_url(StackOutputs({"url": url}), override)
+
+    assert message in raised.value.message
+
+
+def test_metric_math_alarms_are_described_by_their_expression() -> None:
+    plain = {"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime", "ExtendedStatistic": "p99", "Period": 60}
+    composite = {"AlarmRule": 'ALARM("a") OR ALARM("b")'}
+    no_label = {
+        "Metrics": [
+            {"Id": "e", "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"}, "Period": 300, "Stat": "Sum"}},
+            {"Id": "r", "Expression": "e * 2"},
+        ]
+    }
+
+    assert describe_metric(plain) == "AWS/ApplicationELB TargetResponseTime p99/60s"
+    assert describe_metric(composite) == 'rule ALARM("a") OR ALARM("b")'
+    assert describe_metric(no_label) == "r = e * 2 (where e = N M Sum/300s)"

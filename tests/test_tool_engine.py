@@ -16,7 +16,7 @@ from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 
 from bluegreen.engine import AutomationEngine
-from bluegreen.errors import EngineError, StackLockedError, UsageError
+from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError, UsageError
 
 PROJECT_YAML = """\
 name: bluegreen
@@ -48,6 +48,7 @@ class RecordingStack:
             "aws:region": auto.ConfigValue("eu-west-1"),
         }
         self.fail_with: Exception | None = None
+        self.fail_preview_with: Exception | None = None
 
     def _maybe_fail(self) -> None:
         if self.fail_with is not None:
@@ -62,6 +63,8 @@ class RecordingStack:
 
     def preview(self, **kwargs: Any) -> Any:
         self.calls.append(("preview", kwargs))
+        if self.fail_preview_with is not None:
+            raise self.fail_preview_with
         self._maybe_fail()
         return type("PreviewResult", (), {"change_summary": {"same": 10}})()
 
@@ -106,14 +109,47 @@ def test_up_and_preview_always_carry_the_policy_pack(stack: RecordingStack, proj
     up = engine.up("bluegreen switch to green", lines.append)
     preview = engine.preview(lines.append)
 
-    (_, up_args), (_, preview_args) = stack.calls
-    assert up_args["policy_packs"] == [str(project / "policies")]
-    assert preview_args["policy_packs"] == [str(project / "policies")]
+    (_, up_preview_args), (_, up_args), (_, preview_args) = stack.calls
+    for args in (up_preview_args, up_args, preview_args):
+        assert args["policy_packs"] == [str(project / "policies")]
     assert preview_args["diff"] is True
     assert up_args["message"] == "bluegreen switch to green"
     assert lines == ["Updating (dev)"]
     assert up.describe() == "1 to update"
     assert preview.describe() == "no changes"
+
+
+def test_up_previews_first_because_the_update_skips_its_preview(stack: RecordingStack, project: Path) -> None:
+    """`stack.up` runs `pulumi up --yes --skip-preview`, so stack policies would only see applied outputs."""
+    AutomationEngine("dev", project_dir=project).up("bluegreen stage v2 on green", print)
+
+    assert [name for name, _ in stack.calls] == ["preview", "up"]
+    _, preview_args = stack.calls[0]
+    assert preview_args["diff"] is True
+    assert preview_args["message"] == "bluegreen stage v2 on green"
+
+
+def test_a_failed_preview_means_up_never_runs(stack: RecordingStack, project: Path) -> None:
+    stack.fail_preview_with = auto.CommandError(
+        _result("error: preview failed: mandatory policy violation: rollback-readiness")
+    )
+
+    with pytest.raises(PreviewFailedError) as raised:
+        AutomationEngine("dev", project_dir=project).up("x", print)
+
+    assert [name for name, _ in stack.calls] == ["preview"]
+    assert "`pulumi up` did not run and nothing was changed" in raised.value.message
+    assert "mandatory policy violation: rollback-readiness" in raised.value.message
+    assert raised.value.exit_code == 1
+
+
+def test_a_locked_preview_before_up_is_a_lock_error(stack: RecordingStack, project: Path) -> None:
+    stack.fail_preview_with = auto.ConcurrentUpdateError(_result("error: the stack is currently locked by 1 lock(s)"))
+
+    with pytest.raises(StackLockedError):
+        AutomationEngine("dev", project_dir=project).up("x", print)
+
+    assert [name for name, _ in stack.calls] == ["preview"]
 
 
 def test_missing_policy_pack_refuses_to_update(stack: RecordingStack, project: Path) -> None:

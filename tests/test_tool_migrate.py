@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import signal
 import threading
 import time
@@ -31,7 +32,7 @@ from bluegreen.cli import main
 from bluegreen.engine import OperationResult, OutputSink
 from bluegreen.errors import EngineError, StackLockedError, ToolError
 from bluegreen.registry import COMMAND_MODULES, load_commands
-from bluegreen.stack_files import effective_config
+from bluegreen.stack_files import PROJECT_DIR, effective_config
 from components.schema_rule import EXPLAIN
 from components.settings import ConfigError, Settings, read_settings
 
@@ -117,6 +118,9 @@ class Run:
 
 def tool(engine: SchemaEngine, *argv: str, project_dir: Path | None = None) -> Run:
     out, err = io.StringIO(), io.StringIO()
+    if project_dir is not None and not (project_dir / "Pulumi.yaml").exists():
+        # A project directory has a Pulumi.yaml: the tool reads the config defaults declared there.
+        shutil.copy(PROJECT_DIR / "Pulumi.yaml", project_dir / "Pulumi.yaml")
     extra = ["--project-dir", str(project_dir)] if project_dir else []
     code = main(["migrate", *argv, *extra], engine_factory=lambda _args: engine, modules=MODULES, out=out, err=err)
     return Run(code, out.getvalue(), err.getvalue())
@@ -412,7 +416,7 @@ def test_timeout_must_be_positive(ok_stub, log):
     run = tool(engine, "expand", "2", "--timeout", "0")
 
     assert run.code == 2
-    assert run.error == "migrate expand: --timeout must be a positive number of seconds, got 0"
+    assert run.error == "--timeout=0 is not allowed: a number of seconds above 0"
     assert not log.exists()
 
 

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+import bluegreen.bake as bake_module
 from bluegreen.aws import Aws
 from bluegreen.cli import main
-from bluegreen.errors import EngineError
+from bluegreen.errors import EngineError, PreviewFailedError
+from bluegreen.stack_files import PROJECT_DIR
+from bluegreen.summary import traffic_summary
 from tests.moto_server import (
+    RATE_EXPRESSION,
     REGION,
     SMOKE_CHECKS_YAML,
     CallLog,
@@ -290,6 +296,11 @@ def test_alarm_during_bake_rolls_back_automatically(
     assert record["fired"][0]["alarm"] == GREEN_5XX
     assert record["fired"][0]["values"] == [12.0]
     assert record["fired"][0]["threshold"] == 5.0
+    # the 5xx alarm is metric math (a rate): described by its expression and the queries it reads
+    assert record["fired"][0]["metric"] == (
+        f"5xx rate (%) = {RATE_EXPRESSION} (where errors = AWS/ApplicationELB HTTPCode_Target_5XX_Count Sum/60s; "
+        "requests = AWS/ApplicationELB RequestCount Sum/60s)"
+    )
     assert record["fired"][0]["since"]
     assert 40 <= record["elapsedSeconds"] <= 80  # detected on the first poll after it fired
     assert tool.log.count("ModifyListener") == 1  # the fast path, nothing else touched the listener
@@ -305,6 +316,7 @@ def test_bake_decision_record_is_printed_for_people(tool: Tool, world: World, ch
     assert run.code == 3
     assert "Decision: ROLLBACK green (release v2) → blue" in run.out
     assert f"fired: {GREEN_5XX} ALARM since" in run.out
+    assert f": metric 5xx rate (%) = {RATE_EXPRESSION} (where errors = " in run.out
     assert "values [9.0]" in run.out
 
 
@@ -329,7 +341,9 @@ def test_fast_rollback_restores_weights_with_one_call_before_pulumi_runs(
     assert tool.log.count("ModifyListener") == 1
     assert world.live_weights() == {"blue": 100, "green": 0}
     assert engine.config_values["activeColor"] == "blue"
-    assert run.doc["result"]["rollback"]["fastPathSeconds"] >= 0
+    steps = [step["name"] for step in run.doc["steps"]]
+    assert steps.index("fast path: ModifyListener, 100% to blue") < steps.index("config set") < steps.index("pulumi up")
+    assert 0 < run.doc["result"]["rollback"]["fastPathSeconds"] < 5  # measured around that one call
 
 
 def test_guarded_rollback_reads_health_once_then_one_write(
@@ -592,4 +606,312 @@ def test_plan_prints_summary_and_previews_with_the_engine(tool: Tool, engine: Fa
 
     assert run.code == 0, run.err
     assert engine.preview_count == 1
-    assert "v2" in run.out
+    summary = [line for line in traffic_summary(engine.config(), engine.outputs()).splitlines() if line]
+    assert any("v2" in line for line in summary)  # the pending release is in the summary ...
+    assert all(line in run.out for line in summary)  # ... and plan printed all of it
+
+
+# ---------------------------------------------------------------- every update is previewed first
+
+
+def policy_violation(number: int) -> Callable[[FakeEngine, int], None]:
+    """The n-th preview fails as a mandatory policy violation does."""
+    return fail_on_up(number, EngineError("pulumi preview failed:\nmandatory policy violation: rollback-readiness"))
+
+
+def test_a_failed_preview_stops_a_switch_before_anything_changes(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    before = dict(engine.config_values)
+    ups = engine.up_count
+    engine.before_preview = policy_violation(engine.preview_count + 1)
+    tool.log.calls.clear()
+
+    run = tool("switch")
+
+    assert run.code == 1
+    assert "`pulumi up` did not run and nothing was changed" in run.doc["error"]
+    assert "mandatory policy violation: rollback-readiness" in run.doc["error"]
+    assert "nothing was changed: traffic untouched" in run.doc["error"]
+    assert engine.up_count == ups  # the update never started
+    assert engine.config_values == before  # and config was put back
+    assert tool.log.count("ModifyListener") == 0
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_a_failed_preview_mid_ramp_puts_traffic_back(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.before_preview = policy_violation(engine.preview_count + 2)  # the 50% step
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "30")
+
+    assert run.code == 1
+    assert "switch aborted during ramp to 50%; traffic is on blue" in run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}  # it had been at 10% green
+    assert engine.config_values["activeColor"] == "blue"
+    assert engine.config_values["idleTrafficPercent"] == "0"
+
+
+# ---------------------------------------------------------------- the engine double runs the program's own guard
+
+
+def test_the_engine_double_refuses_what_the_program_refuses(engine: FakeEngine) -> None:
+    """A flip while the idle colour was scaled down until this update: the program's guard refuses it."""
+    engine.set_config({"idleScaledDown": "true"})
+    engine.up("scale the idle colour down", lambda _line: None)
+    engine.set_config({"idleScaledDown": "false", "activeColor": "green"})
+
+    with pytest.raises(PreviewFailedError) as raised:
+        engine.up("flip", lambda _line: None)
+
+    assert "release guard refused this update" in raised.value.message
+    assert (
+        "activeColor changes from blue to green while the idle colour is (or was until this update) scaled down"
+        in raised.value.message
+    )
+    assert engine.up_count == 1
+
+
+def test_the_engine_double_fails_closed_on_incomplete_outputs_like_the_program(engine: FakeEngine) -> None:
+    del engine.outputs_values["greenWeight"]
+
+    with pytest.raises(PreviewFailedError, match="stack outputs greenWeight are missing"):
+        engine.up("anything", lambda _line: None)
+
+    engine.set_config({"allowLiveRelease": "true"})  # the program's override for this one update
+    assert engine.up("anything", lambda _line: None).changes
+    assert engine.outputs_values["greenWeight"] == 0
+
+
+def test_a_newer_ami_lookup_reaches_only_the_colour_being_staged(tool: Tool, world: World, engine: FakeEngine) -> None:
+    engine.latest_image = "ami-0fedcba9876543210"
+
+    run = tool("stage", "v2")
+
+    assert run.code == 0, run.doc["error"]
+    assert engine.outputs_values["greenImageId"] == "ami-0fedcba9876543210"  # its release changed: new lookup
+    assert engine.outputs_values["blueImageId"] == world.image_id  # live: stays on the image it was deployed with
+
+
+# ---------------------------------------------------------------- where the smoke checks go
+
+
+def test_verify_refuses_https_on_the_alb_dns_name_before_any_request(
+    tool: Tool, engine: FakeEngine, smoke: SmokeTarget, checks: Path
+) -> None:
+    assert tool("stage", "v2").code == 0
+    assert engine.world.dns_name.endswith(".elb.amazonaws.com")
+    engine.url = f"https://{engine.world.dns_name}"
+    engine.publish()
+
+    run = tool("verify", "--checks", str(checks))
+
+    assert run.code == 2
+    assert "cannot reach the load balancer by its own DNS name" in run.doc["error"]
+    assert "bluegreen:publicHostname" in run.doc["error"]
+    assert "--base-url" in run.doc["error"]
+    assert smoke.requests == []
+    assert engine.config_values["greenVerified"] == ""
+
+
+def test_deploy_refuses_an_unusable_smoke_url_before_staging(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    engine.url = f"https://{engine.world.dns_name}"
+    engine.publish()
+
+    run = tool("deploy", "v2", "--checks", str(checks))
+
+    assert run.code == 2
+    assert "publicHostname" in run.doc["error"]
+    assert engine.up_count == 0
+
+
+def test_base_url_overrides_the_stack_url_for_verify_and_bake(
+    tool: Tool, world: World, engine: FakeEngine, smoke: SmokeTarget, checks: Path
+) -> None:
+    engine.url = f"https://{world.dns_name}"
+    engine.publish()
+
+    run = tool(
+        "deploy", "v2", "--checks", str(checks), "--bake-checks", "--minutes", "1", "--interval", "30",
+        "--base-url", smoke.url,
+    )  # fmt: skip
+
+    assert run.code == 0, run.doc["error"]
+    assert run.doc["result"]["verify"]["url"] == smoke.url
+    assert smoke.requests.count(("/version", "green")) == 4  # verify once, then 3 bake polls (0s, 30s, 60s)
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+# ---------------------------------------------------------------- holds long enough for an alarm to fire
+
+
+def test_ramp_holds_default_to_the_alarm_window(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    engine.config_values["alarmEvaluationMinutes"] = "1"
+    stage_and_verify(tool, checks)
+
+    run = tool("switch", "--ramp", "10", "--interval", "30")
+
+    assert run.code == 0, run.doc["error"]
+    assert "hold green at 10% for 180s" in [step["name"] for step in run.doc["steps"]]  # (1 + 2) minutes
+    assert run.doc["warnings"] == []
+
+
+def test_the_alarm_window_comes_from_the_project_dir_defaults(tool: Tool, checks: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    assert declared["config"]["alarmEvaluationMinutes"]["default"] == 3
+    declared["config"]["alarmEvaluationMinutes"]["default"] = 4
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(declared))
+    stage_and_verify(tool, checks)
+
+    run = tool("switch", "--ramp", "10", "--interval", "60", "--project-dir", str(project))
+
+    assert run.code == 0, run.doc["error"]
+    assert "hold green at 10% for 360s" in [step["name"] for step in run.doc["steps"]]  # (4 + 2) minutes
+
+
+def test_a_pause_or_bake_shorter_than_the_alarm_window_is_warned_about(tool: Tool, checks: Path) -> None:
+    stage_and_verify(tool, checks)
+
+    switched = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "30")
+    short_bake = tool("bake", "--minutes", "2", "--interval", "60")
+    long_bake = tool("bake", "--minutes", "5", "--interval", "60")
+
+    assert switched.code == 0 and short_bake.code == 0 and long_bake.code == 0
+    window = "300s (alarmEvaluationMinutes=3 consecutive one-minute datapoints + ~2 min CloudWatch delay)"
+    assert switched.doc["warnings"] == [
+        f"--pause 60s is shorter than the {window} it takes an alarm to fire: a regression at a ramp step may not "
+        "be caught before the next step (default --pause is that window)"
+    ]
+    assert short_bake.doc["warnings"] == [
+        f"--minutes=2 is shorter than the {window} it takes an alarm to fire: this bake cannot catch a regression "
+        "that starts now"
+    ]
+    assert long_bake.doc["warnings"] == []
+
+
+# ---------------------------------------------------------------- Ctrl-C and failed config writes
+
+
+def test_ctrl_c_during_a_rollback_is_held_until_config_points_at_the_target(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+    ups = engine.up_count
+    write = engine.set_config
+
+    def ctrl_c_then_write(values: Mapping[str, str]) -> None:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C after the fast path, as config is being written
+        write(values)
+
+    monkeypatch.setattr(engine, "set_config", ctrl_c_then_write)
+
+    run = tool("rollback")
+
+    assert run.code == 130
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert engine.config_values["activeColor"] == "blue"  # so a later `pulumi up` keeps traffic on blue
+    assert engine.config_values["rollbackColor"] == "blue"
+    assert engine.up_count == ups  # the Ctrl-C is honoured before `pulumi up` starts
+    assert "traffic is on blue (fast path) and config points at it" in run.doc["error"]
+    assert "python -m bluegreen rollback --to blue --stack test" in run.doc["error"]
+
+
+def test_ctrl_c_once_bake_decided_to_roll_back_does_not_stop_the_rollback(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage_and_verify(tool, checks)
+    assert tool("switch").code == 0
+    clock.at(clock.t + 10, lambda: world.set_alarm(GREEN_5XX, "ALARM"))
+    printed = bake_module._print_record
+
+    def ctrl_c_while_printing(ctx: Any, record: dict[str, Any]) -> None:
+        signal.raise_signal(signal.SIGINT)  # between the decision and the fast path
+        printed(ctx, record)
+
+    monkeypatch.setattr(bake_module, "_print_record", ctrl_c_while_printing)
+    ups = engine.up_count
+
+    run = tool("bake", "--minutes", "1", "--interval", "15")
+
+    assert run.code == 130
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert engine.config_values["activeColor"] == "blue"
+    assert engine.up_count == ups
+    assert run.doc["result"]["decision"]["decision"] == "rollback-interrupted"
+    assert "tripped during bake; the rollback to blue was interrupted" in run.doc["error"]
+
+
+RESTORE_TO_BLUE = (
+    "--stack test --plaintext bluegreen:activeColor=blue --plaintext bluegreen:idleTrafficPercent=0 "
+    "--plaintext bluegreen:rollbackColor=blue`, then `python -m bluegreen rollback --to blue --stack test`"
+)
+
+
+def test_a_failed_config_write_while_restoring_a_switch_says_exactly_what_to_run(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.after_up = fail_on_up(engine.up_count + 2, EngineError("pulumi up failed after updating the listener"))
+    write = engine.set_config
+
+    def restore_write_fails(values: Mapping[str, str]) -> None:
+        if values.get("activeColor") == "blue" and values.get("idleTrafficPercent") == "0":
+            raise EngineError("pulumi config set failed:\nerror: could not write Pulumi.test.yaml")
+        write(values)
+
+    monkeypatch.setattr(engine, "set_config", restore_write_fails)
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "30")
+
+    assert run.code == 1
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    error = run.doc["error"]
+    assert error.startswith(
+        "switch aborted during ramp to 50% (pulumi up failed after updating the listener); traffic is on blue "
+        "(ModifyListener), but writing the stack config failed (pulumi config set failed:), so config does not "
+        "point at blue and the next `pulumi up` would move traffic away from it. Run `pulumi config set-all"
+    )
+    assert error.endswith(RESTORE_TO_BLUE)
+
+
+def test_a_failed_config_write_after_the_fast_path_says_exactly_what_to_run(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+    ups = engine.up_count
+
+    def write_fails(_values: Mapping[str, str]) -> None:
+        raise EngineError("pulumi config set failed:\nerror: could not write Pulumi.test.yaml")
+
+    monkeypatch.setattr(engine, "set_config", write_fails)
+
+    run = tool("rollback")
+
+    assert run.code == 1
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert "traffic is on blue (ModifyListener), but writing the stack config failed" in run.doc["error"]
+    assert run.doc["error"].endswith(RESTORE_TO_BLUE)
+    assert engine.up_count == ups  # no `pulumi up` against config that still says green
+
+
+# ---------------------------------------------------------------- rollback without a recorded colour
+
+
+def test_rollback_without_rollback_color_goes_opposite_the_deployed_active_colour(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+    engine.config_values["rollbackColor"] = ""
+
+    run = tool("rollback", json_mode=False)
+
+    assert run.code == 0, run.err
+    assert "rolling back to blue, the colour opposite the deployed activeColor (green)" in run.out
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert engine.config_values["activeColor"] == "blue"
+    assert engine.config_values["rollbackColor"] == "blue"

@@ -24,10 +24,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-id", default=None, help="AMI id for the new release")
     parser.add_argument("--checks", type=Path, default=Path("smoke-checks.yaml"), help="smoke checks file")
     parser.add_argument("--ramp", default="", help="idleTrafficPercent steps, e.g. 10,50")
-    parser.add_argument("--pause", type=float, default=None, help="seconds to hold each ramp step (default 60)")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=None,
+        help="seconds to hold each ramp step, watching alarms (default: (alarmEvaluationMinutes + 2) * 60)",
+    )
     parser.add_argument("--minutes", type=float, default=None, help="bake minutes (default: bakeMinutes)")
     parser.add_argument("--interval", type=float, default=None, help="seconds between bake polls (default 30)")
     parser.add_argument("--bake-checks", action="store_true", help="also run the smoke checks during bake")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="send the smoke checks here instead of the stack output `url`, e.g. https://app.example.com "
+        "(needed for https when config publicHostname is not set)",
+    )
 
 
 def run(ctx: Context, args: argparse.Namespace) -> None:
@@ -40,4 +51,5 @@ def run(ctx: Context, args: argparse.Namespace) -> None:
         pause=args.pause,
         minutes=args.minutes,
         bake_checks=args.bake_checks,
+        base_url=args.base_url,
     )

@@ -11,9 +11,10 @@ NAME = "rollback"
 HELP = "put traffic back on the previous colour with one ModifyListener call, then `pulumi up`"
 DESCRIPTION = (
     "Fast path: one ModifyListener call sends 100% to the previous colour (config rollbackColor, "
-    "recorded by switch; --to overrides), then config is set (activeColor, idleTrafficPercent=0) and "
-    "`pulumi up` makes state match, and the weights are confirmed in AWS. --no-fast uses only "
-    "`pulumi up`. Refuses when the target has no healthy target unless --force. Safe to re-run."
+    "recorded by switch; when it is empty, the colour opposite the deployed activeColor output; --to "
+    "overrides), then config is set (activeColor, idleTrafficPercent=0; Ctrl-C is held off until both "
+    "are done) and `pulumi up` makes state match, and the weights are confirmed in AWS. --no-fast uses "
+    "only `pulumi up`. Refuses when the target has no healthy target unless --force. Safe to re-run."
 )
 
 

@@ -14,7 +14,8 @@ DESCRIPTION = (
     "Refuses unless the target colour is staged, verified for exactly what is deployed on it and has "
     "its desired number of healthy targets. With --ramp 10,50 it first sets idleTrafficPercent to each "
     "step, runs `pulumi up`, confirms the weights in AWS and holds for --pause seconds watching the "
-    "target's alarms. Then sets activeColor, runs `pulumi up` and confirms the new weights are live. "
+    "target's alarms (default: long enough for an alarm to fire, (alarmEvaluationMinutes + 2) * 60; a "
+    "shorter --pause is warned about). Then sets activeColor, runs `pulumi up` and confirms the new weights are live. "
     "On failure or Ctrl-C, traffic is put back on a healthy colour before exiting. "
     "Pass --to to make a re-run idempotent (without it, the target is whichever colour is idle)."
 )
@@ -23,7 +24,12 @@ DESCRIPTION = (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", choices=("blue", "green"), default=None, help="target colour (default: idle)")
     parser.add_argument("--ramp", default="", help="idleTrafficPercent steps, e.g. 10,50")
-    parser.add_argument("--pause", type=float, default=None, help="seconds to hold each ramp step (default 60)")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=None,
+        help="seconds to hold each ramp step, watching alarms (default: (alarmEvaluationMinutes + 2) * 60)",
+    )
     parser.add_argument("--interval", type=float, default=None, help="seconds between alarm polls while holding")
 
 

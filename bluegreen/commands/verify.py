@@ -13,7 +13,9 @@ HELP = "smoke-test the idle colour via its preview route; record it as verified 
 DESCRIPTION = (
     "Runs the checks in --checks (YAML/JSON: path, status, bodyContains/bodyRegex, headers; "
     "{release} expands to the colour's release) against the stack output `url` with the preview "
-    "headers (previewColorHeader=colour, previewTokenHeader=previewToken). Retries are bounded by the "
+    "headers (previewColorHeader=colour, previewTokenHeader=previewToken), or against --base-url. An https "
+    "`url` on the ALB's own DNS name (*.elb.amazonaws.com) is refused up front: the certificate cannot match "
+    "it; set config publicHostname or pass --base-url. Retries are bounded by the "
     "file's `attempts`. On success writes bluegreen:<colour>Verified (release, image, user-data hash), "
     "which `switch` requires; on failure clears it and exits 1."
 )
@@ -22,7 +24,13 @@ DESCRIPTION = (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checks", type=Path, default=Path("smoke-checks.yaml"), help="checks file (YAML/JSON)")
     parser.add_argument("--color", choices=("blue", "green"), default=None, help="colour to verify (default: idle)")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="send the smoke checks here instead of the stack output `url`, e.g. https://app.example.com "
+        "(needed for https when config publicHostname is not set)",
+    )
 
 
 def run(ctx: Context, args: argparse.Namespace) -> None:
-    verify(ctx, args.checks, color=args.color)
+    verify(ctx, args.checks, color=args.color, base_url=args.base_url)

@@ -6,9 +6,16 @@ of the last deployment (as `pulumi stack output --json` prints them; empty on a 
 returns short markdown: a one-line traffic headline, a per-colour table, and warning lines for the
 updates the program's release guard refuses (see `components/release_guard.py`).
 
+`drift_guard(base_config, config, outputs)` is the deploy workflow's guard: it refuses a deploy
+when the live traffic differs from the config of the commit before the push (traffic was moved
+outside git) unless the push records exactly the live traffic. `bake_summary(report)` renders the
+`--json` document of `python -m bluegreen bake` (its decision record) for a job summary.
+
 Standalone, without GitHub or the Pulumi CLI:
 
     python -m bluegreen.summary --stack dev [--outputs outputs.json] [--project-dir DIR]
+                                [--base-project-dir DIR]
+    python -m bluegreen.summary --stack dev --bake-report bake.json
 
 prints the markdown; CI appends it to `$GITHUB_STEP_SUMMARY`.
 """
@@ -71,6 +78,10 @@ class Traffic:
     active: Color
     weights: Mapping[Color, int]
     idle_scaled_down: bool = False
+
+    def same_as(self, other: Traffic) -> bool:
+        """Same active colour and same listener weights (idle scale-down is not traffic)."""
+        return self.active == other.active and all(self.weights[c] == other.weights[c] for c in COLORS)
 
     def describe(self) -> str:
         """`blue 100%`, or `blue 90% / green 10%` (active colour first) while both get traffic."""
@@ -193,30 +204,121 @@ def _live_release_warning(color: Color, allowed: bool) -> str:
     )
 
 
-def unrecorded_traffic_change(
-    base_config: Mapping[str, str], config: Mapping[str, str], outputs: Mapping[str, Any]
-) -> str | None:
-    """Why deploying `config` would silently undo a switch or rollback made outside git, or None.
+@dataclass(frozen=True)
+class GuardDecision:
+    """The drift guard's verdict: `refuse` stops the deploy; `message` says why (or what it noticed)."""
 
-    `base_config` is the stack's config before this change (the previous commit on main). When the
-    change leaves traffic alone but live traffic already differs from it, someone moved traffic
-    with the release tool or the switch/rollback workflows and main does not record it yet:
-    applying main now would move traffic back.
+    refuse: bool
+    message: str | None = None
+
+
+FORCE_HINT = "run the deploy workflow by hand with force: true to apply the config as it is"
+
+
+def drift_guard(base_config: Mapping[str, str], config: Mapping[str, str], outputs: Mapping[str, Any]) -> GuardDecision:
+    """Whether deploying `config` would silently move traffic that was moved outside git.
+
+    `base_config` is the stack's config before this change (the commit before the push). The
+    stack's live outputs (`activeColor`, `blueWeight`, `greenWeight`) should match it: main is
+    meant to record where traffic is. When they differ, someone switched or rolled back with the
+    release tool or the switch/rollback workflows and main does not record it yet. Deploying then
+    is refused, whether or not this change touches traffic, unless this change asks for exactly
+    the live traffic (it is the change that records it). Nothing deployed yet: nothing to guard.
     """
     live = traffic_from_outputs(outputs)
     if live is None:
-        return None
+        return GuardDecision(False)
+    base = traffic_from_config(base_config)
     wanted = traffic_from_config(config)
-    if traffic_from_config(base_config).describe() != wanted.describe():
-        return None  # this change moves traffic on purpose, and the summary headline says so
-    if live.describe() == wanted.describe():
-        return None
-    return (
-        f"live traffic is {live.describe()} but the config says {wanted.describe()} and this change "
-        "does not touch traffic: the stack was switched or rolled back outside git. Commit the live "
-        "traffic (activeColor, idleTrafficPercent, rollbackColor) to the stack file first, or run the "
-        "deploy workflow by hand to apply the config as it is."
+    if live.same_as(base):
+        return GuardDecision(False)  # main recorded the live traffic; a traffic change here is deliberate
+    if live.same_as(wanted):
+        return GuardDecision(
+            False,
+            f"live traffic ({live.describe()}) was moved outside git away from {base.describe()}; "
+            "this change records it, so deploying leaves traffic where it is.",
+        )
+    asks = "leaves traffic alone" if base.same_as(wanted) else f"asks for {wanted.describe()}"
+    return GuardDecision(
+        True,
+        f"live traffic is {live.describe()} but the config before this change says {base.describe()} "
+        f"and this change {asks}: the stack was switched or rolled back outside git and main does not "
+        "record it. Record the live traffic (activeColor, idleTrafficPercent, rollbackColor) in the stack "
+        f"file first (a change that asks for exactly {live.describe()} passes), or {FORCE_HINT}.",
     )
+
+
+def unrecorded_traffic_change(
+    base_config: Mapping[str, str], config: Mapping[str, str], outputs: Mapping[str, Any]
+) -> str | None:
+    """Why `drift_guard` refuses to deploy `config`, or None when it lets it through."""
+    decision = drift_guard(base_config, config, outputs)
+    return decision.message if decision.refuse else None
+
+
+def _cell(value: Any) -> str:
+    """A value for a markdown table cell: one line, pipes escaped."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+FIRED_COLUMNS = ("alarm", "state", "since", "metric", "threshold", "values", "reason")
+
+
+def bake_summary(report: Mapping[str, Any], stack: str) -> str:
+    """Markdown for the `--json` document of `python -m bluegreen bake`: the decision, what fired, steps.
+
+    The document is `{"command", "ok", "exitCode", "steps", "result": {"decision": {...}}, "warnings",
+    "error"}`; the decision record has `decision` (keep, rollback, rollback-advised, rollback-failed,
+    rollback-interrupted), `color`,
+    `release`, `rollbackTo`, `elapsedSeconds`, `polls`, `startedAt`, `decidedAt`, `fired`,
+    `smokeFailures`.
+    """
+    code = report.get("exitCode")
+    lines = [f"### bake `{stack}`", ""]
+    result = report.get("result")
+    record = result.get("decision") if isinstance(result, Mapping) else None
+    if not isinstance(record, Mapping):
+        lines.append(f"**bake did not decide** (exit {code}): {_cell(report.get('error') or 'see the job log')}")
+        return "\n".join(lines) + "\n"
+    color, release, decision = record.get("color"), record.get("release"), record.get("decision")
+    if decision == "keep":
+        lines.append(
+            f"**KEEP {color}** (release `{release}`): no alarm in {float(record.get('elapsedSeconds') or 0):.0f}s "
+            f"over {record.get('polls')} polls ({record.get('startedAt')} {ARROW} {record.get('decidedAt')})"
+        )
+    else:
+        verdict = {
+            "rollback": f"**ROLLED BACK {color} {ARROW} {record.get('rollbackTo')}** (release `{release}`)",
+            "rollback-failed": f"**ROLLBACK FAILED {color} {ARROW} {record.get('rollbackTo')}** (release `{release}`)",
+            "rollback-advised": f"**ROLLBACK ADVISED {color} {ARROW} {record.get('rollbackTo')}** (release "
+            f"`{release}`; --no-rollback, traffic left on {color})",
+            "rollback-interrupted": f"**ROLLBACK INTERRUPTED {color} {ARROW} {record.get('rollbackTo')}** "
+            f"(release `{release}`)",
+        }.get(str(decision), f"**{_cell(decision).upper()} {color}** (release `{release}`)")
+        lines.append(
+            f"{verdict}: tripped {float(record.get('elapsedSeconds') or 0):.0f}s into the bake, at "
+            f"{record.get('decidedAt')} ({record.get('polls')} polls)"
+        )
+        fired = record.get("fired") or []
+        if fired:
+            lines += ["", "| " + " | ".join(FIRED_COLUMNS) + " |", "|---" * len(FIRED_COLUMNS) + "|"]
+            for alarm in fired:
+                lines.append("| " + " | ".join(_cell(alarm.get(k, "")) for k in FIRED_COLUMNS) + " |")
+        for failure in record.get("smokeFailures") or []:
+            lines.append(f"- smoke check `{_cell(failure.get('check'))}` failed: {_cell(failure.get('detail'))}")
+    for warning in report.get("warnings") or []:
+        lines.append(f"- ⚠️ {_cell(warning)}")
+    if report.get("error"):
+        lines += ["", f"**error** (exit {code}): {_cell(report['error'])}"]
+    steps = report.get("steps") or []
+    if steps:
+        lines += ["", "| step | status | seconds | detail |", "|---|---|---|---|"]
+        for step in steps:
+            lines.append(
+                f"| {_cell(step.get('name'))} | {_cell(step.get('status'))} | {step.get('seconds')} "
+                f"| {_cell(step.get('detail') or '')} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def load_outputs(path: Path | None) -> dict[str, Any]:
@@ -253,6 +355,20 @@ def stack_summary(stack: str, outputs: Mapping[str, Any], project_dir: Path = PR
     return f"### {project} `{short}`\n\n" + traffic_summary(config, outputs)
 
 
+def load_report(path: Path) -> dict[str, Any]:
+    """The one JSON document `python -m bluegreen <command> --json` prints on stdout."""
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise SummaryError(f"{path} is empty: the command printed no JSON report (see its log)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SummaryError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict):
+        raise SummaryError(f"{path} holds a JSON {type(data).__name__}; expected the tool's --json report")
+    return data
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bluegreen.summary",
@@ -266,16 +382,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--base-project-dir",
         type=Path,
-        help="Pulumi.yaml and the stack file before this change; exit 3 if live traffic was moved outside git",
+        help="Pulumi.yaml and the stack file before this change: turns on the drift guard, exit 3 when live "
+        "traffic differs from them and this change does not record it",
+    )
+    parser.add_argument(
+        "--bake-report",
+        type=Path,
+        help="instead of the traffic summary, render this `python -m bluegreen bake --json` report",
     )
     args = parser.parse_args(argv)
-    drift: str | None = None
+    if args.bake_report is not None:
+        try:
+            sys.stdout.write(bake_summary(load_report(args.bake_report), args.stack.rsplit("/", 1)[-1]))
+        except (SummaryError, OSError) as err:
+            print(f"bluegreen.summary: {err}", file=sys.stderr)
+            return 2
+        return 0
+    guard: GuardDecision | None = None
     try:
         outputs = load_outputs(args.outputs)
         text = stack_summary(args.stack, outputs, args.project_dir)
         if args.base_project_dir is not None:
             short = args.stack.rsplit("/", 1)[-1]
-            drift = unrecorded_traffic_change(
+            guard = drift_guard(
                 effective_config(short, project_dir=args.base_project_dir),
                 effective_config(short, project_dir=args.project_dir),
                 outputs,
@@ -283,11 +412,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SummaryError, OSError, yaml.YAMLError) as err:
         print(f"bluegreen.summary: {err}", file=sys.stderr)
         return 2
-    if drift is not None:
-        text += f"\n> ⛔ **not deploying**: {drift}\n"
+    if guard is not None and guard.message is not None:
+        mark = "⛔ **not deploying**" if guard.refuse else "ℹ️ **drift recorded**"
+        text += f"\n> {mark}: {guard.message}\n"
     sys.stdout.write(text)
-    if drift is not None:
-        print(f"bluegreen.summary: {drift}", file=sys.stderr)
+    if guard is not None and guard.refuse:
+        print(f"bluegreen.summary: {guard.message}", file=sys.stderr)
         return 3
     return 0
 

@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from bluegreen.summary import (
+    GuardDecision,
     SummaryError,
+    bake_summary,
+    drift_guard,
     headline,
     main,
     traffic_from_config,
@@ -306,32 +309,225 @@ def test_python_dash_m_runs_standalone(project):
 
 # ---- deploy guard: traffic moved outside git ---------------------------------------------------
 
+GREEN_LIVE = {"activeColor": "green", "idleColor": "blue", "blueWeight": 0, "greenWeight": 100}
 
-def test_unrecorded_switch_is_caught():
-    # main said blue; a rollback/switch outside git moved traffic to green; this push changes nothing
-    live = outputs(activeColor="green", blueWeight=0, greenWeight=100)
-    message = unrecorded_traffic_change(config(), config(blueRelease="v1"), live)
+
+def test_unrecorded_switch_is_caught_when_the_push_leaves_traffic_alone():
+    # main said blue; a switch outside git moved traffic to green; this push changes nothing about traffic
+    decision = drift_guard(config(), config(blueRelease="v1"), outputs(**GREEN_LIVE))
+    assert decision.refuse
+    assert decision.message is not None
+    assert decision.message.startswith(
+        "live traffic is green 100% but the config before this change says blue 100% and this change leaves "
+        "traffic alone: the stack was switched or rolled back outside git"
+    )
+    assert "force: true" in decision.message
+
+
+@pytest.mark.parametrize(
+    "pushed",
+    [
+        config(idleTrafficPercent="10"),  # a canary on top of a main that is already stale
+        config(idleTrafficPercent="50"),
+        config(activeColor="green", idleTrafficPercent="10"),  # moves traffic, but not to what is live
+    ],
+)
+def test_a_push_that_moves_traffic_is_refused_too_when_live_traffic_was_not_recorded(pushed):
+    # The old rule let any push that touched traffic through; it would have undone the unrecorded switch.
+    message = unrecorded_traffic_change(config(), pushed, outputs(**GREEN_LIVE))
     assert message is not None
-    assert message.startswith("live traffic is green 100% but the config says blue 100%")
+    assert message.startswith("live traffic is green 100% but the config before this change says blue 100% and "
+                              "this change asks for ")
 
 
-def test_deliberate_traffic_change_and_matching_state_pass_the_guard():
-    live = outputs(activeColor="green", blueWeight=0, greenWeight=100)
-    assert unrecorded_traffic_change(config(activeColor="green"), config(), live) is None  # push flips
-    assert unrecorded_traffic_change(config(), config(), outputs()) is None  # live matches main
-    assert unrecorded_traffic_change(config(), config(), {}) is None  # first deploy
+def test_a_push_that_records_exactly_the_live_traffic_passes_with_a_note():
+    decision = drift_guard(config(), config(activeColor="green"), outputs(**GREEN_LIVE))
+    assert not decision.refuse
+    assert decision.message == (
+        "live traffic (green 100%) was moved outside git away from blue 100%; this change records it, "
+        "so deploying leaves traffic where it is."
+    )
+    assert unrecorded_traffic_change(config(), config(activeColor="green"), outputs(**GREEN_LIVE)) is None
 
 
-def test_cli_base_project_dir_exits_3_on_unrecorded_traffic(project, tmp_path, capsys):
-    base = tmp_path / "base"
-    base.mkdir()
-    (base / "Pulumi.yaml").write_text(PROJECT_YAML, encoding="utf-8")
-    (base / "Pulumi.dev.yaml").write_text(STACK_YAML, encoding="utf-8")  # already green: push keeps traffic
-    live = write_outputs(project, outputs(greenRelease="v2"))  # but blue is live (rolled back by hand)
-    args = ["--stack", "dev", "--outputs", str(live), "--project-dir", str(project)]
-    assert main([*args, "--base-project-dir", str(base)]) == 3
+def test_recording_a_canary_needs_the_same_weights():
+    canary_live = outputs(blueWeight=90, greenWeight=10)
+    assert drift_guard(config(), config(idleTrafficPercent="10"), canary_live) == GuardDecision(
+        False,
+        "live traffic (blue 90% / green 10%) was moved outside git away from blue 100%; this change records it, "
+        "so deploying leaves traffic where it is.",
+    )
+    assert drift_guard(config(), config(idleTrafficPercent="20"), canary_live).refuse
+    assert drift_guard(config(), config(), canary_live).refuse
+
+
+def test_same_weights_on_the_other_active_colour_is_drift():
+    # 50/50 either way: the weights match but the active colour (and so the flip target) does not
+    live = outputs(activeColor="green", idleColor="blue", blueWeight=50, greenWeight=50)
+    assert drift_guard(config(idleTrafficPercent="50"), config(idleTrafficPercent="50"), live).refuse
+    assert not drift_guard(
+        config(idleTrafficPercent="50"), config(activeColor="green", idleTrafficPercent="50"), live
+    ).refuse
+
+
+def test_deliberate_traffic_change_when_main_matches_live_passes_silently():
+    assert drift_guard(config(), config(activeColor="green"), outputs()) == GuardDecision(False)  # push flips
+    assert drift_guard(config(), config(idleTrafficPercent="10"), outputs()) == GuardDecision(False)  # canary
+    assert drift_guard(config(), config(), outputs()) == GuardDecision(False)  # nothing moves
+    assert drift_guard(config(), config(), {}) == GuardDecision(False)  # first deploy
+
+
+def test_idle_scale_down_is_not_traffic():
+    assert not drift_guard(config(), config(idleScaledDown="true"), outputs(idleScaledDown=True)).refuse
+
+
+def test_manual_run_compares_with_its_own_commit():
+    # deploy.yml on workflow_dispatch without force passes this commit as its own base: it refuses exactly
+    # when live traffic differs from main, and passes when they agree
+    assert drift_guard(config(), config(), outputs(**GREEN_LIVE)).refuse
+    assert not drift_guard(config(activeColor="green"), config(activeColor="green"), outputs(**GREEN_LIVE)).refuse
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    path = tmp_path / "base"
+    path.mkdir()
+    (path / "Pulumi.yaml").write_text(PROJECT_YAML, encoding="utf-8")
+    (path / "Pulumi.dev.yaml").write_text(STACK_YAML, encoding="utf-8")  # green live, like the project
+    return path
+
+
+def test_cli_base_project_dir_exits_3_on_unrecorded_traffic(project, base, capsys):
+    live = write_outputs(project, outputs(greenRelease="v2"))  # blue is live: rolled back outside git
+    args = ["--stack", "dev", "--outputs", str(live), "--project-dir", str(project), "--base-project-dir", str(base)]
+    assert main(args) == 3
     captured = capsys.readouterr()
-    assert "> ⛔ **not deploying**: live traffic is blue 100% but the config says green 100%" in captured.out
+    assert (
+        "> ⛔ **not deploying**: live traffic is blue 100% but the config before this change says green 100% "
+        "and this change leaves traffic alone"
+    ) in captured.out
+    assert captured.out.startswith("### bluegreen `dev`\n")  # the summary is still there, above the refusal
     assert "switched or rolled back outside git" in captured.err
-    (base / "Pulumi.dev.yaml").write_text(STACK_YAML.replace("green\n", "blue\n", 1), encoding="utf-8")
-    assert main([*args, "--base-project-dir", str(base)]) == 0  # the push itself flips: allowed
+
+
+def test_cli_refuses_a_push_that_moves_traffic_away_from_an_unrecorded_state(project, base, capsys):
+    # main said blue (base); green went live outside git; the push asks for blue 90% / green 10%
+    (base / "Pulumi.dev.yaml").write_text(STACK_YAML.replace("activeColor: green", "activeColor: blue"), "utf-8")
+    (project / "Pulumi.dev.yaml").write_text(
+        STACK_YAML.replace("activeColor: green", "activeColor: blue\n  bluegreen:idleTrafficPercent: 10"), "utf-8"
+    )
+    live = write_outputs(project, outputs(**GREEN_LIVE, greenRelease="v2"))
+    args = ["--stack", "dev", "--outputs", str(live), "--project-dir", str(project), "--base-project-dir", str(base)]
+    assert main(args) == 3
+    assert "this change asks for blue 90% / green 10%" in capsys.readouterr().out
+
+
+def test_cli_passes_the_push_that_records_live_traffic_and_says_so(project, base, capsys):
+    (base / "Pulumi.dev.yaml").write_text(STACK_YAML.replace("activeColor: green", "activeColor: blue"), "utf-8")
+    live = write_outputs(project, outputs(**GREEN_LIVE, greenRelease="v2"))  # the project's stack file says green
+    args = ["--stack", "dev", "--outputs", str(live), "--project-dir", str(project), "--base-project-dir", str(base)]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "> ℹ️ **drift recorded**: live traffic (green 100%) was moved outside git away from blue 100%" in captured.out
+    assert captured.err == ""
+
+
+def test_cli_passes_a_deliberate_flip_when_main_matched_live(project, base, capsys):
+    (base / "Pulumi.dev.yaml").write_text(STACK_YAML.replace("activeColor: green", "activeColor: blue"), "utf-8")
+    live = write_outputs(project, outputs(greenRelease="v2"))  # blue live, as main said: the push flips
+    args = ["--stack", "dev", "--outputs", str(live), "--project-dir", str(project), "--base-project-dir", str(base)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "**traffic: blue 100% → green 100%**" in out
+    assert "> ⛔" not in out and "> ℹ️" not in out
+
+
+def test_cli_without_base_project_dir_never_guards(project, capsys):
+    live = write_outputs(project, outputs(greenRelease="v2"))  # blue live, config green: a flip, not drift
+    assert main(["--stack", "dev", "--outputs", str(live), "--project-dir", str(project)]) == 0
+    assert "not deploying" not in capsys.readouterr().out
+
+
+# ---- bake report (switch.yml puts it in the job summary) -----------------------------------------
+
+
+def bake_report(decision: dict[str, Any] | None, exit_code: int = 0, error: str | None = None) -> dict[str, Any]:
+    steps = [{"name": "bake green for 15 min", "status": "ok" if exit_code == 0 else "tripped", "seconds": 900.2,
+              "detail": "no alarm" if exit_code == 0 else "alarm"}]
+    return {"command": "bake", "ok": exit_code == 0, "exitCode": exit_code, "steps": steps,
+            "result": {} if decision is None else {"decision": decision}, "error": error}
+
+
+KEEP: dict[str, Any] = {"decision": "keep", "color": "green", "release": "v2", "rollbackTo": None, "elapsedSeconds": 900.0,
+        "polls": 31, "startedAt": "2026-01-01T12:00:00Z", "decidedAt": "2026-01-01T12:15:00Z", "fired": [],
+        "smokeFailures": [], "minutes": 15.0, "alarms": {}}
+
+
+def test_bake_summary_keep():
+    md = bake_summary(bake_report(KEEP), "prod")
+    lines = md.splitlines()
+    assert lines[0] == "### bake `prod`"
+    assert lines[2] == (
+        "**KEEP green** (release `v2`): no alarm in 900s over 31 polls (2026-01-01T12:00:00Z → 2026-01-01T12:15:00Z)"
+    )
+    assert "| bake green for 15 min | ok | 900.2 | no alarm |" in lines
+    assert "**error**" not in md
+
+
+def test_bake_summary_rollback_names_the_alarm_and_escapes_table_cells():
+    fired = {"alarm": "bluegreen-green-alarms-5xx-rate", "state": "ALARM", "since": "2026-01-01T12:00:45Z",
+             "metric": "HTTPCode_Target_5XX_Count", "threshold": 5.0, "values": [12.0, 9.0],
+             "reason": "Threshold Crossed:\n 2 datapoints | greater than 5.0"}
+    decision = {**KEEP, "decision": "rollback", "rollbackTo": "blue", "elapsedSeconds": 60.0, "polls": 4,
+                "decidedAt": "2026-01-01T12:01:00Z", "fired": [fired],
+                "smokeFailures": [{"check": "version", "detail": "status 500", "attempts": 3}]}
+    error = "bluegreen-green-alarms-5xx-rate fired during bake; traffic is back on blue"
+    md = bake_summary(bake_report(decision, 3, error), "prod")
+    lines = md.splitlines()
+    assert lines[2] == (
+        "**ROLLED BACK green → blue** (release `v2`): tripped 60s into the bake, at 2026-01-01T12:01:00Z (4 polls)"
+    )
+    assert (
+        "| bluegreen-green-alarms-5xx-rate | ALARM | 2026-01-01T12:00:45Z | HTTPCode_Target_5XX_Count | 5.0 "
+        "| [12.0, 9.0] | Threshold Crossed: 2 datapoints \\| greater than 5.0 |"
+    ) in lines
+    assert "- smoke check `version` failed: status 500" in lines
+    assert f"**error** (exit 3): {error}" in lines
+
+
+def test_bake_summary_lists_the_tools_warnings():
+    report = {**bake_report(KEEP), "warnings": ["config bluegreen:bakeMinutes=1 is shorter than the 5 minutes it "
+                                                 "takes an alarm to fire"]}
+    md = bake_summary(report, "prod")
+    assert "- ⚠️ config bluegreen:bakeMinutes=1 is shorter than the 5 minutes it takes an alarm to fire" in md
+
+
+def test_bake_summary_interrupted_rollback():
+    decision = {**KEEP, "decision": "rollback-interrupted", "rollbackTo": "blue"}
+    md = bake_summary(bake_report(decision, 130, "interrupted"), "prod")
+    assert md.splitlines()[2].startswith("**ROLLBACK INTERRUPTED green → blue** (release `v2`)")
+
+
+def test_bake_summary_without_a_decision_says_so():
+    md = bake_summary(bake_report(None, 2, "config bluegreen:idleTrafficPercent=10: a switch is in progress"), "dev")
+    assert md.splitlines()[2] == (
+        "**bake did not decide** (exit 2): config bluegreen:idleTrafficPercent=10: a switch is in progress"
+    )
+
+
+def test_cli_bake_report(tmp_path, capsys):
+    path = tmp_path / "bake.json"
+    path.write_text(json.dumps(bake_report(KEEP)), encoding="utf-8")
+    assert main(["--stack", "org/bluegreen/prod", "--bake-report", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("**KEEP green**")
+
+
+@pytest.mark.parametrize(("content", "message"), [("", "printed no JSON report"), ("{", "is not JSON"),
+                                                  ("[]", "expected the tool's --json report")])
+def test_cli_bad_bake_report_exits_2(tmp_path, capsys, content, message):
+    path = tmp_path / "bake.json"
+    path.write_text(content, encoding="utf-8")
+    assert main(["--stack", "prod", "--bake-report", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err

@@ -6,10 +6,10 @@ lock errors as `StackLockedError`. `AutomationEngine` drives the Pulumi CLI thro
 pack to every preview and update. Tests use a double that implements the same Protocol.
 
 Why `up` previews first: the Automation API's `stack.up` runs `pulumi up --yes --skip-preview`,
-and without a preview the engine only calls the pack's stack policies (AnalyzeStack, which sees
-outputs) after the update has been applied. A mandatory stack-policy violation would then fail
-an update that already changed AWS. Previewing first with the same pack stops the update before
-any resource changes.
+and without a preview the pack's stack policies (AnalyzeStack, which sees outputs) run only
+after the update has been applied; resource policies still run before each step. A mandatory
+stack-policy violation would then fail an update that already changed AWS. Previewing first
+with the same pack stops the update before any resource changes.
 """
 
 from __future__ import annotations

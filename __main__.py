@@ -11,12 +11,7 @@ from components.settings import load_settings
 
 settings = load_settings()
 deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
-needs_lookup = any(not settings.releases[c].image_id for c in COLORS)
-guard = check_release(
-    settings,
-    deployed,
-    latest_amazon_linux(settings.fleet.instance_type) if needs_lookup else None,
-)
+guard = check_release(settings, deployed, lambda: latest_amazon_linux(settings.fleet.instance_type))
 for message in [*state_warnings, *guard.warnings]:
     pulumi.log.warn(message)
 for message in guard.notes:

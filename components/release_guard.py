@@ -7,7 +7,7 @@ no traffic, and the flip is a separate update. `allowLiveRelease` overrides this
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,23 +67,21 @@ class GuardResult:
 def check_release(
     settings: Settings,
     previous: DeployedState | None,
-    looked_up_image: str | None,
+    lookup_image: Callable[[], str],
 ) -> GuardResult:
     """Decide each colour's image and refuse unsafe updates.
 
-    `looked_up_image` is the latest AMI for colours whose image id is empty in config (None when
-    no colour needs a lookup). A colour that serves traffic keeps its deployed image instead of a
-    newer lookup, so a new AMI never reaches users without being staged.
+    `lookup_image` returns the latest AMI; it is called once, and only when some colour's image
+    id is empty in config. A colour whose release does not change keeps its deployed image
+    instead of a newer lookup, so a new AMI never reaches users without being staged.
     """
     new_weights = traffic_weights(settings.traffic.active_color, settings.traffic.idle_traffic_percent)
     if settings.idle_scaled_down:
         new_weights[settings.traffic.idle_color] = 0
     notes: list[str] = []
     warnings: list[str] = []
-    images: dict[Color, str] = {}
-    for color in COLORS:
-        configured = settings.releases[color].image_id
-        images[color] = configured or (looked_up_image or "")
+    looked_up = lookup_image() if any(not settings.releases[c].image_id for c in COLORS) else ""
+    images: dict[Color, str] = {c: settings.releases[c].image_id or looked_up for c in COLORS}
     if previous is None:
         return GuardResult(images, (), ("first deploy: no previous state, release guard has nothing to compare",))
 
@@ -130,12 +128,27 @@ def check_release(
     return GuardResult(images, tuple(warnings), tuple(notes))
 
 
+def deployed_state(
+    outputs: Mapping[str, Any], allow_incomplete: bool = False
+) -> tuple[DeployedState | None, list[str]]:
+    """The deployed state from the last outputs; None on the first deploy.
+
+    Outputs that are there but incomplete refuse the update (fail closed) unless
+    `allow_incomplete` (allowLiveRelease) is set, which returns a warning instead.
+    """
+    try:
+        return DeployedState.from_outputs(outputs), []
+    except IncompleteDeployedStateError as error:
+        if not allow_incomplete:
+            raise
+        return None, [f"allowLiveRelease=true overrides the release guard: {error}"]
+
+
 def read_deployed_state(allow_incomplete: bool = False) -> tuple[DeployedState | None, list[str]]:
-    """This stack's last outputs through a StackReference to itself; None on the first deploy.
+    """`deployed_state` of this stack's last outputs, read through a StackReference to itself.
 
     Read synchronously (as the SDK does for invokes) so the guard decides before any resource
-    is registered. Outputs that are there but incomplete refuse the update (fail closed) unless
-    `allow_incomplete` (allowLiveRelease) is set, which returns a warning instead.
+    is registered.
     """
     import pulumi
     from pulumi.runtime.sync_await import _sync_await
@@ -146,9 +159,4 @@ def read_deployed_state(allow_incomplete: bool = False) -> tuple[DeployedState |
     )
     keys = [*GUARD_KEYS, "idleScaledDown"]
     outputs = {key: _sync_await(ref.get_output_details(key)).value for key in keys}
-    try:
-        return DeployedState.from_outputs(outputs), []
-    except IncompleteDeployedStateError as error:
-        if not allow_incomplete:
-            raise
-        return None, [f"allowLiveRelease=true overrides the release guard: {error}"]
+    return deployed_state(outputs, allow_incomplete)

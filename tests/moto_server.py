@@ -27,7 +27,7 @@ from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
 from bluegreen.stack_files import declared_defaults, to_wire
 from components.colors import Color, traffic_weights
-from components.release_guard import DeployedState, GuardResult, ReleaseGuardError, check_release
+from components.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
 from components.settings import ConfigError as SettingsError
 from components.settings import Settings, read_settings
 
@@ -241,7 +241,11 @@ def build_world(endpoint: str, desired: int = 2) -> World:
                         "Id": query_id,
                         "ReturnData": False,
                         "MetricStat": {
-                            "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": dimensions},
+                            "Metric": {
+                                "Namespace": "AWS/ApplicationELB",
+                                "MetricName": metric,
+                                "Dimensions": dimensions,
+                            },
                             "Period": 60,
                             "Stat": "Sum",
                         },
@@ -422,18 +426,11 @@ class FakeEngine:
         wire.update(self.config_values)
         try:
             settings = read_settings(wire)
-            try:
-                previous = DeployedState.from_outputs(self.outputs_values)
-            except ReleaseGuardError:
-                # Outputs present but incomplete: the program fails closed unless allowLiveRelease.
-                if not settings.allow_live_release:
-                    raise
-                previous = None
-            needs_lookup = any(not release.image_id for release in settings.releases.values())
-            guard = check_release(settings, previous, self.latest_image if needs_lookup else None)
+            previous, state_warnings = deployed_state(self.outputs_values, settings.allow_live_release)
+            guard = check_release(settings, previous, lambda: self.latest_image)
         except (SettingsError, ReleaseGuardError) as exc:
             raise EngineError(f"pulumi up failed: the program refused this update:\n{exc}") from exc
-        for line in guard.warnings:
+        for line in [*state_warnings, *guard.warnings]:
             if on_output:
                 on_output(f"warning: {line}")
         return settings, guard

@@ -21,7 +21,6 @@ Both colours share one database, so its schema changes by expand-and-contract (s
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -47,13 +46,13 @@ from bluegreen.errors import (
 from bluegreen.stackconfig import ACTIVE_COLOR, IDLE_SCALED_DOWN, parse_config
 from components.colors import COLORS, Color, other
 from components.schema_rule import EXPLAIN, schema_conflicts, serving_colors
+from components.settings import MAX_SCHEMA_VERSION
 
 Action = Literal["expand", "contract"]
 ACTIONS: tuple[Action, Action] = ("expand", "contract")
 
 DATABASE_SCHEMA_VERSION = "databaseSchemaVersion"
 MIGRATION_COMMAND = "migrationCommand"
-MAX_SCHEMA_VERSION = 1_000_000  # the program's bound for databaseSchemaVersion
 KILL_GRACE_SECONDS = 5.0  # SIGTERM first; SIGKILL the process group if it is still there after this
 TAIL_LINES = 20
 
@@ -96,40 +95,16 @@ def _color(key: str, value: object) -> Color:
     raise ConfigError(key, value, "blue or green")
 
 
-def _config_versions(raw: Mapping[str, str], key: str) -> tuple[int, ...]:
-    text = raw.get(key, "") or "[]"
-    allowed = "a list of positive integers, e.g. [1, 2] (`pulumi config set --path 'KEY[0]' 1`)".replace("KEY", key)
-    try:
-        parsed: Any = json.loads(text)
-    except json.JSONDecodeError:
-        raise ConfigError(key, text, allowed) from None
-    if not isinstance(parsed, list) or not all(type(v) is int and v >= 1 for v in parsed):
-        raise ConfigError(key, text, allowed)
-    return tuple(parsed)
-
-
-def _config_database_version(raw: Mapping[str, str]) -> int:
-    text = raw.get(DATABASE_SCHEMA_VERSION, "") or "0"
-    allowed = f"an integer from 0 (schema checks off) to {MAX_SCHEMA_VERSION}"
-    try:
-        version = int(text)
-    except ValueError:
-        raise ConfigError(DATABASE_SCHEMA_VERSION, text, allowed) from None
-    if not 0 <= version <= MAX_SCHEMA_VERSION:
-        raise ConfigError(DATABASE_SCHEMA_VERSION, text, allowed)
-    return version
-
-
 def config_state(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT_DIR) -> SchemaState:
     """The state the next `pulumi up` deploys, from the stack config (wire form) over the defaults
     declared in `project_dir`'s Pulumi.yaml."""
     cfg = parse_config(raw, project_dir=project_dir)
     return SchemaState(
         source="config",
-        database_version=_config_database_version(raw),
+        database_version=cfg.database_schema_version,
         active=_color(ACTIVE_COLOR, cfg.active),
         idle_scaled_down=cfg.idle_scaled_down,
-        versions={c: _config_versions(raw, schema_versions_key(c)) for c in COLORS},
+        versions={c: cfg.schema_versions[c] for c in COLORS},
     )
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bluegreen import stack_files
 from bluegreen.errors import ConfigError, UsageError
 from components.colors import COLORS as PROGRAM_COLORS
-from components.colors import Color, traffic_weights
+from components.colors import MAX_IDLE_TRAFFIC_PERCENT, Color, traffic_weights
 from components.settings import AMI_ID, RELEASE_LABEL, read_settings
 from components.settings import ConfigError as SettingsError
 
@@ -29,7 +29,6 @@ IDLE_SCALED_DOWN = "idleScaledDown"
 # Keys the release tool owns (declared in Pulumi.yaml with default "", ignored by the program).
 ROLLBACK_COLOR = "rollbackColor"
 
-MAX_IDLE_PERCENT = 50
 # CloudWatch publishes ALB metrics about a minute late and evaluates an alarm after its period
 # closes: allow this much on top of alarmEvaluationMinutes before an alarm can have fired.
 ALARM_DELAY_MINUTES = 2
@@ -132,6 +131,8 @@ class ReleaseConfig:
     stickiness_seconds: int
     rollback_color: str | None
     verified: Mapping[str, VerifiedRecord | None]
+    database_schema_version: int = 0
+    schema_versions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def idle(self) -> str:
@@ -183,6 +184,8 @@ def parse_config(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT
         stickiness_seconds=settings.traffic.stickiness_seconds,
         rollback_color=check_color(ROLLBACK_COLOR, rollback_raw) if rollback_raw else None,
         verified=verified,
+        database_schema_version=settings.database_schema_version,
+        schema_versions={c: settings.releases[c].schema_versions for c in PROGRAM_COLORS},
     )
 
 
@@ -196,8 +199,8 @@ def parse_ramp(text: str) -> list[int]:
             step = int(part.strip())
         except ValueError:
             raise ConfigError(IDLE_TRAFFIC_PERCENT, part.strip(), "--ramp takes integers, e.g. 10,50") from None
-        if not 1 <= step <= MAX_IDLE_PERCENT:
-            raise ConfigError(IDLE_TRAFFIC_PERCENT, step, f"ramp steps from 1 to {MAX_IDLE_PERCENT}")
+        if not 1 <= step <= MAX_IDLE_TRAFFIC_PERCENT:
+            raise ConfigError(IDLE_TRAFFIC_PERCENT, step, f"ramp steps from 1 to {MAX_IDLE_TRAFFIC_PERCENT}")
         if steps and step <= steps[-1]:
             raise ConfigError(IDLE_TRAFFIC_PERCENT, step, "ramp steps that increase, e.g. 10,50")
         steps.append(step)

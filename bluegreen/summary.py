@@ -33,9 +33,8 @@ from typing import Any
 import yaml
 
 from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
-from components.colors import COLORS, Color, other, traffic_weights
+from components.colors import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color, other, traffic_weights
 
-MAX_IDLE_PERCENT = 50
 ARROW = "→"
 LATEST_IMAGE = "latest AL2023"
 
@@ -66,8 +65,8 @@ def _bool(value: Any) -> bool:
 def weights(active_color: str, idle_percent: int) -> dict[Color, int]:
     """Listener weights per colour, from the program's one pure function (`traffic_weights`):
     the active colour gets 100 - idle, the idle colour gets idle."""
-    if not 0 <= idle_percent <= MAX_IDLE_PERCENT:
-        raise SummaryError(f"idleTrafficPercent is {idle_percent}; allowed: 0..{MAX_IDLE_PERCENT}")
+    if not 0 <= idle_percent <= MAX_IDLE_TRAFFIC_PERCENT:
+        raise SummaryError(f"idleTrafficPercent is {idle_percent}; allowed: 0..{MAX_IDLE_TRAFFIC_PERCENT}")
     return traffic_weights(_color(active_color, "activeColor"), idle_percent)
 
 

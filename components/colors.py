@@ -6,6 +6,8 @@ from typing import Literal
 
 Color = Literal["blue", "green"]
 COLORS: tuple[Color, Color] = ("blue", "green")
+# The idle colour's largest canary share; above it the "idle" colour would be the main one.
+MAX_IDLE_TRAFFIC_PERCENT = 50
 
 
 def other(color: Color) -> Color:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from components.colors import COLORS, Color
+from components.colors import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color
 from components.schema_rule import schema_conflicts
 
 T = TypeVar("T")
@@ -22,6 +22,7 @@ T = TypeVar("T")
 # TLS 1.2+ ELB policies: the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families (incl. FIPS/PQ variants).
 TLS12_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)(-[A-Za-z0-9]+)*$")
 RESERVED_TAG_KEYS = ("Name",)
+MAX_SCHEMA_VERSION = 1_000_000
 RESERVED_TAG_PREFIXES = ("bluegreen:", "aws:")
 
 
@@ -256,7 +257,7 @@ def read_settings(raw: Mapping[str, str | None]) -> Settings:
     active = r.string("activeColor", lambda v: v in COLORS, "'blue' or 'green'")
     traffic = Traffic(
         active_color="green" if active == "green" else "blue",
-        idle_traffic_percent=r.integer("idleTrafficPercent", 0, 50),
+        idle_traffic_percent=r.integer("idleTrafficPercent", 0, MAX_IDLE_TRAFFIC_PERCENT),
         stickiness_seconds=r.integer("stickinessSeconds", 0, 604800),
     )
     releases: dict[Color, Release] = {}
@@ -354,7 +355,7 @@ def read_settings(raw: Mapping[str, str | None]) -> Settings:
         tags=tags,
         allow_live_release=r.boolean("allowLiveRelease"),
         idle_scaled_down=idle_scaled_down,
-        database_schema_version=r.integer("databaseSchemaVersion", 0, 1_000_000),
+        database_schema_version=r.integer("databaseSchemaVersion", 0, MAX_SCHEMA_VERSION),
         migration_command=r.string("migrationCommand"),
     )
     if not r.problems:

@@ -30,7 +30,7 @@ from bluegreen.errors import (
 )
 from bluegreen.interrupts import InterruptHold, deferred_interrupts
 from bluegreen.outputs import StackOutputs
-from bluegreen.smoke import load_checks, run_checks
+from bluegreen.smoke import load_checks
 from bluegreen.stackconfig import (
     ACTIVE_COLOR,
     IDLE_SCALED_DOWN,
@@ -48,7 +48,7 @@ from bluegreen.stackconfig import (
     weights_for,
 )
 from bluegreen.traffic import choose_safe_color, confirm_live, health, put_traffic_on
-from bluegreen.watch import preview_headers, smoke_base_url, smoke_variables, watch
+from bluegreen.watch import smoke_base_url, smoke_color, watch
 
 
 def tool_command(ctx: Context, command: str) -> str:
@@ -164,15 +164,7 @@ def verify(ctx: Context, checks_path: Path, color: str | None = None, base_url: 
         def _attempt(name: str, attempt: int, problem: str | None) -> None:
             ctx.reporter.info(f"{name} #{attempt}: {problem or 'ok'}")
 
-        results = run_checks(
-            suite,
-            url,
-            preview_headers(outputs, target),
-            smoke_variables(outputs, target),
-            sleep=ctx.clock.sleep,
-            fetch=ctx.fetch,
-            on_attempt=_attempt,
-        )
+        results = smoke_color(ctx, outputs, target, suite=suite, url=url, on_attempt=_attempt)
         failed = [r for r in results if not r.ok]
         rec.detail = f"{len(results) - len(failed)}/{len(results)} passed"
     summary = [{"check": r.name, "ok": r.ok, "attempts": r.attempts, "detail": r.detail} for r in results]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,27 @@ def smoke_variables(outputs: StackOutputs, color: str) -> dict[str, str]:
     return {"release": outputs.release(color), "color": color, "imageId": outputs.image_id(color)}
 
 
+def smoke_color(
+    ctx: Context,
+    outputs: StackOutputs,
+    color: str,
+    *,
+    suite: CheckSuite,
+    url: str,
+    on_attempt: Callable[[str, int, str | None], None] | None = None,
+) -> list[CheckResult]:
+    """Run `suite` against `color` only, through its preview route."""
+    return run_checks(
+        suite,
+        url,
+        preview_headers(outputs, color),
+        smoke_variables(outputs, color),
+        sleep=ctx.clock.sleep,
+        fetch=ctx.fetch,
+        on_attempt=on_attempt,
+    )
+
+
 def watch(
     ctx: Context,
     outputs: StackOutputs,
@@ -119,14 +141,7 @@ def watch(
         fired = [s for s in states if s.state == "ALARM"]
         smoke_failures: list[CheckResult] = []
         if suite is not None and not fired:
-            results = run_checks(
-                suite,
-                url,
-                preview_headers(outputs, color),
-                smoke_variables(outputs, color),
-                sleep=ctx.clock.sleep,
-                fetch=ctx.fetch,
-            )
+            results = smoke_color(ctx, outputs, color, suite=suite, url=url)
             smoke_failures = [r for r in results if not r.ok]
         standby_health = health(ctx, outputs, standby) if standby else None
         elapsed = ctx.clock.monotonic() - start

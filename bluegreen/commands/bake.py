@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from bluegreen.bake import bake
+from bluegreen.commands.options import add_base_url_argument
 from bluegreen.context import Context
 
 NAME = "bake"
@@ -22,12 +23,7 @@ DESCRIPTION = (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None, help="how long to watch (default: bakeMinutes)")
     parser.add_argument("--checks", type=Path, default=None, help="also run these smoke checks on each poll")
-    parser.add_argument(
-        "--base-url",
-        default=None,
-        help="send the smoke checks here instead of the stack output `url`, e.g. https://app.example.com "
-        "(needed for https when config publicHostname is not set)",
-    )
+    add_base_url_argument(parser)
     parser.add_argument("--interval", type=float, default=None, help="seconds between polls (default 30)")
     parser.add_argument(
         "--no-rollback", dest="auto_rollback", action="store_false", help="report only; exit 1 instead of rolling back"

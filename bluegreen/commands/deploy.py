@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bluegreen.commands.options import add_base_url_argument, add_ramp_arguments
 from bluegreen.context import Context
 from bluegreen.deploy import deploy
 from bluegreen.stackconfig import parse_ramp
@@ -23,22 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("release", help="release label to deploy, e.g. v2.4.1")
     parser.add_argument("--image-id", default=None, help="AMI id for the new release")
     parser.add_argument("--checks", type=Path, default=Path("smoke-checks.yaml"), help="smoke checks file")
-    parser.add_argument("--ramp", default="", help="idleTrafficPercent steps, e.g. 10,50")
-    parser.add_argument(
-        "--pause",
-        type=float,
-        default=None,
-        help="seconds to hold each ramp step, watching alarms (default: (alarmEvaluationMinutes + 2) * 60)",
-    )
+    add_ramp_arguments(parser)
     parser.add_argument("--minutes", type=float, default=None, help="bake minutes (default: bakeMinutes)")
     parser.add_argument("--interval", type=float, default=None, help="seconds between bake polls (default 30)")
     parser.add_argument("--bake-checks", action="store_true", help="also run the smoke checks during bake")
-    parser.add_argument(
-        "--base-url",
-        default=None,
-        help="send the smoke checks here instead of the stack output `url`, e.g. https://app.example.com "
-        "(needed for https when config publicHostname is not set)",
-    )
+    add_base_url_argument(parser)
 
 
 def run(ctx: Context, args: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bluegreen.commands.options import add_ramp_arguments
 from bluegreen.context import Context
 from bluegreen.release import switch
 from bluegreen.stackconfig import parse_ramp
@@ -23,13 +24,7 @@ DESCRIPTION = (
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", choices=("blue", "green"), default=None, help="target colour (default: idle)")
-    parser.add_argument("--ramp", default="", help="idleTrafficPercent steps, e.g. 10,50")
-    parser.add_argument(
-        "--pause",
-        type=float,
-        default=None,
-        help="seconds to hold each ramp step, watching alarms (default: (alarmEvaluationMinutes + 2) * 60)",
-    )
+    add_ramp_arguments(parser)
     parser.add_argument("--interval", type=float, default=None, help="seconds between alarm polls while holding")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bluegreen.commands.options import add_base_url_argument
 from bluegreen.context import Context
 from bluegreen.release import verify
 
@@ -24,12 +25,7 @@ DESCRIPTION = (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checks", type=Path, default=Path("smoke-checks.yaml"), help="checks file (YAML/JSON)")
     parser.add_argument("--color", choices=("blue", "green"), default=None, help="colour to verify (default: idle)")
-    parser.add_argument(
-        "--base-url",
-        default=None,
-        help="send the smoke checks here instead of the stack output `url`, e.g. https://app.example.com "
-        "(needed for https when config publicHostname is not set)",
-    )
+    add_base_url_argument(parser)
 
 
 def run(ctx: Context, args: argparse.Namespace) -> None:

@@ -327,13 +327,7 @@ def load_outputs(path: Path | None) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8").strip()
     if not text:
         return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SummaryError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(data, dict):
-        raise SummaryError(f"{path} holds a JSON {type(data).__name__}; expected an object of stack outputs")
-    return data
+    return _json_object(path, text, "an object of stack outputs")
 
 
 def stack_summary(stack: str, outputs: Mapping[str, Any], project_dir: Path = PROJECT_DIR) -> str:
@@ -359,12 +353,16 @@ def load_report(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8").strip()
     if not text:
         raise SummaryError(f"{path} is empty: the command printed no JSON report (see its log)")
+    return _json_object(path, text, "the tool's --json report")
+
+
+def _json_object(path: Path, text: str, expected: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise SummaryError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from None
     if not isinstance(data, dict):
-        raise SummaryError(f"{path} holds a JSON {type(data).__name__}; expected the tool's --json report")
+        raise SummaryError(f"{path} holds a JSON {type(data).__name__}; expected {expected}")
     return data
 
 

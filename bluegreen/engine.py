@@ -151,12 +151,13 @@ class AutomationEngine:
 
     def config(self) -> dict[str, str]:
         stack = self._select()
-        merged = {k: stack_files.to_wire(v) for k, v in stack_files.declared_defaults(self.project_dir).items()}
         prefix = f"{self._project}:"
-        for key, value in self._wrap("config", stack.get_all_config).items():
-            if key.startswith(prefix):
-                merged[key[len(prefix) :]] = value.value
-        return merged
+        values = {
+            key[len(prefix) :]: value.value
+            for key, value in self._wrap("config", stack.get_all_config).items()
+            if key.startswith(prefix)
+        }
+        return stack_files.with_defaults(values, self.project_dir)
 
     def set_config(self, values: Mapping[str, str]) -> None:
         from pulumi import automation as auto

@@ -8,6 +8,7 @@ Values come back in the wire form the SDK's config holds: strings, with arrays a
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
         data = yaml.safe_load(f) or {}
     prefix = f"{name}:"
     return {k[len(prefix) :]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)}
+
+
+def with_defaults(values: Mapping[str, str], project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """Wire-form `values` over the declared defaults, as the CLI hands config to the program."""
+    return {**{key: to_wire(value) for key, value in declared_defaults(project_dir).items()}, **values}
 
 
 def effective_config(

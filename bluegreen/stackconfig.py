@@ -165,8 +165,7 @@ def parse_config(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT
     """Validate with the program's own `read_settings` (over the defaults declared in
     `project_dir`'s Pulumi.yaml, as the CLI applies them), so the tool refuses exactly what
     `pulumi up` would; then read the tool's keys."""
-    wire = {key: stack_files.to_wire(value) for key, value in stack_files.declared_defaults(project_dir).items()}
-    wire.update(raw)
+    wire = stack_files.with_defaults(raw, project_dir)
     try:
         settings = read_settings(wire)
     except SettingsError as error:

@@ -25,7 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
-from bluegreen.stack_files import declared_defaults, to_wire
+from bluegreen.stack_files import with_defaults
 from components.colors import Color, traffic_weights
 from components.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
 from components.settings import ConfigError as SettingsError
@@ -422,8 +422,7 @@ class FakeEngine:
 
     def _program(self, on_output: OutputSink | None = None) -> tuple[Settings, GuardResult]:
         """What `__main__.py` decides before it registers anything: settings, then the release guard."""
-        wire = {key: to_wire(value) for key, value in declared_defaults().items()}
-        wire.update(self.config_values)
+        wire = with_defaults(self.config_values)
         try:
             settings = read_settings(wire)
             previous, state_warnings = deployed_state(self.outputs_values, settings.allow_live_release)

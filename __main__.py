@@ -40,7 +40,7 @@ for color in COLORS:
     pulumi.export(f"{color}AlarmNames", service.alarms[color].alarm_names)
 pulumi.export("previewColorHeader", PREVIEW_COLOR_HEADER)
 pulumi.export("previewTokenHeader", PREVIEW_TOKEN_HEADER)
-pulumi.export("previewToken", pulumi.Output.secret(service.router.preview_token.result))
+pulumi.export("previewToken", pulumi.Output.secret(service.preview_token.result))
 pulumi.export("dashboardName", service.dashboard.dashboard.dashboard_name)
 pulumi.export("idleScaledDown", settings.idle_scaled_down)
 pulumi.export("databaseSchemaVersion", settings.database_schema_version)

@@ -10,6 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.colors import Color
+from components.router import PREVIEW_PRIORITY, preview_conditions
+from components.schema_rule import encode_schema_versions
 from components.settings import FleetSpec
 from components.user_data import demo_user_data
 
@@ -34,12 +36,17 @@ class EnvironmentArgs:
     subnet_ids: pulumi.Input[Sequence[str]]
     subnet_tier: str  # "public" or "private": only public subnets give instances a public IP
     instance_security_group_id: pulumi.Input[str]
+    # The load balancer's warm-up listener and the preview token: the colour's warm-up rule keeps its
+    # target group in use (health-checked) before its ASG waits for healthy capacity.
+    warmup_listener_arn: pulumi.Input[str] = ""
+    preview_token: pulumi.Input[str] = ""
     scaled_down: bool = False  # explicit idleScaledDown: no instances, no rollback target
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Environment(pulumi.ComponentResource):
     target_group: aws.lb.TargetGroup
+    warmup_rule: aws.lb.ListenerRule
     launch_template: aws.ec2.LaunchTemplate
     asg: aws.autoscaling.Group
     user_data_hash: str
@@ -64,7 +71,7 @@ class Environment(pulumi.ComponentResource):
         # Schema support is a declaration about the release, not part of what runs: it goes on
         # the target group and ASG (in place), never on the launch template, so declaring it
         # does not rebuild a fleet.
-        schema = {"bluegreen:schemaVersions": ",".join(str(v) for v in release.schema_versions)}
+        schema = {"bluegreen:schemaVersions": encode_schema_versions(release.schema_versions)}
 
         hc = spec.health_check
         self.target_group = aws.lb.TargetGroup(
@@ -86,6 +93,16 @@ class Environment(pulumi.ComponentResource):
                 "unhealthy_threshold": hc.unhealthy_threshold,
             },
             tags={**tags("tg"), **schema},
+            opts=child,
+        )
+        self.warmup_rule = aws.lb.ListenerRule(
+            f"{name}-warmup",
+            listener_arn=args.warmup_listener_arn,
+            priority=PREVIEW_PRIORITY[args.color],
+            actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
+            conditions=preview_conditions(args.color, args.preview_token),
+            # No release tags: staging must not touch the route.
+            tags={**args.tags, "Name": f"{name}-warmup", "bluegreen:color": args.color},
             opts=child,
         )
         public_ip = "true" if args.subnet_tier == "public" else "false"
@@ -128,7 +145,10 @@ class Environment(pulumi.ComponentResource):
                 {"resource_type": "instance", "tags": own_tags("instance")},
                 {"resource_type": "volume", "tags": own_tags("volume")},
             ],
-            tags=tags("lt"),
+            # The template's own tags carry no user tags either: Terraform marks `latest_version` unknown on
+            # any template change but name, description and default version, so a tag edit here would
+            # preview as a replacement of both Auto Scaling groups.
+            tags=own_tags("lt"),
             opts=child,
         )
         desired = 0 if args.scaled_down else spec.desired_capacity
@@ -151,8 +171,10 @@ class Environment(pulumi.ComponentResource):
                 for k, v in sorted({**tags("asg"), **schema}.items())
             ],
             # A new launch template version builds a new group next to the old one, which must
-            # turn healthy before the old one is deleted.
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["launchTemplate"]),
+            # turn healthy before the old one is deleted. The wait needs the group in use: the warm-up rule.
+            opts=pulumi.ResourceOptions(
+                parent=self, replace_on_changes=["launchTemplate"], depends_on=[self.warmup_rule]
+            ),
         )
         self.register_outputs(
             {

@@ -24,8 +24,14 @@ def _slug(cidr: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "-", cidr).strip("-")
 
 
+# The warm-up listener's port. No security group rule opens it, so nobody reaches it; it exists so that
+# both target groups are in use before any production route does (see `warmup_listener`).
+WARMUP_LISTENER_PORT = 8999
+
+
 class LoadBalancer(pulumi.ComponentResource):
     alb: aws.lb.LoadBalancer
+    warmup_listener: aws.lb.Listener
     alb_security_group: aws.ec2.SecurityGroup
     instance_security_group: aws.ec2.SecurityGroup
 
@@ -87,7 +93,7 @@ class LoadBalancer(pulumi.ComponentResource):
             security_group_id=self.instance_security_group.id,
             cidr_ipv4="0.0.0.0/0",
             ip_protocol="-1",
-            description="packages, SSM and the app's dependencies",
+            description="all outbound: packages, SSM and app dependencies",
             opts=child,
         )
         self.alb = aws.lb.LoadBalancer(
@@ -98,6 +104,22 @@ class LoadBalancer(pulumi.ComponentResource):
             subnets=args.subnet_ids,
             drop_invalid_header_fields=True,
             tags={**args.tags, "Name": f"{name}-alb"},
+            opts=child,
+        )
+        # ELB health-checks a target group's targets only once a listener or rule forwards to it; until
+        # then they stay `unused` (Target.NotInUse), and an ASG waiting for ELB capacity there never
+        # finishes. Each colour's warm-up rule on this listener puts its group in use before its ASG
+        # waits, while the production listener is created (and changed) only after the ASGs are healthy.
+        # The port is closed to everyone: the default action only redirects, like the HTTP listener.
+        self.warmup_listener = aws.lb.Listener(
+            f"{name}-warmup",
+            load_balancer_arn=self.alb.arn,
+            port=WARMUP_LISTENER_PORT,
+            protocol="HTTP",
+            default_actions=[
+                {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+            ],
+            tags={**args.tags, "Name": f"{name}-warmup"},
             opts=child,
         )
         self.register_outputs({"albArn": self.alb.arn, "albDnsName": self.alb.dns_name})

@@ -7,21 +7,35 @@ no traffic, and the flip is a separate update. `allowLiveRelease` overrides this
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import pulumi
 
 from components.colors import COLORS, Color, traffic_weights
 from components.settings import Settings
 
 
-class ReleaseGuardError(RuntimeError):
-    """The update would put an untested build in front of users."""
+class ReleaseGuardError(pulumi.RunError):
+    """The update would put an untested build in front of users.
+
+    A `pulumi.RunError`: the language host prints the message alone, without a traceback.
+    """
 
 
 class IncompleteDeployedStateError(ReleaseGuardError):
     """The stack has outputs, but not the ones the guard compares against: fail closed."""
 
+
+# `pulumi refresh` cannot restore outputs (it reads resources, it does not run the program); only an
+# update that runs to the end exports them again.
+RECOVERY = (
+    "Outputs are written only by an update that finishes, and `pulumi refresh` does not restore them. Find "
+    "which colour the production listener sends traffic to (AWS console, or `aws elbv2 describe-listeners`), "
+    "set activeColor to it, and run one `pulumi up` with allowLiveRelease=true, which exports the outputs "
+    "again; then set allowLiveRelease back to false"
+)
 
 GUARD_KEYS = ("activeColor", *(f"{c}{field}" for c in COLORS for field in ("Release", "ImageId", "Weight")))
 
@@ -38,15 +52,19 @@ class DeployedState:
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
-        """None on the first deploy (no outputs yet); raises when only some of them are there."""
-        missing = [key for key in GUARD_KEYS if outputs.get(key) is None]
-        if len(missing) == len(GUARD_KEYS):
+        """None on the first deploy (the stack has no outputs at all); raises when the guard's are missing.
+
+        A stack that has outputs but none of the guard's keys (written by another program, or an
+        older version of this one) is not a first deploy: it fails closed like a partial set.
+        """
+        if not outputs:
             return None
+        missing = [key for key in GUARD_KEYS if outputs.get(key) is None]
         if missing or outputs["activeColor"] not in COLORS:
             raise IncompleteDeployedStateError(
                 f"release guard cannot read the last deployment: stack outputs {', '.join(missing) or 'activeColor'} "
                 f"are missing or invalid (activeColor={outputs.get('activeColor')!r}), so it cannot tell which colour "
-                "serves traffic; run `pulumi refresh` or set allowLiveRelease=true for this one update"
+                f"serves traffic. {RECOVERY}"
             )
         return DeployedState(
             active_color=outputs["activeColor"],
@@ -150,13 +168,13 @@ def read_deployed_state(allow_incomplete: bool = False) -> tuple[DeployedState |
     Read synchronously (as the SDK does for invokes) so the guard decides before any resource
     is registered.
     """
-    import pulumi
     from pulumi.runtime.sync_await import _sync_await
 
     org = pulumi.get_organization() or "organization"
     ref = pulumi.StackReference(
         "bluegreen-deployed-state", stack_name=f"{org}/{pulumi.get_project()}/{pulumi.get_stack()}"
     )
-    keys = [*GUARD_KEYS, "idleScaledDown"]
-    outputs = {key: _sync_await(ref.get_output_details(key)).value for key in keys}
-    return deployed_state(outputs, allow_incomplete)
+    # All of them: "no outputs at all" (a first deploy) differs from "outputs without the guard's keys".
+    future: Awaitable[dict[str, Any] | None] = ref.outputs.future()
+    outputs: dict[str, Any] | None = _sync_await(future)
+    return deployed_state(outputs or {}, allow_incomplete)

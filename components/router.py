@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.colors import COLORS, Color
 
@@ -16,11 +15,23 @@ PREVIEW_TOKEN_HEADER = "X-Bluegreen-Token"
 PREVIEW_PRIORITY: Mapping[Color, int] = {"blue": 10, "green": 20}
 
 
+def preview_conditions(color: Color, token: pulumi.Input[str]) -> list[aws.lb.ListenerRuleConditionArgsDict]:
+    """A request reaches one colour directly only with its colour header and the secret token."""
+    return [
+        {"http_header": {"http_header_name": PREVIEW_COLOR_HEADER, "values": [color]}},
+        {"http_header": {"http_header_name": PREVIEW_TOKEN_HEADER, "values": [token]}},
+    ]
+
+
 @dataclass(frozen=True)
 class RouterArgs:
     load_balancer_arn: pulumi.Input[str]
     target_group_arns: Mapping[Color, pulumi.Input[str]]
     weights: Mapping[Color, int]
+    preview_token: pulumi.Input[str]
+    # What the production listener waits for before it is created or changed: both colours' ASGs, so
+    # production weights never reach a colour whose wait for healthy capacity has not finished.
+    serve_after: Sequence[pulumi.Resource] = ()
     stickiness_seconds: int = 0
     certificate_arn: str = ""
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -46,13 +57,13 @@ def forward_action(args: RouterArgs) -> aws.lb.ListenerDefaultActionArgsDict:
 class Router(pulumi.ComponentResource):
     production_listener: aws.lb.Listener
     http_listener: aws.lb.Listener
-    preview_token: random.RandomPassword
     preview_rules: dict[Color, aws.lb.ListenerRule]
 
     def __init__(self, name: str, args: RouterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bluegreen:aws:Router", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         listener_tags = {**args.tags, **args.listener_tags}
+        production = pulumi.ResourceOptions(parent=self, depends_on=list(args.serve_after))
         if args.certificate_arn:
             self.production_listener = aws.lb.Listener(
                 f"{name}-https",
@@ -63,7 +74,7 @@ class Router(pulumi.ComponentResource):
                 ssl_policy=args.ssl_policy,
                 default_actions=[forward_action(args)],
                 tags={**listener_tags, "Name": f"{name}-https"},
-                opts=child,
+                opts=production,
             )
             self.http_listener = aws.lb.Listener(
                 f"{name}-http",
@@ -87,11 +98,10 @@ class Router(pulumi.ComponentResource):
                 protocol="HTTP",
                 default_actions=[forward_action(args)],
                 tags={**listener_tags, "Name": f"{name}-http"},
-                opts=child,
+                opts=production,
             )
             self.http_listener = self.production_listener
 
-        self.preview_token = random.RandomPassword(f"{name}-preview-token", length=32, special=False, opts=child)
         # Static per colour, so a flip never touches them: smoke tests reach the idle colour
         # only with both the colour header and the secret token.
         self.preview_rules = {
@@ -100,10 +110,7 @@ class Router(pulumi.ComponentResource):
                 listener_arn=self.production_listener.arn,
                 priority=PREVIEW_PRIORITY[color],
                 actions=[{"type": "forward", "target_group_arn": args.target_group_arns[color]}],
-                conditions=[
-                    {"http_header": {"http_header_name": PREVIEW_COLOR_HEADER, "values": [color]}},
-                    {"http_header": {"http_header_name": PREVIEW_TOKEN_HEADER, "values": [self.preview_token.result]}},
-                ],
+                conditions=preview_conditions(color, args.preview_token),
                 tags={**args.tags, "Name": f"{name}-preview-{color}", "bluegreen:color": color},
                 opts=child,
             )

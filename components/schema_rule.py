@@ -18,6 +18,16 @@ EXPLAIN = (
 )
 
 
+# ELB tag values allow only letters, digits, white space and _.:/=+-@ (botocore's elbv2 model,
+# shape TagValue), so the list is space-separated: "1 2", never "1,2".
+SCHEMA_TAG_SEPARATOR = " "
+
+
+def encode_schema_versions(versions: Sequence[int]) -> str:
+    """The `bluegreen:schemaVersions` tag value for a release's supported versions."""
+    return SCHEMA_TAG_SEPARATOR.join(str(v) for v in versions)
+
+
 def serving_colors(active: Color, idle_scaled_down: bool) -> tuple[Color, ...]:
     """Colours that can receive traffic or be rolled back to."""
     return (active,) if idle_scaled_down else tuple(sorted(COLORS, key=lambda c: c != active))

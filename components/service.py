@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.alarms import ColorAlarms, ColorAlarmsArgs
 from components.colors import COLORS, Color, traffic_weights
@@ -36,6 +37,7 @@ class BlueGreenService(pulumi.ComponentResource):
     environments: dict[Color, Environment]
     alarms: dict[Color, ColorAlarms]
     router: Router
+    preview_token: random.RandomPassword
     dashboard: Dashboard
     weights: dict[Color, int]
 
@@ -72,6 +74,8 @@ class BlueGreenService(pulumi.ComponentResource):
             ),
             child,
         )
+        # The secret the preview route and the warm-up rules require, with the colour header.
+        self.preview_token = random.RandomPassword(f"{name}-preview-token", length=32, special=False, opts=child)
         idle = settings.traffic.idle_color
         self.environments = {
             color: Environment(
@@ -88,6 +92,8 @@ class BlueGreenService(pulumi.ComponentResource):
                     subnet_ids=self.network.instance_subnet_ids,
                     subnet_tier=self.network.instance_subnet_tier,
                     instance_security_group_id=self.load_balancer.instance_security_group.id,
+                    warmup_listener_arn=self.load_balancer.warmup_listener.arn,
+                    preview_token=self.preview_token.result,
                     scaled_down=settings.idle_scaled_down and color == idle,
                     tags=tags,
                 ),
@@ -116,6 +122,11 @@ class BlueGreenService(pulumi.ComponentResource):
                 load_balancer_arn=self.load_balancer.alb.arn,
                 target_group_arns={c: self.environments[c].target_group.arn for c in COLORS},
                 weights=self.weights,
+                preview_token=self.preview_token.result,
+                # Production traffic reaches a colour only after its ASG's wait has finished: on the first
+                # deploy, and whenever a target group or an ASG is replaced. The waits themselves can
+                # finish because the warm-up rules, which wait for nothing, keep both groups in use.
+                serve_after=[self.environments[c].asg for c in COLORS],
                 stickiness_seconds=settings.traffic.stickiness_seconds,
                 certificate_arn=settings.edge.certificate_arn,
                 ssl_policy=settings.edge.ssl_policy,
@@ -125,8 +136,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 },
                 tags=tags,
             ),
-            # On create, no traffic is forwarded before both groups have healthy capacity.
-            pulumi.ResourceOptions(parent=self, depends_on=[self.environments[c].asg for c in COLORS]),
+            child,
         )
         self.dashboard = Dashboard(
             f"{name}-dashboard",

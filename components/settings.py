@@ -10,9 +10,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
+
+import pulumi
 
 from components.colors import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color
 from components.schema_rule import schema_conflicts
@@ -24,10 +27,22 @@ TLS12_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)(-[A
 RESERVED_TAG_KEYS = ("Name",)
 MAX_SCHEMA_VERSION = 1_000_000
 RESERVED_TAG_PREFIXES = ("bluegreen:", "aws:")
+# AWS tag limits shared by ELB, EC2, Auto Scaling and CloudWatch (botocore: TagKey 1..128, TagValue 0..256;
+# 50 user tags per resource). The program's own tags: Name, bluegreen:color, :release, :imageId,
+# :subnetTier and :schemaVersions at most.
+TAG_PUNCTUATION = "_.:/=+-@"
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+MAX_TAGS_PER_RESOURCE = 50
+MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - 6
 
 
-class ConfigError(ValueError):
-    """Stack config that the program refuses; the message lists every bad key."""
+class ConfigError(pulumi.RunError):
+    """Stack config that the program refuses; the message lists every bad key.
+
+    A `pulumi.RunError`, so the Python language host prints the message alone, not a traceback
+    (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec catches RunError apart from other errors).
+    """
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -203,18 +218,44 @@ def _is_cidr(value: str) -> bool:
     return True
 
 
+def _tag_text_problem(text: str, what: str, longest: int) -> str | None:
+    """Why ELB would refuse `text` as a tag key or value (botocore elbv2 TagKey/TagValue), or None.
+
+    User tags go on every resource, and ELB is the strictest of the services involved: its pattern
+    `^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$` allows letters, separators (white space), numbers and _.:/=+-@.
+    """
+    if len(text) > longest:
+        return f"{what} {text!r} is {len(text)} characters long; AWS allows at most {longest}"
+    bad = sorted({ch for ch in text if unicodedata.category(ch)[0] not in "LZN" and ch not in TAG_PUNCTUATION})
+    if bad:
+        return (
+            f"{what} {text!r} contains {' '.join(repr(ch) for ch in bad)}; ELB tag keys and values allow only "
+            f"letters, digits, white space and {TAG_PUNCTUATION}"
+        )
+    return None
+
+
 def _tag_pairs(reader: _Reader, entries: tuple[str, ...]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for entry in entries:
         key, sep, value = entry.partition("=")
         if not sep or not key.strip():
             reader.problems.append(f"tags entries must look like Key=Value, got {entry!r}")
-        elif key in RESERVED_TAG_KEYS or key.startswith(RESERVED_TAG_PREFIXES):
+        elif key in RESERVED_TAG_KEYS or key.lower().startswith(RESERVED_TAG_PREFIXES):
             reader.problems.append(f"tags must not set {key!r}: Name, aws:* and bluegreen:* are set by the program")
+        elif problem := _tag_text_problem(key, "key", MAX_TAG_KEY_LENGTH) or _tag_text_problem(
+            value, "value", MAX_TAG_VALUE_LENGTH
+        ):
+            reader.problems.append(f"tags entry {entry!r}: {problem}")
         elif key in tags:
             reader.problems.append(f"tags sets {key!r} twice")
         else:
             tags[key] = value
+    if len(tags) > MAX_USER_TAGS:
+        reader.problems.append(
+            f"tags lists {len(tags)} tags; at most {MAX_USER_TAGS} are allowed (AWS allows {MAX_TAGS_PER_RESOURCE} "
+            f"per resource and the program sets up to {MAX_TAGS_PER_RESOURCE - MAX_USER_TAGS} of its own)"
+        )
     return tags
 
 
@@ -391,7 +432,6 @@ TOOL_KEYS = ("blueVerified", "greenVerified", "rollbackColor")
 
 def load_settings() -> Settings:
     """Read this stack's `bluegreen:` config through the Pulumi SDK and validate it."""
-    import pulumi
 
     config = pulumi.Config()
     return read_settings({key: config.get(key) for key in CONFIG_KEYS})

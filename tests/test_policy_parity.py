@@ -31,7 +31,7 @@ def test_release_fields_may_differ():
     # hand_built_stack already gives the colours different releases, images, user data and ids;
     # make the release tags differ everywhere they appear as well.
     green_lt = stack["bluegreen-green-lt"].props
-    green_lt["tags"]["bluegreen:schemaVersions"] = "3,4"
+    green_lt["tags"]["bluegreen:schemaVersions"] = "3 4"
     green_lt["tagSpecifications"][0]["tags"]["bluegreen:release"] = "v9"
     stack["bluegreen-green-asg"].props["launchTemplate"]["version"] = "17"
     assert parity(stack) == []

@@ -166,13 +166,13 @@ def test_schema_checks_are_off_at_version_0():
 
 def test_both_colours_support_the_current_version():
     stack = hand_built_stack()
-    at_version(stack, "3", "2,3", "3,4")
+    at_version(stack, "3", "2 3", "3 4")
     assert schema(stack) == []
 
 
 def test_the_rollback_target_must_support_the_current_version():
     stack = hand_built_stack()
-    at_version(stack, "3", "2,3", "4")
+    at_version(stack, "3", "2 3", "4")
     outcome = validate_stack(DATABASE_SCHEMA, stack.values())
     assert outcome.violations == [
         (incompatible("green", "is the rollback target", "4"), stack["bluegreen-green-asg"].urn)

@@ -70,12 +70,14 @@ def test_declaring_schema_support_updates_tags_in_place_without_a_new_launch_tem
     assert diff(base, declared).changed == {"bluegreen-blue-tg": ["tags"], "bluegreen-blue-asg": ["tags"]}
 
 
-def test_changing_user_tags_updates_tags_in_place_and_never_makes_a_new_launch_template_version():
+def test_changing_user_tags_updates_tags_in_place_and_never_touches_a_launch_template():
+    # Terraform makes `latest_version` unknown on any launch template change but name, description and
+    # default version; with user tags on the template, this PR's preview would show both ASGs replaced.
     base = run_program()
     retagged = run_program({"tags": ["team=payments"]}, previous_outputs=deployed(base))
     change = diff(base, retagged)
     for color in ("blue", "green"):
-        assert change.changed[f"bluegreen-{color}-lt"] == ["tags"]  # resource tags only, not template data
+        assert f"bluegreen-{color}-lt" not in change.changed
         assert change.changed[f"bluegreen-{color}-asg"] == ["tags"]
     asg_tags = {t["key"]: t for t in retagged.by_name("bluegreen-blue-asg").inputs["tags"]}
     assert asg_tags["team"]["propagateAtLaunch"] is True  # instances still get user tags

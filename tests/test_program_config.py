@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.settings import ConfigError, read_settings
@@ -37,6 +38,14 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"tags": ["team"]}, "tags entries must look like Key=Value, got 'team'"),
     ({"tags": ["Name=web"]}, "tags must not set 'Name'"),
     ({"tags": ["bluegreen:color=red"]}, "tags must not set 'bluegreen:color'"),
+    ({"tags": ["AWS:owner=me"]}, "tags must not set 'AWS:owner'"),
+    # ELB allows only letters, digits, white space and _.:/=+-@ in tag keys and values.
+    ({"tags": ["team=R&D"]}, "tags entry 'team=R&D': value 'R&D' contains '&'; ELB tag keys and values allow only letters, digits, white space and _.:/=+-@"),
+    ({"tags": ["owner=a,b"]}, "tags entry 'owner=a,b': value 'a,b' contains ','"),
+    ({"tags": ["cost's=1"]}, "tags entry \"cost's=1\": key \"cost's\" contains \"'\""),
+    ({"tags": ["k=" + "v" * 257]}, "is 257 characters long; AWS allows at most 256"),
+    ({"tags": ["k" * 129 + "=v"]}, "is 129 characters long; AWS allows at most 128"),
+    ({"tags": [f"k{i}=v" for i in range(45)]}, "tags lists 45 tags; at most 44 are allowed"),
     ({"stickinessSeconds": 700000}, "stickinessSeconds must be from 0 to 604800, got 700000"),
     ({"capacityTimeout": "ten minutes"}, "capacityTimeout must be a duration such as 10m or 1h30m, got 'ten minutes'"),
     ({"rollbackErrorRatePercent": 0}, "rollbackErrorRatePercent must be from 1 to 100, got 0"),
@@ -55,6 +64,16 @@ def test_bad_config_is_rejected_naming_key_and_value_before_any_resource(overrid
     assert isinstance(error, ConfigError), error
     assert message in str(error)
     assert registered == []
+
+
+def test_refusals_are_run_errors_so_the_language_host_prints_the_message_without_a_traceback():
+    error, _ = run_failing({"activeColor": "purple"})
+    assert isinstance(error, pulumi.RunError)
+
+
+def test_tags_aws_accepts_everywhere_pass():
+    rec = run_program({"tags": ["team=R and D", "cost-centre=4711", "owner=a@example.com", "path=/a/b:c+d=e"]})
+    assert rec.by_name("bluegreen-blue-tg").inputs["tags"]["team"] == "R and D"
 
 
 def test_all_problems_are_reported_together():

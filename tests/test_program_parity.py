@@ -60,6 +60,7 @@ def test_every_blue_resource_has_a_green_twin_and_vice_versa(different_releases)
         "bluegreen-COLOR-alarms",
         "bluegreen-COLOR-alarms-5xx-rate",
         "bluegreen-COLOR-alarms-p99-latency",
+        "bluegreen-COLOR-warmup",
         "bluegreen-router-preview-COLOR",
     }
 
@@ -116,7 +117,9 @@ def test_tags_carry_colour_release_and_user_tags():
         tags = rec.by_name(f"bluegreen-green-{role}").inputs["tags"]
         assert tags["bluegreen:color"] == "green"
         assert tags["bluegreen:release"] == "v9"
-        assert tags["team"] == "platform"
+    # User tags stay off the launch template: a tag edit there would preview as replacing both ASGs.
+    assert rec.by_name("bluegreen-green-tg").inputs["tags"]["team"] == "platform"
+    assert "team" not in rec.by_name("bluegreen-green-lt").inputs["tags"]
     asg_tags = {t["key"]: t["value"] for t in rec.by_name("bluegreen-green-asg").inputs["tags"]}
     assert asg_tags["bluegreen:color"] == "green" and asg_tags["bluegreen:release"] == "v9"
     specs = rec.by_name("bluegreen-green-lt").inputs["tagSpecifications"]

@@ -127,12 +127,6 @@ def test_target_group_health_check_and_draining_come_from_config():
     assert tg["deregistrationDelay"] == 90
 
 
-def test_listener_waits_for_both_asgs_on_create(rec):
-    router = rec.by_name("bluegreen-router")
-    asg_urns = {rec.by_name(f"bluegreen-{c}-asg").urn for c in ("blue", "green")}
-    assert asg_urns <= set(router.dependencies)
-
-
 def test_idle_scaled_down_empties_only_the_idle_asg_and_is_visible_on_the_listener():
     rec = run_program({"idleScaledDown": True})
     green = rec.by_name("bluegreen-green-asg").inputs

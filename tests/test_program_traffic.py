@@ -59,7 +59,7 @@ def test_stickiness_on_uses_configured_duration():
 
 def test_http_only_stack_forwards_on_port_80():
     rec = run_program()
-    (listener,) = rec.of_type(LISTENER)
+    listener = rec.by_name("bluegreen-router-http")
     assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
     assert rec.outputs["url"].startswith("http://")
     assert rec.outputs["listenerArn"] == rec.outputs["httpListenerArn"] == listener.outputs["arn"]
@@ -67,7 +67,7 @@ def test_http_only_stack_forwards_on_port_80():
 
 def test_preview_rule_per_colour_requires_colour_and_token_headers():
     rec = run_program()
-    token = rec.by_name("bluegreen-router-preview-token").outputs["result"]
+    token = rec.by_name("bluegreen-preview-token").outputs["result"]
     prod_arn = rec.outputs["listenerArn"]
     for color in ("blue", "green"):
         rule = rec.by_name(f"bluegreen-router-preview-{color}")
@@ -86,12 +86,12 @@ def test_preview_rules_have_distinct_priorities():
 def test_preview_token_is_exported_as_a_secret_with_its_header_names():
     rec = run_program()
     assert "previewToken" in rec.secret_outputs
-    assert rec.outputs["previewToken"] == rec.by_name("bluegreen-router-preview-token").outputs["result"]
+    assert rec.outputs["previewToken"] == rec.by_name("bluegreen-preview-token").outputs["result"]
     assert (rec.outputs["previewColorHeader"], rec.outputs["previewTokenHeader"]) == (
         "X-Bluegreen-Color",
         "X-Bluegreen-Token",
     )
-    token_input = rec.by_name("bluegreen-router-preview-token").inputs
+    token_input = rec.by_name("bluegreen-preview-token").inputs
     assert token_input["length"] >= 32 and token_input["special"] is False
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
 
-from components.release_guard import ReleaseGuardError
+from components.release_guard import GUARD_KEYS, ReleaseGuardError
 from tests.harness import LOOKED_UP_AMI, deployed, diff, run_failing, run_program
 
 NEWER_AMI = "ami-0fffffffffffffff0"
@@ -90,6 +91,31 @@ def test_incomplete_previous_outputs_fail_closed(live_blue):
     error, registered = run_failing({}, partial)
     assert isinstance(error, ReleaseGuardError) and registered == []
     assert "stack outputs greenWeight are missing" in str(error)
+
+
+def test_outputs_that_carry_none_of_the_guards_keys_fail_closed_instead_of_counting_as_a_first_deploy():
+    # A stack whose outputs come from another program or an older version is not a first deploy.
+    error, registered = run_failing({"blueRelease": "v2.0.0"}, {"url": "http://old.example.com"})
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert "stack outputs activeColor, blueRelease" in str(error)
+
+
+def test_refusals_are_run_errors_so_the_language_host_prints_the_message_without_a_traceback(live_blue):
+    error, _ = run_failing({"blueRelease": "v2.0.0"}, live_blue)
+    assert isinstance(error, pulumi.RunError)
+
+
+def test_the_recovery_the_refusal_advises_restores_the_outputs(live_blue):
+    # The message says: set activeColor to the listener's colour and run one update with
+    # allowLiveRelease=true, which exports the outputs again (refresh would not run the program).
+    partial = {k: v for k, v in live_blue.items() if k not in ("greenWeight", "blueRelease")}
+    message = str(run_failing({}, partial)[0])
+    assert "`pulumi refresh` does not restore them" in message
+    assert "run one `pulumi up` with allowLiveRelease=true" in message
+    recovered = run_program({"allowLiveRelease": True}, partial)
+    assert all(recovered.outputs.get(key) is not None for key in GUARD_KEYS)
+    # ... after which the guard is back in force, with allowLiveRelease false again.
+    assert isinstance(run_failing({"blueRelease": "v2.0.0"}, deployed(recovered))[0], ReleaseGuardError)
 
 
 def test_incomplete_previous_outputs_pass_with_allow_live_release_and_a_warning(live_blue):

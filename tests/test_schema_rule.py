@@ -51,7 +51,7 @@ def test_schema_versions_travel_as_tags_for_the_policy_pack():
     rec = run_program({"databaseSchemaVersion": 2, "blueSchemaVersions": [1, 2], "greenSchemaVersions": [2, 3]})
     assert rec.by_name("bluegreen-router-http").inputs["tags"]["bluegreen:databaseSchemaVersion"] == "2"
     asg_tags = {t["key"]: t["value"] for t in rec.by_name("bluegreen-green-asg").inputs["tags"]}
-    assert asg_tags["bluegreen:schemaVersions"] == "2,3"
+    assert asg_tags["bluegreen:schemaVersions"] == "2 3"
     assert rec.outputs["greenSchemaVersions"] == [2, 3]
 
 

@@ -111,7 +111,8 @@ ROLLBACK_READINESS = StackValidationPolicy(
 
 
 def _versions(raw: str) -> list[str]:
-    return [v.strip() for v in raw.split(",") if v.strip()]
+    # Space-separated: ELB tag values cannot hold a comma.
+    return raw.split()
 
 
 def _same_version(a: str, b: str) -> bool:

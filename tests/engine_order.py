@@ -1,0 +1,242 @@
+"""The engine's create/replace order for recorded registrations, with the AWS readiness rules that matter.
+
+The mocks answer every registration at once, so they cannot show an update that hangs. This model
+replays a recording (optionally against the previous one) the way the engine and the SDK order it:
+
+- A resource's step starts once every recorded dependency has finished its step and its parent is
+  registered. A component is registered once its own dependencies have finished (the SDK awaits
+  `depends_on` before it sends the component's registration, and a child awaits its parent's URN).
+- Create-before-delete: a replaced resource gets a new physical id, and every resource whose inputs
+  refer to it is updated, or replaced when that input forces replacement.
+- AWS readiness, the rules a mock cannot show:
+  - ELB health-checks a target group's targets only while a listener or a listener rule forwards to
+    that group; until then they are `unused` (Target.NotInUse, see "Target health status" in the ELB
+    user guide). A forward with weight 0 is not counted: AWS does not document it, so the model does
+    not rely on it.
+  - An Auto Scaling group with `waitForElbCapacity` > 0 finishes its create (and its replacement)
+    only when that many targets are healthy in its target groups (terraform-provider-aws
+    internal/service/autoscaling/group.go, waitGroupCapacitySatisfied).
+
+`simulate()` returns the order steps finished in, the waits that can never finish, and every moment
+the production listener sent weight to a colour whose Auto Scaling group was still waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.harness import Recording, Registered
+
+LISTENER = "aws:lb/listener:Listener"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+ASG = "aws:autoscaling/group:Group"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+# Launch template inputs whose change does not make a new version.
+VERSIONLESS_TEMPLATE_FIELDS = frozenset({"tags", "name", "description", "defaultVersion", "updateDefaultVersion"})
+
+# Inputs whose change replaces the resource (ForceNew in terraform-provider-aws), for the types where
+# a replacement changes the order. Others are updated in place.
+FORCE_NEW: Mapping[str, frozenset[str]] = {
+    TARGET_GROUP: frozenset({"port", "protocol", "vpcId", "targetType", "name", "namePrefix", "protocolVersion"}),
+    ASG: frozenset({"name", "namePrefix"}),
+    LISTENER: frozenset({"loadBalancerArn"}),
+    LISTENER_RULE: frozenset({"listenerArn"}),
+    "aws:lb/loadBalancer:LoadBalancer": frozenset({"name", "internal", "loadBalancerType"}),
+    "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "description", "vpcId"}),
+    "aws:ec2/launchTemplate:LaunchTemplate": frozenset({"name"}),
+    "aws:ec2/subnet:Subnet": frozenset({"vpcId", "cidrBlock", "availabilityZone"}),
+    "aws:ec2/vpc:Vpc": frozenset({"cidrBlock"}),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    op: str  # create, replace or update
+
+
+@dataclass
+class Outcome:
+    finished: list[Step] = field(default_factory=list)
+    hung: list[str] = field(default_factory=list)  # Auto Scaling groups whose wait can never finish
+    blocked: list[str] = field(default_factory=list)  # resources that never start, behind a hung wait
+    early_traffic: list[str] = field(default_factory=list)  # "<listener> sent <n>% to <colour> before <asg>"
+
+    def order(self) -> list[str]:
+        return [s.name for s in self.finished]
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _forwards(resource: Registered) -> dict[str, int]:
+    """Target group ARN -> weight for every forward of a listener's default actions or a rule's actions."""
+    actions = resource.inputs.get("defaultActions" if resource.type == LISTENER else "actions") or []
+    targets: dict[str, int] = {}
+    for action in actions:
+        if action.get("type") != "forward":
+            continue
+        if action.get("targetGroupArn"):
+            targets[action["targetGroupArn"]] = 1
+        for group in (action.get("forward") or {}).get("targetGroups") or []:
+            targets[group["arn"]] = int(group.get("weight", 1))
+    return targets
+
+
+def _physical(resource: Registered) -> set[str]:
+    return {str(resource.outputs[k]) for k in ("arn", "id") if resource.outputs.get(k)}
+
+
+def _operations(before: Recording | None, after: Recording) -> dict[str, str]:
+    """URN -> create, replace, update or same."""
+    old = {r.urn: r for r in before.resources} if before else {}
+    ops: dict[str, str] = {}
+    for res in after.resources:
+        prev = old.get(res.urn)
+        if prev is None:
+            ops[res.urn] = "create"
+            continue
+        changed = {k for k in res.inputs.keys() | prev.inputs.keys() if res.inputs.get(k) != prev.inputs.get(k)}
+        forcing = FORCE_NEW.get(res.type, frozenset()) | set(res.replace_on_changes)
+        ops[res.urn] = "replace" if changed & forcing else "update" if changed else "same"
+    # A replacement gets new ids, and a launch template change other than its tags, name, description or
+    # default version makes a new `latest_version` (terraform-provider-aws marks it unknown), so whatever
+    # refers to them changes too. The mocks keep ids and versions, so this is where that is modelled.
+    by_urn = {r.urn: r for r in after.resources}
+    reversioned = {
+        i
+        for r in after.resources
+        if r.type == LAUNCH_TEMPLATE
+        and ops[r.urn] == "update"
+        and r.urn in old
+        and {k for k in r.inputs.keys() | old[r.urn].inputs.keys() if r.inputs.get(k) != old[r.urn].inputs.get(k)}
+        - VERSIONLESS_TEMPLATE_FIELDS
+        for i in _physical(r)
+    }
+    grew = True
+    while grew:
+        grew = False
+        replaced_ids = reversioned | {i for urn, op in ops.items() if op == "replace" for i in _physical(by_urn[urn])}
+        for res in after.resources:
+            if ops[res.urn] in ("create", "replace") or not res.custom:
+                continue
+            touched = {k for k, v in res.inputs.items() if set(_strings(v)) & replaced_ids}
+            if not touched:
+                continue
+            op = (
+                "replace"
+                if touched & (FORCE_NEW.get(res.type, frozenset()) | set(res.replace_on_changes))
+                else "update"
+            )
+            if op != ops[res.urn] and not (ops[res.urn] == "update" and op == "update"):
+                ops[res.urn] = op
+                grew = True
+    return ops
+
+
+def simulate(after: Recording, before: Recording | None = None) -> Outcome:
+    """Replay `after` (an update from `before`, or a first deploy) in the engine's order."""
+    ops = _operations(before, after)
+    by_urn = {r.urn: r for r in after.resources}
+    old = {r.urn: r for r in before.resources} if before else {}
+    done = {urn for urn, op in ops.items() if op == "same"}
+    outcome = Outcome()
+    # Which version of each target group a live forward points at: "old" state or "new" state.
+    # What AWS holds now: the previous state until a resource's step has run, then the new one.
+    current: dict[str, Registered] = {urn: res for urn, res in old.items() if urn in by_urn}
+
+    def tg_key(tg_urn: str, *, new: bool) -> str:
+        return f"{tg_urn}#{'new' if new else 'old'}"
+
+    def forwards_in_use() -> set[str]:
+        """TG versions that some live listener or rule forwards to with weight > 0."""
+        live: set[str] = set()
+        for urn, res in current.items():
+            if res.type not in (LISTENER, LISTENER_RULE):
+                continue
+            stepped = urn in done and ops.get(urn) != "same"
+            for arn, weight in _forwards(res).items():
+                if weight <= 0:
+                    continue
+                for tg_urn, tg in by_urn.items():
+                    if tg.type == TARGET_GROUP and arn in _physical(tg):
+                        new = stepped and ops.get(tg_urn) in ("create", "replace")
+                        live.add(tg_key(tg_urn, new=new))
+        return live
+
+    def asg_ready(res: Registered) -> bool:
+        if int(res.inputs.get("waitForElbCapacity") or 0) == 0:
+            return True
+        in_use = forwards_in_use()
+        for arn in res.inputs.get("targetGroupArns") or []:
+            for tg_urn, tg in by_urn.items():
+                if tg.type == TARGET_GROUP and arn in _physical(tg):
+                    new = ops.get(tg_urn) in ("create", "replace")
+                    if tg_key(tg_urn, new=new) not in in_use:
+                        return False
+        return True
+
+    def colour_of_asg(tg_arn: str) -> Registered | None:
+        for res in by_urn.values():
+            if res.type == ASG and tg_arn in (res.inputs.get("targetGroupArns") or []):
+                return res
+        return None
+
+    def can_start(res: Registered) -> bool:
+        if res.parent and res.parent in by_urn and res.parent not in done:
+            return False
+        return all(dep in done or dep not in by_urn for dep in res.dependencies)
+
+    pending = [r for r in after.resources if r.urn not in done]
+    waiting_asgs: set[str] = set()
+
+    def finish(res: Registered) -> None:
+        if res.type == LISTENER:
+            for arn, weight in _forwards(res).items():
+                asg = colour_of_asg(arn)
+                if weight > 0 and asg is not None and asg.urn not in done and ops[asg.urn] != "same":
+                    outcome.early_traffic.append(f"{res.name} sent {weight}% to the target group of {asg.name}")
+        current[res.urn] = res
+        done.add(res.urn)
+        pending.remove(res)
+        if res.custom:
+            outcome.finished.append(Step(res.name, ops[res.urn]))
+
+    def is_wait(res: Registered) -> bool:
+        return (
+            res.type == ASG
+            and ops[res.urn] in ("create", "replace")
+            and int(res.inputs.get("waitForElbCapacity") or 0) > 0
+        )
+
+    # The engine runs steps concurrently. A capacity wait takes minutes while every other step here takes
+    # seconds, so each round first finishes everything quick that can start, then the waits that can end.
+    while True:
+        quick = True
+        while quick:
+            quick = False
+            for res in list(pending):
+                if can_start(res) and not is_wait(res):
+                    finish(res)
+                    quick = True
+        startable = [r for r in pending if can_start(r)]
+        ready = [r for r in startable if asg_ready(r)]
+        waiting_asgs = {r.urn for r in startable if r not in ready}
+        if not ready:
+            break
+        for res in ready:
+            finish(res)
+    outcome.hung = sorted(by_urn[u].name for u in waiting_asgs)
+    outcome.blocked = sorted(r.name for r in pending if r.urn not in waiting_asgs)
+    return outcome

@@ -22,6 +22,8 @@ directly, AWSGuard style, and return what it reported.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import selectors
 import subprocess
@@ -48,6 +50,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
+from policies.bluegreen_policies.provider_sets import is_set_field
 from tests.harness import Recording
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -186,6 +189,24 @@ TAGGED_TYPES = {
 }
 
 
+def _hash_key(item: Any) -> str:
+    return hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def in_provider_set_order(type_: str, value: Any, path: tuple[object, ...] = ()) -> Any:
+    """`value` with every set-typed list in hash order, as Terraform stores sets (not program order).
+
+    Twins' sets hash differently (their colour header values and ARNs differ), so their orders differ
+    the way they do in a real state file (pulumi-terraform-bridge#2478).
+    """
+    if isinstance(value, dict):
+        return {k: in_provider_set_order(type_, v, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [in_provider_set_order(type_, v, (*path, i)) for i, v in enumerate(value)]
+        return sorted(items, key=_hash_key) if is_set_field(type_, path) else items
+    return value
+
+
 def as_provider_reports(resources: list[StackResource], updated: str = "green") -> list[StackResource]:
     """The same stack with outputs shaped the way pulumi-aws 7.x records them in the state.
 
@@ -196,7 +217,8 @@ def as_provider_reports(resources: list[StackResource], updated: str = "green") 
     default tags of the time), target group `loadBalancerArns` (only the updated colour's names
     the ALB), launch template `latestVersion`/`defaultVersion`, and Auto Scaling group
     `availabilityZones` (a set, in the order the API returned it), `predictedCapacity` and
-    `warmPoolSize` (missing from the older state). Ids, names and ARNs take the provider's forms
+    `warmPoolSize` (missing from the older state). Every set-typed field (from the provider's schema,
+    `SET_FIELDS`) comes back in hash order, not program order. Ids, names and ARNs take the provider's forms
     (a target group's id is its ARN, an Auto Scaling group's and an alarm's their name), and the
     computed defaults that both colours share are filled in. Inputs are left as they are.
     """
@@ -204,6 +226,8 @@ def as_provider_reports(resources: list[StackResource], updated: str = "green") 
     alb = next((r for r in shaped if r.type == "aws:lb/loadBalancer:LoadBalancer"), None)
     alb_arn = alb.outputs["arn"] if alb is not None else None
     templates: dict[str, dict[str, Any]] = {}
+    for res in shaped:
+        res.outputs = in_provider_set_order(res.type, res.outputs)
     for res in shaped:
         words = res.name.split("-")
         color = next((c for c in ("blue", "green") if c in words), None)

@@ -18,7 +18,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from policies.bluegreen_policies import PACK_DESCRIPTION
 from policies.bluegreen_policies.parity import FIX
 from policies.bluegreen_policies.stack import ENGINE_TYPES, is_engine_resource
-from tests.harness import Recording, run_program
+from tests.harness import Recording, mock_id, run_program
 from tests.policy_server import (
     DEFAULT_TAGS_BEFORE,
     DEFAULT_TAGS_NOW,
@@ -172,6 +172,35 @@ def test_provider_computed_outputs_captured_at_different_times_get_no_violations
     assert pack.run(resources) == []
 
 
+def with_token(resources: list[StackResource], token: str) -> list[StackResource]:
+    """The same stack with another generated preview token (it decides the rules' hash order)."""
+    changed = copy.deepcopy(resources)
+    for res in changed:
+        for props in (res.inputs, res.outputs):
+            for condition in props.get("conditions", []):
+                if condition["httpHeader"]["httpHeaderName"] == "X-Bluegreen-Token":
+                    condition["httpHeader"]["values"] = [token]
+    return changed
+
+
+def test_rule_conditions_in_the_providers_hash_order_get_no_violations(pack: ServedPack, dev: Recording):
+    # pulumi-terraform-bridge#2478: a rule's conditions are a set, stored in hash order. Whether twins'
+    # orders differ depends on the generated token; compared by position, about every other token failed.
+    orders = set()
+    for n in range(8):
+        resources = as_provider_reports(with_token(from_recording(dev), f"token{n:027d}"))
+        headers = {
+            color: [
+                c["httpHeader"]["httpHeaderName"]
+                for c in by_name(resources, f"bluegreen-router-preview-{color}").outputs["conditions"]
+            ]
+            for color in ("blue", "green")
+        }
+        orders.add(headers["blue"] == headers["green"])
+        assert pack.run(resources) == []
+    assert orders == {True, False}, "the tokens tried must give twins both the same and different orders"
+
+
 def test_a_drifted_input_is_still_reported_next_to_computed_outputs(pack: ServedPack, dev: Recording):
     resources = as_provider_reports(from_recording(dev))
     tg = by_name(resources, TG)
@@ -197,7 +226,18 @@ def test_the_release_guards_stack_reference_is_ignored(pack: ServedPack, dev: Re
 
 
 # -- one drift at a time -----------------------------------------------------------------------------------
-Select = str | int | dict[str, str]
+@dataclass(frozen=True)
+class Where:
+    """Picks the list item for which `test(item)` holds: set-typed lists have no stable positions."""
+
+    test: Callable[[Any], bool]
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+Select = str | int | dict[str, str] | Where
 
 
 def locate(value: Any, path: list[Select]) -> tuple[Any, str | int]:
@@ -205,15 +245,24 @@ def locate(value: Any, path: list[Select]) -> tuple[Any, str | int]:
     for step in path[:-1]:
         value = _step(value, step)
     last = path[-1]
-    if isinstance(last, dict):
+    if isinstance(last, dict | Where):
         return value, value.index(_step(value, last))
     return value, last
 
 
 def _step(value: Any, step: Select) -> Any:
+    if isinstance(step, Where):
+        return next(item for item in value if step.test(item))
     if isinstance(step, dict):
         return next(item for item in value if step.items() <= item.items())
     return value[step]
+
+
+def header(name: str) -> Where:
+    return Where(lambda condition: condition["httpHeader"]["httpHeaderName"] == name, name)
+
+
+SUBNET_1 = Where(lambda subnet: subnet == mock_id("aws:ec2/subnet:Subnet", "bluegreen-network-subnet-1"), "subnet-1")
 
 
 @dataclass(frozen=True)
@@ -435,7 +484,7 @@ DRIFTS: list[Drift] = [
     ),
     Drift(
         ASG,
-        ["vpcZoneIdentifiers", 1],
+        ["vpcZoneIdentifiers", SUBNET_1],
         DELETE,
         [parity(ASGK, ASG, "vpcZoneIdentifiers[1] is not set on green and '<<subnet-1>>' on blue")],
     ),
@@ -468,24 +517,24 @@ DRIFTS: list[Drift] = [
     # preview rule
     Drift(
         RULE,
-        ["conditions", 1],
+        ["conditions", header("X-Bluegreen-Token")],
         DELETE,
         [
             parity(
                 RULEK,
                 RULE,
-                "conditions[1] is not set on green and {httpHeader: {httpHeaderName: 'X-Bluegreen-Token', "
-                "values: [<preview token>]}} on blue",
+                "conditions[X-Bluegreen-Token] is not set on green and {httpHeader: {httpHeaderName: "
+                "'X-Bluegreen-Token', values: [<preview token>]}} on blue",
             ),
             TOKEN_MISSING,
         ],
     ),
     Drift(
         RULE,
-        ["conditions", 0, "httpHeader", "values", 0],
+        ["conditions", header("X-Bluegreen-Color"), "httpHeader", "values", 0],
         "blue",
         [
-            parity(RULEK, RULE, both("conditions[0].httpHeader.values[0]", "'blue'")),
+            parity(RULEK, RULE, both("conditions[X-Bluegreen-Color].httpHeader.values[0]", "'blue'")),
             (
                 "preview-rules-isolated",
                 RULE,

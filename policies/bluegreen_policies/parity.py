@@ -46,7 +46,7 @@ Everything else is compared. Each entry of `ALLOWED` below says why it may diffe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -57,6 +57,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from .provider_sets import is_set_field
 from .stack import (
     AUTOSCALING_GROUP,
     COLOR_TAG,
@@ -78,12 +79,23 @@ from .values import UNKNOWN, Findings, is_unknown, show, tag_map
 RELEASE_TAGS: Final = ("Name", COLOR_TAG, "bluegreen:release", "bluegreen:imageId", "bluegreen:schemaVersions")
 IDENTITY_KEYS: Final = ("id", "arn", "arnSuffix", "name", "namePrefix", "urn")
 CAPACITY_KEYS: Final = ("desiredCapacity", "minSize", "waitForElbCapacity", "minElbCapacity")
+
+
+def _condition_key(item: Mapping[str, Any]) -> Any:
+    """A listener rule condition's natural key: the header it matches, else the kind of condition."""
+    header = item.get("httpHeader")
+    if isinstance(header, Mapping):
+        return header.get("httpHeaderName")
+    return next((kind for kind, value in item.items() if value not in (None, [], {})), None)
+
+
 # Lists whose items have a natural key: paired by it rather than by position.
-LIST_KEYS: Final[Mapping[str, str]] = {
+LIST_KEYS: Final[Mapping[str, str | Callable[[Mapping[str, Any]], Any]]] = {
     "tags": "key",
     "blockDeviceMappings": "deviceName",
     "tagSpecifications": "resourceType",
     "metricQueries": "id",
+    "conditions": _condition_key,
 }
 ANY: Final = "*"
 ALL_TYPES: Final = "*"
@@ -233,7 +245,15 @@ class _Normaliser:
             return out
         if isinstance(value, list):
             natural = LIST_KEYS.get(str(path[-1])) if path else None
-            keys = [item.get(natural) for item in value if isinstance(item, Mapping)] if natural else []
+            keys = (
+                [
+                    natural(item) if callable(natural) else item.get(natural)
+                    for item in value
+                    if isinstance(item, Mapping)
+                ]
+                if natural
+                else []
+            )
             if keys and len(keys) == len(value) == len(set(keys)) and all(isinstance(k, str) for k in keys):
                 keyed: dict[Segment, Any] = {}
                 for item, k in zip(value, keys, strict=True):
@@ -241,7 +261,9 @@ class _Normaliser:
                     if not self.skipped(sub):
                         keyed[Key(str(k))] = self.value(item, sub)
                 return keyed
-            return [self.value(item, (*path, i)) for i, item in enumerate(value)]
+            items = [self.value(item, (*path, i)) for i, item in enumerate(value)]
+            # The provider stores sets in hash order, not program order: compare them as sets.
+            return SetList(items) if is_set_field(self.res.type, _indexed(path)) else items
         return self.leaf(value, path)
 
     def skipped(self, path: Path) -> bool:
@@ -273,6 +295,8 @@ class _Normaliser:
             return Leaf(("own colour",), show(value))
         if self.res.type == LISTENER_RULE and self._header_of(path) == PREVIEW_TOKEN_HEADER:
             return Leaf(value, "<preview token>")  # compared, never printed
+        if self.res.type == LISTENER_RULE and self._header_of(path) not in (None, PREVIEW_COLOR_HEADER):
+            return Leaf(value, "<header value>")  # any header a rule requires may carry a secret
         if self.res.type == METRIC_ALARM and path == ("alarmDescription",) and self.color is not None:
             return Leaf(re.sub(rf"\b{self.color}\b", "<colour>", value, flags=re.IGNORECASE), show(value))
         return value
@@ -281,6 +305,8 @@ class _Normaliser:
         """For `conditions[i].httpHeader.values[j]`, the header's name in lower case."""
         if len(path) != 5 or path[0] != "conditions" or path[2:4] != ("httpHeader", "values"):
             return None
+        if isinstance(path[1], Key):
+            return path[1].value.lower()
         conditions = self.res.props.get("conditions")
         index = path[1]
         if not isinstance(conditions, list) or not isinstance(index, int) or index >= len(conditions):
@@ -288,6 +314,28 @@ class _Normaliser:
         header = conditions[index].get("httpHeader") if isinstance(conditions[index], Mapping) else None
         name = header.get("httpHeaderName") if isinstance(header, Mapping) else None
         return name.lower() if isinstance(name, str) else None
+
+
+class SetList(list[Any]):
+    """A normalised set-typed list: compared by membership, not position."""
+
+
+def _indexed(path: Path) -> tuple[object, ...]:
+    """A path with list positions as ints and keyed items as `*`, for matching schema patterns."""
+    return tuple(0 if isinstance(segment, Key) else segment for segment in path)
+
+
+def _canonical(value: Any) -> str:
+    """A sort key for a normalised value that is the same for both twins when they are equal."""
+    if isinstance(value, Leaf):
+        return f"L{value.key!r}"
+    if isinstance(value, Mapping):
+        return (
+            "{" + ",".join(f"{k!r}:{_canonical(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return repr(value)
 
 
 def _version_number(value: Any) -> bool:
@@ -346,6 +394,43 @@ class Difference:
     deferred: bool = False
 
 
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return _unknown(value)
+
+
+def _set_differences(a: list[Any], b: list[Any], path: Path) -> Iterator[Difference]:
+    """Members of one set that the other lacks; an unmatched pair is compared field by field.
+
+    Positions are those of the compared colour's set, and `len(a) + k` for members only `b` has.
+    A member not known yet (a preview) cannot be matched: the set's check is deferred.
+    """
+    if any(_has_unknown(item) for item in [*a, *b]):
+        for index in range(max(len(a), len(b))):
+            yield Difference((*path, index), None, None, deferred=True)
+        return
+    remaining: dict[str, list[int]] = {}
+    for j, item in enumerate(b):
+        remaining.setdefault(_canonical(item), []).append(j)
+    mine_only = []
+    for i, item in enumerate(a):
+        matches = remaining.get(_canonical(item))
+        if matches:
+            matches.pop(0)
+        else:
+            mine_only.append(i)
+    theirs_only = sorted(j for left in remaining.values() for j in left)
+    for i, j in zip(mine_only, theirs_only, strict=False):
+        yield from differences(a[i], b[j], (*path, i))
+    for i in mine_only[len(theirs_only) :]:
+        yield Difference((*path, i), a[i], None)
+    for k, j in enumerate(theirs_only[len(mine_only) :]):
+        yield Difference((*path, len(a) + k), None, b[j])
+
+
 def differences(a: Any, b: Any, path: Path = ()) -> Iterator[Difference]:
     """Field-by-field differences of two normalised trees."""
     if _unknown(a) or _unknown(b):
@@ -356,6 +441,13 @@ def differences(a: Any, b: Any, path: Path = ()) -> Iterator[Difference]:
         keys = list(a) + [k for k in b if k not in a]
         for key in keys:
             yield from differences(a.get(key), b.get(key), (*path, key))
+        return
+    if (
+        isinstance(a, SetList | list)
+        and isinstance(b, SetList | list)
+        and (isinstance(a, SetList) or isinstance(b, SetList))
+    ):
+        yield from _set_differences(a, b, path)
         return
     if isinstance(a, list) and isinstance(b, list):
         for index in range(max(len(a), len(b))):

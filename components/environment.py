@@ -23,6 +23,7 @@ class ResolvedRelease:
     label: str
     image_id: str
     schema_versions: tuple[int, ...] = ()
+    root_device_name: str = "/dev/xvda"  # the image's own, from DescribeImages
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Environment(pulumi.ComponentResource):
             },
             block_device_mappings=[
                 {
-                    "device_name": "/dev/xvda",
+                    "device_name": release.root_device_name,
                     "ebs": {
                         "volume_size": spec.root_volume_size_gb,
                         "volume_type": "gp3",
@@ -170,10 +171,12 @@ class Environment(pulumi.ComponentResource):
                 {"key": k, "value": v, "propagate_at_launch": k in args.tags}
                 for k, v in sorted({**tags("asg"), **schema}.items())
             ],
-            # A new launch template version builds a new group next to the old one, which must
-            # turn healthy before the old one is deleted. The wait needs the group in use: the warm-up rule.
+            # A new launch template version or a new target group builds a new group next to the old
+            # one, which must turn healthy before the old one is deleted: Terraform waits for ELB
+            # capacity on create, but on update only when the capacity changes (autoscaling/group.go).
+            # The wait needs the group in use: the warm-up rule.
             opts=pulumi.ResourceOptions(
-                parent=self, replace_on_changes=["launchTemplate"], depends_on=[self.warmup_rule]
+                parent=self, replace_on_changes=["launchTemplate", "targetGroupArns"], depends_on=[self.warmup_rule]
             ),
         )
         self.register_outputs(

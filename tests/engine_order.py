@@ -14,8 +14,9 @@ replays a recording (optionally against the previous one) the way the engine and
     user guide). A forward with weight 0 is not counted: AWS does not document it, so the model does
     not rely on it.
   - An Auto Scaling group with `waitForElbCapacity` > 0 finishes its create (and its replacement)
-    only when that many targets are healthy in its target groups (terraform-provider-aws
-    internal/service/autoscaling/group.go, waitGroupCapacitySatisfied).
+    only when that many targets are healthy in its target groups; an update waits only when it
+    changes `desiredCapacity` or `minSize` (terraform-provider-aws internal/service/autoscaling/
+    group.go, `shouldWaitForCapacity` and waitGroupCapacitySatisfied).
 
 `simulate()` returns the order steps finished in, the waits that can never finish, and every moment
 the production listener sent weight to a colour whose Auto Scaling group was still waiting.
@@ -214,10 +215,16 @@ def simulate(after: Recording, before: Recording | None = None) -> Outcome:
             outcome.finished.append(Step(res.name, ops[res.urn]))
 
     def is_wait(res: Registered) -> bool:
+        """Terraform waits on create, and on update only when desiredCapacity or minSize changed."""
+        if res.type != ASG or int(res.inputs.get("waitForElbCapacity") or 0) == 0:
+            return False
+        if ops[res.urn] in ("create", "replace"):
+            return True
+        prev = old.get(res.urn)
         return (
-            res.type == ASG
-            and ops[res.urn] in ("create", "replace")
-            and int(res.inputs.get("waitForElbCapacity") or 0) > 0
+            ops[res.urn] == "update"
+            and prev is not None
+            and any(res.inputs.get(k) != prev.inputs.get(k) for k in ("desiredCapacity", "minSize"))
         )
 
     # The engine runs steps concurrently. A capacity wait takes minutes while every other step here takes

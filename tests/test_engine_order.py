@@ -115,3 +115,12 @@ def test_a_listener_that_does_not_wait_sends_traffic_to_new_groups_before_they_a
     outcome = simulate(listener_before_asgs(moved), before=listener_before_asgs(base))
     assert outcome.hung == []
     assert outcome.early_traffic == ["bluegreen-router-http sent 100% to the target group of bluegreen-blue-asg"]
+
+
+def test_scaling_the_idle_colour_back_up_waits_in_its_group_and_can_finish(base):
+    # Terraform waits for ELB capacity on an update that changes desiredCapacity or minSize.
+    scaled = run_program({"idleScaledDown": True}, previous_outputs=deployed(base))
+    back = run_program({}, previous_outputs=deployed(scaled))
+    outcome = simulate(back, before=scaled)
+    assert_finishes_cleanly(outcome)
+    assert ("bluegreen-green-asg", "update") in [(s.name, s.op) for s in outcome.finished]

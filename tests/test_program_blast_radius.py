@@ -58,7 +58,7 @@ def test_a_new_launch_template_version_replaces_the_asg_so_it_must_turn_healthy_
     rec = run_program()
     for color in ("blue", "green"):
         asg = rec.by_name(f"bluegreen-{color}-asg")
-        assert asg.replace_on_changes == ["launchTemplate"]
+        assert asg.replace_on_changes == ["launchTemplate", "targetGroupArns"]
         assert asg.inputs["launchTemplate"]["version"] == str(
             rec.by_name(f"bluegreen-{color}-lt").outputs["latestVersion"]
         )

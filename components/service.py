@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -23,6 +24,8 @@ from components.settings import Settings
 class BlueGreenServiceArgs:
     settings: Settings
     image_ids: Mapping[Color, str]  # each colour's AMI, decided by the release guard
+    # Each image's root device (from DescribeImages); /dev/xvda is Amazon Linux 2023's.
+    root_device_names: Mapping[Color, str] = field(default_factory=lambda: dict.fromkeys(COLORS, "/dev/xvda"))
 
 
 class BlueGreenService(pulumi.ComponentResource):
@@ -58,6 +61,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 vpc_id=settings.network.vpc_id,
                 subnet_ids=settings.network.subnet_ids,
                 instance_subnet_ids=settings.network.instance_subnet_ids,
+                instance_type=settings.fleet.instance_type,
                 tags=tags,
             ),
             child,
@@ -86,6 +90,7 @@ class BlueGreenService(pulumi.ComponentResource):
                     release=ResolvedRelease(
                         label=settings.releases[color].label,
                         image_id=image_ids[color],
+                        root_device_name=args.root_device_names[color],
                         schema_versions=settings.releases[color].schema_versions,
                     ),
                     vpc_id=self.network.vpc_id,
@@ -141,7 +146,8 @@ class BlueGreenService(pulumi.ComponentResource):
         self.dashboard = Dashboard(
             f"{name}-dashboard",
             DashboardArgs(
-                dashboard_name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+                # PutDashboard allows only A-Z, a-z, 0-9, - and _; stack names may also hold dots.
+                dashboard_name=re.sub(r"[^A-Za-z0-9_-]", "-", f"{pulumi.get_project()}-{pulumi.get_stack()}")[:255],
                 # The provider's region, however it was configured (stack config, profile, env).
                 region=aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region,
                 load_balancer_arn_suffix=self.load_balancer.alb.arn_suffix,

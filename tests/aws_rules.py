@@ -1,0 +1,578 @@
+"""AWS's own constraints on the values the program sends, each with its source.
+
+The mocks accept any value; AWS does not. Each `Rule` names a resource type, the input paths it
+governs (a regex over flattened paths such as `tags.team`, `healthCheck.path` or
+`conditions[1].httpHeader.values[0]`) and a check that returns the problem AWS would report.
+Where botocore's service model carries a length, a range or a pattern, the rule reads it from the
+model, so a model update tightens the test by itself. `violations()` checks every registered input;
+`unreviewed()` lists the leaves that no rule governs and that are not on the reviewed list, so a
+new input cannot slip in without a look at what AWS allows.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import botocore.session
+import regex  # botocore's patterns use \p{L}-style classes, which `re` lacks
+
+from tests.harness import Recording, Registered
+
+Check = Callable[[Any, Registered], str | None]
+
+
+@cache
+def _shape(service: str, name: str) -> Mapping[str, Any]:
+    model = botocore.session.get_session().get_service_model(service)
+    return dict(model.shape_for(name).metadata)
+
+
+def model_string(service: str, shape: str) -> Check:
+    """Length and pattern of a botocore string shape."""
+    meta = _shape(service, shape)
+
+    def check(value: Any, _: Registered) -> str | None:
+        text = str(value)
+        low, high = meta.get("min", 0), meta.get("max")
+        if len(text) < low or (high is not None and len(text) > high):
+            return f"{service} {shape} must be {low}..{high} characters, got {len(text)}"
+        # Java-style surrogate pairs stand for the supplementary planes.
+        pattern = str(meta.get("pattern", "")).replace(r"\uD800\uDC00-\uDBFF\uDFFF", r"\U00010000-\U0010FFFF")
+        if pattern and not regex.fullmatch(pattern, text):
+            return f"{service} {shape} must match {pattern}, got {text!r}"
+        return None
+
+    return check
+
+
+def model_range(service: str, shape: str) -> Check:
+    meta = _shape(service, shape)
+
+    def check(value: Any, _: Registered) -> str | None:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return f"{service} {shape} must be a number, got {value!r}"
+        if value < meta.get("min", float("-inf")) or value > meta.get("max", float("inf")):
+            return f"{service} {shape} must be {meta.get('min')}..{meta.get('max')}, got {value}"
+        return None
+
+    return check
+
+
+def model_enum(service: str, shape: str) -> Check:
+    allowed = _shape(service, shape)["enum"]
+    return lambda value, _: None if value in allowed else f"{service} {shape} must be one of {allowed}, got {value!r}"
+
+
+def between(low: float, high: float) -> Check:
+    return lambda value, _: None if low <= value <= high else f"must be {low}..{high}, got {value}"
+
+
+def charset(allowed: str, longest: int) -> Check:
+    pattern = re.compile(f"^[{allowed}]{{0,{longest}}}$")
+    return lambda value, _: (
+        None if pattern.match(str(value)) else f"must be up to {longest} of [{allowed}], got {value!r}"
+    )
+
+
+def matches(pattern: str, what: str) -> Check:
+    compiled = re.compile(pattern)
+    return lambda value, _: None if compiled.fullmatch(str(value)) else f"must be {what}, got {value!r}"
+
+
+def not_prefixed(prefix: str) -> Check:
+    return lambda value, _: (
+        f"{prefix}* is reserved by AWS, got {value!r}" if str(value).lower().startswith(prefix) else None
+    )
+
+
+def every(*checks: Check) -> Check:
+    def check(value: Any, res: Registered) -> str | None:
+        return next((p for c in checks if (p := c(value, res)) is not None), None)
+
+    return check
+
+
+def autoname(longest: int, allowed: str = "a-zA-Z0-9-") -> Check:
+    """Pulumi names the resource `<logical name>-<7 random characters>`; AWS caps the length."""
+
+    def check(_: Any, res: Registered) -> str | None:
+        name = f"{res.name}-abcdefg"
+        if len(name) > longest or not re.fullmatch(f"[{allowed}]+", name):
+            return f"the auto-name {name!r} must be at most {longest} of [{allowed}]"
+        return None
+
+    return check
+
+
+# EC2 CreateSecurityGroup GroupDescription and rule descriptions: "Up to 255 characters in length.
+# Allowed characters are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*" (EC2 API reference;
+# terraform-provider-aws#18874 shows the InvalidParameterValue).
+EC2_DESCRIPTION = charset(r"a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*", 255)
+EC2_TAG_KEY = every(model_string("ec2", "TagKey"), not_prefixed("aws:"))
+# EC2's model has no TagValue shape; the EC2 user guide: "Maximum value length: 256 Unicode characters".
+EC2_TAG_VALUE = lambda value, _: None if len(str(value)) <= 256 else "EC2 tag values are at most 256 characters"  # noqa: E731
+ELB_TAG_KEY = every(model_string("elbv2", "TagKey"), not_prefixed("aws:"))
+ELB_TAG_VALUE = model_string("elbv2", "TagValue")
+CW_TAG_KEY = every(model_string("cloudwatch", "TagKey"), not_prefixed("aws:"))
+CW_TAG_VALUE = model_string("cloudwatch", "TagValue")
+
+LB = "aws:lb/loadBalancer:LoadBalancer"
+TG = "aws:lb/targetGroup:TargetGroup"
+LISTENER = "aws:lb/listener:Listener"
+RULE = "aws:lb/listenerRule:ListenerRule"
+ASG = "aws:autoscaling/group:Group"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+ELB_TYPES = (LB, TG, LISTENER, RULE)
+EC2_TYPES = (
+    SG,
+    INGRESS,
+    EGRESS,
+    LT,
+    "aws:ec2/vpc:Vpc",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/routeTable:RouteTable",
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    types: tuple[str, ...]
+    path: str  # regex over the flattened path
+    check: Check
+    source: str
+
+
+def _go_duration(value: Any, _: Registered) -> str | None:
+    return (
+        None if re.fullmatch(r"(\d+h)?(\d+m)?(\d+s)?", str(value)) and str(value) else f"not a Go duration: {value!r}"
+    )
+
+
+def _user_data(value: Any, _: Registered) -> str | None:
+    raw = base64.b64decode(str(value))
+    return None if len(raw) <= 16 * 1024 else f"user data is {len(raw)} bytes; EC2 allows 16 KB before base64"
+
+
+def _matcher(value: Any, _: Registered) -> str | None:
+    for part in str(value).split(","):
+        codes = [int(c) for c in part.split("-")]
+        if not all(200 <= c <= 499 for c in codes):
+            return f"HTTP matcher codes must be 200..499, got {value!r}"
+    return None
+
+
+def _timeout_below_interval(value: Any, res: Registered) -> str | None:
+    interval = res.inputs["healthCheck"].get("interval", 30)
+    return None if value < interval else f"health check timeout {value} must be less than the interval {interval}"
+
+
+def _extended_statistic(value: Any, _: Registered) -> str | None:
+    return None if re.fullmatch(r"p(\d{1,2}(\.\d{1,2})?|100)", str(value)) else f"not a percentile: {value!r}"
+
+
+def _alarm_period(value: Any, _: Registered) -> str | None:
+    return (
+        None
+        if value in (10, 20, 30) or (value >= 60 and value % 60 == 0)
+        else f"period {value} is not 10, 20, 30 or a multiple of 60"
+    )
+
+
+def _desired_within_bounds(value: Any, res: Registered) -> str | None:
+    low, high = res.inputs["minSize"], res.inputs["maxSize"]
+    return None if low <= value <= high else f"desiredCapacity {value} is outside minSize {low}..maxSize {high}"
+
+
+RULES: tuple[Rule, ...] = (
+    # -- tags, per service ------------------------------------------------------------------------------
+    Rule(ELB_TYPES, r"tags\.<key>", ELB_TAG_KEY, "botocore elbv2 TagKey"),
+    Rule(ELB_TYPES, r"tags\[.+\]", ELB_TAG_VALUE, "botocore elbv2 TagValue"),
+    Rule(EC2_TYPES, r"tags\.<key>", EC2_TAG_KEY, "botocore ec2 TagKey; aws: prefix reserved"),
+    Rule(EC2_TYPES, r"tags\[.+\]", EC2_TAG_VALUE, "EC2 user guide, tag restrictions"),
+    Rule((LT,), r"tagSpecifications\[\d+\]\.tags\.<key>", EC2_TAG_KEY, "botocore ec2 TagKey"),
+    Rule((LT,), r"tagSpecifications\[\d+\]\.tags\[.+\]", EC2_TAG_VALUE, "EC2 user guide, tag restrictions"),
+    Rule((LT,), r"tagSpecifications\[\d+\]\.resourceType", model_enum("ec2", "ResourceType"), "botocore ec2"),
+    Rule(
+        (ASG,),
+        r"tags\[\d+\]\.key",
+        every(model_string("autoscaling", "TagKey"), not_prefixed("aws:")),
+        "botocore autoscaling TagKey",
+    ),
+    Rule((ASG,), r"tags\[\d+\]\.value", model_string("autoscaling", "TagValue"), "botocore autoscaling TagValue"),
+    Rule((ALARM,), r"tags\.<key>", CW_TAG_KEY, "botocore cloudwatch TagKey"),
+    Rule((ALARM,), r"tags\[.+\]", CW_TAG_VALUE, "botocore cloudwatch TagValue"),
+    # -- EC2 --------------------------------------------------------------------------------------------
+    Rule((SG, INGRESS, EGRESS), r"description", EC2_DESCRIPTION, "EC2 API CreateSecurityGroup / rule Description"),
+    Rule((SG,), r"<name>", autoname(255), "EC2 GroupName: up to 255 characters"),
+    Rule((INGRESS, EGRESS), r"(fromPort|toPort)", between(0, 65535), "EC2 IpPermission FromPort/ToPort"),
+    Rule((INGRESS, EGRESS), r"ipProtocol", matches(r"tcp|udp|icmp|-1", "tcp, udp, icmp or -1"), "EC2 IpPermission"),
+    Rule((INGRESS, EGRESS), r"cidrIpv4", matches(r"\d+\.\d+\.\d+\.\d+/\d+", "an IPv4 CIDR"), "EC2 IpRange"),
+    Rule((INGRESS, EGRESS), r"cidrIpv6", matches(r"[0-9a-fA-F:]+/\d+", "an IPv6 CIDR"), "EC2 Ipv6Range"),
+    Rule(
+        (LT,),
+        r"<name>",
+        lambda _, res: model_string("ec2", "LaunchTemplateName")(f"{res.name}-abcdefg", res),
+        "botocore ec2 LaunchTemplateName",
+    ),
+    Rule((LT,), r"userData", _user_data, "EC2 user guide: user data is limited to 16 KB before base64"),
+    Rule((LT,), r"instanceType", matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an instance type"), "EC2 instance types"),
+    Rule((LT,), r"imageId", matches(r"ami-[0-9a-f]{8,17}", "an AMI id"), "EC2 image ids"),
+    Rule(
+        (LT,), r"blockDeviceMappings\[\d+\]\.ebs\.volumeSize", between(1, 16384), "EC2 EbsBlockDevice: gp3 1..16384 GiB"
+    ),
+    Rule(
+        (LT,),
+        r"blockDeviceMappings\[\d+\]\.ebs\.volumeType",
+        model_enum("ec2", "VolumeType"),
+        "botocore ec2 VolumeType",
+    ),
+    Rule(
+        (LT,),
+        r"blockDeviceMappings\[\d+\]\.deviceName",
+        matches(r"/dev/(sd[a-z]\d*|xvd[a-z]+|nvme\d+n\d+)", "a device name"),
+        "EC2 device naming",
+    ),
+    Rule((LT,), r"metadataOptions\.httpPutResponseHopLimit", between(1, 64), "EC2 InstanceMetadataOptions"),
+    Rule((LT,), r"metadataOptions\.(httpEndpoint)", matches("enabled|disabled", "enabled or disabled"), "EC2"),
+    Rule((LT,), r"metadataOptions\.(httpTokens)", matches("optional|required", "optional or required"), "EC2"),
+    Rule(
+        ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet"),
+        r"cidrBlock",
+        matches(r"\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-8])", "a /16../28 block"),
+        "VPC user guide: sizes /16 to /28",
+    ),
+    # -- ELB --------------------------------------------------------------------------------------------
+    Rule((LB,), r"<name>", autoname(32), "ELB: names up to 32 alphanumerics and hyphens"),
+    Rule((LB,), r"loadBalancerType", model_enum("elbv2", "LoadBalancerTypeEnum"), "botocore elbv2"),
+    Rule((TG,), r"<name>", autoname(32), "ELB: target group names up to 32 alphanumerics and hyphens"),
+    Rule((TG, LISTENER), r"port", model_range("elbv2", "Port"), "botocore elbv2 Port"),
+    Rule((TG, LISTENER), r"protocol", model_enum("elbv2", "ProtocolEnum"), "botocore elbv2 ProtocolEnum"),
+    Rule((TG,), r"targetType", model_enum("elbv2", "TargetTypeEnum"), "botocore elbv2"),
+    Rule((TG,), r"healthCheck\.path", model_string("elbv2", "Path"), "botocore elbv2 Path"),
+    Rule((TG,), r"healthCheck\.interval", model_range("elbv2", "HealthCheckIntervalSeconds"), "botocore elbv2"),
+    Rule(
+        (TG,),
+        r"healthCheck\.timeout",
+        every(model_range("elbv2", "HealthCheckTimeoutSeconds"), _timeout_below_interval),
+        "botocore elbv2; ELB guide: timeout < interval",
+    ),
+    Rule(
+        (TG,),
+        r"healthCheck\.(healthyThreshold|unhealthyThreshold)",
+        model_range("elbv2", "HealthCheckThresholdCount"),
+        "botocore elbv2",
+    ),
+    Rule((TG,), r"healthCheck\.matcher", _matcher, "ELB Matcher HttpCode: 200..499 for ALB HTTP health checks"),
+    Rule((TG,), r"healthCheck\.protocol", model_enum("elbv2", "ProtocolEnum"), "botocore elbv2"),
+    Rule(
+        (TG,), r"healthCheck\.port", matches(r"traffic-port|\d{1,5}", "traffic-port or a port"), "ELB HealthCheckPort"
+    ),
+    Rule((TG,), r"deregistrationDelay", between(0, 3600), "ELB target group attributes: deregistration_delay 0..3600"),
+    Rule((LISTENER,), r"defaultActions\[\d+\]\.type", model_enum("elbv2", "ActionTypeEnum"), "botocore elbv2"),
+    Rule(
+        (LISTENER,),
+        r"defaultActions\[\d+\]\.forward\.targetGroups\[\d+\]\.weight",
+        between(0, 999),
+        "ELB TargetGroupTuple Weight 0..999",
+    ),
+    Rule(
+        (LISTENER,),
+        r"defaultActions\[\d+\]\.forward\.targetGroups",
+        lambda v, _: None if 1 <= len(v) <= 5 else "1..5 target groups",
+        "ELB ForwardActionConfig: up to 5",
+    ),
+    Rule(
+        (LISTENER,),
+        r"defaultActions\[\d+\]\.forward\.stickiness\.duration",
+        between(1, 604800),
+        "ELB TargetGroupStickinessConfig DurationSeconds",
+    ),
+    Rule(
+        (LISTENER,),
+        r"defaultActions\[\d+\]\.redirect\.statusCode",
+        model_enum("elbv2", "RedirectActionStatusCodeEnum"),
+        "botocore elbv2",
+    ),
+    Rule(
+        (LISTENER,),
+        r"defaultActions\[\d+\]\.redirect\.protocol",
+        matches("HTTP|HTTPS|#\\{protocol\\}", "HTTP, HTTPS or #{protocol}"),
+        "ELB RedirectActionConfig",
+    ),
+    Rule(
+        (LISTENER,),
+        r"defaultActions\[\d+\]\.redirect\.port",
+        matches(r"\d{1,5}|#\{port\}", "a port or #{port}"),
+        "ELB RedirectActionConfig",
+    ),
+    Rule(
+        (LISTENER,),
+        r"sslPolicy",
+        matches(r"ELBSecurityPolicy-[A-Za-z0-9-]+", "an ELB security policy"),
+        "ELB security policies",
+    ),
+    Rule(
+        (LISTENER,),
+        r"certificateArn",
+        matches(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+", "an ACM ARN"),
+        "ACM ARNs",
+    ),
+    Rule((RULE,), r"priority", model_range("elbv2", "RulePriority"), "botocore elbv2 RulePriority"),
+    Rule((RULE,), r"actions\[\d+\]\.type", model_enum("elbv2", "ActionTypeEnum"), "botocore elbv2"),
+    Rule(
+        (RULE,),
+        r"conditions\[\d+\]\.httpHeader\.httpHeaderName",
+        lambda v, _: None if 1 <= len(v) <= 40 else "header names are 1..40 characters",
+        "ELB HttpHeaderConditionConfig: up to 40 characters",
+    ),
+    Rule(
+        (RULE,),
+        r"conditions\[\d+\]\.httpHeader\.values\[\d+\]",
+        lambda v, _: None if 1 <= len(str(v)) <= 128 else "header values are 1..128 characters",
+        "ELB HttpHeaderConditionConfig values: up to 128 characters",
+    ),
+    Rule(
+        (RULE,),
+        r"conditions",
+        lambda v, _: (
+            None
+            if sum(len(c.get("httpHeader", {}).get("values", [])) for c in v) <= 5
+            else "more than 5 condition values"
+        ),
+        "ELB quotas: condition values per rule 5",
+    ),
+    # -- Auto Scaling -----------------------------------------------------------------------------------
+    Rule((ASG,), r"<name>", autoname(255, r"\u0020-\uD7FF"), "botocore autoscaling XmlStringMaxLen255"),
+    Rule((ASG,), r"(minSize|maxSize)", between(0, 10000), "Auto Scaling quotas"),
+    Rule((ASG,), r"desiredCapacity", _desired_within_bounds, "Auto Scaling: min <= desired <= max"),
+    Rule(
+        (ASG,),
+        r"healthCheckType",
+        matches("EC2|ELB|VPC_LATTICE|EBS", "EC2, ELB, VPC_LATTICE or EBS"),
+        "Auto Scaling HealthCheckType",
+    ),
+    Rule((ASG,), r"healthCheckGracePeriod", between(0, 7200), "Auto Scaling HealthCheckGracePeriod"),
+    Rule((ASG,), r"waitForCapacityTimeout", _go_duration, "terraform-provider-aws: a Go duration"),
+    Rule(
+        (ASG,),
+        r"waitForElbCapacity",
+        lambda v, res: None if 0 <= v <= res.inputs["desiredCapacity"] else "above desiredCapacity",
+        "terraform-provider-aws group.go: waits for exactly this many",
+    ),
+    Rule(
+        (ASG,),
+        r"launchTemplate\.version",
+        matches(r"\d+|\$Latest|\$Default", "a version"),
+        "EC2 LaunchTemplateSpecification",
+    ),
+    # -- CloudWatch -------------------------------------------------------------------------------------
+    Rule(
+        (ALARM,),
+        r"<name>",
+        lambda _, res: model_string("cloudwatch", "AlarmName")(f"{res.name}-abcdefg", res),
+        "botocore cloudwatch AlarmName",
+    ),
+    Rule(
+        (ALARM,),
+        r"alarmDescription",
+        model_string("cloudwatch", "AlarmDescription"),
+        "botocore cloudwatch AlarmDescription",
+    ),
+    Rule((ALARM,), r"metricName", model_string("cloudwatch", "MetricName"), "botocore cloudwatch MetricName"),
+    Rule((ALARM,), r"namespace", model_string("cloudwatch", "Namespace"), "botocore cloudwatch Namespace"),
+    Rule(
+        (ALARM,), r"dimensions\.<key>", model_string("cloudwatch", "DimensionName"), "botocore cloudwatch DimensionName"
+    ),
+    Rule(
+        (ALARM,),
+        r"dimensions\[.+\]",
+        model_string("cloudwatch", "DimensionValue"),
+        "botocore cloudwatch DimensionValue",
+    ),
+    Rule(
+        (ALARM,),
+        r"(evaluationPeriods|datapointsToAlarm)",
+        model_range("cloudwatch", "EvaluationPeriods"),
+        "botocore cloudwatch",
+    ),
+    Rule((ALARM,), r"period", _alarm_period, "CloudWatch PutMetricAlarm Period"),
+    Rule(
+        (ALARM,),
+        r"threshold",
+        lambda v, _: None if isinstance(v, int | float) else "not a number",
+        "CloudWatch Threshold",
+    ),
+    Rule((ALARM,), r"comparisonOperator", model_enum("cloudwatch", "ComparisonOperator"), "botocore cloudwatch"),
+    Rule((ALARM,), r"statistic", model_enum("cloudwatch", "Statistic"), "botocore cloudwatch"),
+    Rule((ALARM,), r"extendedStatistic", _extended_statistic, "CloudWatch percentile statistics"),
+    Rule(
+        (ALARM,),
+        r"treatMissingData",
+        matches("breaching|notBreaching|ignore|missing", "a TreatMissingData value"),
+        "CloudWatch",
+    ),
+    Rule((ALARM,), r"unit", model_enum("cloudwatch", "StandardUnit"), "botocore cloudwatch"),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.id",
+        matches(r"[a-z][a-zA-Z0-9_]*", "a lower-case-first id"),
+        "CloudWatch MetricDataQuery Id",
+    ),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.expression",
+        lambda v, _: None if len(str(v)) <= 2048 else "too long",
+        "CloudWatch Expression: up to 2048",
+    ),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.label",
+        lambda v, _: None if len(str(v)) <= 1024 else "too long",
+        "CloudWatch Label",
+    ),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.metric\.metricName",
+        model_string("cloudwatch", "MetricName"),
+        "botocore cloudwatch",
+    ),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.metric\.namespace",
+        model_string("cloudwatch", "Namespace"),
+        "botocore cloudwatch",
+    ),
+    Rule((ALARM,), r"metricQueries\[\d+\]\.metric\.period", _alarm_period, "CloudWatch Period"),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.metric\.stat",
+        matches(r"[A-Za-z]+|p\d{1,2}(\.\d+)?", "a statistic"),
+        "CloudWatch Stat",
+    ),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.metric\.dimensions\.<key>",
+        model_string("cloudwatch", "DimensionName"),
+        "botocore",
+    ),
+    Rule(
+        (ALARM,),
+        r"metricQueries\[\d+\]\.metric\.dimensions\[.+\]",
+        model_string("cloudwatch", "DimensionValue"),
+        "botocore",
+    ),
+    # PutDashboard DashboardName: "up to 255 characters ... valid characters are A-Z, a-z, 0-9, '-', and '_'".
+    Rule((DASHBOARD,), r"dashboardName", charset(r"A-Za-z0-9_\-", 255), "CloudWatch PutDashboard DashboardName"),
+    Rule(
+        (DASHBOARD,),
+        r"dashboardBody",
+        lambda v, _: None if len(str(v)) <= 1024 * 1024 else "too large",
+        "CloudWatch: dashboard body up to 1 MB",
+    ),
+    Rule(
+        ("random:index/randomPassword:RandomPassword",),
+        r"length",
+        between(1, 128),
+        "a header value: up to 128 characters",
+    ),
+)
+
+# Leaves no AWS rule constrains beyond their type, each reviewed.
+REVIEWED: tuple[tuple[str, str, str], ...] = (
+    (
+        "*",
+        r"(.*\.)?(enabled|encrypted|deleteOnTermination|associatePublicIpAddress|propagateAtLaunch|returnData)",
+        "booleans (sent as booleans or 'true'/'false')",
+    ),
+    ("*", r"(.*\.)?[a-zA-Z]*(Arn|Id|arn)", "references to other resources' ids and ARNs, which AWS itself generated"),
+    (LB, r"(internal|dropInvalidHeaderFields|securityGroups\[\d+\]|subnets\[\d+\])", "booleans and references"),
+    (LT, r"updateDefaultVersion", "a provider option, not sent to AWS"),
+    (LT, r"networkInterfaces\[\d+\]\.(deviceIndex|securityGroups\[\d+\])", "index 0 and security group references"),
+    (ASG, r"(vpcZoneIdentifiers|targetGroupArns)\[\d+\]", "subnet and target group references"),
+    (ASG, r"launchTemplate\.id", "a launch template reference"),
+    ("aws:ec2/vpc:Vpc", r"(enableDnsHostnames|enableDnsSupport)", "booleans"),
+    ("aws:ec2/subnet:Subnet", r"(availabilityZone|mapPublicIpOnLaunch)", "a zone from getAvailabilityZones, a boolean"),
+    ("aws:ec2/route:Route", r"destinationCidrBlock", "0.0.0.0/0"),
+    (LISTENER, r"defaultActions\[\d+\]\.forward\.stickiness\.enabled", "boolean"),
+    (RULE, r"listenerArn|actions\[\d+\]\.targetGroupArn", "references"),
+    (TG, r"healthCheck\.enabled", "boolean"),
+    (ALARM, r"(alarmActions|okActions|insufficientDataActions)\[\d+\]", "SNS/Lambda ARNs"),
+    ("random:index/randomPassword:RandomPassword", r"(special|upper|lower|numeric)", "booleans"),
+)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    path: str  # e.g. tags.team, tags.<key> for the key itself
+    value: Any
+
+
+def leaves(value: Any, path: str = "") -> Iterator[Leaf]:
+    """Flattened inputs; tags and dimensions as `tags[<key>]` for each value and `tags.<key>` for each key."""
+    if isinstance(value, Mapping):
+        if path.rsplit(".", maxsplit=1)[-1] in (
+            "tags",
+            "dimensions",
+        ):  # user-chosen keys: `tags[<key>]`, keys as `tags.<key>`
+            for key, item in value.items():
+                yield Leaf(f"{path}.<key>", key)
+                yield Leaf(f"{path}[{key}]", item)
+            return
+        for key, item in value.items():
+            yield from leaves(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        yield Leaf(path, value)
+        for index, item in enumerate(value):
+            yield from leaves(item, f"{path}[{index}]")
+    elif value is not None:
+        yield Leaf(path, value)
+
+
+def _governing(res: Registered, path: str) -> list[Rule]:
+    return [r for r in RULES if res.type in r.types and re.fullmatch(r.path, path)]
+
+
+def violations(recording: Recording) -> list[str]:
+    """Every value AWS would refuse, as `<resource> <path>: <problem> (<source>)`."""
+    found = []
+    for res in recording.resources:
+        if not res.custom:
+            continue
+        subjects = [Leaf("<name>", res.name), *leaves(res.inputs)]
+        for leaf in subjects:
+            for rule in _governing(res, leaf.path):
+                problem = rule.check(leaf.value, res)
+                if problem is not None:
+                    found.append(f"{res.name} {leaf.path}: {problem} ({rule.source})")
+        tag_count = len(res.inputs.get("tags") or [])
+        if tag_count > 50:
+            found.append(f"{res.name} tags: {tag_count} tags; AWS allows 50 user tags per resource")
+    return found
+
+
+def unreviewed(recording: Recording) -> set[tuple[str, str]]:
+    """(type, path) of scalar leaves that no rule governs and nobody reviewed."""
+    missing = set()
+    for res in recording.resources:
+        if not res.custom:
+            continue
+        for leaf in leaves(res.inputs):
+            if isinstance(leaf.value, list | dict):
+                continue
+            if _governing(res, leaf.path):
+                continue
+            if any(t in ("*", res.type) and re.fullmatch(p, leaf.path) for t, p, _ in REVIEWED):
+                continue
+            missing.add((res.type, re.sub(r"\[\d+\]", "[*]", leaf.path)))
+    return missing

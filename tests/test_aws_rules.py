@@ -1,0 +1,125 @@
+"""Every value the program sends passes AWS's own rules, across the config space.
+
+The rules live in `tests/aws_rules.py`, each with its source; botocore's service models supply the
+lengths, ranges and patterns they carry. Hypothesis draws valid configs, not only the dev stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.aws_rules import unreviewed, violations
+from tests.harness import Recording, run_program
+
+PUNCTUATION = "_.:/=+-@"
+TAG_TEXT = st.text(
+    alphabet=st.one_of(st.characters(categories=["L", "N", "Zs"]), st.sampled_from(PUNCTUATION)), max_size=40
+)
+TAG_KEY = st.text(
+    alphabet=st.one_of(st.characters(categories=["L", "N"]), st.sampled_from("_.:/+-@ ")), min_size=1, max_size=30
+).filter(lambda k: k.strip() and k != "Name" and not k.lower().startswith(("aws:", "bluegreen:")))
+LABEL = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+:@/=-]{0,40}", fullmatch=True)
+CIDRS = ["0.0.0.0/0", "203.0.113.0/24", "198.51.100.7/32", "::/0", "2001:db8::/32"]
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234"
+VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
+
+
+@st.composite
+def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
+    low = draw(st.integers(1, 4))
+    desired = draw(st.integers(low, low + 3))
+    interval = draw(st.integers(5, 300))
+    scaled_down = draw(st.booleans())
+    schema = draw(st.integers(0, 4))
+    tag_keys = draw(st.lists(TAG_KEY, max_size=6, unique_by=str.lower))
+    config: dict[str, Any] = {
+        "activeColor": draw(st.sampled_from(["blue", "green"])),
+        "idleTrafficPercent": 0 if scaled_down else draw(st.integers(0, 50)),
+        "idleScaledDown": scaled_down,
+        "stickinessSeconds": draw(st.one_of(st.just(0), st.integers(1, 604800))),
+        "blueRelease": draw(LABEL),
+        "greenRelease": draw(LABEL),
+        "blueImageId": draw(st.sampled_from(["", "ami-0aaaaaaaaaaaaaaaa"])),
+        "greenImageId": draw(st.sampled_from(["", "ami-0bbbbbbbbbbbbbbbb"])),
+        "instanceType": draw(st.sampled_from(["t3.micro", "m5.large", "c6i.xlarge", "r6a.2xlarge"])),
+        "minSize": low,
+        "desiredCapacity": desired,
+        "maxSize": draw(st.integers(desired, desired + 3)),
+        "appPort": draw(st.integers(1, 65535)),
+        "rootVolumeSizeGb": draw(st.integers(8, 16384)),
+        "healthCheckPath": draw(st.from_regex(r"/[A-Za-z0-9._~/-]{0,60}", fullmatch=True)),
+        "healthCheckMatcher": draw(st.sampled_from(["200", "200-299", "200,302", "200-499"])),
+        "healthCheckIntervalSeconds": interval,
+        "healthCheckTimeoutSeconds": draw(st.integers(2, min(120, interval - 1))),
+        "healthyThreshold": draw(st.integers(2, 10)),
+        "unhealthyThreshold": draw(st.integers(2, 10)),
+        "deregistrationDelaySeconds": draw(st.integers(0, 3600)),
+        "healthCheckGracePeriodSeconds": draw(st.integers(0, 7200)),
+        "capacityTimeout": draw(st.sampled_from(["10m", "1h30m", "45s", "2h"])),
+        "certificateArn": draw(st.sampled_from(["", CERT])),
+        "allowedCidrs": draw(st.lists(st.sampled_from(CIDRS), min_size=1, max_size=3, unique=True)),
+        "tags": [f"{k}={draw(TAG_TEXT)}" for k in tag_keys],
+        "rollbackErrorRatePercent": draw(st.integers(1, 100)),
+        "rollbackLatencyP99Ms": draw(st.integers(1, 60000)),
+        "alarmEvaluationMinutes": draw(st.integers(1, 60)),
+        "bakeMinutes": draw(st.integers(0, 1440)),
+        "databaseSchemaVersion": schema,
+        "blueSchemaVersions": [schema, schema + 1] if schema else [],
+        "greenSchemaVersions": [schema] if schema else [],
+    }
+    if draw(st.booleans()):
+        config.update(VPC)
+    return config
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_configs())
+def test_every_value_sent_for_any_valid_config_passes_awss_rules(config: dict[str, Any]):
+    rec = run_program(config)
+    assert violations(rec) == []
+    assert unreviewed(rec) == set(), "inputs that no AWS rule covers yet: add a rule with its source"
+
+
+def test_a_stack_name_with_dots_still_gives_a_valid_dashboard_name():
+    rec = run_program(stack="prod.eu-west-1")
+    assert rec.by_name("bluegreen-dashboard-dashboard").inputs["dashboardName"] == "bluegreen-prod-eu-west-1"
+    assert violations(rec) == []
+
+
+# -- the layer catches what a real account refuses ----------------------------------------------------------
+def with_input(rec: Recording, name: str, key: str, value: Any) -> Recording:
+    resources = [
+        dataclasses.replace(r, inputs={**r.inputs, key: value}) if r.name == name else r for r in rec.resources
+    ]
+    return dataclasses.replace(rec, resources=resources)
+
+
+def test_a_description_ec2_refuses_is_caught():
+    # The instance egress rule's description before the fix: an apostrophe is not in EC2's charset.
+    bad = with_input(run_program(), "bluegreen-lb-instance-egress", "description", "packages, SSM and the app's deps")
+    (problem,) = violations(bad)
+    assert problem.startswith("bluegreen-lb-instance-egress description: must be up to 255 of")
+    assert "EC2 API CreateSecurityGroup" in problem
+
+
+def test_a_tag_value_elb_refuses_is_caught():
+    # The schema-versions tag before the fix: ELB tag values allow no comma.
+    rec = run_program()
+    tg = rec.by_name("bluegreen-blue-tg")
+    bad = with_input(rec, tg.name, "tags", {**tg.inputs["tags"], "bluegreen:schemaVersions": "1,2"})
+    (problem,) = violations(bad)
+    assert problem.startswith("bluegreen-blue-tg tags[bluegreen:schemaVersions]: elbv2 TagValue must match")
+
+
+def test_a_name_too_long_for_aws_is_caught():
+    rec = run_program()
+    tg = rec.by_name("bluegreen-blue-tg")
+    longer = dataclasses.replace(rec, resources=[dataclasses.replace(tg, name="bluegreen-production-blue-tg")])
+    assert violations(longer) == [
+        "bluegreen-production-blue-tg <name>: the auto-name 'bluegreen-production-blue-tg-abcdefg' must be at most "
+        "32 of [a-zA-Z0-9-] (ELB: target group names up to 32 alphanumerics and hyphens)"
+    ]

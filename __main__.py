@@ -3,7 +3,14 @@
 import pulumi
 
 from components.colors import COLORS
-from components.images import latest_amazon_linux
+from components.images import (
+    ImageError,
+    architecture_problems,
+    default_architecture,
+    describe_image,
+    instance_architectures,
+    latest_amazon_linux,
+)
 from components.release_guard import check_release, read_deployed_state
 from components.router import PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
 from components.service import BlueGreenService, BlueGreenServiceArgs
@@ -11,13 +18,25 @@ from components.settings import load_settings
 
 settings = load_settings()
 deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
-guard = check_release(settings, deployed, lambda: latest_amazon_linux(settings.fleet.instance_type))
+architectures = instance_architectures(settings.fleet.instance_type)
+guard = check_release(settings, deployed, lambda: latest_amazon_linux(default_architecture(architectures)))
+described = {image: describe_image(image) for image in sorted(set(guard.image_ids.values()))}
+images = {color: described[guard.image_ids[color]] for color in COLORS}
+if problems := architecture_problems(settings.fleet.instance_type, architectures, images):
+    raise ImageError("images refused:\n  - " + "\n  - ".join(problems))
 for message in [*state_warnings, *guard.warnings]:
     pulumi.log.warn(message)
 for message in guard.notes:
     pulumi.log.info(message)
 
-service = BlueGreenService("bluegreen", BlueGreenServiceArgs(settings=settings, image_ids=guard.image_ids))
+service = BlueGreenService(
+    "bluegreen",
+    BlueGreenServiceArgs(
+        settings=settings,
+        image_ids=guard.image_ids,
+        root_device_names={color: images[color].root_device_name for color in COLORS},
+    ),
+)
 
 scheme = "https" if settings.edge.https else "http"
 host = settings.edge.public_hostname

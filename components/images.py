@@ -1,21 +1,65 @@
-"""The default image: the latest Amazon Linux 2023 AMI for the instance type's architecture."""
+"""Images and instance types: the AMI each colour runs must suit the instance type, and AWS says so.
+
+The default image is the latest Amazon Linux 2023 AMI for the instance type's architecture, which
+AWS publishes as a public SSM parameter. A pinned or custom image is described with `ec2:DescribeImages`
+(the `getAmi` invoke) for its architecture and root device name, so a Graviton instance type is never
+paired with an x86 image, and a custom image's root volume is the device it really boots from.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+import pulumi
 import pulumi_aws as aws
 
-# AWS publishes the current AL2023 AMI per architecture as a public SSM parameter.
+from components.colors import Color
+
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 
 
-def architecture(instance_type: str) -> str:
-    """Graviton families carry a `g` after the generation digit (t4g, m7g, c6gn, r8gd), plus a1."""
-    family = instance_type.split(".", 1)[0]
-    return "arm64" if family == "a1" or re.search(r"\dg[a-z]*$", family) else "x86_64"
+class ImageError(pulumi.RunError):
+    """An image that cannot run on the configured instance type."""
 
 
-def latest_amazon_linux(instance_type: str) -> str:
-    parameter = aws.ssm.get_parameter(name=AL2023_PARAMETER.format(arch=architecture(instance_type)))
+@dataclass(frozen=True)
+class ImageFacts:
+    image_id: str
+    architecture: str  # x86_64, arm64, ...
+    root_device_name: str  # e.g. /dev/xvda (Amazon Linux), /dev/sda1 (Ubuntu)
+
+
+def instance_architectures(instance_type: str) -> tuple[str, ...]:
+    """The architectures AWS lists for the instance type (`ec2:DescribeInstanceTypes`)."""
+    return tuple(aws.ec2.get_instance_type(instance_type=instance_type).supported_architectures)
+
+
+def default_architecture(architectures: Sequence[str]) -> str:
+    """Which AL2023 build to look up: arm64 on Graviton, x86_64 otherwise."""
+    return "arm64" if "arm64" in architectures else "x86_64"
+
+
+def latest_amazon_linux(architecture: str) -> str:
+    parameter = aws.ssm.get_parameter(name=AL2023_PARAMETER.format(arch=architecture))
     return parameter.value
+
+
+def describe_image(image_id: str) -> ImageFacts:
+    image = aws.ec2.get_ami(filters=[{"name": "image-id", "values": [image_id]}])
+    return ImageFacts(image_id, image.architecture, image.root_device_name)
+
+
+def architecture_problems(
+    instance_type: str, architectures: Sequence[str], images: Mapping[Color, ImageFacts]
+) -> list[str]:
+    """One line per colour whose image does not run on `instance_type`."""
+    wanted = default_architecture(architectures)
+    return [
+        f"{color}'s image {facts.image_id} is built for {facts.architecture}, but instanceType {instance_type} runs "
+        f"{' or '.join(architectures)}; every launch would fail. Stage an image for {wanted} "
+        f"on {color} ({color}ImageId, or empty for the latest Amazon Linux 2023), or keep an instance type of its "
+        "architecture"
+        for color, facts in images.items()
+        if facts.architecture not in architectures
+    ]

@@ -10,6 +10,7 @@ which the program reads through a StackReference to itself.
 from __future__ import annotations
 
 import hashlib
+import re
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,19 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 LOOKED_UP_AMI = "ami-0123456789abcdef0"
+LOOKED_UP_ARM_AMI = "ami-0123456789abcdefa"
+# What DescribeImages says of the images tests use: (architecture, root device name).
+IMAGES: dict[str, tuple[str, str]] = {
+    LOOKED_UP_AMI: ("x86_64", "/dev/xvda"),
+    LOOKED_UP_ARM_AMI: ("arm64", "/dev/xvda"),
+    "ami-0aaaaaaaaaaaaaaaa": ("x86_64", "/dev/xvda"),
+    "ami-0bbbbbbbbbbbbbbbb": ("x86_64", "/dev/xvda"),
+    "ami-0fffffffffffffff0": ("x86_64", "/dev/xvda"),
+    "ami-0dbdbdbdbdbdbdbd1": ("x86_64", "/dev/sda1"),
+    "ami-0a4400000000000a1": ("arm64", "/dev/xvda"),
+}
+# Zones that do not offer a type (DescribeInstanceTypeOfferings), to test the zone choice.
+MISSING_OFFERINGS: dict[str, set[str]] = {"c7gn.large": {f"{REGION}a"}, "p5.48xlarge": {f"{REGION}a", f"{REGION}b"}}
 
 
 @dataclass
@@ -60,6 +74,11 @@ class Recording:
 
     def names(self) -> set[str]:
         return {r.name for r in self.resources}
+
+
+def mock_id(type_: str, name: str) -> str:
+    """The id the mocks give a resource: stable, so tests can name it."""
+    return _fake_id(type_, name)
 
 
 def _fake_id(type_: str, name: str) -> str:
@@ -104,7 +123,30 @@ class _Mocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "aws:ssm/getParameter:getParameter":
             name = args.args["name"]
-            return {"id": name, "name": name, "type": "String", "value": self.image, "version": 1}, []
+            value = LOOKED_UP_ARM_AMI if name.endswith("arm64") and self.image == LOOKED_UP_AMI else self.image
+            return {"id": name, "name": name, "type": "String", "value": value, "version": 1}, []
+        if args.token == "aws:ec2/getInstanceType:getInstanceType":
+            family = args.args["instanceType"].split(".")[0]
+            graviton = bool(re.search(r"\dg[a-z]*$", family)) or family == "a1"
+            return {
+                "instanceType": args.args["instanceType"],
+                "supportedArchitectures": ["arm64"] if graviton else ["i386", "x86_64"],
+            }, []
+        if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            wanted = args.args["filters"][0]["values"][0]
+            zones = [
+                z for z in (f"{REGION}a", f"{REGION}b", f"{REGION}c") if z not in MISSING_OFFERINGS.get(wanted, set())
+            ]
+            return {
+                "id": REGION,
+                "locations": zones,
+                "locationTypes": ["availability-zone"] * len(zones),
+                "instanceTypes": [wanted] * len(zones),
+            }, []
+        if args.token == "aws:ec2/getAmi:getAmi":
+            image = args.args["filters"][0]["values"][0]
+            arch, root = IMAGES.get(image, ("x86_64", "/dev/xvda"))
+            return {"id": image, "imageId": image, "architecture": arch, "rootDeviceName": root}, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"id": REGION, "name": REGION, "region": REGION}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")

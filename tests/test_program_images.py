@@ -1,4 +1,4 @@
-"""The default image lookup and the dashboard's region come from the provider, not guesses."""
+"""Images suit the instance type: AWS's own answers (DescribeInstanceTypes, DescribeImages) decide."""
 
 from __future__ import annotations
 
@@ -6,33 +6,60 @@ import json
 
 import pytest
 
-from components.images import architecture
-from tests.harness import REGION, run_program
+from components.images import ImageError, default_architecture
+from tests.harness import LOOKED_UP_ARM_AMI, REGION, deployed, run_failing, run_program
 
 
 @pytest.mark.parametrize(
-    ("instance_type", "arch"),
-    [
-        ("t3.micro", "x86_64"),
-        ("t4g.small", "arm64"),
-        ("m7gd.large", "arm64"),
-        ("a1.medium", "arm64"),
-        ("c6i.xlarge", "x86_64"),
-    ],
+    ("architectures", "arch"),
+    [(["i386", "x86_64"], "x86_64"), (["arm64"], "arm64"), (["x86_64_mac"], "x86_64")],
 )
-def test_architecture_follows_the_instance_family(instance_type, arch):
-    assert architecture(instance_type) == arch
+def test_the_default_image_follows_what_aws_says_the_type_runs(architectures, arch):
+    assert default_architecture(architectures) == arch
 
 
 def test_empty_image_ids_look_up_al2023_for_the_instance_architecture():
     rec = run_program({"instanceType": "t4g.small"})
     names = [args["name"] for token, args in rec.invokes if token == "aws:ssm/getParameter:getParameter"]
     assert names == ["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"]
+    assert ("aws:ec2/getInstanceType:getInstanceType", {"instanceType": "t4g.small"}) in rec.invokes
+    assert rec.outputs["blueImageId"] == rec.outputs["greenImageId"] == LOOKED_UP_ARM_AMI
 
 
 def test_no_lookup_when_both_colours_pin_an_image():
     rec = run_program({"blueImageId": "ami-0aaaaaaaaaaaaaaaa", "greenImageId": "ami-0bbbbbbbbbbbbbbbb"})
     assert not [t for t, _ in rec.invokes if t == "aws:ssm/getParameter:getParameter"]
+
+
+def test_a_graviton_type_with_a_pinned_x86_image_is_refused_before_any_resource():
+    # Both colours keep their deployed x86 AMI (their releases do not change): every launch would fail.
+    live = deployed(run_program())
+    error, registered = run_failing({"instanceType": "t4g.micro"}, live)
+    assert isinstance(error, ImageError) and registered == []
+    assert (
+        "blue's image ami-0123456789abcdef0 is built for x86_64, but instanceType t4g.micro runs arm64; every "
+        "launch would fail. Stage an image for arm64 on blue" in str(error)
+    )
+
+
+def test_a_custom_images_root_device_comes_from_the_image():
+    rec = run_program({"greenImageId": "ami-0dbdbdbdbdbdbdbd1"})
+    devices = {
+        color: rec.by_name(f"bluegreen-{color}-lt").inputs["blockDeviceMappings"][0]["deviceName"]
+        for color in ("blue", "green")
+    }
+    assert devices == {"blue": "/dev/xvda", "green": "/dev/sda1"}
+
+
+def test_a_created_vpc_uses_zones_that_offer_the_instance_type():
+    rec = run_program({"instanceType": "c7gn.large"})  # not offered in eu-west-1a (see the harness)
+    zones = [rec.by_name(f"bluegreen-network-subnet-{i}").inputs["availabilityZone"] for i in (0, 1)]
+    assert zones == [f"{REGION}b", f"{REGION}c"]
+
+
+def test_an_instance_type_offered_in_one_zone_is_refused():
+    error, _ = run_failing({"instanceType": "p5.48xlarge"})
+    assert isinstance(error, Exception) and "instanceType p5.48xlarge is offered in 1 available zone(s)" in str(error)
 
 
 def test_dashboard_shows_both_colours_in_the_providers_region():

@@ -1,0 +1,143 @@
+"""Mutation testing of the safety-critical code: how many plausible bugs does the suite catch?
+
+Runs mutmut (https://github.com/boxed/mutmut) once per target, each in a scratch copy of the
+tracked files with only that target's tests selected, and prints killed/survived per target and
+overall. Not part of CI: a full run takes tens of minutes on two cores.
+
+    venv/bin/pip install -r benchmarks/requirements-mutation.txt
+    venv/bin/python benchmarks/mutation.py                 # every target
+    venv/bin/python benchmarks/mutation.py guard weights   # some of them
+    venv/bin/python benchmarks/mutation.py --survivors     # also print each survivor's diff
+
+mutmut mutates whole functions of the files named; "killed" means a selected test failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+COPIED = ["__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "policies/", "bluegreen/", "components/"]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    source_dir: str
+    files: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+TARGETS = (
+    Target("guard", "components", ("components/release_guard.py",), ("tests/test_release_guard.py",)),
+    Target(
+        "settings",
+        "components",
+        ("components/settings.py", "components/schema_rule.py"),
+        ("tests/test_program_config.py", "tests/test_schema_rule.py"),
+    ),
+    Target("weights", "components", ("components/colors.py",), ("tests/test_program_traffic.py",)),
+    Target(
+        "parity",
+        "policies",
+        ("policies/bluegreen_policies/parity.py", "policies/bluegreen_policies/provider_sets.py"),
+        ("tests/test_policy_parity.py",),
+    ),
+    Target(
+        "traffic-policy", "policies", ("policies/bluegreen_policies/traffic.py",), ("tests/test_policy_traffic.py",)
+    ),
+    Target(
+        "rollback-and-ramp",
+        "bluegreen",
+        ("bluegreen/release.py", "bluegreen/traffic.py"),
+        ("tests/test_tool_release.py",),
+    ),
+    Target("bake", "bluegreen", ("bluegreen/bake.py", "bluegreen/watch.py"), ("tests/test_tool_release.py",)),
+)
+# mutmut's exit codes per mutant (mutmut/__main__.py, status_by_exit_code).
+KILLED = {1, 3, -24, 36}  # a test failed, or the mutant ran past its time limit (an endless loop)
+SURVIVED = {0, 5, 33}  # the tests passed, or no selected test reached the mutant
+
+
+def _scratch(target: Target, root: Path) -> Path:
+    work = root / target.name
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=PROJECT_DIR, check=True, capture_output=True, text=True
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        src = PROJECT_DIR / name
+        if src.is_file():
+            dest = work / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+    (work / "setup.cfg").write_text(
+        "[mutmut]\n"
+        f"source_paths={target.source_dir}\n"
+        "only_mutate=" + ",".join(target.files) + "\n"
+        # Pulumi's mocks and the policy server use gRPC, which is not fork-safe after import.
+        "process_isolation=forkserver\nforkserver_warmup=none\n"
+        "also_copy=\n"
+        + "".join(f"    {c}\n" for c in COPIED)
+        + "pytest_add_cli_args_test_selection=\n"
+        + "".join(f"    {t}\n" for t in target.tests)
+    )
+    return work
+
+
+def _results(work: Path) -> dict[str, int | None]:
+    codes: dict[str, int | None] = {}
+    for meta in (work / "mutants").rglob("*.meta"):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def run(target: Target, root: Path, show_survivors: bool) -> tuple[int, int, list[str]]:
+    mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent))
+    if mutmut is None:
+        sys.exit("mutmut is not installed: venv/bin/pip install -r benchmarks/requirements-mutation.txt")
+    work = _scratch(target, root)
+    subprocess.run([mutmut, "run"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    codes = _results(work)
+    killed = sorted(k for k, c in codes.items() if c in KILLED)
+    survived = sorted(k for k, c in codes.items() if c not in KILLED)
+    if show_survivors:
+        for key in survived:
+            diff = subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True).stdout
+            print(f"--- survivor {key} (exit code {codes[key]})\n{diff}")
+    return len(killed), len(survived), survived
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("targets", nargs="*", metavar="target", help=", ".join(t.name for t in TARGETS))
+    parser.add_argument("--survivors", action="store_true", help="print the diff of every surviving mutant")
+    parser.add_argument("--keep", type=Path, help="keep the scratch copies in this directory")
+    args = parser.parse_args()
+    unknown = set(args.targets) - {t.name for t in TARGETS}
+    if unknown:
+        parser.error(
+            f"unknown target(s) {', '.join(sorted(unknown))}; choose from {', '.join(t.name for t in TARGETS)}"
+        )
+    chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bluegreen-mutation-"))
+    total_killed = total = 0
+    print(f"{'target':<20}{'mutants':>8}{'killed':>8}{'survived':>10}{'kill ratio':>12}")
+    for target in chosen:
+        killed, survived, _ = run(target, root, args.survivors)
+        total_killed, total = total_killed + killed, total + killed + survived
+        ratio = killed / (killed + survived) if killed + survived else 0.0
+        print(f"{target.name:<20}{killed + survived:>8}{killed:>8}{survived:>10}{ratio:>11.1%}", flush=True)
+    print(f"{'all':<20}{total:>8}{total_killed:>8}{total - total_killed:>10}{total_killed / max(total, 1):>11.1%}")
+    if args.keep is None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -109,7 +109,7 @@ def run(target: Target, root: Path, show_survivors: bool) -> tuple[int, int, lis
     survived = sorted(k for k, c in codes.items() if c not in KILLED)
     if show_survivors:
         for key in survived:
-            diff = subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True).stdout
+            diff = subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True, check=False).stdout
             print(f"--- survivor {key} (exit code {codes[key]})\n{diff}")
     return len(killed), len(survived), survived
 

@@ -77,16 +77,19 @@ def _scratch(target: Target, root: Path) -> Path:
             dest = work / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)
+
+    def listing(items: list[str]) -> str:  # setup.cfg lists are one item a line
+        return "".join(f"\n    {item}" for item in items)
+
+    copied = [c for c in COPIED if c.rstrip("/") != target.source_dir]
     (work / "setup.cfg").write_text(
         "[mutmut]\n"
         f"source_paths={target.source_dir}\n"
-        "only_mutate=" + ",".join(target.files) + "\n"
+        f"only_mutate={listing(list(target.files))}\n"
         # Pulumi's mocks and the policy server use gRPC, which is not fork-safe after import.
         "process_isolation=forkserver\nforkserver_warmup=none\n"
-        "also_copy=\n"
-        + "".join(f"    {c}\n" for c in COPIED)
-        + "pytest_add_cli_args_test_selection=\n"
-        + "".join(f"    {t}\n" for t in target.tests)
+        f"also_copy={listing(copied)}\n"
+        f"pytest_add_cli_args_test_selection={listing(list(target.tests))}\n"
     )
     return work
 

@@ -7,8 +7,17 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.release_guard import GUARD_KEYS, ReleaseGuardError
-from tests.harness import LOOKED_UP_AMI, deployed, diff, run_failing, run_program
+from components.release_guard import (
+    GUARD_KEYS,
+    RECOVERY,
+    DeployedState,
+    IncompleteDeployedStateError,
+    ReleaseGuardError,
+    check_release,
+    deployed_state,
+)
+from components.settings import Settings, read_settings
+from tests.harness import LOOKED_UP_AMI, deployed, diff, program_config, run_failing, run_program
 
 NEWER_AMI = "ami-0fffffffffffffff0"
 
@@ -140,3 +149,127 @@ def test_the_idle_colour_may_change_release_while_scaled_down(live_blue):
     scaled = deployed(run_program({"idleScaledDown": True}, live_blue))
     rec = run_program({"idleScaledDown": True, "greenRelease": "v3"}, scaled)
     assert rec.outputs["greenRelease"] == "v3"
+
+
+# -- the guard as a function, as any program can call it -------------------------------------------
+def settings_for(overrides: dict[str, Any]) -> Settings:
+    config = program_config(overrides)
+    return read_settings({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("bluegreen:")})
+
+
+def state(**changes: Any) -> DeployedState:
+    base: dict[str, Any] = {
+        "active_color": "blue",
+        "weights": {"blue": 100, "green": 0},
+        "releases": {"blue": "v1.0.0", "green": "v1.0.0"},
+        "image_ids": {"blue": LOOKED_UP_AMI, "green": LOOKED_UP_AMI},
+        "idle_scaled_down": False,
+    }
+    return DeployedState(**{**base, **changes})
+
+
+def no_lookup() -> str:
+    raise AssertionError("the AMI lookup ran although both colours pin an image")
+
+
+def test_the_lookup_runs_only_when_a_colour_has_no_image_id():
+    pinned = settings_for({"blueImageId": "ami-0aaaaaaaaaaaaaaaa", "greenImageId": "ami-0bbbbbbbbbbbbbbbb"})
+    result = check_release(pinned, None, no_lookup)
+    assert dict(result.image_ids) == {"blue": "ami-0aaaaaaaaaaaaaaaa", "green": "ami-0bbbbbbbbbbbbbbbb"}
+
+
+def test_a_first_deploy_says_there_is_nothing_to_compare():
+    result = check_release(settings_for({}), None, lambda: LOOKED_UP_AMI)
+    assert result.notes == ("first deploy: no previous state, release guard has nothing to compare",)
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize(("previous", "after"), [(1, 0), (0, 1)], ids=["was-1%", "gets-1%"])
+def test_a_colour_with_even_a_1_percent_canary_keeps_its_release(previous: int, after: int):
+    settings = settings_for({"greenRelease": "v2.0.0", "idleTrafficPercent": after})
+    deployed_state = state(weights={"blue": 100 - previous, "green": previous})
+    with pytest.raises(ReleaseGuardError) as refused:
+        check_release(settings, deployed_state, lambda: LOOKED_UP_AMI)
+    assert f"green serves traffic (weight {previous}% now, {after}% after)" in str(refused.value)
+
+
+def test_the_live_release_refusal_reads_in_full():
+    with pytest.raises(ReleaseGuardError) as refused:
+        check_release(settings_for({"blueRelease": "v2.0.0"}), state(), lambda: LOOKED_UP_AMI)
+    assert str(refused.value) == (
+        "release guard refused this update:\n"
+        f"  - blueRelease/blueImageId change from v1.0.0 ({LOOKED_UP_AMI}) to v2.0.0 ({LOOKED_UP_AMI}) but blue "
+        "serves traffic (weight 100% now, 100% after); stage the release on the idle colour with 0% traffic, "
+        "smoke-test it, then flip in a separate update (or set allowLiveRelease=true in an emergency)"
+    )
+
+
+def test_the_scaled_down_flip_refusal_reads_in_full():
+    with pytest.raises(ReleaseGuardError) as refused:
+        check_release(settings_for({"activeColor": "green"}), state(idle_scaled_down=True), lambda: LOOKED_UP_AMI)
+    assert str(refused.value) == (
+        "release guard refused this update:\n"
+        "  - activeColor changes from blue to green while the idle colour is (or was until this update) scaled "
+        "down; set idleScaledDown=false and run pulumi up so it is healthy first, then flip in a separate update"
+    )
+
+
+def test_two_refusals_are_listed_one_a_line():
+    settings = settings_for({"activeColor": "green", "greenRelease": "v2.0.0"})
+    with pytest.raises(ReleaseGuardError) as refused:
+        check_release(settings, state(idle_scaled_down=True), lambda: LOOKED_UP_AMI)
+    lines = str(refused.value).splitlines()
+    assert lines[0] == "release guard refused this update:"
+    assert [line[:4] for line in lines[1:]] == ["  - ", "  - "]
+    assert lines[1].startswith("  - activeColor changes") and lines[2].startswith("  - greenRelease/greenImageId")
+
+
+def test_an_override_turns_every_refusal_into_a_warning_and_keeps_the_images():
+    settings = settings_for({"blueRelease": "v2.0.0", "allowLiveRelease": True})
+    result = check_release(settings, state(), lambda: NEWER_AMI)
+    assert result.warnings == (
+        "allowLiveRelease=true overrides the release guard: blueRelease/blueImageId change from v1.0.0 "
+        f"({LOOKED_UP_AMI}) to v2.0.0 ({NEWER_AMI}) but blue serves traffic (weight 100% now, 100% after); stage "
+        "the release on the idle colour with 0% traffic, smoke-test it, then flip in a separate update (or set "
+        "allowLiveRelease=true in an emergency)",
+    )
+    assert result.image_ids["blue"] == NEWER_AMI  # the release changes, so it gets the new lookup
+    assert result.image_ids["green"] == LOOKED_UP_AMI  # green's does not: it keeps its deployed image
+    assert result.notes == (
+        f"green stays on its deployed image {LOOKED_UP_AMI} instead of the newer lookup {NEWER_AMI}; change "
+        "greenRelease while green is idle to stage the new image",
+    )
+
+
+def test_deployed_state_reads_the_guards_outputs(live_blue):
+    read = DeployedState.from_outputs({**live_blue, "blueWeight": "100", "greenWeight": "0"})
+    assert read == state(), "weights are read as numbers, idleScaledDown defaults to false"
+    assert DeployedState.from_outputs({**live_blue, "idleScaledDown": True}) == state(idle_scaled_down=True)
+    assert DeployedState.from_outputs({}) is None
+
+
+def test_an_invalid_active_colour_in_the_outputs_fails_closed(live_blue):
+    with pytest.raises(IncompleteDeployedStateError) as refused:
+        DeployedState.from_outputs({**live_blue, "activeColor": "purple"})
+    assert str(refused.value) == (
+        "release guard cannot read the last deployment: stack outputs activeColor are missing or invalid "
+        f"(activeColor='purple'), so it cannot tell which colour serves traffic. {RECOVERY}"
+    )
+
+
+def test_missing_outputs_are_all_named_in_order(live_blue):
+    partial = {k: v for k, v in live_blue.items() if k not in ("blueImageId", "greenWeight")}
+    with pytest.raises(IncompleteDeployedStateError, match=r"stack outputs blueImageId, greenWeight are missing"):
+        DeployedState.from_outputs(partial)
+
+
+def test_allow_incomplete_turns_the_refusal_into_a_warning(live_blue):
+    partial = {k: v for k, v in live_blue.items() if k != "greenWeight"}
+    previous, warnings = deployed_state(partial, allow_incomplete=True)
+    assert previous is None
+    assert warnings == [
+        "allowLiveRelease=true overrides the release guard: release guard cannot read the last deployment: stack "
+        "outputs greenWeight are missing or invalid (activeColor='blue'), so it cannot tell which colour serves "
+        f"traffic. {RECOVERY}"
+    ]
+    assert deployed_state(live_blue) == (state(), [])

@@ -10,6 +10,7 @@ from components.images import (
     describe_image,
     instance_architectures,
     latest_amazon_linux,
+    root_volume_problems,
 )
 from components.release_guard import check_release, read_deployed_state
 from components.router import PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
@@ -22,7 +23,11 @@ architectures = instance_architectures(settings.fleet.instance_type)
 guard = check_release(settings, deployed, lambda: latest_amazon_linux(default_architecture(architectures)))
 described = {image: describe_image(image) for image in sorted(set(guard.image_ids.values()))}
 images = {color: described[guard.image_ids[color]] for color in COLORS}
-if problems := architecture_problems(settings.fleet.instance_type, architectures, images):
+problems = [
+    *architecture_problems(settings.fleet.instance_type, architectures, images),
+    *root_volume_problems(settings.fleet.root_volume_size_gb, images),
+]
+if problems:
     raise ImageError("images refused:\n  - " + "\n  - ".join(problems))
 for message in [*state_warnings, *guard.warnings]:
     pulumi.log.warn(message)

@@ -28,6 +28,7 @@ class ImageFacts:
     image_id: str
     architecture: str  # x86_64, arm64, ...
     root_device_name: str  # e.g. /dev/xvda (Amazon Linux), /dev/sda1 (Ubuntu)
+    root_snapshot_gb: int = 0  # the root snapshot's size; the root volume cannot be smaller (0: unknown)
 
 
 def instance_architectures(instance_type: str) -> tuple[str, ...]:
@@ -46,8 +47,23 @@ def latest_amazon_linux(architecture: str) -> str:
 
 
 def describe_image(image_id: str) -> ImageFacts:
+    # An image-id filter is exact, so no `owners` is needed: the provider refuses only `most_recent`
+    # searches that a third party's image could win (terraform-provider-aws#40211, #42114).
     image = aws.ec2.get_ami(filters=[{"name": "image-id", "values": [image_id]}])
-    return ImageFacts(image_id, image.architecture, image.root_device_name)
+    root = next((m for m in image.block_device_mappings if m.device_name == image.root_device_name), None)
+    size = (root.ebs or {}).get("volume_size", "0") if root is not None else "0"
+    return ImageFacts(image_id, image.architecture, image.root_device_name, int(size or 0))
+
+
+def root_volume_problems(root_volume_size_gb: int, images: Mapping[Color, ImageFacts]) -> list[str]:
+    """One line per colour whose image's root snapshot is larger than the configured root volume."""
+    return [
+        f"rootVolumeSizeGb is {root_volume_size_gb}, but {color}'s image {facts.image_id} has a "
+        f"{facts.root_snapshot_gb} GiB root snapshot and EC2 cannot launch a smaller volume from it; set "
+        f"rootVolumeSizeGb to at least {facts.root_snapshot_gb}"
+        for color, facts in images.items()
+        if facts.root_snapshot_gb > root_volume_size_gb
+    ]
 
 
 def architecture_problems(

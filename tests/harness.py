@@ -28,15 +28,15 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 LOOKED_UP_AMI = "ami-0123456789abcdef0"
 LOOKED_UP_ARM_AMI = "ami-0123456789abcdefa"
-# What DescribeImages says of the images tests use: (architecture, root device name).
-IMAGES: dict[str, tuple[str, str]] = {
-    LOOKED_UP_AMI: ("x86_64", "/dev/xvda"),
-    LOOKED_UP_ARM_AMI: ("arm64", "/dev/xvda"),
-    "ami-0aaaaaaaaaaaaaaaa": ("x86_64", "/dev/xvda"),
-    "ami-0bbbbbbbbbbbbbbbb": ("x86_64", "/dev/xvda"),
-    "ami-0fffffffffffffff0": ("x86_64", "/dev/xvda"),
-    "ami-0dbdbdbdbdbdbdbd1": ("x86_64", "/dev/sda1"),
-    "ami-0a4400000000000a1": ("arm64", "/dev/xvda"),
+# What DescribeImages says of the images tests use: (architecture, root device name, root snapshot GiB).
+IMAGES: dict[str, tuple[str, str, int]] = {
+    LOOKED_UP_AMI: ("x86_64", "/dev/xvda", 8),
+    LOOKED_UP_ARM_AMI: ("arm64", "/dev/xvda", 8),
+    "ami-0aaaaaaaaaaaaaaaa": ("x86_64", "/dev/xvda", 8),
+    "ami-0bbbbbbbbbbbbbbbb": ("x86_64", "/dev/xvda", 8),
+    "ami-0fffffffffffffff0": ("x86_64", "/dev/xvda", 8),
+    "ami-0dbdbdbdbdbdbdbd1": ("x86_64", "/dev/sda1", 30),
+    "ami-0a4400000000000a1": ("arm64", "/dev/xvda", 8),
 }
 # Zones that do not offer a type (DescribeInstanceTypeOfferings), to test the zone choice.
 MISSING_OFFERINGS: dict[str, set[str]] = {"c7gn.large": {f"{REGION}a"}, "p5.48xlarge": {f"{REGION}a", f"{REGION}b"}}
@@ -145,8 +145,15 @@ class _Mocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "aws:ec2/getAmi:getAmi":
             image = args.args["filters"][0]["values"][0]
-            arch, root = IMAGES.get(image, ("x86_64", "/dev/xvda"))
-            return {"id": image, "imageId": image, "architecture": arch, "rootDeviceName": root}, []
+            arch, root, size = IMAGES.get(image, ("x86_64", "/dev/xvda", 8))
+            mappings = [{"deviceName": root, "ebs": {"volume_size": str(size), "volume_type": "gp3"}}]
+            return {
+                "id": image,
+                "imageId": image,
+                "architecture": arch,
+                "rootDeviceName": root,
+                "blockDeviceMappings": mappings,
+            }, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"id": REGION, "name": REGION, "region": REGION}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")

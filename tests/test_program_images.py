@@ -43,12 +43,21 @@ def test_a_graviton_type_with_a_pinned_x86_image_is_refused_before_any_resource(
 
 
 def test_a_custom_images_root_device_comes_from_the_image():
-    rec = run_program({"greenImageId": "ami-0dbdbdbdbdbdbdbd1"})
+    rec = run_program({"greenImageId": "ami-0dbdbdbdbdbdbdbd1", "rootVolumeSizeGb": 30})
     devices = {
         color: rec.by_name(f"bluegreen-{color}-lt").inputs["blockDeviceMappings"][0]["deviceName"]
         for color in ("blue", "green")
     }
     assert devices == {"blue": "/dev/xvda", "green": "/dev/sda1"}
+
+
+def test_a_root_volume_smaller_than_the_images_snapshot_is_refused():
+    error, registered = run_failing({"greenImageId": "ami-0dbdbdbdbdbdbdbd1"})
+    assert isinstance(error, ImageError) and registered == []
+    assert (
+        "rootVolumeSizeGb is 8, but green's image ami-0dbdbdbdbdbdbdbd1 has a 30 GiB root snapshot and EC2 cannot "
+        "launch a smaller volume from it; set rootVolumeSizeGb to at least 30" in str(error)
+    )
 
 
 def test_a_created_vpc_uses_zones_that_offer_the_instance_type():

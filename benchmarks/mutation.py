@@ -87,7 +87,7 @@ def _scratch(target: Target, root: Path) -> Path:
         f"source_paths={target.source_dir}\n"
         f"only_mutate={listing(list(target.files))}\n"
         # Pulumi's mocks and the policy server use gRPC, which is not fork-safe after import.
-        "process_isolation=forkserver\nforkserver_warmup=none\n"
+        "process_isolation=forkserver\nforkserver_warmup=collect\n"
         f"also_copy={listing(copied)}\n"
         f"pytest_add_cli_args_test_selection={listing(list(target.tests))}\n"
     )

@@ -9,12 +9,19 @@ overall. Not part of CI: a full run takes tens of minutes on two cores.
     venv/bin/python benchmarks/mutation.py guard weights   # some of them
     venv/bin/python benchmarks/mutation.py --survivors     # also print each survivor's diff
 
-mutmut mutates whole functions of the files named; "killed" means a selected test failed.
+mutmut mutates the functions of the files named; "killed" means a selected test failed. Two kinds of
+code are left out, each for a written reason:
+- functions a target names in `skip`: they only word a message or print;
+- lines that hold nothing but one plain string literal (a message's or a reason's wording, continued
+  over several lines). Wording is not behaviour; the tests pin the messages users rely on in full.
+  f-string lines are mutated: which value a message shows is behaviour.
+Pass --all-lines to mutate those lines too, for the raw figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shutil
 import subprocess
@@ -33,10 +40,21 @@ class Target:
     source_dir: str
     files: tuple[str, ...]
     tests: tuple[str, ...]
+    skip: tuple[str, ...] = ()  # functions that only word messages or print
+
+
+# A line that is only a plain string literal (no f-string: which values a message shows is behaviour),
+# e.g. the middle of a message split over several lines.
+TEXT_ONLY_LINE = r"""^\s*r?("[^"]*"|'[^']*')[\s,)]*$"""
 
 
 TARGETS = (
-    Target("guard", "components", ("components/release_guard.py",), ("tests/test_release_guard.py",)),
+    Target(
+        "guard",
+        "components",
+        ("components/release_guard.py",),
+        ("tests/test_release_guard.py",),
+    ),
     Target(
         "settings",
         "components",
@@ -58,15 +76,40 @@ TARGETS = (
         "bluegreen",
         ("bluegreen/release.py", "bluegreen/traffic.py"),
         ("tests/test_tool_release.py",),
+        # Message builders, and the commands that are not the rollback or the ramp.
+        skip=("tool_command", "after_interrupt", "config_write_failed", "format_weights", "stage", "verify"),
     ),
-    Target("bake", "bluegreen", ("bluegreen/bake.py", "bluegreen/watch.py"), ("tests/test_tool_release.py",)),
+    Target(
+        "bake",
+        "bluegreen",
+        ("bluegreen/bake.py", "bluegreen/watch.py"),
+        ("tests/test_tool_release.py",),
+        # Printing, and the smoke-check plumbing (URLs, headers, variables) that verify shares.
+        skip=("_print_record", "as_record", "preview_headers", "smoke_base_url", "smoke_variables"),
+    ),
 )
 # mutmut's exit codes per mutant (mutmut/__main__.py, status_by_exit_code).
 KILLED = {1, 3, -24, 36}  # a test failed, or the mutant ran past its time limit (an endless loop)
 SURVIVED = {0, 5, 33}  # the tests passed, or no selected test reached the mutant
 
 
-def _scratch(target: Target, root: Path) -> Path:
+def _fence(path: Path, names: set[str]) -> None:
+    """Wrap the named functions of a scratch copy in mutmut's `no mutate start/end` pragmas."""
+    lines = path.read_text().splitlines()
+    spans = sorted(
+        (min([n.lineno, *(d.lineno for d in n.decorator_list)]), n.end_lineno or n.lineno, n.col_offset)
+        for n in ast.walk(ast.parse("\n".join(lines)))
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name in names
+    )
+    for start, end, indent in reversed(spans):
+        pad = " " * indent
+        # The end marker must lead a statement, so one follows it.
+        lines[end:end] = [f"{pad}# pragma: no mutate end", f"{pad}_fenced_{start} = None"]
+        lines[start - 1 : start - 1] = [f"{pad}# pragma: no mutate start"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _scratch(target: Target, root: Path, all_lines: bool) -> Path:
     work = root / target.name
     files = subprocess.run(
         ["git", "ls-files", "-z"], cwd=PROJECT_DIR, check=True, capture_output=True, text=True
@@ -82,6 +125,9 @@ def _scratch(target: Target, root: Path) -> Path:
         return "".join(f"\n    {item}" for item in items)
 
     copied = [c for c in COPIED if c.rstrip("/") != target.source_dir]
+    for name in target.files:
+        _fence(work / name, set(target.skip))
+    patterns = [] if all_lines else [TEXT_ONLY_LINE]
     (work / "setup.cfg").write_text(
         "[mutmut]\n"
         f"source_paths={target.source_dir}\n"
@@ -89,6 +135,7 @@ def _scratch(target: Target, root: Path) -> Path:
         # Pulumi's mocks and the policy server use gRPC, which is not fork-safe after import.
         "process_isolation=forkserver\nforkserver_warmup=collect\n"
         f"also_copy={listing(copied)}\n"
+        f"do_not_mutate_patterns={listing(patterns)}\n"
         f"pytest_add_cli_args_test_selection={listing(list(target.tests))}\n"
     )
     return work
@@ -101,11 +148,11 @@ def _results(work: Path) -> dict[str, int | None]:
     return codes
 
 
-def run(target: Target, root: Path, show_survivors: bool) -> tuple[int, int, list[str]]:
+def run(target: Target, root: Path, show_survivors: bool, all_lines: bool) -> tuple[int, int, list[str]]:
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent))
     if mutmut is None:
         sys.exit("mutmut is not installed: venv/bin/pip install -r benchmarks/requirements-mutation.txt")
-    work = _scratch(target, root)
+    work = _scratch(target, root, all_lines)
     subprocess.run([mutmut, "run"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     codes = _results(work)
     killed = sorted(k for k, c in codes.items() if c in KILLED)
@@ -122,6 +169,7 @@ def main() -> None:
     parser.add_argument("targets", nargs="*", metavar="target", help=", ".join(t.name for t in TARGETS))
     parser.add_argument("--survivors", action="store_true", help="print the diff of every surviving mutant")
     parser.add_argument("--keep", type=Path, help="keep the scratch copies in this directory")
+    parser.add_argument("--all-lines", action="store_true", help="also mutate lines that hold only text")
     args = parser.parse_args()
     unknown = set(args.targets) - {t.name for t in TARGETS}
     if unknown:
@@ -133,7 +181,7 @@ def main() -> None:
     total_killed = total = 0
     print(f"{'target':<20}{'mutants':>8}{'killed':>8}{'survived':>10}{'kill ratio':>12}")
     for target in chosen:
-        killed, survived, _ = run(target, root, args.survivors)
+        killed, survived, _ = run(target, root, args.survivors, args.all_lines)
         total_killed, total = total_killed + killed, total + killed + survived
         ratio = killed / (killed + survived) if killed + survived else 0.0
         print(f"{target.name:<20}{killed + survived:>8}{killed:>8}{survived:>10}{ratio:>11.1%}", flush=True)

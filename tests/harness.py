@@ -63,6 +63,7 @@ class Recording:
     secret_outputs: set[str]
     invokes: list[tuple[str, dict[str, Any]]]
     logs: list[tuple[str, str]]
+    stack_references: list[tuple[str, str]] = field(default_factory=list)
 
     def by_name(self, name: str) -> Registered:
         matches = [r for r in self.resources if r.name == name]
@@ -92,9 +93,11 @@ class _Mocks(pulumi.runtime.Mocks):
         self.previous_outputs = dict(previous_outputs or {})
         self.image = image
         self.invokes: list[tuple[str, dict[str, Any]]] = []
+        self.stack_references: list[tuple[str, str]] = []  # (logical name, the stack it reads)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
+            self.stack_references.append((args.name, str(args.inputs.get("name") or args.resource_id)))
             return args.name, {"name": args.name, "outputs": self.previous_outputs, "secretOutputNames": []}
         rid = _fake_id(args.typ, args.name)
         state = dict(args.inputs)
@@ -265,6 +268,7 @@ def run_program(
         secret_outputs=secrets,
         invokes=mocks.invokes,
         logs=logger.records,
+        stack_references=mocks.stack_references,
     )
 
 

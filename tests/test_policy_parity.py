@@ -436,3 +436,135 @@ def test_availability_zones_are_compared_when_they_are_the_groups_input():
     assert parity(stack) == [
         differs("green Auto Scaling group", "availabilityZones[1] is not set on green and 'eu-west-1b' on blue")
     ]
+
+
+# -- what the comparison treats as a set, a key, a secret or a derived field ----------------------
+@pytest.mark.parametrize(
+    ("type_", "path", "is_set"),
+    [
+        ("aws:lb/listenerRule:ListenerRule", ("conditions",), True),
+        ("aws:lb/listenerRule:ListenerRule", ("conditions", 0, "httpHeader", "values"), True),
+        ("aws:lb/listenerRule:ListenerRule", ("conditions", "httpHeader", "httpHeader", "values"), False),
+        ("aws:lb/listenerRule:ListenerRule", ("actions",), False),  # a list: the order of actions matters
+        ("aws:lb/listener:Listener", ("defaultActions", 0, "forward", "targetGroups"), True),
+        ("aws:lb/listener:Listener", ("defaultActions",), False),
+        ("aws:autoscaling/group:Group", ("vpcZoneIdentifiers",), True),
+        ("aws:autoscaling/group:Group", ("loadBalancerArns",), False),  # a target group's set, not an ASG's
+        ("aws:ec2/launchTemplate:LaunchTemplate", ("networkInterfaces",), False),
+        ("aws:ec2/launchTemplate:LaunchTemplate", ("networkInterfaces", 0, "securityGroups"), True),
+        ("aws:unknown/type:Type", ("vpcZoneIdentifiers",), False),
+    ],
+)
+def test_set_typed_fields_come_from_the_providers_schema(type_: str, path: tuple[object, ...], is_set: bool):
+    from policies.bluegreen_policies.provider_sets import is_set_field
+
+    assert is_set_field(type_, path) is is_set
+
+
+def test_a_list_that_is_no_set_keeps_its_order():
+    stack = hand_built_stack()
+    for name in ("bluegreen-blue-lt", "bluegreen-green-lt"):
+        stack[name].props["networkInterfaces"] = [{"deviceIndex": 0}, {"deviceIndex": 1}]
+    stack["bluegreen-green-lt"].props["networkInterfaces"].reverse()
+    assert parity(stack) == [
+        differs("green launch template", "networkInterfaces[0].deviceIndex is 1 on green and 0 on blue"),
+        differs("green launch template", "networkInterfaces[1].deviceIndex is 0 on green and 1 on blue"),
+    ]
+
+
+def test_a_set_member_only_one_colour_has_is_reported():
+    stack = hand_built_stack()
+    stack["bluegreen-green-asg"].props["vpcZoneIdentifiers"] = ["subnet-b", "subnet-c"]
+    assert parity(stack) == [
+        differs("green Auto Scaling group", "vpcZoneIdentifiers[1] is 'subnet-c' on green and 'subnet-a' on blue")
+    ]
+
+
+def test_conditions_other_than_headers_pair_by_their_kind():
+    stack = hand_built_stack()
+    for color in ("blue", "green"):
+        stack[f"bluegreen-router-preview-{color}"].props["conditions"].append({"pathPattern": {"values": ["/api/*"]}})
+    stack["bluegreen-router-preview-green"].props["conditions"].reverse()
+    assert parity(stack) == []
+    stack["bluegreen-router-preview-green"].props["conditions"][0]["pathPattern"]["values"] = ["/v2/*"]
+    assert parity(stack) == [
+        differs(
+            "green listener rule",
+            "conditions[pathPattern].pathPattern.values[0] is '/v2/*' on green and '/api/*' on blue",
+        )
+    ]
+
+
+def test_a_different_preview_token_is_reported_without_printing_either():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["conditions"][1]["httpHeader"]["values"] = ["another-token"]
+    assert parity(stack) == [
+        differs(
+            "green listener rule",
+            "conditions[X-Bluegreen-Token].httpHeader.values[0] differs between green and blue (the values are secret)",
+        )
+    ]
+
+
+def test_a_different_value_of_another_header_is_reported_without_printing_it():
+    stack = hand_built_stack()
+    for color, value in (("blue", "one"), ("green", "two")):
+        stack[f"bluegreen-router-preview-{color}"].props["conditions"].append(
+            {"httpHeader": {"httpHeaderName": "X-Team", "values": [value]}}
+        )
+    assert parity(stack) == [
+        differs(
+            "green listener rule",
+            "conditions[X-Team].httpHeader.values[0] differs between green and blue (the values are secret)",
+        )
+    ]
+
+
+def test_only_alarm_descriptions_may_name_their_colour():
+    stack = hand_built_stack()
+    for color in ("blue", "green"):
+        stack[f"bluegreen-{color}-tg"].props["tags"]["note"] = f"{color} group"
+    assert parity(stack) == [
+        differs("green target group", "tags.note is 'green group' on green and 'blue group' on blue")
+    ]
+
+
+def test_an_alarm_description_may_name_its_colour_in_any_case():
+    stack = hand_built_stack()
+    for color in ("blue", "green"):
+        alarm = stack[f"bluegreen-{color}-alarms-5xx-rate"].props
+        alarm["alarmDescription"] = f"{color.upper()}: target 5xx responses above 5% of requests"
+    assert parity(stack) == []
+
+
+def test_zones_may_differ_only_while_both_groups_set_their_subnets():
+    stack = hand_built_stack()
+    for color, zones in (("blue", ["eu-west-1a", "eu-west-1b"]), ("green", ["eu-west-1b", "eu-west-1c"])):
+        stack[f"bluegreen-{color}-asg"].props["availabilityZones"] = zones
+    assert parity(stack) == []
+    stack["bluegreen-green-asg"].props["vpcZoneIdentifiers"] = []
+    messages = parity(stack)
+    assert (
+        differs("green Auto Scaling group", "availabilityZones[1] is 'eu-west-1c' on green and 'eu-west-1a' on blue")
+        in messages
+    )
+
+
+def test_an_empty_string_counts_as_not_set_for_derived_fields():
+    stack = hand_built_stack()
+    for color, zones in (("blue", ["eu-west-1a"]), ("green", ["eu-west-1c"])):
+        stack[f"bluegreen-{color}-asg"].props["availabilityZones"] = zones
+    stack["bluegreen-green-asg"].props["vpcZoneIdentifiers"] = ""
+    assert any("availabilityZones" in m for m in parity(stack))
+
+
+def test_a_scaled_down_idle_colour_skips_only_the_capacity_fields():
+    stack = hand_built_stack()
+    set_listener_tag(stack, "bluegreen:idleScaledDown", "true")
+    green = stack["bluegreen-green-asg"].props
+    green.update(desiredCapacity=0, minSize=0, waitForElbCapacity=0, maxSize=9)
+    stack["bluegreen-green-tg"].props["minSize"] = 3  # not an ASG: compared
+    assert sorted(parity(stack)) == [
+        differs("green Auto Scaling group", "maxSize is 9 on green and 4 on blue"),
+        differs("green target group", "minSize is 3 on green and not set on blue"),
+    ]

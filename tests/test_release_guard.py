@@ -273,3 +273,20 @@ def test_allow_incomplete_turns_the_refusal_into_a_warning(live_blue):
         f"traffic. {RECOVERY}"
     ]
     assert deployed_state(live_blue) == (state(), [])
+
+
+def test_the_guard_reads_this_stacks_own_outputs():
+    rec = run_program()
+    assert rec.stack_references == [("bluegreen-deployed-state", "organization/bluegreen/dev")]
+
+
+def test_outputs_from_before_idle_scaled_down_existed_mean_not_scaled_down(live_blue):
+    older = {k: v for k, v in live_blue.items() if k != "idleScaledDown"}
+    previous = DeployedState.from_outputs(older)
+    assert previous is not None and previous.idle_scaled_down is False
+
+
+def test_incomplete_outputs_fail_closed_unless_asked_otherwise(live_blue):
+    partial = {k: v for k, v in live_blue.items() if k != "greenWeight"}
+    with pytest.raises(IncompleteDeployedStateError):
+        deployed_state(partial)

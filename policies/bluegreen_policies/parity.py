@@ -98,6 +98,10 @@ LIST_KEYS: Final[Mapping[str, str | Callable[[Mapping[str, Any]], Any]]] = {
     "conditions": _condition_key,
 }
 ANY: Final = "*"
+# How secret values print: compared, never shown.
+PREVIEW_TOKEN_SHOWN: Final = "<preview token>"
+HEADER_VALUE_SHOWN: Final = "<header value>"
+SECRET_SHOWN: Final = (PREVIEW_TOKEN_SHOWN, HEADER_VALUE_SHOWN)
 ALL_TYPES: Final = "*"
 
 
@@ -294,9 +298,9 @@ class _Normaliser:
         ):
             return Leaf(("own colour",), show(value))
         if self.res.type == LISTENER_RULE and self._header_of(path) == PREVIEW_TOKEN_HEADER:
-            return Leaf(value, "<preview token>")  # compared, never printed
+            return Leaf(value, PREVIEW_TOKEN_SHOWN)  # compared, never printed
         if self.res.type == LISTENER_RULE and self._header_of(path) not in (None, PREVIEW_COLOR_HEADER):
-            return Leaf(value, "<header value>")  # any header a rule requires may carry a secret
+            return Leaf(value, HEADER_VALUE_SHOWN)  # any header a rule requires may carry a secret
         if self.res.type == METRIC_ALARM and path == ("alarmDescription",) and self.color is not None:
             return Leaf(re.sub(rf"\b{self.color}\b", "<colour>", value, flags=re.IGNORECASE), show(value))
         return value
@@ -544,7 +548,9 @@ def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -
                 deferred.append(where)
                 continue
             a, b = _shown(diff.mine), _shown(diff.theirs)
-            if a == b:
+            if a == b and a in SECRET_SHOWN:
+                detail = f"{where} differs between {compared} and {reference} (the values are secret)"
+            elif a == b:
                 detail = f"{where} is {a} on both colours, but each colour must name its own colour and resources"
             else:
                 detail = f"{where} is {a} on {compared} and {b} on {reference}"

@@ -116,3 +116,123 @@ def test_a_valid_existing_vpc_config_runs():
 def _raw(overrides: dict[str, object]) -> dict[str, str | None]:
     config = program_config(overrides)
     return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("bluegreen:")}
+
+
+# -- the exact bounds, read without running the program ----------------------------------------------------
+INTEGER_BOUNDS = [
+    ("idleTrafficPercent", 0, 50),
+    ("stickinessSeconds", 0, 604800),
+    ("minSize", 1, 1000),
+    ("appPort", 1, 65535),
+    ("rootVolumeSizeGb", 8, 16384),
+    ("healthCheckIntervalSeconds", 5, 300),
+    ("healthyThreshold", 2, 10),
+    ("unhealthyThreshold", 2, 10),
+    ("deregistrationDelaySeconds", 0, 3600),
+    ("healthCheckGracePeriodSeconds", 0, 7200),
+    ("rollbackErrorRatePercent", 1, 100),
+    ("rollbackLatencyP99Ms", 1, 60000),
+    ("alarmEvaluationMinutes", 1, 60),
+    ("bakeMinutes", 0, 1440),
+    ("databaseSchemaVersion", 0, 1_000_000),
+]
+# Keys whose bounds depend on others: keep the rest valid around the value tried.
+AROUND = {
+    "minSize": lambda v: {"desiredCapacity": min(max(v, 1), 1000), "maxSize": min(max(v, 4), 1000)},
+    "healthCheckIntervalSeconds": lambda v: {"healthCheckTimeoutSeconds": 2},
+    "databaseSchemaVersion": lambda v: {"blueSchemaVersions": [v], "greenSchemaVersions": [v]} if v > 0 else {},
+}
+
+
+def problems(overrides: dict[str, object]) -> list[str]:
+    try:
+        read_settings(_raw(overrides))
+    except ConfigError as error:
+        return error.problems
+    return []
+
+
+@pytest.mark.parametrize(("key", "low", "high"), INTEGER_BOUNDS, ids=[k for k, _, _ in INTEGER_BOUNDS])
+def test_integer_bounds_are_inclusive(key: str, low: int, high: int):
+    def at(value: int) -> list[str]:
+        return problems({key: value, **AROUND.get(key, lambda _: {})(value)})
+
+    assert at(low) == [] and at(high) == []
+    assert at(low - 1)[0] == f"{key} must be from {low} to {high}, got {low - 1}"
+    assert at(high + 1)[0] == f"{key} must be from {low} to {high}, got {high + 1}"
+
+
+def test_capacity_may_equal_its_bounds_but_not_pass_them():
+    assert problems({"minSize": 2, "desiredCapacity": 4, "maxSize": 4}) == []
+    assert problems({"minSize": 2, "desiredCapacity": 2, "maxSize": 2}) == []
+    assert problems({"minSize": 2, "desiredCapacity": 5, "maxSize": 4}) == [
+        "minSize <= desiredCapacity <= maxSize must hold, got minSize=2, desiredCapacity=5, maxSize=4"
+    ]
+
+
+def test_the_health_check_timeout_must_be_below_the_interval():
+    assert problems({"healthCheckTimeoutSeconds": 9, "healthCheckIntervalSeconds": 10}) == []
+    assert problems({"healthCheckTimeoutSeconds": 10, "healthCheckIntervalSeconds": 10}) == [
+        "healthCheckTimeoutSeconds must be less than healthCheckIntervalSeconds, got 10 >= 10"
+    ]
+
+
+def test_values_are_parsed_into_settings():
+    settings = read_settings(
+        _raw(
+            {
+                "activeColor": "green",
+                "idleTrafficPercent": 7,
+                "allowLiveRelease": "TRUE",
+                "idleScaledDown": "False",
+                "tags": ["note=a=b", "team=platform"],
+                "blueSchemaVersions": [1, 2],
+                "vpcId": "vpc-0123456789abcdef0",
+                "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+            }
+        )
+    )
+    assert settings.traffic.active_color == "green" and settings.traffic.idle_color == "blue"
+    assert settings.traffic.idle_traffic_percent == 7
+    assert settings.allow_live_release is True and settings.idle_scaled_down is False
+    assert settings.tags == {"note": "a=b", "team": "platform"}  # the first '=' splits
+    assert settings.releases["blue"].schema_versions == (1, 2)
+    assert settings.network.subnet_ids == ("subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2")
+
+
+def test_the_whole_refusal_reads_one_problem_a_line():
+    with pytest.raises(ConfigError) as caught:
+        read_settings(_raw({"activeColor": "red", "appPort": 0}))
+    assert str(caught.value) == (
+        "invalid stack config:\n"
+        "  - activeColor must be 'blue' or 'green', got 'red'\n"
+        "  - appPort must be from 1 to 65535, got 0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"tags": ["k=" + "v" * 256, "k" * 128 + "=v"]}, None),
+        ({"tags": [f"k{i}=v" for i in range(44)]}, None),
+        ({"tags": ["team=a", "team=b"]}, "tags sets 'team' twice"),
+        ({"tags": ["team=a b", "x=R&D"]}, "tags entry 'x=R&D': value 'R&D' contains '&'; ELB tag keys"),
+        ({"tags": ["x=a&b;c"]}, "value 'a&b;c' contains '&' ';'; ELB tag keys and values allow only letters"),
+        ({"tags": [" =v"]}, "tags entries must look like Key=Value, got ' =v'"),
+        ({"tags": [f"k{i}=v" for i in range(45)]}, "(AWS allows 50 per resource and the program sets up to 6 of its own)"),
+        ({**VPC, "instanceSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb1"]}, "instanceSubnetIds lists a subnet twice: ['subnet-0bbbbbbbbbbbbbbb1', 'subnet-0bbbbbbbbbbbbbbb1']"),
+        ({**VPC, "instanceSubnetIds": ["subnet-x"]}, "instanceSubnetIds entries must be subnet ids (subnet-...), got 'subnet-x'"),
+        ({"allowedCidrs": ["10.0.0.0/8", "10.0.0.1/8"]}, "allowedCidrs entries must be CIDR blocks such as 203.0.113.0/24, got '10.0.0.1/8'"),
+        ({"greenSchemaVersions": [True]}, "greenSchemaVersions must be a list of int, got '[true]'"),
+        ({"allowedCidrs": [1]}, "allowedCidrs must be a list of str, got '[1]'"),
+        ({"allowedCidrs": "0.0.0.0/0"}, "allowedCidrs must be a list of str, got '0.0.0.0/0'"),
+        ({"blueSchemaVersions": [0]}, "blueSchemaVersions entries must be positive integers, got 0"),
+        ({"idleScaledDown": "maybe"}, "idleScaledDown must be true or false, got 'maybe'"),
+    ],
+)
+def test_each_problem_names_the_key_and_the_value(overrides: dict[str, object], problem: str | None):
+    found = problems(overrides)
+    if problem is None:
+        assert found == []
+    else:
+        assert any(problem in p for p in found), found

@@ -12,6 +12,9 @@ overall. Not part of CI: a full run takes tens of minutes on two cores.
 mutmut mutates the functions of the files named; "killed" means a selected test failed. Two kinds of
 code are left out, each for a written reason:
 - functions a target names in `skip`: they only word a message or print;
+- survivors that change only the text of a phrase (the "wording" column): the old and new lines are
+  the same once the text of every string with white space in it is blanked. One-word strings (keys,
+  names, values) and an f-string's expressions are kept: those are behaviour.
 - lines that hold nothing but one plain string literal (a message's or a reason's wording, continued
   over several lines). Wording is not behaviour; the tests pin the messages users rely on in full.
   f-string lines are mutated: which value a message shows is behaviour.
@@ -22,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,14 +65,14 @@ TARGETS = (
         "settings",
         "components",
         ("components/settings.py", "components/schema_rule.py"),
-        ("tests/test_program_config.py", "tests/test_schema_rule.py"),
+        ("tests/test_program_config.py", "tests/test_schema_rule.py", "tests/test_tool_config.py"),
     ),
     Target("weights", "components", ("components/colors.py",), ("tests/test_program_traffic.py",)),
     Target(
         "parity",
         "policies",
         ("policies/bluegreen_policies/parity.py", "policies/bluegreen_policies/provider_sets.py"),
-        ("tests/test_policy_parity.py",),
+        ("tests/test_policy_parity.py", "tests/test_policy_preview.py"),
     ),
     Target(
         "traffic-policy", "policies", ("policies/bluegreen_policies/traffic.py",), ("tests/test_policy_traffic.py",)
@@ -141,6 +147,34 @@ def _scratch(target: Target, root: Path, all_lines: bool) -> Path:
     return work
 
 
+def _code_only(lines: list[str]) -> list[str]:
+    """The tokens of `lines` with the text of every phrase (a string with white space) blanked.
+
+    Single-word strings stay: they are keys, names and values. An f-string's expressions stay too.
+    """
+    out: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+            if token.type == tokenize.STRING and not re.search(r"\s", token.string):
+                out.append(token.string)  # one word: a key, a name or a value, which is behaviour
+            elif token.type == tokenize.STRING:
+                prefix = re.match(r"[A-Za-z]*", token.string)
+                is_f = prefix is not None and "f" in prefix.group().lower()
+                out.append("STR" + ("".join(re.findall(r"\{[^{}]*\}", token.string)) if is_f else ""))
+            elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                out.append(token.string)
+    except (tokenize.TokenError, IndentationError):
+        return [repr(lines)]
+    return out
+
+
+def text_only(diff: str) -> bool:
+    """Whether a mutant changes nothing but the wording of string literals (see the module docstring)."""
+    old = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    new = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return bool(old or new) and _code_only([line.strip() for line in old]) == _code_only([line.strip() for line in new])
+
+
 def _results(work: Path) -> dict[str, int | None]:
     codes: dict[str, int | None] = {}
     for meta in (work / "mutants").rglob("*.meta"):
@@ -148,7 +182,7 @@ def _results(work: Path) -> dict[str, int | None]:
     return codes
 
 
-def run(target: Target, root: Path, show_survivors: bool, all_lines: bool) -> tuple[int, int, list[str]]:
+def run(target: Target, root: Path, show_survivors: bool, all_lines: bool) -> tuple[int, int, int]:
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent))
     if mutmut is None:
         sys.exit("mutmut is not installed: venv/bin/pip install -r benchmarks/requirements-mutation.txt")
@@ -156,12 +190,22 @@ def run(target: Target, root: Path, show_survivors: bool, all_lines: bool) -> tu
     subprocess.run([mutmut, "run"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     codes = _results(work)
     killed = sorted(k for k, c in codes.items() if c in KILLED)
-    survived = sorted(k for k, c in codes.items() if c not in KILLED)
-    if show_survivors:
-        for key in survived:
-            diff = subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True, check=False).stdout
+    survived = []
+    wording = 0
+    for key in sorted(k for k, c in codes.items() if c not in KILLED):
+        diff = subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True, check=False).stdout
+        if text_only(diff):
+            wording += 1
+            continue
+        survived.append(key)
+        if show_survivors:
             print(f"--- survivor {key} (exit code {codes[key]})\n{diff}")
-    return len(killed), len(survived), survived
+    return len(killed), len(survived), wording
+
+
+def _row(name: str, killed: int, survived: int, wording: int) -> str:
+    ratio = killed / (killed + survived) if killed + survived else 0.0
+    return f"{name:<20}{killed + survived + wording:>8}{killed:>8}{survived:>10}{wording:>9}{ratio:>11.1%}"
 
 
 def main() -> None:
@@ -178,14 +222,16 @@ def main() -> None:
         )
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
     root = args.keep or Path(tempfile.mkdtemp(prefix="bluegreen-mutation-"))
-    total_killed = total = 0
-    print(f"{'target':<20}{'mutants':>8}{'killed':>8}{'survived':>10}{'kill ratio':>12}")
+    totals = [0, 0, 0]
+    print(f"{'target':<20}{'mutants':>8}{'killed':>8}{'survived':>10}{'wording':>9}{'kill ratio':>12}")
     for target in chosen:
-        killed, survived, _ = run(target, root, args.survivors, args.all_lines)
-        total_killed, total = total_killed + killed, total + killed + survived
-        ratio = killed / (killed + survived) if killed + survived else 0.0
-        print(f"{target.name:<20}{killed + survived:>8}{killed:>8}{survived:>10}{ratio:>11.1%}", flush=True)
-    print(f"{'all':<20}{total:>8}{total_killed:>8}{total - total_killed:>10}{total_killed / max(total, 1):>11.1%}")
+        counts = run(target, root, args.survivors, args.all_lines)
+        totals = [t + c for t, c in zip(totals, counts, strict=True)]
+        print(_row(target.name, *counts), flush=True)
+    print(_row("all", *totals))
+    print(
+        "wording: survivors that change only a phrase's text (not counted); kill ratio = killed / (killed + survived)"
+    )
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
 

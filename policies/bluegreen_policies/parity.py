@@ -48,6 +48,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from pulumi_policy import (
@@ -177,10 +178,13 @@ def _allowed() -> list[Allowed]:
     return entries
 
 
-ALLOWED: Final = _allowed()
-ALLOWLIST: Final[Mapping[str, list[tuple[str, ...]]]] = {
-    type_: [entry.pattern for entry in ALLOWED if entry.type == type_] for type_ in {e.type for e in ALLOWED}
-}
+@cache
+def allowlist() -> Mapping[str, list[tuple[str, ...]]]:
+    """Type -> the paths that may differ, built on first use (so under test, not once at import)."""
+    entries = _allowed()
+    return {type_: [entry.pattern for entry in entries if entry.type == type_] for type_ in {e.type for e in entries}}
+
+
 # Attributes that the provider derives from another input when the program does not set them:
 # (type, attribute) -> the input. Skipped while both twins set the input, which is compared.
 DERIVED: Final[Mapping[tuple[str, str], str]] = {
@@ -204,7 +208,8 @@ def _matches(path: Path, pattern: tuple[str, ...]) -> bool:
 
 
 def allowlisted(type_: str, path: Path) -> bool:
-    return any(_matches(path, p) for p in ALLOWLIST[ALL_TYPES] + ALLOWLIST.get(type_, []))
+    patterns = allowlist()
+    return any(_matches(path, p) for p in patterns[ALL_TYPES] + patterns.get(type_, []))
 
 
 def _derived_skips(type_: str, pair: list[Resource]) -> frozenset[Path]:

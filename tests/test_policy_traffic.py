@@ -43,6 +43,8 @@ def targets(stack: dict[str, HandResource]) -> list[str]:
 def previews(stack: dict[str, HandResource]) -> list[str]:
     outcome = validate_stack(PREVIEW_RULES, stack.values())
     assert outcome.deferred is None
+    for message, urn in outcome.violations:  # each on the rule it names
+        assert urn is not None and f"rule {urn.split('::')[-1]} " in message, (message, urn)
     return outcome.messages
 
 
@@ -454,3 +456,79 @@ def test_unknown_rule_targets_are_deferred():
         "1 check is deferred to `pulumi up` because the values they need are not known yet: target groups of preview "
         "rule bluegreen-router-preview-blue."
     )
+
+
+# -- items the checks must look past, and where each violation lands -------------------------------------
+def test_a_preview_rule_is_judged_by_its_forward_even_after_another_action():
+    stack = hand_built_stack()
+    rule = stack["bluegreen-router-preview-green"].props
+    rule["actions"] = [{"type": "authenticate-oidc"}, {"type": "forward", "targetGroupArn": BLUE_TG}]
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-preview-green forwards to the blue target group although its name says "
+        "green. Forward it to the green target group.",
+        "Preview rule bluegreen-router-preview-green matches X-Bluegreen-Color ['green'] but forwards to blue. "
+        "Match exactly the colour it forwards to: 'blue'.",
+    ]
+
+
+def test_headers_are_found_after_other_conditions():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["conditions"].insert(0, {"pathPattern": {"values": ["/*"]}})
+    assert previews(stack) == []
+    stack["bluegreen-router-preview-green"].props["conditions"].pop()  # the token condition
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-preview-green does not require the X-Bluegreen-Token header, so anyone who "
+        "sets the colour header reaches that colour. Add an http-header condition on X-Bluegreen-Token with the "
+        "preview token."
+    ]
+
+
+def test_a_weighted_forward_in_a_rule_reaches_every_group_with_weight():
+    stack = hand_built_stack()
+    green_tg = stack["bluegreen-green-tg"].props["arn"]
+    stack["bluegreen-router-preview-green"].props["actions"] = [
+        {"type": "forward", "forward": {"targetGroups": [{"arn": BLUE_TG, "weight": 0}, {"arn": green_tg}]}}
+    ]
+    assert previews(stack) == []  # weight 0 reaches nothing; a group without a weight gets traffic
+    stack["bluegreen-router-preview-green"].props["actions"][0]["forward"]["targetGroups"][0]["weight"] = 1
+    assert previews(stack)[0] == (
+        "Preview rule bluegreen-router-preview-green forwards to blue, green; a preview rule must forward to "
+        "exactly one colour's target group."
+    )
+
+
+def test_a_rule_that_forwards_nowhere_is_named():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["actions"] = [{"type": "fixed-response"}]
+    assert previews(stack)[0] == (
+        "Preview rule bluegreen-router-preview-green forwards to no target group; a preview rule must forward to "
+        "exactly one colour's target group."
+    )
+
+
+def test_an_empty_token_is_refused():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["conditions"][1]["httpHeader"]["values"] = [""]
+    assert previews(stack) == [
+        "Preview rule bluegreen-router-preview-green requires the X-Bluegreen-Token header with an empty value "
+        "['']. Match the generated preview token."
+    ]
+
+
+def test_a_second_production_listener_is_reported_on_that_listener():
+    stack = hand_built_stack()
+    prod = stack["bluegreen-router-https"]
+    extra = HandResource(prod.type, "bluegreen-router-extra", {**prod.props, "port": 8443})
+    outcome = validate_stack(PRODUCTION_TARGETS, [*stack.values(), extra])
+    ((message, urn),) = outcome.violations
+    assert urn == extra.urn and "bluegreen-router-extra" in message
+
+
+def test_even_a_1_percent_share_needs_instances():
+    stack = hand_built_stack()
+    set_weights(stack, 99, 1)
+    stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
+    assert targets(stack) == [
+        "The green colour receives 1% of production traffic, but its Auto Scaling group bluegreen-green-asg has a "
+        "desired capacity of 0. Give it instances before sending it traffic, or set its weight to 0."
+    ]

@@ -568,3 +568,67 @@ def test_a_scaled_down_idle_colour_skips_only_the_capacity_fields():
         differs("green Auto Scaling group", "maxSize is 9 on green and 4 on blue"),
         differs("green target group", "minSize is 3 on green and not set on blue"),
     ]
+
+
+# -- the comparison engine itself -------------------------------------------------------------------------
+def test_sets_of_structures_compare_by_membership():
+    from policies.bluegreen_policies.parity import SetList, differences
+
+    one = SetList([{"a": [1, 2], "b": {"c": 3}}, {"d": 4}])
+    same = SetList([{"d": 4}, {"b": {"c": 3}, "a": [1, 2]}])
+    assert list(differences(one, same)) == []
+    other = SetList([{"d": 4}, {"b": {"c": 3}, "a": [2, 1]}])  # a list inside a member keeps its order
+    assert [(d.path, d.mine, d.theirs, d.deferred) for d in differences(one, other)] == [
+        ((0, "a", 0), 1, 2, False),
+        ((0, "a", 1), 2, 1, False),
+    ]
+
+
+def test_a_set_with_a_member_not_known_yet_is_deferred_whole():
+    from policies.bluegreen_policies.parity import Leaf, SetList, differences
+    from policies.bluegreen_policies.values import UNKNOWN as PACK_UNKNOWN
+
+    unknown = Leaf(PACK_UNKNOWN, "<unknown>")
+    found = list(differences(SetList(["a", unknown]), SetList(["a", "b", "c"]), ("subnets",)))
+    assert [(d.path, d.deferred) for d in found] == [
+        (("subnets", 0), True),
+        (("subnets", 1), True),
+        (("subnets", 2), True),
+    ]
+    nested = list(differences(SetList([{"x": [unknown]}]), SetList([{"x": ["y"]}]), ("s",)))
+    assert [(d.path, d.deferred) for d in nested] == [(("s", 0), True)]
+
+
+def test_a_resource_type_with_several_per_colour_is_named_by_its_role():
+    stack = hand_built_stack()
+    for color in ("blue", "green"):
+        rate = stack[f"bluegreen-{color}-alarms-5xx-rate"]
+        stack[f"bluegreen-{color}-alarms-p99-latency"] = HandResource(
+            rate.type, f"bluegreen-{color}-alarms-p99-latency", {**rate.props, "threshold": 1000}
+        )
+    stack["bluegreen-green-alarms-p99-latency"].props["threshold"] = 2000
+    assert parity(stack) == [differs("green alarm p99-latency", "threshold is 2000 on green and 1000 on blue")]
+
+
+def test_a_repeated_token_condition_still_never_prints_the_token():
+    stack = hand_built_stack()
+    for color in ("blue", "green"):
+        conditions = stack[f"bluegreen-router-preview-{color}"].props["conditions"]
+        conditions.append({"httpHeader": {"httpHeaderName": "X-Bluegreen-Token", "values": ["second-secret"]}})
+    stack["bluegreen-router-preview-green"].props["conditions"][2]["httpHeader"]["values"] = ["other-secret"]
+    (message,) = parity(stack)
+    assert "secret" in message and "other-secret" not in message and "second-secret" not in message
+    assert message == differs(
+        "green listener rule",
+        "conditions[2].httpHeader.values[0] differs between green and blue (the values are secret)",
+    )
+
+
+def test_a_missing_keyed_list_is_printed_with_its_items():
+    stack = hand_built_stack()
+    del stack["bluegreen-green-lt"].props["tagSpecifications"]
+    (message,) = parity(stack)
+    assert message.startswith(
+        "green launch template differs from blue: tagSpecifications is not set on green and [{resourceType: "
+        "'instance', tags: {"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -137,7 +138,7 @@ INTEGER_BOUNDS = [
     ("databaseSchemaVersion", 0, 1_000_000),
 ]
 # Keys whose bounds depend on others: keep the rest valid around the value tried.
-AROUND = {
+AROUND: dict[str, Callable[[int], dict[str, object]]] = {
     "minSize": lambda v: {"desiredCapacity": min(max(v, 1), 1000), "maxSize": min(max(v, 4), 1000)},
     "healthCheckIntervalSeconds": lambda v: {"healthCheckTimeoutSeconds": 2},
     "databaseSchemaVersion": lambda v: {"blueSchemaVersions": [v], "greenSchemaVersions": [v]} if v > 0 else {},
@@ -155,7 +156,8 @@ def problems(overrides: dict[str, object]) -> list[str]:
 @pytest.mark.parametrize(("key", "low", "high"), INTEGER_BOUNDS, ids=[k for k, _, _ in INTEGER_BOUNDS])
 def test_integer_bounds_are_inclusive(key: str, low: int, high: int):
     def at(value: int) -> list[str]:
-        return problems({key: value, **AROUND.get(key, lambda _: {})(value)})
+        around = AROUND.get(key)
+        return problems({key: value, **(around(value) if around else {})})
 
     assert at(low) == [] and at(high) == []
     assert at(low - 1)[0] == f"{key} must be from {low} to {high}, got {low - 1}"

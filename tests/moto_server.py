@@ -152,6 +152,9 @@ class World:
         """moto reports stopped instances as `unused` (not healthy) in describe_target_health."""
         client("ec2", self.endpoint).stop_instances(InstanceIds=self.instances(color))
 
+    def stop_some_instances(self, color: str, count: int) -> None:
+        client("ec2", self.endpoint).stop_instances(InstanceIds=self.instances(color)[:count])
+
     def start_instances(self, color: str) -> None:
         client("ec2", self.endpoint).start_instances(InstanceIds=self.instances(color))
 

@@ -915,3 +915,83 @@ def test_rollback_without_rollback_color_goes_opposite_the_deployed_active_colou
     assert world.live_weights() == {"blue": 100, "green": 0}
     assert engine.config_values["activeColor"] == "blue"
     assert engine.config_values["rollbackColor"] == "blue"
+
+
+# ---------------------------------------------------------------- where traffic ends after an interrupt
+
+
+def interrupt_mid_ramp(tool: Tool, world: World, engine: FakeEngine, checks: Path, harm: Callable[[], None]) -> Run:
+    stage_and_verify(tool, checks)
+    ups = engine.up_count
+
+    def hook(_engine: FakeEngine, count: int) -> None:
+        if count == ups + 2:
+            harm()
+            raise KeyboardInterrupt
+
+    engine.before_up = hook
+    return tool("switch", "--ramp", "10,50", "--pause", "10", json_mode=False)
+
+
+def test_an_interrupt_keeps_the_old_colour_while_one_of_its_targets_is_healthy(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    run = interrupt_mid_ramp(tool, world, engine, checks, lambda: world.stop_some_instances("blue", 1))
+    assert run.code == 130
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_an_interrupt_with_the_old_colour_dead_uses_the_other_with_one_healthy_target(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    def harm() -> None:
+        world.stop_instances("blue")
+        world.stop_some_instances("green", 1)
+
+    run = interrupt_mid_ramp(tool, world, engine, checks, harm)
+    assert run.code == 130
+    assert world.live_weights() == {"blue": 0, "green": 100}
+    said = run.out + run.err
+    assert "blue has 0/2 healthy" in said and "using green" in said
+
+
+def test_an_interrupt_with_both_colours_dead_keeps_traffic_on_the_old_colour_and_says_so(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    def harm() -> None:
+        world.stop_instances("blue")
+        world.stop_instances("green")
+
+    run = interrupt_mid_ramp(tool, world, engine, checks, harm)
+    assert run.code == 130
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert "neither colour has a healthy target; keeping traffic on blue" in run.out + run.err
+
+
+def test_rollback_during_even_a_1_percent_canary_goes_to_the_active_colour(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.config_values.update(idleTrafficPercent="1", rollbackColor="")
+
+    run = tool("rollback", json_mode=False)
+
+    assert run.code == 0, run.err
+    assert "a canary is configured (idleTrafficPercent=1), so rolling back to the active colour blue" in run.out
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_rollback_of_a_deployed_canary_goes_to_the_deployed_active_colour(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    assert tool("switch", "--ramp", "10", "--pause", "0").code == 0
+    engine.config_values.update(rollbackColor="")
+    engine.outputs_values.update(activeColor="blue", blueWeight=90, greenWeight=10)
+    engine.config_values.update(activeColor="blue", idleTrafficPercent="0")
+
+    run = tool("rollback", json_mode=False)
+
+    assert run.code == 0, run.err
+    assert "the deployed canary sends 10% to green, so rolling back to the deployed activeColor blue" in run.out
+    assert world.live_weights() == {"blue": 100, "green": 0}

@@ -124,6 +124,9 @@ INTEGER_BOUNDS = [
     ("idleTrafficPercent", 0, 50),
     ("stickinessSeconds", 0, 604800),
     ("minSize", 1, 1000),
+    ("maxSize", 1, 1000),
+    ("desiredCapacity", 1, 1000),
+    ("healthCheckTimeoutSeconds", 2, 120),
     ("appPort", 1, 65535),
     ("rootVolumeSizeGb", 8, 16384),
     ("healthCheckIntervalSeconds", 5, 300),
@@ -141,6 +144,9 @@ INTEGER_BOUNDS = [
 AROUND: dict[str, Callable[[int], dict[str, object]]] = {
     "minSize": lambda v: {"desiredCapacity": min(max(v, 1), 1000), "maxSize": min(max(v, 4), 1000)},
     "healthCheckIntervalSeconds": lambda v: {"healthCheckTimeoutSeconds": 2},
+    "healthCheckTimeoutSeconds": lambda v: {"healthCheckIntervalSeconds": 300},
+    "maxSize": lambda v: {"minSize": 1, "desiredCapacity": 1},
+    "desiredCapacity": lambda v: {"minSize": 1, "maxSize": 1000},
     "databaseSchemaVersion": lambda v: {"blueSchemaVersions": [v], "greenSchemaVersions": [v]} if v > 0 else {},
 }
 
@@ -162,6 +168,55 @@ def test_integer_bounds_are_inclusive(key: str, low: int, high: int):
     assert at(low) == [] and at(high) == []
     assert at(low - 1)[0] == f"{key} must be from {low} to {high}, got {low - 1}"
     assert at(high + 1)[0] == f"{key} must be from {low} to {high}, got {high + 1}"
+
+
+def test_valid_ids_names_and_commands_are_accepted_as_given():
+    cert = "arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234"
+    settings = read_settings(
+        _raw(
+            {
+                "blueImageId": "ami-0aaaaaaaaaaaaaaaa",
+                "certificateArn": cert,
+                "publicHostname": "app.example.com",
+                "migrationCommand": "db/migrate",
+                "healthCheckMatcher": "200-299",
+                **VPC,
+            }
+        )
+    )
+    assert settings.releases["blue"].image_id == "ami-0aaaaaaaaaaaaaaaa"
+    assert (settings.edge.certificate_arn, settings.edge.public_hostname) == (cert, "app.example.com")
+    assert settings.migration_command == "db/migrate"
+    assert settings.fleet.health_check.matcher == "200-299"
+    assert settings.network.vpc_id == VPC["vpcId"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        (
+            {"healthCheckMatcher": "ok"},
+            "healthCheckMatcher must be HTTP codes such as 200, 200-299 or 200,302, got 'ok'",
+        ),
+        ({"vpcId": "vpc-1", "subnetIds": VPC["subnetIds"]}, "vpcId must be empty or a VPC id (vpc-...), got 'vpc-1'"),
+        (
+            {"idleScaledDown": True, "idleTrafficPercent": 1},
+            "idleTrafficPercent must be 0 while idleScaledDown is true",
+        ),
+    ],
+)
+def test_malformed_values_are_refused(overrides: dict[str, object], problem: str):
+    assert any(p.startswith(problem) for p in problems(overrides)), problems(overrides)
+
+
+def test_a_scaled_down_idle_colour_with_no_canary_is_fine():
+    assert problems({"idleScaledDown": True, "idleTrafficPercent": 0}) == []
+
+
+def test_a_scaled_down_idle_colour_need_not_support_the_schema():
+    versions = {"databaseSchemaVersion": 2, "blueSchemaVersions": [2], "greenSchemaVersions": [1]}
+    assert problems({**versions, "idleScaledDown": True}) == []
+    assert problems(versions)[0].startswith("databaseSchemaVersion 2 is not supported by green")
 
 
 def test_capacity_may_equal_its_bounds_but_not_pass_them():
@@ -221,10 +276,22 @@ def test_the_whole_refusal_reads_one_problem_a_line():
         ({"tags": ["team=a b", "x=R&D"]}, "tags entry 'x=R&D': value 'R&D' contains '&'; ELB tag keys"),
         ({"tags": ["x=a&b;c"]}, "value 'a&b;c' contains '&' ';'; ELB tag keys and values allow only letters"),
         ({"tags": [" =v"]}, "tags entries must look like Key=Value, got ' =v'"),
-        ({"tags": [f"k{i}=v" for i in range(45)]}, "(AWS allows 50 per resource and the program sets up to 6 of its own)"),
-        ({**VPC, "instanceSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb1"]}, "instanceSubnetIds lists a subnet twice: ['subnet-0bbbbbbbbbbbbbbb1', 'subnet-0bbbbbbbbbbbbbbb1']"),
-        ({**VPC, "instanceSubnetIds": ["subnet-x"]}, "instanceSubnetIds entries must be subnet ids (subnet-...), got 'subnet-x'"),
-        ({"allowedCidrs": ["10.0.0.0/8", "10.0.0.1/8"]}, "allowedCidrs entries must be CIDR blocks such as 203.0.113.0/24, got '10.0.0.1/8'"),
+        (
+            {"tags": [f"k{i}=v" for i in range(45)]},
+            "(AWS allows 50 per resource and the program sets up to 6 of its own)",
+        ),
+        (
+            {**VPC, "instanceSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb1"]},
+            "instanceSubnetIds lists a subnet twice: ['subnet-0bbbbbbbbbbbbbbb1', 'subnet-0bbbbbbbbbbbbbbb1']",
+        ),
+        (
+            {**VPC, "instanceSubnetIds": ["subnet-x"]},
+            "instanceSubnetIds entries must be subnet ids (subnet-...), got 'subnet-x'",
+        ),
+        (
+            {"allowedCidrs": ["10.0.0.0/8", "10.0.0.1/8"]},
+            "allowedCidrs entries must be CIDR blocks such as 203.0.113.0/24, got '10.0.0.1/8'",
+        ),
         ({"greenSchemaVersions": [True]}, "greenSchemaVersions must be a list of int, got '[true]'"),
         ({"allowedCidrs": [1]}, "allowedCidrs must be a list of str, got '[1]'"),
         ({"allowedCidrs": "0.0.0.0/0"}, "allowedCidrs must be a list of str, got '0.0.0.0/0'"),

@@ -72,7 +72,7 @@ TARGETS = (
         "parity",
         "policies",
         ("policies/bluegreen_policies/parity.py", "policies/bluegreen_policies/provider_sets.py"),
-        ("tests/test_policy_parity.py", "tests/test_policy_preview.py"),
+        ("tests/test_policy_parity.py",),
     ),
     Target(
         "traffic-policy", "policies", ("policies/bluegreen_policies/traffic.py",), ("tests/test_policy_traffic.py",)
@@ -187,7 +187,9 @@ def run(target: Target, root: Path, show_survivors: bool, all_lines: bool) -> tu
     if mutmut is None:
         sys.exit("mutmut is not installed: venv/bin/pip install -r benchmarks/requirements-mutation.txt")
     work = _scratch(target, root, all_lines)
-    subprocess.run([mutmut, "run"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    done = subprocess.run([mutmut, "run"], cwd=work, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"mutmut failed for {target.name} in {work}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     codes = _results(work)
     killed = sorted(k for k, c in codes.items() if c in KILLED)
     survived = []

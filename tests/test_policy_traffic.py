@@ -532,3 +532,85 @@ def test_even_a_1_percent_share_needs_instances():
         "The green colour receives 1% of production traffic, but its Auto Scaling group bluegreen-green-asg has a "
         "desired capacity of 0. Give it instances before sending it traffic, or set its weight to 0."
     ]
+
+
+# -- values a preview does not know yet: each check waits for the update, and names what it waits for -----
+def deferred(outcome: Any) -> str:
+    assert outcome.violations == []
+    assert outcome.deferred is not None
+    return str(outcome.deferred)
+
+
+def split_outcome(stack: dict[str, HandResource]) -> Any:
+    return validate_resource(PRODUCTION_TRAFFIC, stack["bluegreen-router-https"])
+
+
+def test_an_unknown_action_beside_no_forward_is_deferred():
+    stack = hand_built_stack()
+    stack["bluegreen-router-https"].props["defaultActions"] = [UNKNOWN, {"type": "fixed-response"}]
+    assert deferred(split_outcome(stack)).endswith("whether listener bluegreen-router-https splits production traffic.")
+    assert "which listener is the production listener" in deferred(validate_stack(PRODUCTION_TARGETS, stack.values()))
+
+
+def test_an_unknown_action_type_or_forward_block_is_deferred():
+    for key in ("type", "forward"):
+        stack = hand_built_stack()
+        stack["bluegreen-router-https"].props["defaultActions"][0][key] = UNKNOWN
+        assert deferred(split_outcome(stack)).endswith(
+            "whether listener bluegreen-router-https splits production traffic."
+        ), key
+
+
+def test_unknown_target_groups_and_stickiness_are_deferred_by_name():
+    stack = hand_built_stack()
+    forward(stack)["targetGroups"] = UNKNOWN
+    assert "target groups of bluegreen-router-https" in deferred(split_outcome(stack))
+    stack = hand_built_stack()
+    forward(stack)["stickiness"]["duration"] = UNKNOWN
+    assert "stickiness of bluegreen-router-https" in deferred(split_outcome(stack))
+    stack = hand_built_stack()
+    forward(stack)["stickiness"] = UNKNOWN
+    assert "stickiness of bluegreen-router-https" in deferred(split_outcome(stack))
+
+
+def test_a_stickiness_duration_at_its_bounds_passes():
+    for duration in (1, 604800):
+        stack = hand_built_stack()
+        forward(stack)["stickiness"]["duration"] = duration
+        assert split(stack) == []
+    forward(stack)["stickiness"]["duration"] = 604801
+    assert split(stack)[0].startswith("The production listener bluegreen-router-https sets a stickiness duration")
+
+
+def test_an_unknown_capacity_of_a_colour_with_traffic_is_deferred():
+    stack = hand_built_stack()
+    set_weights(stack, 90, 10)
+    stack["bluegreen-green-asg"].props["desiredCapacity"] = UNKNOWN
+    assert "capacity of bluegreen-green-asg" in deferred(validate_stack(PRODUCTION_TARGETS, stack.values()))
+
+
+def test_unknown_rule_parts_are_deferred_by_name():
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["actions"] = UNKNOWN
+    assert "target groups of preview rule bluegreen-router-preview-green" in deferred(
+        validate_stack(PREVIEW_RULES, stack.values())
+    )
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["conditions"] = UNKNOWN
+    assert "conditions of preview rule bluegreen-router-preview-green" in deferred(
+        validate_stack(PREVIEW_RULES, stack.values())
+    )
+    stack = hand_built_stack()
+    stack["bluegreen-router-preview-green"].props["conditions"][0]["httpHeader"]["values"] = [UNKNOWN]
+    assert "colour header of preview rule bluegreen-router-preview-green" in deferred(
+        validate_stack(PREVIEW_RULES, stack.values())
+    )
+
+
+def test_an_unknown_forward_on_a_rule_without_a_colour_name_is_deferred():
+    stack = hand_built_stack()
+    rule = stack["bluegreen-router-preview-green"]
+    props = {k: v for k, v in rule.props.items() if k != "tags"}
+    other = HandResource(rule.type, "bluegreen-router-extra", {**props, "actions": [UNKNOWN]})
+    outcome = validate_stack(PREVIEW_RULES, [*stack.values(), other])
+    assert "whether listener rule bluegreen-router-extra reaches a colour" in deferred(outcome)

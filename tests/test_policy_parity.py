@@ -632,3 +632,36 @@ def test_a_missing_keyed_list_is_printed_with_its_items():
         "green launch template differs from blue: tagSpecifications is not set on green and [{resourceType: "
         "'instance', tags: {"
     )
+
+
+def test_capacity_is_deferred_while_the_idle_scaled_down_tag_is_not_known():
+    stack = hand_built_stack()
+    set_listener_tag(stack, "bluegreen:idleScaledDown", UNKNOWN)
+    stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
+    outcome = validate_stack(PARITY, stack.values())
+    assert outcome.violations == []
+    assert outcome.deferred is not None and "parity of green Auto Scaling group (desiredCapacity)" in outcome.deferred
+
+
+def test_capacity_is_compared_while_the_idle_colour_is_not_scaled_down():
+    stack = hand_built_stack()
+    stack["bluegreen-green-asg"].props["desiredCapacity"] = 0
+    assert parity(stack) == [differs("green Auto Scaling group", "desiredCapacity is 0 on green and 2 on blue")]
+
+
+def test_an_unknown_colour_tag_is_deferred_and_a_missing_one_is_no_finding():
+    stack = hand_built_stack()
+    stack["bluegreen-green-tg"].props["tags"]["bluegreen:color"] = UNKNOWN
+    outcome = validate_stack(PARITY, stack.values())
+    assert outcome.deferred is not None and "colour tag of bluegreen-green-tg" in outcome.deferred
+    stack = hand_built_stack()
+    for color in ("blue", "green"):
+        del stack[f"bluegreen-{color}-tg"].props["tags"]["bluegreen:color"]
+    assert parity(stack) == []
+
+
+def test_without_a_production_listener_green_is_compared_with_blue():
+    stack = hand_built_stack()
+    del stack["bluegreen-router-https"]
+    stack["bluegreen-blue-tg"].props["port"] = 9090
+    assert parity(stack) == [differs("green target group", "port is 8080 on green and 9090 on blue")]

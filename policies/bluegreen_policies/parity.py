@@ -48,7 +48,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Final
 
 from pulumi_policy import (
@@ -178,9 +177,11 @@ def _allowed() -> list[Allowed]:
     return entries
 
 
-@cache
-def allowlist() -> Mapping[str, list[tuple[str, ...]]]:
-    """Type -> the paths that may differ, built on first use (so under test, not once at import)."""
+Allowlist = Mapping[str, list[tuple[str, ...]]]
+
+
+def allowlist() -> Allowlist:
+    """Type -> the paths that may differ; built once per check (`check_parity`), not at import."""
     entries = _allowed()
     return {type_: [entry.pattern for entry in entries if entry.type == type_] for type_ in {e.type for e in entries}}
 
@@ -207,8 +208,8 @@ def _matches(path: Path, pattern: tuple[str, ...]) -> bool:
     return True
 
 
-def allowlisted(type_: str, path: Path) -> bool:
-    patterns = allowlist()
+def allowlisted(type_: str, path: Path, patterns: Allowlist | None = None) -> bool:
+    patterns = allowlist() if patterns is None else patterns
     return any(_matches(path, p) for p in patterns[ALL_TYPES] + patterns.get(type_, []))
 
 
@@ -234,8 +235,11 @@ class Leaf:
 
 
 class _Normaliser:
-    def __init__(self, view: StackView, res: Resource, capacity_mode: str, derived: frozenset[Path]) -> None:
+    def __init__(
+        self, view: StackView, res: Resource, capacity_mode: str, derived: frozenset[Path], allowed: Allowlist
+    ) -> None:
         self.view = view
+        self.allowed = allowed
         self.res = res
         self.color = res.color
         self.capacity_mode = capacity_mode
@@ -276,7 +280,7 @@ class _Normaliser:
         return self.leaf(value, path)
 
     def skipped(self, path: Path) -> bool:
-        if allowlisted(self.res.type, path) or path in self.derived:
+        if allowlisted(self.res.type, path, self.allowed) or path in self.derived:
             return True
         if self.res.type == AUTOSCALING_GROUP and path in {(k,) for k in CAPACITY_KEYS}:
             return self.capacity_mode == "skip"
@@ -493,6 +497,7 @@ FIX: Final = (
 def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     findings = Findings(report_violation)
     view = StackView.from_args(args)
+    allowed = allowlist()
     traffic = view.traffic()
     idle = traffic.idle if traffic is not None else None
     # The colour about to change is compared with the one serving traffic.
@@ -542,8 +547,8 @@ def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -
             continue
         mine, theirs = pair[compared], pair[reference]
         derived = _derived_skips(type_, [mine, theirs])
-        mine_norm = _Normaliser(view, mine, capacity_mode, derived).run()
-        theirs_norm = _Normaliser(view, theirs, capacity_mode, derived).run()
+        mine_norm = _Normaliser(view, mine, capacity_mode, derived, allowed).run()
+        theirs_norm = _Normaliser(view, theirs, capacity_mode, derived, allowed).run()
         subject = describe(mine, siblings[(type_, compared)])
         deferred: list[str] = []
         for diff in differences(mine_norm, theirs_norm):

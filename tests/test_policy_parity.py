@@ -665,3 +665,51 @@ def test_without_a_production_listener_green_is_compared_with_blue():
     del stack["bluegreen-router-https"]
     stack["bluegreen-blue-tg"].props["port"] = 9090
     assert parity(stack) == [differs("green target group", "port is 8080 on green and 9090 on blue")]
+
+
+def test_a_launch_templates_default_version_counter_may_differ():
+    stack = hand_built_stack()
+    stack["bluegreen-blue-lt"].props["defaultVersion"] = 3
+    stack["bluegreen-green-lt"].props["defaultVersion"] = 7
+    assert parity(stack) == []
+
+
+def test_a_list_that_is_no_set_and_grows_is_reported_by_position():
+    stack = hand_built_stack()
+    for name in ("bluegreen-blue-lt", "bluegreen-green-lt"):
+        stack[name].props["networkInterfaces"] = [{"deviceIndex": 0}]
+    stack["bluegreen-green-lt"].props["networkInterfaces"].append({"deviceIndex": 1})
+    assert parity(stack) == [
+        differs("green launch template", "networkInterfaces[1] is {deviceIndex: 1} on green and not set on blue")
+    ]
+
+
+def test_a_structure_against_a_plain_value_is_reported():
+    stack = hand_built_stack()
+    stack["bluegreen-green-tg"].props["healthCheck"] = "/health"
+    (message,) = parity(stack)
+    assert message.startswith("green target group differs from blue: healthCheck is '/health' on green and {")
+
+
+def test_an_unknown_value_on_either_side_is_deferred():
+    for color in ("blue", "green"):
+        stack = hand_built_stack()
+        stack[f"bluegreen-{color}-tg"].props["port"] = UNKNOWN
+        outcome = validate_stack(PARITY, stack.values())
+        assert outcome.violations == [], color
+        assert outcome.deferred is not None and "parity of green target group (port)" in outcome.deferred
+    stack = hand_built_stack()
+    stack["bluegreen-green-tg"].props["slowStart"] = UNKNOWN  # not set on blue at all
+    assert "parity of green target group (slowStart)" in str(validate_stack(PARITY, stack.values()).deferred)
+
+
+def test_only_an_asgs_own_capacity_waits_for_the_scaled_down_tag():
+    stack = hand_built_stack()
+    set_listener_tag(stack, "bluegreen:idleScaledDown", UNKNOWN)
+    stack["bluegreen-green-tg"].props["minSize"] = 3  # not an ASG: compared now
+    stack["bluegreen-green-asg"].props["launchTemplate"]["minSize"] = 1  # nested, not the capacity field
+    outcome = validate_stack(PARITY, stack.values())
+    assert sorted(outcome.messages) == [
+        differs("green Auto Scaling group", "launchTemplate.minSize is 1 on green and not set on blue"),
+        differs("green target group", "minSize is 3 on green and not set on blue"),
+    ]

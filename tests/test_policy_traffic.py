@@ -614,3 +614,34 @@ def test_an_unknown_forward_on_a_rule_without_a_colour_name_is_deferred():
     other = HandResource(rule.type, "bluegreen-router-extra", {**props, "actions": [UNKNOWN]})
     outcome = validate_stack(PREVIEW_RULES, [*stack.values(), other])
     assert "whether listener rule bluegreen-router-extra reaches a colour" in deferred(outcome)
+
+
+def test_a_preview_rule_to_a_group_of_no_colour_names_that_group_or_its_arn():
+    stack = hand_built_stack()
+    shared_arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shared/9"
+    stack["bluegreen-shared-tg"] = HandResource(
+        "aws:lb/targetGroup:TargetGroup", "bluegreen-shared-tg", {"arn": shared_arn, "port": 8080}
+    )
+    stack["bluegreen-router-preview-green"].props["actions"] = [{"type": "forward", "targetGroupArn": shared_arn}]
+    assert previews(stack)[0].startswith("Preview rule bluegreen-router-preview-green forwards to bluegreen-shared-tg;")
+    stack["bluegreen-router-preview-green"].props["actions"][0]["targetGroupArn"] = "arn:aws:elb:nowhere"
+    assert previews(stack)[0].startswith(
+        "Preview rule bluegreen-router-preview-green forwards to 'arn:aws:elb:nowhere';"
+    )
+
+
+def test_the_production_listener_must_forward_to_target_groups_not_other_colour_resources():
+    stack = hand_built_stack()
+    asg_arn = stack["bluegreen-green-asg"].props.setdefault("arn", "arn:aws:autoscaling:eu-west-1:1:asg/green")
+    forward_groups(stack)[1]["arn"] = asg_arn
+    messages = targets(stack)
+    assert any("which is not the blue or green target group" in m for m in messages), messages
+
+
+def test_a_stickiness_duration_of_0_is_out_of_range():
+    stack = hand_built_stack()
+    forward(stack)["stickiness"]["duration"] = 0
+    assert split(stack) == [
+        "The production listener bluegreen-router-https sets a stickiness duration of 0 seconds; AWS accepts 1 to "
+        "604800. Set stickinessSeconds within that range (0 turns stickiness off)."
+    ]

@@ -995,3 +995,46 @@ def test_rollback_of_a_deployed_canary_goes_to_the_deployed_active_colour(
     assert run.code == 0, run.err
     assert "the deployed canary sends 10% to green, so rolling back to the deployed activeColor blue" in run.out
     assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_rollback_to_an_explicit_colour_goes_there_and_reports_the_move(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+    engine.config_values["rollbackColor"] = "green"  # a recorded target that --to overrides
+
+    run = tool("rollback", "--to", "blue", "--force")
+
+    assert run.code == 0, run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    result = run.doc["result"]["rollback"]
+    assert (result["to"], result["from"], result["fast"]) == ("blue", "green", True)
+    assert isinstance(result["fastPathSeconds"], float)
+
+
+def test_a_failed_listener_write_while_restoring_says_which_commands_to_run(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage_and_verify(tool, checks)
+    ups = engine.up_count
+
+    def hook(_engine: FakeEngine, count: int) -> None:
+        if count == ups + 2:
+            monkeypatch.setattr(Aws, "set_listener_weights", _refuse)
+            raise EngineError("pulumi up failed: provider error")
+
+    engine.before_up = hook
+    run = tool("switch", "--ramp", "10,50", "--pause", "10")
+
+    assert run.code != 0
+    error = run.doc["error"]
+    assert "COULD NOT RESTORE TRAFFIC" in error, error
+    stack = engine.stack_name
+    assert (
+        f"`python -m bluegreen status --stack {stack}`, then `python -m bluegreen rollback --to blue --stack {stack}`"
+        in error
+    )
+
+
+def _refuse(*_args: Any, **_kwargs: Any) -> None:
+    raise RuntimeError("ModifyListener refused")

@@ -713,3 +713,12 @@ def test_only_an_asgs_own_capacity_waits_for_the_scaled_down_tag():
         differs("green Auto Scaling group", "launchTemplate.minSize is 1 on green and not set on blue"),
         differs("green target group", "minSize is 3 on green and not set on blue"),
     ]
+
+
+def test_only_the_alarm_description_may_name_the_colour_not_its_other_fields():
+    stack = hand_built_stack()
+    for color in ("blue", "green"):
+        stack[f"bluegreen-{color}-alarms-5xx-rate"].props["tags"]["note"] = f"pages {color} on-call"
+    assert parity(stack) == [
+        differs("green alarm", "tags.note is 'pages green on-call' on green and 'pages blue on-call' on blue")
+    ]

@@ -99,18 +99,25 @@ def _physical(resource: Registered) -> set[str]:
     return {str(resource.outputs[k]) for k in ("arn", "id") if resource.outputs.get(k)}
 
 
+def _forcing(res: Registered) -> set[str]:
+    """The inputs whose change replaces `res`: ForceNew fields and its `replaceOnChanges`."""
+    return set(FORCE_NEW.get(res.type, frozenset())) | set(res.replace_on_changes)
+
+
 def _operations(before: Recording | None, after: Recording) -> dict[str, str]:
     """URN -> create, replace, update or same."""
     old = {r.urn: r for r in before.resources} if before else {}
     ops: dict[str, str] = {}
+    changed: dict[str, set[str]] = {}  # URN -> the top-level inputs that differ from the previous run
     for res in after.resources:
         prev = old.get(res.urn)
         if prev is None:
             ops[res.urn] = "create"
             continue
-        changed = {k for k in res.inputs.keys() | prev.inputs.keys() if res.inputs.get(k) != prev.inputs.get(k)}
-        forcing = FORCE_NEW.get(res.type, frozenset()) | set(res.replace_on_changes)
-        ops[res.urn] = "replace" if changed & forcing else "update" if changed else "same"
+        changed[res.urn] = {
+            k for k in res.inputs.keys() | prev.inputs.keys() if res.inputs.get(k) != prev.inputs.get(k)
+        }
+        ops[res.urn] = "replace" if changed[res.urn] & _forcing(res) else "update" if changed[res.urn] else "same"
     # A replacement gets new ids, and a launch template change other than its tags, name, description or
     # default version makes a new `latest_version` (terraform-provider-aws marks it unknown), so whatever
     # refers to them changes too. The mocks keep ids and versions, so this is where that is modelled.
@@ -118,11 +125,7 @@ def _operations(before: Recording | None, after: Recording) -> dict[str, str]:
     reversioned = {
         i
         for r in after.resources
-        if r.type == LAUNCH_TEMPLATE
-        and ops[r.urn] == "update"
-        and r.urn in old
-        and {k for k in r.inputs.keys() | old[r.urn].inputs.keys() if r.inputs.get(k) != old[r.urn].inputs.get(k)}
-        - VERSIONLESS_TEMPLATE_FIELDS
+        if r.type == LAUNCH_TEMPLATE and changed.get(r.urn, set()) - VERSIONLESS_TEMPLATE_FIELDS
         for i in _physical(r)
     }
     grew = True
@@ -135,12 +138,8 @@ def _operations(before: Recording | None, after: Recording) -> dict[str, str]:
             touched = {k for k, v in res.inputs.items() if set(_strings(v)) & replaced_ids}
             if not touched:
                 continue
-            op = (
-                "replace"
-                if touched & (FORCE_NEW.get(res.type, frozenset()) | set(res.replace_on_changes))
-                else "update"
-            )
-            if op != ops[res.urn] and not (ops[res.urn] == "update" and op == "update"):
+            op = "replace" if touched & _forcing(res) else "update"
+            if op != ops[res.urn]:
                 ops[res.urn] = op
                 grew = True
     return ops

@@ -67,7 +67,7 @@ def measure(runs: int, force: bool, engine: FakeEngine, aws: Aws, log: CallLog) 
         engine.before_up = before_up
         log.calls.clear()
         start = time.perf_counter()
-        result = rollback(ctx, force=force)
+        result = rollback(ctx, to=None, fast=True, force=force)
         sample.fast_path_ms.append(float(result["fastPathSeconds"]) * 1000)
         sample.until_up_ms.append((float(marks["up"]) - start) * 1000)  # type: ignore[arg-type]
         sample.calls_before_up.append(list(marks["calls"]))  # type: ignore[arg-type]

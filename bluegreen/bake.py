@@ -40,8 +40,9 @@ def bake(
     ctx: Context,
     minutes: float | None,
     checks_path: Path | None,
-    auto_rollback: bool = True,
-    base_url: str | None = None,
+    *,
+    auto_rollback: bool,
+    base_url: str | None,
 ) -> dict[str, Any]:
     cfg, outputs = ctx.load()
     live = cfg.active
@@ -59,7 +60,9 @@ def bake(
             f"{source}={duration:g} is shorter than the {cfg.alarm_window_text()} it takes an alarm to fire: "
             "this bake cannot catch a regression that starts now"
         )
-    previous = cfg.rollback_color if cfg.rollback_color and cfg.rollback_color != live else other(live)
+    # After a finished switch (no canary, checked above) the way back is the other colour, which is
+    # also what `rollbackColor` records.
+    previous = other(live)
     suite = load_checks(checks_path) if checks_path else None
     if suite is not None:
         smoke_base_url(outputs, base_url)  # an unusable URL fails now, not on the first poll
@@ -104,7 +107,13 @@ def bake(
         _print_record(ctx, record)
         with ctx.reporter.step(f"roll back to {previous}"):
             record["rollback"] = rollback(
-                ctx, to=previous, fast=True, known_health=seen.standby_health, loaded=(cfg, outputs), hold=hold
+                ctx,
+                to=previous,
+                fast=True,
+                force=False,
+                known_health=seen.standby_health,
+                loaded=(cfg, outputs),
+                hold=hold,
             )
     except ReleaseInterruptedError as exc:
         record["decision"] = "rollback-interrupted"
@@ -117,5 +126,5 @@ def bake(
         exc.args = (exc.message,)
         raise
     finally:
-        hold.release(reraise=False)
+        hold.discard()
     raise RolledBackError(f"{what} fired during bake; traffic is back on {previous}", details=record)

@@ -50,7 +50,7 @@ def deploy(
     with ctx.reporter.step("switch"):
         switch(ctx, to=idle, ramp=ramp, pause=pause)
     with ctx.reporter.step("bake"):
-        bake(ctx, minutes, checks_path if bake_checks else None, base_url=base_url)
+        bake(ctx, minutes, checks_path if bake_checks else None, auto_rollback=True, base_url=base_url)
     result = {"deployed": True, "active": idle, "release": release}
     ctx.reporter.result["deploy"] = result
     return result

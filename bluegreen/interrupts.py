@@ -40,26 +40,33 @@ class InterruptHold:
     def _record(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signum)
 
-    def release(self, reraise: bool = True) -> None:
-        """Put the previous handler back; raise KeyboardInterrupt now if Ctrl-C came (and `reraise`).
-
-        Idempotent, so a `finally` can call it again after a normal release.
-        """
+    def _restore(self) -> None:
         if self._active:
             signal.signal(signal.SIGINT, self._previous)
             self._active = False
-        if self.received and reraise:
+
+    def release(self) -> None:
+        """Put the previous handler back; raise KeyboardInterrupt now if Ctrl-C came meanwhile.
+
+        Idempotent, so a `finally` can call `discard` after a normal release.
+        """
+        self._restore()
+        if self.received:
             self.received.clear()
             raise KeyboardInterrupt
 
+    def discard(self) -> None:
+        """Put the previous handler back and drop any Ctrl-C received: the caller is already
+        reporting an outcome (an error, or traffic put back) that says more than the interrupt would."""
+        self._restore()
+        self.received.clear()
+
 
 @contextmanager
-def deferred_interrupts(reraise: bool = True) -> Iterator[list[int]]:
-    """SIGINT during the block is recorded, not raised; raised afterwards when `reraise`."""
+def held_interrupts() -> Iterator[InterruptHold]:
+    """SIGINT during the block is recorded and then dropped (see `InterruptHold.discard`)."""
     hold = InterruptHold().start()
     try:
-        yield hold.received
-    except BaseException:
-        hold.release(reraise=False)
-        raise
-    hold.release(reraise=reraise)
+        yield hold
+    finally:
+        hold.discard()

@@ -28,7 +28,7 @@ from bluegreen.errors import (
     ToolError,
     UsageError,
 )
-from bluegreen.interrupts import InterruptHold, deferred_interrupts
+from bluegreen.interrupts import InterruptHold, held_interrupts
 from bluegreen.outputs import StackOutputs
 from bluegreen.smoke import load_checks
 from bluegreen.stackconfig import (
@@ -226,7 +226,7 @@ def restore_traffic(
     Ctrl-C is held off until both the listener and config point at that colour; if either write
     fails, the error says so (with `why` the switch stopped) and gives the commands to run.
     """
-    with deferred_interrupts(reraise=False), ctx.reporter.step("restore traffic") as rec:
+    with held_interrupts(), ctx.reporter.step("restore traffic") as rec:
         try:
             color, _ = choose_safe_color(ctx, outputs, preferred)
             put_traffic_on(ctx, outputs, color, cfg.stickiness_seconds)
@@ -391,9 +391,9 @@ def rollback_target(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs) -> 
 def rollback(
     ctx: Context,
     *,
-    to: str | None = None,
-    fast: bool = True,
-    force: bool = False,
+    to: str | None,
+    fast: bool,
+    force: bool,
     known_health: TargetCounts | None = None,
     loaded: tuple[ReleaseConfig, StackOutputs] | None = None,
     hold: InterruptHold | None = None,
@@ -411,7 +411,7 @@ def rollback(
     hold = hold or InterruptHold()
     try:
         cfg, outputs = loaded or ctx.load()
-        target = check_color("--to", to) if to else rollback_target(ctx, cfg, outputs)
+        target = to or rollback_target(ctx, cfg, outputs)  # `--to` is one of COLORS (argparse choices)
         result: dict[str, Any] = {"to": target, "from": other(target), "fast": fast}
         ctx.reporter.result["rollback"] = result
         if not force:
@@ -435,15 +435,14 @@ def rollback(
             except Exception as exc:
                 raise config_write_failed(ctx, target, changes, exc) from exc
     except BaseException:
-        hold.release(reraise=False)
+        hold.discard()
         raise
     try:
-        hold.release()
+        hold.release()  # only the fast path starts a hold, so a Ctrl-C raised here came after it
     except KeyboardInterrupt:
-        done = f"traffic is on {target} (fast path) and config points at it, but" if fast else "nothing was changed:"
         raise ReleaseInterruptedError(
-            f"interrupted: {done} `pulumi up` did not run; run `{tool_command(ctx, f'rollback --to {target}')}` "
-            "to finish"
+            f"interrupted: traffic is on {target} (fast path) and config points at it, but `pulumi up` did not "
+            f"run; run `{tool_command(ctx, f'rollback --to {target}')}` to finish"
         ) from None
     try:
         if fast:

@@ -194,7 +194,7 @@ def run_checks(
     variables: Mapping[str, str],
     *,
     sleep: Callable[[float], None],
-    fetch: Fetch = urllib_fetch,
+    fetch: Fetch,
     on_attempt: Callable[[str, int, str | None], None] | None = None,
 ) -> list[CheckResult]:
     """Each check gets at most `suite.attempts` tries, `interval_seconds` apart."""

@@ -22,7 +22,9 @@ def live_weights(ctx: Context, outputs: StackOutputs) -> dict[str, int]:
 
 
 def format_weights(weights: dict[str, int]) -> str:
-    return " ".join(f"{color}={weight}" for color, weight in weights.items())
+    """`blue=0 green=100`: the colours always in the same order, so two lines compare at a glance."""
+    names = [*(c for c in COLORS if c in weights), *(k for k in weights if k not in COLORS)]
+    return " ".join(f"{name}={weights[name]}" for name in names)
 
 
 def confirm_live(ctx: Context, outputs: StackOutputs, expected: dict[str, int]) -> dict[str, int]:

@@ -131,7 +131,7 @@ def watch(
     names = outputs.alarm_names(color)
     if not names:
         raise OutputError(f"{color}AlarmNames", "is empty, so there is nothing to watch")
-    url = smoke_base_url(outputs, base_url) if suite is not None else ""
+    smoke = (suite, smoke_base_url(outputs, base_url)) if suite is not None else None
     start = ctx.clock.monotonic()
     started_at = iso(ctx.clock.now())
     polls = 0
@@ -140,8 +140,8 @@ def watch(
         states = aws.alarm_states(names)
         fired = [s for s in states if s.state == "ALARM"]
         smoke_failures: list[CheckResult] = []
-        if suite is not None and not fired:
-            results = smoke_color(ctx, outputs, color, suite=suite, url=url)
+        if smoke is not None and not fired:
+            results = smoke_color(ctx, outputs, color, suite=smoke[0], url=smoke[1])
             smoke_failures = [r for r in results if not r.ok]
         standby_health = health(ctx, outputs, standby) if standby else None
         elapsed = ctx.clock.monotonic() - start

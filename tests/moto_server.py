@@ -344,6 +344,7 @@ class FakeEngine:
     before_preview: UpHook | None = None
     before_up: UpHook | None = None
     after_up: UpHook | None = None
+    on_read: Callable[[str], None] | None = None  # told "<config>" / "<outputs>" on each read
     up_count: int = 0
     preview_count: int = 0
     messages: list[str] = field(default_factory=list)
@@ -363,9 +364,13 @@ class FakeEngine:
 
     # -- Engine protocol
     def outputs(self) -> dict[str, Any]:
+        if self.on_read:
+            self.on_read("<outputs>")
         return dict(self.outputs_values)
 
     def config(self) -> dict[str, str]:
+        if self.on_read:
+            self.on_read("<config>")
         return dict(self.config_values)
 
     def set_config(self, values: Mapping[str, str]) -> None:

@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import yaml
 import bluegreen.bake as bake_module
 from bluegreen.aws import Aws
 from bluegreen.cli import main
+from bluegreen.clock import iso
 from bluegreen.errors import EngineError, PreviewFailedError
+from bluegreen.outputs import StackOutputs
 from bluegreen.stack_files import PROJECT_DIR
 from bluegreen.summary import traffic_summary
 from tests.moto_server import (
@@ -61,17 +64,25 @@ class Tool:
 
     def __call__(self, *argv: str, json_mode: bool = True) -> Run:
         out, err = io.StringIO(), io.StringIO()
-        args = [*argv, *FAST, *(["--json"] if json_mode else [])]
+        defaults = [
+            arg for flag, value in zip(FAST[::2], FAST[1::2], strict=True) if flag not in argv for arg in (flag, value)
+        ]
+        args = [*argv, *defaults, *(["--json"] if json_mode else [])]
         code = main(
             args,
             engine_factory=lambda _args: self.engine,
             clock=self.clock,
-            aws_factory=lambda _outputs: self.aws,
+            aws_factory=self._aws_for,
             out=out,
             err=err,
         )
         doc = json.loads(out.getvalue()) if json_mode else {}
         return Run(code, out.getvalue(), err.getvalue(), doc)
+
+    def _aws_for(self, outputs: StackOutputs) -> Aws:
+        # The tool builds its clients for the stack's own region, read from its outputs.
+        assert outputs.region() == REGION
+        return self.aws
 
 
 @dataclass
@@ -318,6 +329,257 @@ def test_bake_decision_record_is_printed_for_people(tool: Tool, world: World, ch
     assert f"fired: {GREEN_5XX} ALARM since" in run.out
     assert f": metric 5xx rate (%) = {RATE_EXPRESSION} (where errors = " in run.out
     assert "values [9.0]" in run.out
+
+
+GREEN_P99 = "bluegreen-green-alarms-p99-latency"
+
+
+def switched_to_green(tool: Tool, checks: Path) -> None:
+    stage_and_verify(tool, checks)
+    assert tool("switch").code == 0
+
+
+def at(clock: FakeClock, seconds: float) -> str:
+    """The decision record's timestamp for `seconds` on the fake clock."""
+    return iso(clock.now() + timedelta(seconds=seconds - clock.t))
+
+
+def test_a_quiet_bake_keeps_the_colour_and_records_every_poll(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    start = clock.t
+    engine.on_read = tool.log
+    tool.log.calls.clear()
+
+    run = tool("bake", "--minutes", "1", "--interval", "15")
+
+    assert run.code == 0, run.doc["error"]
+    assert run.doc["result"]["decision"] == {
+        "color": "green",
+        "startedAt": at(clock, start),
+        "decidedAt": at(clock, start + 60),
+        "elapsedSeconds": 60.0,
+        "polls": 5,  # at 0, 15, 30, 45 and 60 s
+        "fired": [],
+        "smokeFailures": [],
+        "alarms": {GREEN_5XX: "OK", GREEN_P99: "OK"},
+        "release": "v2",
+        "minutes": 1.0,
+        "decision": "keep",
+        "rollbackTo": None,
+    }
+    # Each poll reads the alarms and the rollback target's health, so that a rollback decided at
+    # any poll goes straight to its one ModifyListener call.
+    assert tool.log.calls == ["<config>", "<outputs>", *["DescribeAlarms", "DescribeTargetHealth"] * 5]
+    assert clock.sleeps[-4:] == [15, 15, 15, 15]
+    bake_step = next(s for s in run.doc["steps"] if s["name"] == "bake green for 1 min")
+    assert (bake_step["status"], bake_step["detail"]) == ("ok", "no alarm")
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_a_bake_watches_until_its_last_fraction_of_a_second(tool: Tool, checks: Path, clock: FakeClock) -> None:
+    switched_to_green(tool, checks)
+    clock.sleeps.clear()
+
+    run = tool("bake", "--minutes", "0.5", "--interval", "29.5")
+
+    assert run.code == 0
+    assert clock.sleeps == [29.5, 0.5]
+    assert run.doc["result"]["decision"]["polls"] == 3
+
+
+def test_a_bake_prints_each_poll_for_people(tool: Tool, checks: Path) -> None:
+    switched_to_green(tool, checks)
+
+    run = tool("bake", "--minutes", "1", "--interval", "15", json_mode=False)
+
+    assert run.code == 0
+    assert f"… bake green: {GREEN_5XX}=OK, {GREEN_P99}=OK; 45s left [15s]" in run.out
+    assert "Decision: KEEP green (release v2): no alarm in 60s over 5 polls" in run.out
+
+
+def test_bake_minutes_default_to_config_and_a_short_one_says_where_it_came_from(
+    tool: Tool, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    engine.config_values["bakeMinutes"] = "2"
+    start = clock.t
+
+    run = tool("bake", "--interval", "60")
+
+    assert run.code == 0
+    assert run.doc["result"]["decision"]["minutes"] == 2.0
+    assert clock.t - start == 120
+    assert run.doc["warnings"][0].startswith("config bluegreen:bakeMinutes=2 is shorter than the 300s")
+
+
+def test_a_bake_as_long_as_the_alarm_window_is_not_warned_about(tool: Tool, checks: Path) -> None:
+    switched_to_green(tool, checks)
+
+    just_short = tool("bake", "--minutes", "4.99", "--interval", "60")
+    long_enough = tool("bake", "--minutes", "5", "--interval", "60")
+
+    assert just_short.doc["warnings"][0].startswith("--minutes=4.99 is shorter than the 300s")
+    assert long_enough.doc["warnings"] == []
+
+
+def test_bake_refuses_while_any_canary_is_configured(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    switched_to_green(tool, checks)
+    engine.config_values["idleTrafficPercent"] = "1"
+    tool.log.calls.clear()
+
+    run = tool("bake", "--minutes", "1")
+
+    assert run.code == 2
+    assert run.doc["error"] == (
+        "config bluegreen:idleTrafficPercent=1: a switch is in progress; finish it with `switch` or undo it "
+        "with `rollback` before baking"
+    )
+    assert tool.log.calls == []
+
+
+def test_an_alarm_during_bake_rolls_back_with_one_write_and_no_further_reads(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    clock.at(clock.t + 10, lambda: world.set_alarm(GREEN_5XX, "ALARM", 9.0))
+    engine.on_read = tool.log
+    tool.log.calls.clear()
+
+    run = tool("bake", "--minutes", "1", "--interval", "15")
+
+    assert run.code == 3
+    assert run.doc["error"] == f"{GREEN_5XX} fired during bake; traffic is back on blue"
+    # what was read on the poll that fired is all the rollback needs: its next call is the write
+    assert tool.log.calls[:7] == [
+        "<config>",
+        "<outputs>",
+        "DescribeAlarms",
+        "DescribeTargetHealth",
+        "DescribeAlarms",
+        "DescribeTargetHealth",
+        "ModifyListener",
+    ]
+    record = run.doc["result"]["decision"]
+    assert run.doc["result"]["details"] == record
+    assert (record["decision"], record["rollbackTo"], record["polls"]) == ("rollback", "blue", 2)
+    assert record["alarms"] == {GREEN_5XX: "ALARM", GREEN_P99: "OK"}
+    rolled = record["rollback"]
+    assert (rolled["to"], rolled["from"], rolled["fast"]) == ("blue", "green", True)
+    steps = {s["name"]: s for s in run.doc["steps"]}
+    assert (steps["bake green for 1 min"]["status"], steps["bake green for 1 min"]["detail"]) == ("tripped", "alarm")
+    assert steps["roll back to blue"]["status"] == "ok"
+    fast = steps["fast path: ModifyListener, 100% to blue"]["detail"]
+    assert fast.endswith(" ms") and abs(float(fast[:-3]) - rolled["fastPathSeconds"] * 1000) <= 0.1
+    assert engine.messages[-1] == "bluegreen rollback to blue"
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert engine.config_values["activeColor"] == "blue"
+
+
+def test_every_alarm_that_fired_is_named(tool: Tool, world: World, checks: Path, clock: FakeClock) -> None:
+    switched_to_green(tool, checks)
+
+    def both() -> None:
+        world.set_alarm(GREEN_5XX, "ALARM")
+        world.set_alarm(GREEN_P99, "ALARM", 2.5)
+
+    clock.at(clock.t + 10, both)
+
+    run = tool("bake", "--minutes", "1", "--interval", "15")
+
+    assert run.code == 3
+    assert run.doc["error"] == f"{GREEN_5XX}, {GREEN_P99} fired during bake; traffic is back on blue"
+
+
+def test_bake_without_rollback_advises_and_leaves_traffic_where_it_is(
+    tool: Tool, world: World, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    clock.at(clock.t + 10, lambda: world.set_alarm(GREEN_5XX, "ALARM"))
+    tool.log.calls.clear()
+
+    run = tool("bake", "--minutes", "1", "--interval", "15", "--no-rollback")
+
+    assert run.code == 1
+    assert run.doc["error"] == f"{GREEN_5XX} tripped during bake; --no-rollback given, traffic left on green"
+    record = run.doc["result"]["decision"]
+    assert (record["decision"], record["rollbackTo"]) == ("rollback-advised", "blue")
+    assert "DescribeTargetHealth" not in tool.log.calls  # nothing to roll back to, so no standby to read
+    assert "ModifyListener" not in tool.log.calls
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_bake_without_rollback_prints_the_advice_for_people(
+    tool: Tool, world: World, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    clock.at(clock.t + 10, lambda: world.set_alarm(GREEN_5XX, "ALARM"))
+
+    run = tool("bake", "--minutes", "1", "--interval", "15", "--no-rollback", json_mode=False)
+
+    assert run.code == 1
+    assert "Decision: ROLLBACK-ADVISED green (release v2) → blue" in run.out
+
+
+def test_a_bake_rollback_onto_a_dead_colour_is_refused_and_says_why(
+    tool: Tool, world: World, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    world.stop_instances("blue")
+    clock.at(clock.t + 10, lambda: world.set_alarm(GREEN_5XX, "ALARM"))
+
+    run = tool("bake", "--minutes", "1", "--interval", "15")
+
+    assert run.code == 1
+    assert run.doc["error"].startswith(f"{GREEN_5XX} tripped during bake and the rollback failed: blue has 0/2 healthy")
+    assert run.doc["result"]["decision"]["decision"] == "rollback-failed"
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_failing_smoke_checks_during_bake_roll_back(
+    tool: Tool, world: World, checks: Path, smoke: SmokeTarget, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    clock.at(clock.t + 10, lambda: smoke.broken.add("green"))
+
+    run = tool("bake", "--minutes", "1", "--interval", "15", "--checks", str(checks))
+
+    assert run.code == 3
+    assert run.doc["error"] == "smoke:version fired during bake; traffic is back on blue"
+    failures = run.doc["result"]["decision"]["smokeFailures"]
+    assert [(f["check"], f["attempts"]) for f in failures] == [("version", 2)]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_a_bake_without_checks_needs_no_usable_smoke_url(
+    tool: Tool, engine: FakeEngine, world: World, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+    engine.url = f"https://{world.dns_name}"
+    engine.publish()
+    tool.log.calls.clear()
+
+    alarms_only = tool("bake", "--minutes", "0.5", "--interval", "15")
+    with_checks = tool("bake", "--minutes", "0.5", "--interval", "15", "--checks", str(checks))
+
+    assert alarms_only.code == 0
+    assert with_checks.code == 2
+    assert "cannot reach the load balancer by its own DNS name" in with_checks.doc["error"]
+    assert tool.log.count("DescribeAlarms") == 3  # the refused bake polled nothing
+
+
+def test_a_colour_without_alarms_cannot_be_baked(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    switched_to_green(tool, checks)
+    engine.outputs_values["greenAlarmNames"] = []
+
+    run = tool("bake", "--minutes", "1")
+
+    assert run.code == 2
+    assert run.doc["error"] == (
+        "stack output 'greenAlarmNames' is empty, so there is nothing to watch; run `pulumi up` with the current "
+        "program first"
+    )
 
 
 def test_fast_rollback_restores_weights_with_one_call_before_pulumi_runs(
@@ -1034,6 +1296,151 @@ def test_a_failed_listener_write_while_restoring_says_which_commands_to_run(
         f"`python -m bluegreen status --stack {stack}`, then `python -m bluegreen rollback --to blue --stack {stack}`"
         in error
     )
+
+
+AFTER_CTRL_C_ON_BLUE = (
+    "if the Ctrl-C came while `pulumi` was updating, that CLI may still finish (or abandon) resource operations it "
+    "had started; run `python -m bluegreen status --stack test`, then `python -m bluegreen rollback --to blue "
+    "--stack test` (if the stack is reported locked, `pulumi cancel --stack test` releases the lock once no "
+    "`pulumi` process is left)"
+)
+
+
+@pytest.mark.parametrize(
+    ("flags", "where"),
+    [((), "traffic is on blue (fast path) and config points at it"), (("--no-fast",), "config points at blue")],
+)
+def test_ctrl_c_during_the_rollbacks_pulumi_up_says_where_traffic_is_and_what_to_run(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, flags: tuple[str, ...], where: str
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+    engine.before_up = fail_on_up(engine.up_count + 1, KeyboardInterrupt())
+
+    run = tool("rollback", *flags)
+
+    assert run.code == 130
+    assert run.doc["error"] == f"interrupted during `pulumi up`: {where}; {AFTER_CTRL_C_ON_BLUE}"
+    assert engine.config_values["activeColor"] == "blue"
+
+
+def test_a_failed_pulumi_up_after_the_fast_path_keeps_its_own_error_and_says_to_re_run(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+    engine.before_up = fail_on_up(engine.up_count + 1, EngineError("pulumi up failed: provider error"))
+
+    fast = tool("rollback")
+    engine.before_up = fail_on_up(engine.up_count + 1, EngineError("pulumi up failed: provider error"))
+    slow = tool("rollback", "--no-fast")
+
+    assert fast.doc["error"] == (
+        "pulumi up failed: provider error\ntraffic is already on blue (fast path) and config points at it; Pulumi "
+        "state does not match yet: re-run `python -m bluegreen rollback --to blue --stack test`"
+    )
+    assert slow.doc["error"] == "pulumi up failed: provider error"  # no fast path: nothing else to say
+
+
+@pytest.mark.parametrize(("error", "shown"), [(OSError("disk full\nerrno 28"), "disk full"), (OSError(), "OSError")])
+def test_a_config_write_that_fails_outside_pulumi_is_named_by_its_first_line(
+    tool: Tool, engine: FakeEngine, checks: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, shown: str
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+
+    def write_fails(_values: Mapping[str, str]) -> None:
+        raise error
+
+    monkeypatch.setattr(engine, "set_config", write_fails)
+
+    run = tool("rollback")
+
+    assert run.code == 1
+    assert f"but writing the stack config failed ({shown}), so config does not point at blue" in run.doc["error"]
+    assert run.doc["result"]["details"] == {
+        "trafficOn": "blue",
+        "configNotWritten": {"activeColor": "blue", "idleTrafficPercent": "0", "rollbackColor": "blue"},
+    }
+
+
+def test_a_restored_switch_says_what_it_did_and_reconciles_with_its_own_message(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.after_up = fail_on_up(engine.up_count + 2, EngineError("pulumi up failed after updating the listener"))
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "30")
+
+    assert run.code == 1
+    restore = next(s for s in run.doc["steps"] if s["name"] == "restore traffic")
+    assert (restore["status"], restore["detail"]) == ("ok", "100% on blue (ModifyListener), config activeColor=blue")
+    assert engine.messages[-1] == "bluegreen switch aborted: traffic on blue"
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (EngineError("pulumi up failed: still broken\nmore detail"), "pulumi up failed: still broken"),
+        (EngineError(""), "EngineError"),
+    ],
+)
+def test_a_failed_reconcile_after_a_restore_warns_with_the_command_to_run(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, error: EngineError, shown: str
+) -> None:
+    stage_and_verify(tool, checks)
+    ups = engine.up_count
+    engine.after_up = fail_on_up(ups + 2, EngineError("pulumi up failed after updating the listener"))
+    engine.before_up = fail_on_up(ups + 3, error)  # the reconciling update fails too
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "30")
+
+    assert run.code == 1
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert run.doc["warnings"][1:] == [
+        f"traffic is on blue, but `pulumi up` to match state failed ({shown}); run "
+        "`python -m bluegreen rollback --to blue --stack test` once the cause is fixed"
+    ]
+
+
+def test_an_interrupted_switch_leaves_state_to_a_rollback_and_says_so(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    ups = engine.up_count
+    engine.before_up = fail_on_up(ups + 2, KeyboardInterrupt())
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "30")
+
+    assert run.code == 130
+    assert engine.up_count == ups + 2  # no reconciling update after a Ctrl-C
+    assert run.doc["warnings"][1:] == [  # after the short --pause warning
+        "traffic is on blue; run `python -m bluegreen rollback --to blue --stack test` to bring Pulumi state in line"
+    ]
+    assert run.doc["error"] == f"interrupted during ramp to 50%; traffic is on blue; {AFTER_CTRL_C_ON_BLUE}"
+
+
+def test_a_listener_that_does_not_take_the_new_weights_fails_the_switch_after_the_confirm_timeout(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    ups = engine.up_count
+
+    def overwritten(_engine: FakeEngine, count: int) -> None:
+        if count == ups + 1:
+            world.set_weights({"blue": 100, "green": 0})  # something else rewrites the listener
+            tool.log.calls.clear()
+
+    engine.after_up = overwritten
+
+    run = tool("switch", "--confirm-timeout", "4")
+
+    assert run.code == 1
+    assert run.doc["error"].startswith(
+        "live weights blue=100 green=0 differ from the expected blue=0 green=100 after 4s\n"
+        "switch aborted during switch to green; traffic is on blue"
+    )
+    assert run.doc["result"]["details"] == {"live": {"blue": 100, "green": 0}, "expected": {"blue": 0, "green": 100}}
+    # read at 0, 2 and 4 s (every 2 s up to the timeout), then the restore's single write
+    confirm = tool.log.calls[: tool.log.calls.index("ModifyListener")]
+    assert confirm.count("DescribeListeners") == 3
 
 
 def _refuse(*_args: Any, **_kwargs: Any) -> None:

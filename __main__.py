@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.colors import COLORS
-from components.images import (
+from bluegreen.components.colors import COLORS
+from bluegreen.components.images import (
     ImageError,
     architecture_problems,
     default_architecture,
@@ -12,10 +12,10 @@ from components.images import (
     latest_amazon_linux,
     root_volume_problems,
 )
-from components.release_guard import check_release, read_deployed_state
-from components.router import PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
-from components.service import BlueGreenService, BlueGreenServiceArgs
-from components.settings import load_settings
+from bluegreen.components.release_guard import check_release, read_deployed_state
+from bluegreen.components.router import PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
+from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
+from bluegreen.components.settings import load_settings
 
 settings = load_settings()
 deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)

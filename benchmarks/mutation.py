@@ -123,7 +123,11 @@ def _scratch(target: Target, root: Path, all_lines: bool) -> Path:
     ).stdout.split("\0")
     for name in filter(None, files):
         src = PROJECT_DIR / name
-        if src.is_file():
+        if src.is_symlink():  # bluegreen/components -> ../components
+            dest = work / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.symlink_to(src.readlink())
+        elif src.is_file():
             dest = work / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)

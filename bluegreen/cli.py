@@ -12,7 +12,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bluegreen import stack_files
+from bluegreen import __version__, stack_files
 from bluegreen.aws import Aws
 from bluegreen.clock import Clock, SystemClock
 from bluegreen.context import Context, Timing, default_aws
@@ -60,6 +60,7 @@ def build_parser(specs: Sequence[CommandSpec]) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"bluegreen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     common = _common_options()
     for spec in specs:

@@ -34,6 +34,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bluegreen import stack_files
+from bluegreen.components.colors import COLORS, Color, other
+from bluegreen.components.schema_rule import EXPLAIN, schema_conflicts, serving_colors
+from bluegreen.components.settings import MAX_SCHEMA_VERSION
 from bluegreen.context import Context
 from bluegreen.errors import (
     CheckFailedError,
@@ -44,9 +47,6 @@ from bluegreen.errors import (
     UsageError,
 )
 from bluegreen.stackconfig import ACTIVE_COLOR, IDLE_SCALED_DOWN, parse_config
-from components.colors import COLORS, Color, other
-from components.schema_rule import EXPLAIN, schema_conflicts, serving_colors
-from components.settings import MAX_SCHEMA_VERSION
 
 Action = Literal["expand", "contract"]
 ACTIONS: tuple[Action, Action] = ("expand", "contract")

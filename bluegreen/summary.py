@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
+from bluegreen.components.colors import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color, other, traffic_weights
 from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
-from components.colors import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color, other, traffic_weights
 
 ARROW = "→"
 LATEST_IMAGE = "latest AL2023"

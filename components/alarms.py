@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.colors import Color
-from components.settings import AlarmSettings
+from .colors import Color
+from .settings import AlarmSettings
 
 
 @dataclass(frozen=True)

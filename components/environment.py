@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.colors import Color
-from components.router import PREVIEW_PRIORITY, preview_conditions
-from components.schema_rule import encode_schema_versions
-from components.settings import FleetSpec
-from components.user_data import demo_user_data
+from .colors import Color
+from .router import PREVIEW_PRIORITY, preview_conditions
+from .schema_rule import encode_schema_versions
+from .settings import FleetSpec
+from .user_data import demo_user_data
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pulumi
 
-from components.colors import COLORS, Color, traffic_weights
-from components.settings import Settings
+from .colors import COLORS, Color, traffic_weights
+from .settings import Settings
 
 
 class ReleaseGuardError(pulumi.RunError):

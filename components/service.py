@@ -10,14 +10,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.alarms import ColorAlarms, ColorAlarmsArgs
-from components.colors import COLORS, Color, traffic_weights
-from components.dashboard import Dashboard, DashboardArgs
-from components.environment import Environment, EnvironmentArgs, ResolvedRelease
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.network import Network, NetworkArgs
-from components.router import Router, RouterArgs
-from components.settings import Settings
+from .alarms import ColorAlarms, ColorAlarmsArgs
+from .colors import COLORS, Color, traffic_weights
+from .dashboard import Dashboard, DashboardArgs
+from .environment import Environment, EnvironmentArgs, ResolvedRelease
+from .load_balancer import LoadBalancer, LoadBalancerArgs
+from .network import Network, NetworkArgs
+from .router import Router, RouterArgs
+from .settings import Settings
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from bluegreen.components.colors import Color, traffic_weights
+from bluegreen.components.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
+from bluegreen.components.settings import ConfigError as SettingsError
+from bluegreen.components.settings import Settings, read_settings
 from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
 from bluegreen.stack_files import with_defaults
-from components.colors import Color, traffic_weights
-from components.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
-from components.settings import ConfigError as SettingsError
-from components.settings import Settings, read_settings
 
 REGION = "us-east-1"
 COLORS = ("blue", "green")
@@ -331,8 +331,8 @@ class FakeEngine:
     `up` previews first, as `AutomationEngine.up` does; a failed preview (a `before_preview` hook
     raising, standing in for a mandatory policy violation, or the program refusing) raises
     PreviewFailedError and the update never starts. The program's decisions are the program's own
-    code: config is validated with `components.settings.read_settings` (over Pulumi.yaml's
-    defaults, as the CLI applies them) and the release guard is `components.release_guard.check_release`
+    code: config is validated with `bluegreen.components.settings.read_settings` (over Pulumi.yaml's
+    defaults, as the CLI applies them) and the release guard is `bluegreen.components.release_guard.check_release`
     against a `DeployedState` built from the current outputs, so refusals match the real program.
     `latest_image` is what the program's AMI lookup returns. Hooks let a scenario fail or interrupt
     the n-th preview or update before or after it reaches AWS.

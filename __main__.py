@@ -2,8 +2,10 @@
 
 import pulumi
 
-from bluegreen.components.colors import COLORS
-from bluegreen.components.images import (
+from bluegreen.components.router import PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
+from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
+from bluegreen.contract import COLORS
+from bluegreen.images import (
     ImageError,
     architecture_problems,
     default_architecture,
@@ -12,10 +14,8 @@ from bluegreen.components.images import (
     latest_amazon_linux,
     root_volume_problems,
 )
-from bluegreen.components.release_guard import check_release, read_deployed_state
-from bluegreen.components.router import PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
-from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
-from bluegreen.components.settings import load_settings
+from bluegreen.release_guard import check_release, read_deployed_state
+from bluegreen.settings import load_settings
 
 settings = load_settings()
 deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)

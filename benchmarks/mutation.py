@@ -57,17 +57,17 @@ TEXT_ONLY_LINE = r"""^\s*r?("[^"]*"|'[^']*')[\s,)]*$"""
 TARGETS = (
     Target(
         "guard",
-        "components",
-        ("components/release_guard.py",),
+        "bluegreen",
+        ("bluegreen/release_guard.py",),
         ("tests/test_release_guard.py",),
     ),
     Target(
         "settings",
-        "components",
-        ("components/settings.py", "components/schema_rule.py"),
+        "bluegreen",
+        ("bluegreen/settings.py", "bluegreen/schema_rule.py"),
         ("tests/test_program_config.py", "tests/test_schema_rule.py", "tests/test_tool_config.py"),
     ),
-    Target("weights", "components", ("components/colors.py",), ("tests/test_program_traffic.py",)),
+    Target("weights", "bluegreen", ("bluegreen/contract.py",), ("tests/test_program_traffic.py",)),
     Target(
         "parity",
         "policies",

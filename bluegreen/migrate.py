@@ -1,7 +1,7 @@
 """migrate expand|contract <version>: change the shared database's schema, then record it.
 
 Both colours share one database, so its schema changes by expand-and-contract (see
-`components/schema_rule.py`, which the program enforces on every `pulumi up`). This module
+`bluegreen/schema_rule.py`, which the program enforces on every `pulumi up`). This module
 
 1. refuses up front, before anything runs, when the version is not a positive integer, is not
    above the recorded `databaseSchemaVersion`, no `migrationCommand` is configured, or a colour
@@ -34,10 +34,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bluegreen import stack_files
-from bluegreen.components.colors import COLORS, Color, other
-from bluegreen.components.schema_rule import EXPLAIN, schema_conflicts, serving_colors
-from bluegreen.components.settings import MAX_SCHEMA_VERSION
 from bluegreen.context import Context
+from bluegreen.contract import COLORS, Color, other
 from bluegreen.errors import (
     CheckFailedError,
     ConfigError,
@@ -46,6 +44,8 @@ from bluegreen.errors import (
     ReleaseInterruptedError,
     UsageError,
 )
+from bluegreen.schema_rule import EXPLAIN, schema_conflicts, serving_colors
+from bluegreen.settings import MAX_SCHEMA_VERSION
 from bluegreen.stackconfig import ACTIVE_COLOR, IDLE_SCALED_DOWN, parse_config
 
 Action = Literal["expand", "contract"]

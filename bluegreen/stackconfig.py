@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen import stack_files
-from bluegreen.components.colors import COLORS as PROGRAM_COLORS
-from bluegreen.components.colors import MAX_IDLE_TRAFFIC_PERCENT, Color, traffic_weights
-from bluegreen.components.settings import AMI_ID, RELEASE_LABEL, read_settings
-from bluegreen.components.settings import ConfigError as SettingsError
+from bluegreen.contract import COLORS as PROGRAM_COLORS
+from bluegreen.contract import MAX_IDLE_TRAFFIC_PERCENT, Color, traffic_weights
 from bluegreen.errors import ConfigError, UsageError
+from bluegreen.settings import AMI_ID, RELEASE_LABEL, read_settings
+from bluegreen.settings import ConfigError as SettingsError
 
 COLORS: tuple[str, str] = PROGRAM_COLORS
 
@@ -58,7 +58,7 @@ def check_color(key: str, value: str) -> str:
 
 
 def check_release(key: str, value: str) -> str:
-    """A release label the program accepts (same pattern as bluegreen.components.settings)."""
+    """A release label the program accepts (same pattern as bluegreen.settings)."""
     if not RELEASE_LABEL.match(value):
         raise ConfigError(
             key, value, "a non-empty label of up to 128 letters, digits and ._+:@/=- starting with a letter or digit"

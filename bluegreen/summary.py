@@ -4,7 +4,7 @@
 strings, arrays as JSON, as `bluegreen.stack_files.effective_config` returns it) with the outputs
 of the last deployment (as `pulumi stack output --json` prints them; empty on a first deploy) and
 returns short markdown: a one-line traffic headline, a per-colour table, and warning lines for the
-updates the program's release guard refuses (see `components/release_guard.py`).
+updates the program's release guard refuses (see `bluegreen/release_guard.py`).
 
 `drift_guard(base_config, config, outputs)` is the deploy workflow's guard: it refuses a deploy
 when the live traffic differs from the config of the commit before the push (traffic was moved
@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from bluegreen.components.colors import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color, other, traffic_weights
+from bluegreen.contract import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color, other, traffic_weights
 from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
 
 ARROW = "→"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from .colors import Color
-from .settings import AlarmSettings
+from bluegreen.contract import Color
+from bluegreen.settings import AlarmSettings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .colors import COLORS, Color
+from bluegreen.contract import COLORS, Color
 
 PANELS = (
     ("Requests", "RequestCount", "Sum"),

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from .colors import Color
+from bluegreen.contract import Color
+from bluegreen.schema_rule import encode_schema_versions
+from bluegreen.settings import FleetSpec
+from bluegreen.user_data import demo_user_data
+
 from .router import PREVIEW_PRIORITY, preview_conditions
-from .schema_rule import encode_schema_versions
-from .settings import FleetSpec
-from .user_data import demo_user_data
 
 
 @dataclass(frozen=True)

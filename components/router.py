@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from .colors import COLORS, Color
+from bluegreen.contract import COLORS, Color
 
 PREVIEW_COLOR_HEADER = "X-Bluegreen-Color"
 PREVIEW_TOKEN_HEADER = "X-Bluegreen-Token"

@@ -10,14 +10,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from bluegreen.contract import COLORS, Color, traffic_weights
+from bluegreen.settings import Settings
+
 from .alarms import ColorAlarms, ColorAlarmsArgs
-from .colors import COLORS, Color, traffic_weights
 from .dashboard import Dashboard, DashboardArgs
 from .environment import Environment, EnvironmentArgs, ResolvedRelease
 from .load_balancer import LoadBalancer, LoadBalancerArgs
 from .network import Network, NetworkArgs
 from .router import Router, RouterArgs
-from .settings import Settings
 
 
 @dataclass(frozen=True)

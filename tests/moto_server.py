@@ -23,12 +23,12 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from bluegreen.components.colors import Color, traffic_weights
-from bluegreen.components.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
-from bluegreen.components.settings import ConfigError as SettingsError
-from bluegreen.components.settings import Settings, read_settings
+from bluegreen.contract import Color, traffic_weights
 from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
+from bluegreen.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
+from bluegreen.settings import ConfigError as SettingsError
+from bluegreen.settings import Settings, read_settings
 from bluegreen.stack_files import with_defaults
 
 REGION = "us-east-1"
@@ -331,8 +331,8 @@ class FakeEngine:
     `up` previews first, as `AutomationEngine.up` does; a failed preview (a `before_preview` hook
     raising, standing in for a mandatory policy violation, or the program refusing) raises
     PreviewFailedError and the update never starts. The program's decisions are the program's own
-    code: config is validated with `bluegreen.components.settings.read_settings` (over Pulumi.yaml's
-    defaults, as the CLI applies them) and the release guard is `bluegreen.components.release_guard.check_release`
+    code: config is validated with `bluegreen.settings.read_settings` (over Pulumi.yaml's
+    defaults, as the CLI applies them) and the release guard is `bluegreen.release_guard.check_release`
     against a `DeployedState` built from the current outputs, so refusals match the real program.
     `latest_image` is what the program's AMI lookup returns. Hooks let a scenario fail or interrupt
     the n-th preview or update before or after it reaches AWS.

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from bluegreen.components.settings import ConfigError, read_settings
+from bluegreen.settings import ConfigError, read_settings
 from tests.harness import program_config, run_failing, run_program
 
 VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
@@ -93,7 +93,7 @@ def test_an_undeclared_key_is_named():
 def test_every_key_the_program_reads_is_declared_in_pulumi_yaml_with_type_description_and_default():
     import yaml
 
-    from bluegreen.components.settings import CONFIG_KEYS, TOOL_KEYS
+    from bluegreen.settings import CONFIG_KEYS, TOOL_KEYS
     from tests.harness import PROJECT_DIR
 
     declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]

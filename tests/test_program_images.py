@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bluegreen.components.images import ImageError, default_architecture
+from bluegreen.images import ImageError, default_architecture
 from tests.harness import LOOKED_UP_ARM_AMI, REGION, deployed, run_failing, run_program
 
 

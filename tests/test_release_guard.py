@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from bluegreen.components.release_guard import (
+from bluegreen.release_guard import (
     GUARD_KEYS,
     RECOVERY,
     DeployedState,
@@ -16,7 +16,7 @@ from bluegreen.components.release_guard import (
     check_release,
     deployed_state,
 )
-from bluegreen.components.settings import Settings, read_settings
+from bluegreen.settings import Settings, read_settings
 from tests.harness import LOOKED_UP_AMI, deployed, diff, program_config, run_failing, run_program
 
 NEWER_AMI = "ami-0fffffffffffffff0"

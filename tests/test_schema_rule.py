@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen.components.schema_rule import schema_conflicts
-from bluegreen.components.settings import ConfigError
+from bluegreen.schema_rule import schema_conflicts
+from bluegreen.settings import ConfigError
 from tests.harness import run_failing, run_program
 
 # (database version, blue versions, green versions, active, idle scaled down) -> refused colours

@@ -6,7 +6,7 @@ and the migration command itself (a small sh script in tmp_path) succeeding, fai
 being interrupted, checking what was recorded and whether `pulumi up` ran.
 
 The Engine double below keeps config and outputs in memory; its `up` validates the config with the
-program's own `bluegreen.components.settings.read_settings` (which applies `bluegreen.components.schema_rule`), so an
+program's own `bluegreen.settings.read_settings` (which applies `bluegreen.schema_rule`), so an
 update the program would refuse fails here as well.
 """
 
@@ -29,11 +29,11 @@ import pytest
 
 import bluegreen.migrate as migrate_module
 from bluegreen.cli import main
-from bluegreen.components.schema_rule import EXPLAIN
-from bluegreen.components.settings import ConfigError, Settings, read_settings
 from bluegreen.engine import OperationResult, OutputSink
 from bluegreen.errors import EngineError, StackLockedError, ToolError
 from bluegreen.registry import COMMAND_MODULES, load_commands
+from bluegreen.schema_rule import EXPLAIN
+from bluegreen.settings import ConfigError, Settings, read_settings
 from bluegreen.stack_files import PROJECT_DIR, effective_config
 
 MODULES = ("bluegreen.commands.migrate",)

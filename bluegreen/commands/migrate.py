@@ -17,7 +17,7 @@ DESCRIPTION = (
     "tags the policy pack checks match the database. Refuses before running anything when <version> is not "
     "above databaseSchemaVersion, no migrationCommand is set, or a colour that can serve traffic (the live "
     "colour, and the idle colour unless idleScaledDown=true) runs a release whose <colour>SchemaVersions "
-    "does not list <version>, in config or as deployed (expand-and-contract, components/schema_rule.py). "
+    "does not list <version>, in config or as deployed (expand-and-contract, bluegreen/schema_rule.py). "
     "--timeout (seconds; the common option) kills the command's whole process group; a failed, hung or "
     "interrupted command leaves databaseSchemaVersion unchanged. See README.md (Shared database: expand-and-contract)."
 )

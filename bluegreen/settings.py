@@ -17,8 +17,8 @@ from typing import Any, TypeVar, cast
 
 import pulumi
 
-from .colors import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color
-from .schema_rule import schema_conflicts
+from bluegreen.contract import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color
+from bluegreen.schema_rule import schema_conflicts
 
 T = TypeVar("T")
 

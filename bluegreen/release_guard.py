@@ -13,8 +13,8 @@ from typing import Any
 
 import pulumi
 
-from .colors import COLORS, Color, traffic_weights
-from .settings import Settings
+from bluegreen.contract import COLORS, Color, traffic_weights
+from bluegreen.settings import Settings
 
 
 class ReleaseGuardError(pulumi.RunError):

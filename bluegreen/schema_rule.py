@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .colors import COLORS, Color
+from bluegreen.contract import COLORS, Color
 
 EXPLAIN = (
     "Both colours share one database, so change its schema by expand-and-contract: first release "

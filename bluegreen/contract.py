@@ -1,13 +1,22 @@
-"""The two colours and the weight maths the listener, the policy pack and the tools agree on."""
+"""The names and limits that the program, the policy pack, the release tool and the CI summary share.
+
+Each one is defined here once and imported everywhere else. The policy pack imports the names
+but keeps its own checks, so a bug in the program cannot silence a policy. This module imports
+nothing outside the standard library: the pack and the tool load it without Pulumi's SDK.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+# ---------------------------------------------------------------- colours and weights
 
 Color = Literal["blue", "green"]
 COLORS: tuple[Color, Color] = ("blue", "green")
 # The idle colour's largest canary share; above it the "idle" colour would be the main one.
-MAX_IDLE_TRAFFIC_PERCENT = 50
+MAX_IDLE_TRAFFIC_PERCENT: Final = 50
 
 
 def other(color: Color) -> Color:
@@ -17,3 +26,97 @@ def other(color: Color) -> Color:
 def traffic_weights(active: Color, idle_percent: int) -> dict[Color, int]:
     """Listener weights: the active colour gets the rest of 100, the idle colour its canary share."""
     return {active: 100 - idle_percent, other(active): idle_percent}
+
+
+# ---------------------------------------------------------------- type tokens
+
+TYPE_PREFIX: Final = "bluegreen:aws:"
+
+
+def type_token(component: str) -> str:
+    """`bluegreen:aws:<Name>`: part of every URN, so a rename would replace deployed resources."""
+    return f"{TYPE_PREFIX}{component}"
+
+
+# ---------------------------------------------------------------- tag keys
+
+TAG_PREFIX: Final = "bluegreen:"
+COLOR_TAG: Final = "bluegreen:color"
+RELEASE_TAG: Final = "bluegreen:release"
+IMAGE_ID_TAG: Final = "bluegreen:imageId"
+SUBNET_TIER_TAG: Final = "bluegreen:subnetTier"
+SCHEMA_VERSIONS_TAG: Final = "bluegreen:schemaVersions"  # space-separated: ELB tag values allow no comma
+IDLE_SCALED_DOWN_TAG: Final = "bluegreen:idleScaledDown"
+DATABASE_SCHEMA_VERSION_TAG: Final = "bluegreen:databaseSchemaVersion"
+
+# ---------------------------------------------------------------- the preview route
+
+PREVIEW_COLOR_HEADER: Final = "X-Bluegreen-Color"
+PREVIEW_TOKEN_HEADER: Final = "X-Bluegreen-Token"
+
+# ---------------------------------------------------------------- limits
+
+# The forward action's stickiness duration, in seconds (ELB API, TargetGroupStickinessConfig).
+STICKINESS_SECONDS: Final = (1, 604_800)
+# TLS 1.2 or newer ELB security policies (ELB docs, "Security policies for your Application Load Balancer").
+TLS_POLICY_PATTERN: Final = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)(-[A-Za-z0-9]+)*$")
+DEFAULT_TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+# ---------------------------------------------------------------- stack outputs
+
+
+@dataclass(frozen=True)
+class Output:
+    """One stack output. A per-colour output's name is the colour followed by `suffix`."""
+
+    key: str  # the name, or for a per-colour output its suffix ("Weight" -> blueWeight, greenWeight)
+    meaning: str
+    per_color: bool = False
+    secret: bool = False
+
+    def name(self, color: Color | None = None) -> str:
+        if self.per_color:
+            if color is None:
+                raise ValueError(f"output {self.key!r} is per colour: pass a colour")
+            return f"{color}{self.key}"
+        return self.key
+
+    def names(self) -> list[str]:
+        return [self.name(c) for c in COLORS] if self.per_color else [self.key]
+
+
+class Outputs:
+    """Every stack output the program exports, in the order it exports them."""
+
+    URL = Output("url", "Where the service answers: `https://<publicHostname>` when set, else the ALB's DNS name.")
+    ALB_DNS_NAME = Output("albDnsName", "The load balancer's DNS name (point `publicHostname` at it).")
+    LOAD_BALANCER_ARN = Output("loadBalancerArn", "The load balancer.")
+    ACTIVE_COLOR = Output("activeColor", "The colour the production listener sends the main share of traffic to.")
+    IDLE_COLOR = Output("idleColor", "The other colour: idle, or being prepared with the next release.")
+    LISTENER_ARN = Output("listenerArn", "The production listener (HTTPS with a certificate, else HTTP).")
+    HTTP_LISTENER_ARN = Output("httpListenerArn", "The port 80 listener (the redirect when HTTPS is on).")
+    WEIGHT = Output("Weight", "The colour's weight on the production listener (0 to 100).", per_color=True)
+    TARGET_GROUP_ARN = Output("TargetGroupArn", "The colour's target group.", per_color=True)
+    ASG_NAME = Output("AsgName", "The colour's Auto Scaling Group.", per_color=True)
+    RELEASE = Output("Release", "The release label the colour runs; the release guard reads it back.", per_color=True)
+    IMAGE_ID = Output("ImageId", "The AMI the colour runs (a lookup resolved and pinned).", per_color=True)
+    USER_DATA_HASH = Output(
+        "UserDataHash", "SHA-256 of the colour's boot script; `verify` binds its record to it.", per_color=True
+    )
+    SCHEMA_VERSIONS = Output(
+        "SchemaVersions", "The database schema versions the colour's release supports.", per_color=True
+    )
+    ALARM_NAMES = Output(
+        "AlarmNames", "The colour's alarms (5xx rate, p99 latency), as `bake` watches them.", per_color=True
+    )
+    PREVIEW_COLOR_HEADER = Output("previewColorHeader", "The header that picks a colour on the preview route.")
+    PREVIEW_TOKEN_HEADER = Output("previewTokenHeader", "The header that carries the preview token.")
+    PREVIEW_TOKEN = Output("previewToken", "The preview route's token.", secret=True)
+    DASHBOARD_NAME = Output("dashboardName", "The CloudWatch dashboard with both colours side by side.")
+    IDLE_SCALED_DOWN = Output("idleScaledDown", "Whether the idle colour is scaled to zero.")
+    DATABASE_SCHEMA_VERSION = Output("databaseSchemaVersion", "The schema version the shared database is at.")
+    BAKE_MINUTES = Output("bakeMinutes", "How long `bake` watches a new live colour by default.")
+
+    @classmethod
+    def all(cls) -> list[Output]:
+        return [value for value in vars(cls).values() if isinstance(value, Output)]

@@ -1,8 +1,10 @@
 """Every config key, read and validated in one place before any resource is registered.
 
-`pulumi.yaml` holds the defaults (the CLI applies them); this module only parses and checks.
-All problems are collected and raised together as one `ConfigError`, each line naming the key,
-the value and what is allowed.
+Two ways in, one set of rules: `read_settings` parses stack config (wire-form strings, with
+`Pulumi.yaml`'s defaults applied by the CLI), and a program that builds `Settings` itself in
+Python passes it through `validated`, which checks it by the same code. The dataclass defaults
+are `Pulumi.yaml`'s (a test holds them equal). All problems are collected and raised together as
+one `ConfigError`, each line naming the key, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -12,18 +14,25 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pulumi
 
-from bluegreen.contract import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color
+from bluegreen.contract import (
+    COLORS,
+    DEFAULT_TLS_POLICY,
+    MAX_IDLE_TRAFFIC_PERCENT,
+    STICKINESS_SECONDS,
+    TLS_POLICY_PATTERN,
+    Color,
+)
 from bluegreen.schema_rule import schema_conflicts
+from bluegreen.user_data import BOOT_SCRIPT_VARIABLES, MAX_USER_DATA_BYTES, render_user_data, unknown_placeholders
 
 T = TypeVar("T")
 
-# TLS 1.2+ ELB policies: the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families (incl. FIPS/PQ variants).
-TLS12_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)(-[A-Za-z0-9]+)*$")
 RESERVED_TAG_KEYS = ("Name",)
 MAX_SCHEMA_VERSION = 1_000_000
 RESERVED_TAG_PREFIXES = ("bluegreen:", "aws:")
@@ -51,44 +60,55 @@ class ConfigError(pulumi.RunError):
 
 @dataclass(frozen=True)
 class HealthCheck:
-    path: str
-    matcher: str
-    interval_seconds: int
-    timeout_seconds: int
-    healthy_threshold: int
-    unhealthy_threshold: int
+    path: str = "/health"
+    matcher: str = "200"
+    interval_seconds: int = 15
+    timeout_seconds: int = 5
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 3
 
 
 @dataclass(frozen=True)
 class FleetSpec:
     """What both colours share; building both from one spec keeps them identical."""
 
-    instance_type: str
-    min_size: int
-    max_size: int
-    desired_capacity: int
-    app_port: int
-    root_volume_size_gb: int
-    health_check: HealthCheck
-    deregistration_delay_seconds: int
-    health_check_grace_period_seconds: int
-    capacity_timeout: str
+    instance_type: str = "t3.micro"
+    min_size: int = 2
+    max_size: int = 4
+    desired_capacity: int = 2
+    app_port: int = 8080
+    root_volume_size_gb: int = 8
+    health_check: HealthCheck = field(default_factory=HealthCheck)
+    deregistration_delay_seconds: int = 30
+    health_check_grace_period_seconds: int = 120
+    capacity_timeout: str = "10m"
+    # The instances' IAM role gets these managed policies (an instance profile); none: no profile.
+    instance_policy_arns: tuple[str, ...] = ()
+    # Security groups the instances join besides their own (e.g. the database's client group).
+    extra_security_group_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Release:
-    """What differs between the colours: the app version, its image and its schema support."""
+    """What differs between the colours: the app version, its image, its boot script and its schema support."""
 
-    label: str
-    image_id: str  # "" means: look up the latest Amazon Linux 2023 AMI
-    schema_versions: tuple[int, ...]
+    label: str = "v1"
+    image_id: str = ""  # "" means: look up the latest Amazon Linux 2023 AMI
+    schema_versions: tuple[int, ...] = ()
+    # The instances' boot script, a template rendered with the release (`bluegreen.user_data`);
+    # "" runs the built-in demo app.
+    boot_script: str = ""
+
+
+def _default_releases() -> dict[Color, Release]:
+    return {color: Release() for color in COLORS}
 
 
 @dataclass(frozen=True)
 class Traffic:
-    active_color: Color
-    idle_traffic_percent: int
-    stickiness_seconds: int  # 0 = off
+    active_color: Color = "blue"
+    idle_traffic_percent: int = 0
+    stickiness_seconds: int = 0  # 0 = off
 
     @property
     def idle_color(self) -> Color:
@@ -97,9 +117,9 @@ class Traffic:
 
 @dataclass(frozen=True)
 class Edge:
-    certificate_arn: str
-    ssl_policy: str
-    allowed_cidrs: tuple[str, ...]
+    certificate_arn: str = ""
+    ssl_policy: str = DEFAULT_TLS_POLICY
+    allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     public_hostname: str = ""  # "" = the ALB's own DNS name
 
     @property
@@ -109,32 +129,34 @@ class Edge:
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    vpc_id: str  # "" = create one
-    subnet_ids: tuple[str, ...]
-    instance_subnet_ids: tuple[str, ...]
+    vpc_id: str = ""  # "" = create one
+    subnet_ids: tuple[str, ...] = ()
+    instance_subnet_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class AlarmSettings:
-    error_rate_percent: int
-    latency_p99_ms: int
-    evaluation_minutes: int
-    bake_minutes: int
+    error_rate_percent: int = 5
+    latency_p99_ms: int = 1000
+    evaluation_minutes: int = 3
+    bake_minutes: int = 15
 
 
 @dataclass(frozen=True)
 class Settings:
-    traffic: Traffic
-    releases: Mapping[Color, Release]
-    fleet: FleetSpec
-    edge: Edge
-    network: NetworkSettings
-    alarms: AlarmSettings
-    tags: Mapping[str, str]
-    allow_live_release: bool
-    idle_scaled_down: bool
-    database_schema_version: int  # 0 = schema checks off
-    migration_command: str
+    """Everything the program builds from. Every field has `Pulumi.yaml`'s default."""
+
+    traffic: Traffic = field(default_factory=Traffic)
+    releases: Mapping[Color, Release] = field(default_factory=_default_releases)
+    fleet: FleetSpec = field(default_factory=FleetSpec)
+    edge: Edge = field(default_factory=Edge)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    allow_live_release: bool = False
+    idle_scaled_down: bool = False
+    database_schema_version: int = 0  # 0 = schema checks off
+    migration_command: str = ""
 
 
 class _Reader:
@@ -271,6 +293,27 @@ def _check_fleet(r: _Reader, fleet: FleetSpec) -> None:
             "healthCheckTimeoutSeconds must be less than healthCheckIntervalSeconds, got "
             f"{hc.timeout_seconds} >= {hc.interval_seconds}"
         )
+    for arn in fleet.instance_policy_arns:
+        if not POLICY_ARN.match(arn):
+            r.problems.append(
+                f"instancePolicyArns entries must be IAM managed policy ARNs such as "
+                f"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore, got {arn!r}"
+            )
+    if len(fleet.instance_policy_arns) > MAX_INSTANCE_POLICIES:
+        r.problems.append(
+            f"instancePolicyArns may list at most {MAX_INSTANCE_POLICIES} policies (IAM's default quota per role), "
+            f"got {len(fleet.instance_policy_arns)}"
+        )
+    if len(set(fleet.instance_policy_arns)) != len(fleet.instance_policy_arns):
+        r.problems.append(f"instancePolicyArns lists a policy twice: {list(fleet.instance_policy_arns)}")
+    for group in fleet.extra_security_group_ids:
+        if not SECURITY_GROUP_ID.match(group):
+            r.problems.append(f"extraSecurityGroupIds entries must be security group ids (sg-...), got {group!r}")
+    if len(fleet.extra_security_group_ids) > MAX_EXTRA_SECURITY_GROUPS:
+        r.problems.append(
+            f"extraSecurityGroupIds may list at most {MAX_EXTRA_SECURITY_GROUPS} groups (an instance's network "
+            f"interface takes 5 by default, one of them its own), got {len(fleet.extra_security_group_ids)}"
+        )
 
 
 def _check_network(r: _Reader, net: NetworkSettings) -> None:
@@ -292,14 +335,62 @@ def _check_network(r: _Reader, net: NetworkSettings) -> None:
             r.problems.append(f"{key} lists a subnet twice: {list(ids)}")
 
 
-def read_settings(raw: Mapping[str, str | None]) -> Settings:
+POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+# IAM: 10 managed policies per role by default (IAM quotas, "Managed policies attached to an IAM role").
+MAX_INSTANCE_POLICIES = 10
+# EC2: 5 security groups per network interface by default (VPC quotas); the instances' own group is one.
+MAX_EXTRA_SECURITY_GROUPS = 4
+BOOT_SCRIPT_FILE_PREFIX = "file:"
+
+
+def _boot_script(r: _Reader, key: str, read_file: Callable[[str], str]) -> str:
+    """`<colour>BootScript`: "" (the demo app), `file:<path>` (a template file) or the script itself."""
+    value = r.string(key)
+    if not value.startswith(BOOT_SCRIPT_FILE_PREFIX):
+        return value
+    path = value[len(BOOT_SCRIPT_FILE_PREFIX) :]
+    try:
+        return read_file(path)
+    except OSError as exc:
+        r.problems.append(
+            f"{key}={value!r}: cannot read {path!r} ({exc.strerror or exc}); a file: path is relative to the "
+            "project directory"
+        )
+        return ""
+
+
+def _check_boot_scripts(r: _Reader, releases: Mapping[Color, Release], fleet: FleetSpec) -> None:
+    for color, release in releases.items():
+        key = f"{color}BootScript"
+        unknown = unknown_placeholders(release.boot_script)
+        if unknown:
+            r.problems.append(
+                f"{key} uses {', '.join(unknown)}, which the boot script template does not know; allowed: "
+                + ", ".join(f"{{{{{name}}}}}" for name in BOOT_SCRIPT_VARIABLES)
+            )
+            continue
+        size = len(render_user_data(release.boot_script, release.label, fleet.app_port, fleet.health_check.path))
+        if size > MAX_USER_DATA_BYTES:
+            r.problems.append(
+                f"{key} renders to {size} bytes for release {release.label!r}; EC2 allows at most "
+                f"{MAX_USER_DATA_BYTES} bytes of user data"
+            )
+
+
+def _read_file(path: str) -> str:
+    # Pulumi runs the program in the project directory, so relative paths are the project's.
+    return Path(path).read_text(encoding="utf-8")
+
+
+def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str] = _read_file) -> Settings:
     """Turn raw wire-form config into `Settings`, or raise one `ConfigError` listing every problem."""
     r = _Reader(raw)
     active = r.string("activeColor", lambda v: v in COLORS, "'blue' or 'green'")
     traffic = Traffic(
         active_color="green" if active == "green" else "blue",
         idle_traffic_percent=r.integer("idleTrafficPercent", 0, MAX_IDLE_TRAFFIC_PERCENT),
-        stickiness_seconds=r.integer("stickinessSeconds", 0, 604800),
+        stickiness_seconds=r.integer("stickinessSeconds", 0, STICKINESS_SECONDS[1]),
     )
     releases: dict[Color, Release] = {}
     for color in COLORS:
@@ -313,6 +404,7 @@ def read_settings(raw: Mapping[str, str | None]) -> Settings:
                 f"{color}ImageId", lambda v: v == "" or bool(AMI_ID.match(v)), "empty or an AMI id (ami-...)"
             ),
             schema_versions=r.array(f"{color}SchemaVersions", int),
+            boot_script=_boot_script(r, f"{color}BootScript", read_file),
         )
         for version in releases[color].schema_versions:
             if version < 1:
@@ -344,16 +436,19 @@ def read_settings(raw: Mapping[str, str | None]) -> Settings:
         capacity_timeout=r.string(
             "capacityTimeout", lambda v: bool(DURATION.match(v)), "a duration such as 10m or 1h30m"
         ),
+        instance_policy_arns=r.array("instancePolicyArns", str),
+        extra_security_group_ids=r.array("extraSecurityGroupIds", str),
     )
     _check_fleet(r, fleet)
+    _check_boot_scripts(r, releases, fleet)
     edge = Edge(
         certificate_arn=r.string(
             "certificateArn", lambda v: v == "" or bool(CERT_ARN.match(v)), "empty or an ACM certificate ARN"
         ),
         ssl_policy=r.string(
             "sslPolicy",
-            lambda v: bool(TLS12_POLICY.match(v)),
-            "a TLS 1.2+ ELB policy such as ELBSecurityPolicy-TLS13-1-2-2021-06",
+            lambda v: bool(TLS_POLICY_PATTERN.match(v)),
+            f"a TLS 1.2+ ELB policy such as {DEFAULT_TLS_POLICY}",
         ),
         allowed_cidrs=r.array("allowedCidrs", str),
         public_hostname=r.string(
@@ -423,7 +518,88 @@ CONFIG_KEYS = (
     "certificateArn", "publicHostname", "sslPolicy", "allowedCidrs", "vpcId", "subnetIds", "instanceSubnetIds", "tags",
     "rollbackErrorRatePercent", "rollbackLatencyP99Ms", "alarmEvaluationMinutes", "bakeMinutes",
     "databaseSchemaVersion", "blueSchemaVersions", "greenSchemaVersions", "migrationCommand",
+    "blueBootScript", "greenBootScript", "instancePolicyArns", "extraSecurityGroupIds",
 )  # fmt: skip
+
+
+def to_config(settings: Settings) -> dict[str, str]:
+    """`settings` as the wire-form stack config `read_settings` reads (a boot script inline)."""
+    fleet, hc, edge, net, alarms = (
+        settings.fleet,
+        settings.fleet.health_check,
+        settings.edge,
+        settings.network,
+        settings.alarms,
+    )
+    values: dict[str, Any] = {
+        "activeColor": settings.traffic.active_color,
+        "idleTrafficPercent": settings.traffic.idle_traffic_percent,
+        "stickinessSeconds": settings.traffic.stickiness_seconds,
+        "allowLiveRelease": settings.allow_live_release,
+        "instanceType": fleet.instance_type,
+        "minSize": fleet.min_size,
+        "maxSize": fleet.max_size,
+        "desiredCapacity": fleet.desired_capacity,
+        "idleScaledDown": settings.idle_scaled_down,
+        "capacityTimeout": fleet.capacity_timeout,
+        "healthCheckGracePeriodSeconds": fleet.health_check_grace_period_seconds,
+        "rootVolumeSizeGb": fleet.root_volume_size_gb,
+        "appPort": fleet.app_port,
+        "healthCheckPath": hc.path,
+        "healthCheckMatcher": hc.matcher,
+        "healthCheckIntervalSeconds": hc.interval_seconds,
+        "healthCheckTimeoutSeconds": hc.timeout_seconds,
+        "healthyThreshold": hc.healthy_threshold,
+        "unhealthyThreshold": hc.unhealthy_threshold,
+        "deregistrationDelaySeconds": fleet.deregistration_delay_seconds,
+        "certificateArn": edge.certificate_arn,
+        "publicHostname": edge.public_hostname,
+        "sslPolicy": edge.ssl_policy,
+        "allowedCidrs": list(edge.allowed_cidrs),
+        "vpcId": net.vpc_id,
+        "subnetIds": list(net.subnet_ids),
+        "instanceSubnetIds": list(net.instance_subnet_ids),
+        "tags": [f"{key}={value}" for key, value in settings.tags.items()],
+        "rollbackErrorRatePercent": alarms.error_rate_percent,
+        "rollbackLatencyP99Ms": alarms.latency_p99_ms,
+        "alarmEvaluationMinutes": alarms.evaluation_minutes,
+        "bakeMinutes": alarms.bake_minutes,
+        "databaseSchemaVersion": settings.database_schema_version,
+        "migrationCommand": settings.migration_command,
+        "instancePolicyArns": list(fleet.instance_policy_arns),
+        "extraSecurityGroupIds": list(fleet.extra_security_group_ids),
+    }
+    for color in COLORS:
+        release = settings.releases.get(color, Release())
+        values[f"{color}Release"] = release.label
+        values[f"{color}ImageId"] = release.image_id
+        values[f"{color}SchemaVersions"] = list(release.schema_versions)
+        values[f"{color}BootScript"] = release.boot_script
+    return {key: _wire(value) for key, value in values.items()}
+
+
+def _wire(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return json.dumps(value)
+    return str(value)
+
+
+def validated(settings: Settings) -> Settings:
+    """`settings` built in Python, checked by exactly the rules stack config is checked by.
+
+    Raises `ConfigError`, whose lines name the config key each field stands for.
+    """
+    if set(settings.releases) != set(COLORS):
+        raise ConfigError(
+            [f"releases must give a Release for each of {', '.join(COLORS)}, got {sorted(settings.releases)}"]
+        )
+    return read_settings(to_config(settings), read_file=_no_files)
+
+
+def _no_files(path: str) -> str:
+    raise FileNotFoundError(2, "a Settings object holds its boot script inline, not a file: path", path)
 
 
 # Declared in Pulumi.yaml for the release tool, which records its state in stack config.

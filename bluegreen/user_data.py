@@ -1,18 +1,47 @@
-"""Boot script for the built-in demo app: serves the release and a health page on the app port.
+"""Each colour's boot script (EC2 user data): your own template, or the built-in demo app.
 
-Point `blueImageId`/`greenImageId` at your own AMI that runs your app on `appPort`; the script
-only starts the demo server when nothing else listens there.
+A template is rendered with its colour's release: `{{release}}`, `{{appPort}}` and
+`{{healthCheckPath}}` are replaced, and any other `{{name}}` is refused when config is read. The
+colour itself is not a variable: both colours must boot the same way, differing only by release.
+
+The demo app serves the release and a health page on the app port. It starts only when nothing
+else listens there, so an AMI that runs your app on `appPort` needs no script of its own.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import shlex
 
+# EC2 RunInstances: "User data is limited to 16 KB, in raw form, before it is base64-encoded."
+MAX_USER_DATA_BYTES = 16 * 1024
+BOOT_SCRIPT_VARIABLES = ("release", "appPort", "healthCheckPath")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}")
 
-def demo_user_data(release: str, app_port: int, health_path: str) -> str:
-    """Base64 user data; depends only on the release and the shared spec, never on the colour."""
+
+def unknown_placeholders(template: str) -> list[str]:
+    """The `{{name}}` placeholders of `template` that are not BOOT_SCRIPT_VARIABLES, in order."""
+    seen = [m.group(0) for m in PLACEHOLDER.finditer(template) if m.group(1) not in BOOT_SCRIPT_VARIABLES]
+    return list(dict.fromkeys(seen))
+
+
+def render_user_data(template: str, release: str, app_port: int, health_path: str) -> str:
+    """The raw boot script: `template` rendered for `release`, or the demo app when it is empty."""
+    if not template:
+        return demo_script(release, app_port, health_path)
+    values = {"release": release, "appPort": str(app_port), "healthCheckPath": health_path}
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def user_data(template: str, release: str, app_port: int, health_path: str) -> str:
+    """Base64 user data for the launch template; depends on the release and the shared spec only."""
+    return base64.b64encode(render_user_data(template, release, app_port, health_path).encode()).decode()
+
+
+def demo_script(release: str, app_port: int, health_path: str) -> str:
+    """The demo app's boot script."""
     health_file = health_path.lstrip("/") or "index.html"
     if health_file.endswith("/"):
         health_file += "index.html"
@@ -40,4 +69,4 @@ UNIT
 systemctl daemon-reload
 systemctl enable --now bluegreen-demo.service
 """
-    return base64.b64encode(script.encode()).decode()
+    return script

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from bluegreen.contract import Color
 from bluegreen.schema_rule import encode_schema_versions
 from bluegreen.settings import FleetSpec
-from bluegreen.user_data import demo_user_data
+from bluegreen.user_data import user_data as render_boot_script
 
 from .router import PREVIEW_PRIORITY, preview_conditions
 
@@ -25,6 +25,7 @@ class ResolvedRelease:
     image_id: str
     schema_versions: tuple[int, ...] = ()
     root_device_name: str = "/dev/xvda"  # the image's own, from DescribeImages
+    boot_script: str = ""  # a template (bluegreen.user_data); "" = the demo app
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class EnvironmentArgs:
     preview_token: pulumi.Input[str] = ""
     scaled_down: bool = False  # explicit idleScaledDown: no instances, no rollback target
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The instances' IAM instance profile (ARN), when the service made one; created before the template.
+    instance_profile_arn: pulumi.Input[str] | None = None
+    instance_profile_ready: Sequence[pulumi.Resource] = ()  # its role's policy attachments
 
 
 class Environment(pulumi.ComponentResource):
@@ -108,7 +112,7 @@ class Environment(pulumi.ComponentResource):
             opts=child,
         )
         public_ip = "true" if args.subnet_tier == "public" else "false"
-        user_data = demo_user_data(release.label, spec.app_port, hc.path)
+        user_data = render_boot_script(release.boot_script, release.label, spec.app_port, hc.path)
         # What runs on the colour, for the release tool's "verified for exactly this" record.
         self.user_data_hash = hashlib.sha256(user_data.encode()).hexdigest()
         self.launch_template = aws.ec2.LaunchTemplate(
@@ -137,7 +141,7 @@ class Environment(pulumi.ComponentResource):
                 {
                     "device_index": 0,
                     "associate_public_ip_address": public_ip,
-                    "security_groups": [args.instance_security_group_id],
+                    "security_groups": [args.instance_security_group_id, *spec.extra_security_group_ids],
                     "delete_on_termination": "true",
                 }
             ],
@@ -151,7 +155,10 @@ class Environment(pulumi.ComponentResource):
             # any template change but name, description and default version, so a tag edit here would
             # preview as a replacement of both Auto Scaling groups.
             tags=own_tags("lt"),
-            opts=child,
+            # The provider waits out IAM's eventual consistency for a new profile (terraform-provider-aws
+            # #5633, #40088); depending on the policy attachments means instances boot with their permissions.
+            iam_instance_profile={"arn": args.instance_profile_arn} if args.instance_profile_arn is not None else None,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.instance_profile_ready)),
         )
         desired = 0 if args.scaled_down else spec.desired_capacity
         self.asg = aws.autoscaling.Group(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,6 +81,39 @@ class BlueGreenService(pulumi.ComponentResource):
             ),
             child,
         )
+        self.instance_profile: aws.iam.InstanceProfile | None = None
+        policy_attachments: list[pulumi.Resource] = []
+        if settings.fleet.instance_policy_arns:
+            role = aws.iam.Role(
+                f"{name}-instance-role",
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "ec2.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+                tags=tags,
+                opts=child,
+            )
+            # Named by the policy, not by position, so reordering the list replaces nothing.
+            policy_attachments = [
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-instance-policy-{hashlib.sha256(arn.encode()).hexdigest()[:8]}",
+                    role=role.name,
+                    policy_arn=arn,
+                    opts=child,
+                )
+                for arn in settings.fleet.instance_policy_arns
+            ]
+            self.instance_profile = aws.iam.InstanceProfile(
+                f"{name}-instance-profile", role=role.name, tags=tags, opts=child
+            )
         # The secret the preview route and the warm-up rules require, with the colour header.
         self.preview_token = random.RandomPassword(f"{name}-preview-token", length=32, special=False, opts=child)
         idle = settings.traffic.idle_color
@@ -93,6 +128,7 @@ class BlueGreenService(pulumi.ComponentResource):
                         image_id=image_ids[color],
                         root_device_name=args.root_device_names[color],
                         schema_versions=settings.releases[color].schema_versions,
+                        boot_script=settings.releases[color].boot_script,
                     ),
                     vpc_id=self.network.vpc_id,
                     subnet_ids=self.network.instance_subnet_ids,
@@ -102,6 +138,8 @@ class BlueGreenService(pulumi.ComponentResource):
                     preview_token=self.preview_token.result,
                     scaled_down=settings.idle_scaled_down and color == idle,
                     tags=tags,
+                    instance_profile_arn=self.instance_profile.arn if self.instance_profile else None,
+                    instance_profile_ready=policy_attachments,
                 ),
                 child,
             )

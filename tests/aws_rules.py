@@ -120,6 +120,8 @@ ELB_TAG_KEY = every(model_string("elbv2", "TagKey"), not_prefixed("aws:"))
 ELB_TAG_VALUE = model_string("elbv2", "TagValue")
 CW_TAG_KEY = every(model_string("cloudwatch", "TagKey"), not_prefixed("aws:"))
 CW_TAG_VALUE = model_string("cloudwatch", "TagValue")
+IAM_TAG_KEY = every(model_string("iam", "tagKeyType"), not_prefixed("aws:"))
+IAM_TAG_VALUE = model_string("iam", "tagValueType")
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
 TG = "aws:lb/targetGroup:TargetGroup"
@@ -132,6 +134,10 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+ROLE = "aws:iam/role:Role"
+PROFILE = "aws:iam/instanceProfile:InstanceProfile"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+IAM_TYPES = (ROLE, PROFILE)
 ELB_TYPES = (LB, TG, LISTENER, RULE)
 EC2_TYPES = (
     SG,
@@ -210,6 +216,20 @@ RULES: tuple[Rule, ...] = (
         "botocore autoscaling TagKey",
     ),
     Rule((ASG,), r"tags\[\d+\]\.value", model_string("autoscaling", "TagValue"), "botocore autoscaling TagValue"),
+    Rule(IAM_TYPES, r"tags\.<key>", IAM_TAG_KEY, "botocore iam tagKeyType; aws: prefix reserved"),
+    Rule(IAM_TYPES, r"tags\[.+\]", IAM_TAG_VALUE, "botocore iam tagValueType"),
+    Rule((ROLE,), r"<name>", autoname(64, r"\w+=,.@-"), "botocore iam roleNameType: 1..64 of [\\w+=,.@-]"),
+    Rule((PROFILE,), r"<name>", autoname(128, r"\w+=,.@-"), "botocore iam instanceProfileNameType"),
+    Rule(
+        (ROLE,),
+        r"assumeRolePolicy",
+        every(
+            model_string("iam", "policyDocumentType"),
+            lambda v, _: None if len(str(v)) <= 2048 else "a role trust policy is at most 2048 characters",
+        ),
+        "botocore iam policyDocumentType; IAM quotas: role trust policy length 2,048 characters",
+    ),
+    Rule((ATTACHMENT,), r"policyArn", model_string("iam", "arnType"), "botocore iam arnType"),
     Rule((ALARM,), r"tags\.<key>", CW_TAG_KEY, "botocore cloudwatch TagKey"),
     Rule((ALARM,), r"tags\[.+\]", CW_TAG_VALUE, "botocore cloudwatch TagValue"),
     # -- EC2 --------------------------------------------------------------------------------------------
@@ -499,6 +519,9 @@ REVIEWED: tuple[tuple[str, str, str], ...] = (
     (LB, r"(internal|dropInvalidHeaderFields|securityGroups\[\d+\]|subnets\[\d+\])", "booleans and references"),
     (LT, r"updateDefaultVersion", "a provider option, not sent to AWS"),
     (LT, r"networkInterfaces\[\d+\]\.(deviceIndex|securityGroups\[\d+\])", "index 0 and security group references"),
+    (LT, r"iamInstanceProfile\.arn", "the instance profile's own ARN"),
+    (ATTACHMENT, r"role", "the role's own name"),
+    (PROFILE, r"role", "the role's own name"),
     (ASG, r"(vpcZoneIdentifiers|targetGroupArns)\[\d+\]", "subnet and target group references"),
     (ASG, r"launchTemplate\.id", "a launch template reference"),
     ("aws:ec2/vpc:Vpc", r"(enableDnsHostnames|enableDnsSupport)", "booleans"),

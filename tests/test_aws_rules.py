@@ -28,6 +28,19 @@ CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234"
 VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 
 
+POLICY_ARNS = (
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+    "arn:aws:iam::123456789012:policy/app/read-config",
+)
+GROUPS = ("sg-0123456789abcdef0", "sg-0fedcba9876543210", "sg-00000000000000001", "sg-00000000000000002")
+BOOT_SCRIPTS = (
+    "",
+    "#!/bin/bash\necho {{release}} > /etc/app-release\n",
+    "#cloud-config\nruncmd: [[echo, '{{appPort}}']]\n",
+)
+
+
 @st.composite
 def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     low = draw(st.integers(1, 4))
@@ -73,6 +86,13 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         config.update(VPC)
+    if draw(st.booleans()):  # your own app: an instance profile, extra groups, boot scripts
+        config["instancePolicyArns"] = draw(
+            st.lists(st.sampled_from(POLICY_ARNS), min_size=1, max_size=len(POLICY_ARNS), unique=True)
+        )
+        config["extraSecurityGroupIds"] = draw(st.lists(st.sampled_from(GROUPS), max_size=4, unique=True))
+        config["blueBootScript"] = draw(st.sampled_from(BOOT_SCRIPTS))
+        config["greenBootScript"] = draw(st.sampled_from(BOOT_SCRIPTS))
     return config
 
 

@@ -212,7 +212,11 @@ def test_every_type_the_program_registers_has_its_set_fields_looked_up():
     from policies.bluegreen_policies.provider_sets import SET_FIELDS
     from tests.harness import run_program
 
-    registered = {r.type for r in run_program().resources if r.custom}
+    everything = {  # every optional resource on: an instance profile, HTTPS, your own network
+        "instancePolicyArns": ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+        "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+    }
+    registered = {r.type for config in ({}, everything) for r in run_program(config).resources if r.custom}
     assert registered - set(SET_FIELDS) == set()
 
 

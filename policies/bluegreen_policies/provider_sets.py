@@ -9,8 +9,8 @@ Source: terraform-provider-aws, the `Type: schema.TypeSet` attributes of each re
 (internal/service/elbv2/listener.go, listener_rule.go, target_group.go, load_balancer.go;
 internal/service/autoscaling/group.go; internal/service/ec2/ec2_launch_template.go,
 vpc_security_group.go, vpc_route_table.go; internal/service/cloudwatch/metric_alarm.go,
-composite_alarm.go), written in Pulumi's input names, `*` standing for every list index. The
-other resource types the program registers (the VPC's pieces, the dashboard and the
+composite_alarm.go; internal/service/iam/role.go), written in Pulumi's input names, `*` standing
+for every list index. The other resource types the program registers (the VPC's pieces, the dashboard and the
 `aws:vpc/securityGroup{Ingress,Egress}Rule` resources, a plugin-framework schema of scalars) have
 no set-typed field; `tests/test_policy_parity.py` checks that every type the program registers is
 listed here.
@@ -75,6 +75,11 @@ SET_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], ...]]] = {
         ("insufficientDataActions",),
         ("okActions",),
     ),
+    # internal/service/iam/role.go: `inline_policy` and `managed_policy_arns` are TypeSet.
+    "aws:iam/role:Role": (("inlinePolicies",), ("managedPolicyArns",)),
+    # No set-typed fields (internal/service/iam/instance_profile.go, role_policy_attachment.go).
+    "aws:iam/instanceProfile:InstanceProfile": (),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (),
     # No set-typed fields.
     "aws:ec2/vpc:Vpc": (),
     "aws:ec2/subnet:Subnet": (),

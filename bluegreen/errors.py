@@ -7,7 +7,7 @@ from typing import Any
 
 
 class ExitCode(IntEnum):
-    """Process exit codes of `python -m bluegreen` (documented in README.md, Output and exit codes)."""
+    """Process exit codes of `python -m bluegreen` (documented in docs/release-tool.md, Output and exit codes)."""
 
     OK = 0
     CHECK_FAILED = 1  # a check or an operation failed; traffic is on a healthy colour

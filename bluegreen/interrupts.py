@@ -1,7 +1,7 @@
 """Hold Ctrl-C off while traffic is being put back on a healthy colour.
 
 Only this process is protected: a `pulumi` CLI that the Automation API runs as a subprocess gets
-the terminal's SIGINT itself and handles it its own way (README, Failure handling).
+the terminal's SIGINT itself and handles it its own way (docs/release-tool.md, Failure handling).
 """
 
 from __future__ import annotations

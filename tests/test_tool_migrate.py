@@ -589,7 +589,7 @@ def test_when_recording_fails_the_config_keeps_the_new_version_and_says_what_to_
     assert run.code == 1
     assert run.error.startswith(
         "the expand migration to 2 succeeded, but recording it failed: the resources' tags (and maybe the config) "
-        "still say schema 1. Finish recording it with `pulumi config set databaseSchemaVersion 2 && pulumi up`; "
+        "still say schema 1. Finish recording it with `pulumi config set databaseSchemaVersion 2 && pulumi up --policy-pack policies`; "
         "do not run the migration again.\npulumi up failed:"
     )
     assert engine.messages == ["bluegreen migrate expand 2"]

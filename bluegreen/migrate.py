@@ -431,7 +431,8 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
             raise type(exc)(
                 f"the {action} migration to {target} succeeded, but recording it failed: the resources' tags "
                 f"(and maybe the config) still say schema {current}. Finish recording it with `pulumi config set "
-                f"{DATABASE_SCHEMA_VERSION} {target} && pulumi up --policy-pack policies`; do not run the migration again.\n{exc.message}",
+                f"{DATABASE_SCHEMA_VERSION} {target} && pulumi up --policy-pack policies`; do not run the migration "
+                f"again.\n{exc.message}",
                 details={**exc.details, "migrated": True, "toVersion": target},
             ) from exc
     after = deployed_state(ctx.engine.outputs())

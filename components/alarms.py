@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from bluegreen.contract import Color
+from bluegreen.contract import COLOR_TAG, Color, type_token
 from bluegreen.settings import AlarmSettings
 
 
@@ -28,7 +28,7 @@ class ColorAlarms(pulumi.ComponentResource):
     latency: aws.cloudwatch.MetricAlarm
 
     def __init__(self, name: str, args: ColorAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("bluegreen:aws:ColorAlarms", name, None, opts)
+        super().__init__(type_token("ColorAlarms"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         t = args.thresholds
         dimensions = {"LoadBalancer": args.load_balancer_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
@@ -47,7 +47,7 @@ class ColorAlarms(pulumi.ComponentResource):
             }
 
         def tags(role: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{name}-{role}", "bluegreen:color": args.color}
+            return {**args.tags, "Name": f"{name}-{role}", COLOR_TAG: args.color}
 
         self.error_rate = aws.cloudwatch.MetricAlarm(
             f"{name}-5xx-rate",

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from bluegreen.contract import COLORS, Color
+from bluegreen.contract import COLORS, Color, type_token
 
 PANELS = (
     ("Requests", "RequestCount", "Sum"),
@@ -62,7 +62,7 @@ class Dashboard(pulumi.ComponentResource):
     dashboard: aws.cloudwatch.Dashboard
 
     def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("bluegreen:aws:Dashboard", name, None, opts)
+        super().__init__(type_token("Dashboard"), name, None, opts)
         body = pulumi.Output.all(
             args.region, args.load_balancer_arn_suffix, *(args.target_group_arn_suffixes[c] for c in COLORS)
         ).apply(lambda v: dashboard_body(v[0], v[1], dict(zip(COLORS, v[2:], strict=True))))

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from bluegreen.contract import Color
+from bluegreen.contract import (
+    COLOR_TAG,
+    IMAGE_ID_TAG,
+    RELEASE_TAG,
+    SCHEMA_VERSIONS_TAG,
+    SUBNET_TIER_TAG,
+    Color,
+    type_token,
+)
 from bluegreen.schema_rule import encode_schema_versions
 from bluegreen.settings import FleetSpec
 from bluegreen.user_data import user_data as render_boot_script
@@ -58,17 +66,17 @@ class Environment(pulumi.ComponentResource):
     user_data_hash: str
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("bluegreen:aws:Environment", name, None, opts)
+        super().__init__(type_token("Environment"), name, None, opts)
         spec, release = args.spec, args.release
         child = pulumi.ResourceOptions(parent=self)
 
         def own_tags(role: str) -> dict[str, str]:
             return {
                 "Name": f"{name}-{role}",
-                "bluegreen:color": args.color,
-                "bluegreen:release": release.label,
-                "bluegreen:imageId": release.image_id,
-                "bluegreen:subnetTier": args.subnet_tier,
+                COLOR_TAG: args.color,
+                RELEASE_TAG: release.label,
+                IMAGE_ID_TAG: release.image_id,
+                SUBNET_TIER_TAG: args.subnet_tier,
             }
 
         def tags(role: str) -> dict[str, str]:
@@ -77,7 +85,7 @@ class Environment(pulumi.ComponentResource):
         # Schema support is a declaration about the release, not part of what runs: it goes on
         # the target group and ASG (in place), never on the launch template, so declaring it
         # does not rebuild a fleet.
-        schema = {"bluegreen:schemaVersions": encode_schema_versions(release.schema_versions)}
+        schema = {SCHEMA_VERSIONS_TAG: encode_schema_versions(release.schema_versions)}
 
         hc = spec.health_check
         self.target_group = aws.lb.TargetGroup(
@@ -108,7 +116,7 @@ class Environment(pulumi.ComponentResource):
             actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
             conditions=preview_conditions(args.color, args.preview_token),
             # No release tags: staging must not touch the route.
-            tags={**args.tags, "Name": f"{name}-warmup", "bluegreen:color": args.color},
+            tags={**args.tags, "Name": f"{name}-warmup", COLOR_TAG: args.color},
             opts=child,
         )
         public_ip = "true" if args.subnet_tier == "public" else "false"

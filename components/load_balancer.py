@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from bluegreen.contract import type_token
+
 
 @dataclass(frozen=True)
 class LoadBalancerArgs:
@@ -36,7 +38,7 @@ class LoadBalancer(pulumi.ComponentResource):
     instance_security_group: aws.ec2.SecurityGroup
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("bluegreen:aws:LoadBalancer", name, None, opts)
+        super().__init__(type_token("LoadBalancer"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # No inline rules: the provider removes AWS's default allow-all egress, and the
         # standalone rules below are the whole rule set.

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from bluegreen.contract import SUBNET_TIER_TAG, type_token
+
 
 @dataclass(frozen=True)
 class NetworkArgs:
@@ -53,7 +55,7 @@ class Network(pulumi.ComponentResource):
     instance_subnet_tier: str
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("bluegreen:aws:Network", name, None, opts)
+        super().__init__(type_token("Network"), name, None, opts)
         if args.vpc_id:
             self.vpc_id = pulumi.Output.from_input(args.vpc_id)
             self.alb_subnet_ids = pulumi.Output.from_input(list(args.subnet_ids))
@@ -90,7 +92,7 @@ class Network(pulumi.ComponentResource):
                 availability_zone=zone,
                 cidr_block=_nth_block(args.cidr_block, index),
                 map_public_ip_on_launch=False,
-                tags={**args.tags, "Name": f"{name}-subnet-{index}", "bluegreen:subnetTier": "public"},
+                tags={**args.tags, "Name": f"{name}-subnet-{index}", SUBNET_TIER_TAG: "public"},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(

@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from bluegreen.contract import COLORS, Color
+from bluegreen.contract import COLOR_TAG, COLORS, PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER, Color, type_token
 
-PREVIEW_COLOR_HEADER = "X-Bluegreen-Color"
-PREVIEW_TOKEN_HEADER = "X-Bluegreen-Token"
 PREVIEW_PRIORITY: Mapping[Color, int] = {"blue": 10, "green": 20}
 
 
@@ -60,7 +58,7 @@ class Router(pulumi.ComponentResource):
     preview_rules: dict[Color, aws.lb.ListenerRule]
 
     def __init__(self, name: str, args: RouterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("bluegreen:aws:Router", name, None, opts)
+        super().__init__(type_token("Router"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         listener_tags = {**args.tags, **args.listener_tags}
         production = pulumi.ResourceOptions(parent=self, depends_on=list(args.serve_after))
@@ -111,7 +109,7 @@ class Router(pulumi.ComponentResource):
                 priority=PREVIEW_PRIORITY[color],
                 actions=[{"type": "forward", "target_group_arn": args.target_group_arns[color]}],
                 conditions=preview_conditions(color, args.preview_token),
-                tags={**args.tags, "Name": f"{name}-preview-{color}", "bluegreen:color": color},
+                tags={**args.tags, "Name": f"{name}-preview-{color}", COLOR_TAG: color},
                 opts=child,
             )
             for color in COLORS

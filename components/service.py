@@ -7,13 +7,24 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from bluegreen.contract import COLORS, Color, traffic_weights
-from bluegreen.settings import Settings
+from bluegreen.contract import (
+    COLORS,
+    DATABASE_SCHEMA_VERSION_TAG,
+    IDLE_SCALED_DOWN_TAG,
+    PREVIEW_COLOR_HEADER,
+    PREVIEW_TOKEN_HEADER,
+    Color,
+    Outputs,
+    traffic_weights,
+    type_token,
+)
+from bluegreen.settings import Settings, validated
 
 from .alarms import ColorAlarms, ColorAlarmsArgs
 from .dashboard import Dashboard, DashboardArgs
@@ -46,6 +57,9 @@ class BlueGreenService(pulumi.ComponentResource):
     preview_token: random.RandomPassword
     dashboard: Dashboard
     weights: dict[Color, int]
+    settings: Settings
+    image_ids: dict[Color, str]
+    instance_profile: aws.iam.InstanceProfile | None
 
     def __init__(
         self,
@@ -53,8 +67,9 @@ class BlueGreenService(pulumi.ComponentResource):
         args: BlueGreenServiceArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("bluegreen:aws:BlueGreenService", name, None, opts)
-        settings, image_ids = args.settings, args.image_ids
+        super().__init__(type_token("BlueGreenService"), name, None, opts)
+        settings, image_ids = validated(args.settings), args.image_ids
+        self.settings, self.image_ids = settings, dict(image_ids)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(settings.tags)
 
@@ -81,7 +96,7 @@ class BlueGreenService(pulumi.ComponentResource):
             ),
             child,
         )
-        self.instance_profile: aws.iam.InstanceProfile | None = None
+        self.instance_profile = None
         policy_attachments: list[pulumi.Resource] = []
         if settings.fleet.instance_policy_arns:
             role = aws.iam.Role(
@@ -175,8 +190,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 certificate_arn=settings.edge.certificate_arn,
                 ssl_policy=settings.edge.ssl_policy,
                 listener_tags={
-                    "bluegreen:idleScaledDown": str(settings.idle_scaled_down).lower(),
-                    "bluegreen:databaseSchemaVersion": str(settings.database_schema_version),
+                    IDLE_SCALED_DOWN_TAG: str(settings.idle_scaled_down).lower(),
+                    DATABASE_SCHEMA_VERSION_TAG: str(settings.database_schema_version),
                 },
                 tags=tags,
             ),
@@ -201,3 +216,37 @@ class BlueGreenService(pulumi.ComponentResource):
                 "weights": dict(self.weights),
             }
         )
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """Every stack output, by its name in `bluegreen.contract.Outputs`: what the release tool,
+        the CI summary and the next update's release guard read."""
+        settings, lb, router = self.settings, self.load_balancer, self.router
+        scheme = "https" if settings.edge.https else "http"
+        host = settings.edge.public_hostname
+        out: dict[str, Any] = {
+            Outputs.URL.name(): lb.alb.dns_name.apply(lambda dns: f"{scheme}://{host or dns}"),
+            Outputs.ALB_DNS_NAME.name(): lb.alb.dns_name,
+            Outputs.LOAD_BALANCER_ARN.name(): lb.alb.arn,
+            Outputs.ACTIVE_COLOR.name(): settings.traffic.active_color,
+            Outputs.IDLE_COLOR.name(): settings.traffic.idle_color,
+            Outputs.LISTENER_ARN.name(): router.production_listener.arn,
+            Outputs.HTTP_LISTENER_ARN.name(): router.http_listener.arn,
+        }
+        for color in COLORS:
+            env, release = self.environments[color], settings.releases[color]
+            out[Outputs.WEIGHT.name(color)] = self.weights[color]
+            out[Outputs.TARGET_GROUP_ARN.name(color)] = env.target_group.arn
+            out[Outputs.ASG_NAME.name(color)] = env.asg.name
+            out[Outputs.RELEASE.name(color)] = release.label
+            out[Outputs.IMAGE_ID.name(color)] = self.image_ids[color]
+            out[Outputs.USER_DATA_HASH.name(color)] = env.user_data_hash
+            out[Outputs.SCHEMA_VERSIONS.name(color)] = list(release.schema_versions)
+            out[Outputs.ALARM_NAMES.name(color)] = self.alarms[color].alarm_names
+        out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
+        out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER
+        out[Outputs.PREVIEW_TOKEN.name()] = pulumi.Output.secret(self.preview_token.result)
+        out[Outputs.DASHBOARD_NAME.name()] = self.dashboard.dashboard.dashboard_name
+        out[Outputs.IDLE_SCALED_DOWN.name()] = settings.idle_scaled_down
+        out[Outputs.DATABASE_SCHEMA_VERSION.name()] = settings.database_schema_version
+        out[Outputs.BAKE_MINUTES.name()] = settings.alarms.bake_minutes
+        return out

@@ -1,0 +1,76 @@
+"""The stack's program, and the same steps for any Pulumi program that uses the package.
+
+settings -> deployed state -> release guard -> images -> service -> stack outputs. The root
+`__main__.py` calls `main()`; your own program calls `deploy()` with `Settings` built in Python
+(see examples/).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
+from bluegreen.contract import COLORS
+from bluegreen.images import (
+    ImageError,
+    architecture_problems,
+    default_architecture,
+    describe_image,
+    instance_architectures,
+    latest_amazon_linux,
+    root_volume_problems,
+)
+from bluegreen.release_guard import check_release, read_deployed_state
+from bluegreen.settings import Settings, load_settings, validated
+
+
+def deploy(
+    settings: Settings, name: str = "bluegreen", opts: pulumi.ResourceOptions | None = None, *, export: bool = True
+) -> BlueGreenService:
+    """Check `settings`, guard the update against the stack's last outputs, resolve and check the
+    images, build the service and (with `export`) export the outputs the release tool reads.
+
+    Every refusal is a `pulumi.RunError` raised before any resource is registered.
+    """
+    settings = validated(settings)
+    deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
+    architectures = instance_architectures(settings.fleet.instance_type)
+    guard = check_release(settings, deployed, lambda: latest_amazon_linux(default_architecture(architectures)))
+    described = {image: describe_image(image) for image in sorted(set(guard.image_ids.values()))}
+    images = {color: described[guard.image_ids[color]] for color in COLORS}
+    problems = [
+        *architecture_problems(settings.fleet.instance_type, architectures, images),
+        *root_volume_problems(settings.fleet.root_volume_size_gb, images),
+    ]
+    if problems:
+        raise ImageError("images refused:\n  - " + "\n  - ".join(problems))
+    for message in [*state_warnings, *guard.warnings]:
+        pulumi.log.warn(message)
+    for message in guard.notes:
+        pulumi.log.info(message)
+    service = BlueGreenService(
+        name,
+        BlueGreenServiceArgs(
+            settings=settings,
+            image_ids=guard.image_ids,
+            root_device_names={color: images[color].root_device_name for color in COLORS},
+        ),
+        opts,
+    )
+    if export:
+        export_outputs(service)
+    return service
+
+
+def export_outputs(service: BlueGreenService) -> None:
+    """Export every stack output the release tool, the summary and the release guard read."""
+    outputs: dict[str, Any] = service.stack_outputs()
+    for output_name, value in outputs.items():
+        pulumi.export(output_name, value)
+
+
+def main() -> None:
+    """This stack: `Settings` from its `bluegreen:` config."""
+    deploy(load_settings())

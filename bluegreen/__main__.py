@@ -1,7 +1,7 @@
-"""`python -m bluegreen <command>`."""
+"""`python -m bluegreen <command>`: the same tool as the `bluegreen` command, named as it was run."""
 
 import sys
 
 from bluegreen.cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m bluegreen"))

@@ -1,12 +1,15 @@
-"""`python -m bluegreen <command>`: argument parsing, wiring, exit codes."""
+"""`bluegreen <command>` (also `python -m bluegreen <command>`): argument parsing, wiring, exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -15,11 +18,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bluegreen import __version__, stack_files
 from bluegreen.aws import Aws
 from bluegreen.clock import Clock, SystemClock
+from bluegreen.commands.options import MAX_BAKE_MINUTES
 from bluegreen.context import Context, Timing, default_aws
 from bluegreen.engine import AutomationEngine, Engine
 from bluegreen.errors import ExitCode, ToolError, UsageError
 from bluegreen.outputs import StackOutputs
-from bluegreen.registry import COMMAND_MODULES, CommandSpec, load_commands
+from bluegreen.registry import COMMANDS, CommandSpec, check_unique, load_commands
 from bluegreen.smoke import Fetch, urllib_fetch
 
 EngineFactory = Callable[[argparse.Namespace], Engine]
@@ -32,33 +36,79 @@ EPILOG = """exit codes:
   4  locked: another update holds the stack lock
   130 interrupted (Ctrl-C); traffic was left on a healthy colour
 
-See README.md (The release tool) for the release flow."""
+See docs/release-tool.md for the release flow."""
+
+# The timing options once given to every command. A command that does not wait on something does not
+# list its option, but still accepts it, so that scripts passing the same options to every command keep
+# working; the value is ignored and a note says so.
+ACCEPTED_UNUSED: tuple[str, ...] = ("--poll", "--timeout", "--confirm-timeout")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's layout, and appends each option's default unless its help says it in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+            or "default" in text
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def _fill(text: str) -> str:
+    """A command's description as paragraphs wrapped for the terminal, as argparse wraps option help."""
+    width = max(40, min(100, shutil.get_terminal_size().columns - 2))
+    return "\n\n".join(
+        textwrap.fill(paragraph, width=width, break_on_hyphens=False) for paragraph in text.split("\n\n")
+    )
 
 
 def _common_options() -> argparse.ArgumentParser:
+    """What every command takes: each works on one stack of one project and can report as JSON."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument(
-        "--stack", default=os.environ.get("BLUEGREEN_STACK", "dev"), help="stack name (default $BLUEGREEN_STACK or dev)"
+        "--stack",
+        default=os.environ.get("BLUEGREEN_STACK", "dev"),
+        metavar="NAME",
+        help="stack to operate on (default: $BLUEGREEN_STACK, else dev)",
     )
-    group.add_argument("--project-dir", type=Path, default=stack_files.PROJECT_DIR, help="Pulumi project directory")
+    group.add_argument(
+        "--project-dir",
+        type=Path,
+        metavar="DIR",
+        default=stack_files.PROJECT_DIR,
+        help="the Pulumi project directory (Pulumi.yaml)",
+    )
     group.add_argument("--json", action="store_true", help="machine output: one JSON document on stdout")
-    group.add_argument("--poll", type=float, default=Timing.poll_interval, help="seconds between health polls")
-    group.add_argument(
-        "--timeout", type=float, default=Timing.health_timeout, help="seconds to wait for healthy targets"
-    )
-    group.add_argument(
-        "--confirm-timeout", type=float, default=Timing.confirm_timeout, help="seconds to wait for weights to show"
-    )
     return common
 
 
-def build_parser(specs: Sequence[CommandSpec]) -> argparse.ArgumentParser:
+def _accept_unused(parser: argparse.ArgumentParser) -> None:
+    for flag in ACCEPTED_UNUSED:
+        try:
+            parser.add_argument(flag, dest=_unused_dest(flag), type=float, default=None, help=argparse.SUPPRESS)
+        except argparse.ArgumentError:
+            continue  # the command uses it and has added it itself
+
+
+def _unused_dest(flag: str) -> str:
+    return "unused_" + flag.lstrip("-").replace("-", "_")
+
+
+def build_parser(specs: Sequence[CommandSpec], prog: str = "bluegreen") -> argparse.ArgumentParser:
+    check_unique(specs)
     parser = argparse.ArgumentParser(
-        prog="python -m bluegreen",
+        prog=prog,
         description="Blue-green releases for the bluegreen Pulumi stack.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"bluegreen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
@@ -67,12 +117,13 @@ def build_parser(specs: Sequence[CommandSpec]) -> argparse.ArgumentParser:
         command_parser = sub.add_parser(
             spec.name,
             help=spec.help,
-            description=spec.description,
+            description=_fill(spec.description),
             epilog=EPILOG,
             parents=[common],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         spec.configure(command_parser)
+        _accept_unused(command_parser)
     return parser
 
 
@@ -80,31 +131,49 @@ def _engine(args: argparse.Namespace) -> Engine:
     return AutomationEngine(args.stack, project_dir=args.project_dir)
 
 
-# Numeric options: (flag, attribute, whether 0 is allowed).
+@dataclass(frozen=True)
+class NumberRule:
+    """A numeric option: what it counts, whether 0 means something, and its upper bound if any."""
+
+    flag: str
+    dest: str
+    zero_ok: bool
+    unit: str = "seconds"
+    maximum: float | None = None
+
+    def allowed(self) -> str:
+        if self.maximum is not None:
+            low = "0" if self.zero_ok else "above 0"
+            return f"a number of {self.unit} from {low} to {self.maximum:g}"
+        return f"a number of {self.unit} >= 0" if self.zero_ok else f"a number of {self.unit} above 0"
+
+    def ok(self, value: float) -> bool:
+        if not math.isfinite(value) or value < 0 or (value == 0 and not self.zero_ok):
+            return False
+        return self.maximum is None or value <= self.maximum
+
+
 # A poll or an interval of 0 would spin; a wait of 0 would give up before anything could happen.
-_NUMBERS: tuple[tuple[str, str, bool], ...] = (
-    ("--poll", "poll", False),
-    ("--interval", "interval", False),
-    ("--timeout", "timeout", False),
-    ("--confirm-timeout", "confirm_timeout", True),  # 0: check the weights once, do not wait
-    ("--pause", "pause", True),  # 0: no hold at a ramp step (warned: no alarm can fire in that time)
-    ("--minutes", "minutes", True),  # 0: no bake
+NUMBERS: tuple[NumberRule, ...] = (
+    NumberRule("--poll", "poll", zero_ok=False),
+    NumberRule("--interval", "interval", zero_ok=False),
+    NumberRule("--timeout", "timeout", zero_ok=False),
+    NumberRule("--timeout", "migration_timeout", zero_ok=False),  # migrate: the migration command's run time
+    NumberRule("--confirm-timeout", "confirm_timeout", zero_ok=True),  # 0: check the weights once, do not wait
+    NumberRule("--pause", "pause", zero_ok=True),  # 0: no hold at a ramp step (warned: no alarm can fire then)
+    NumberRule("--minutes", "minutes", zero_ok=True, unit="minutes", maximum=MAX_BAKE_MINUTES),  # 0: no bake
 )
 
 
 def check_numbers(args: argparse.Namespace) -> None:
-    """Refuse a non-finite, negative or (where 0 is meaningless) zero number of seconds or minutes."""
-    for flag, attribute, zero_ok in _NUMBERS:
-        value = getattr(args, attribute, None)
-        if value is None:
+    """Refuse a non-finite, negative, too large or (where 0 is meaningless) zero number of seconds or minutes."""
+    for rule in NUMBERS:
+        value = getattr(args, rule.dest, None)
+        if value is None or rule.ok(value):
             continue
-        if math.isfinite(value) and (value > 0 or (zero_ok and value == 0)):
-            continue
-        unit = "minutes" if flag == "--minutes" else "seconds"
-        allowed = f"a number of {unit} >= 0" if zero_ok else f"a number of {unit} above 0"
         raise UsageError(
-            f"{flag}={value:g} is not allowed: {allowed}",
-            details={"argument": flag, "value": value, "allowed": ">= 0" if zero_ok else "> 0"},
+            f"{rule.flag}={value:g} is not allowed: {rule.allowed()}",
+            details={"argument": rule.flag, "value": value, "allowed": rule.allowed()},
         )
 
 
@@ -118,17 +187,28 @@ def check_project_dir(project_dir: Path) -> None:
 
 
 def _timing(args: argparse.Namespace) -> Timing:
-    check_numbers(args)
+    """The waits of this command; an option the command does not take keeps its default."""
     defaults = Timing()
-    interval = getattr(args, "interval", None)
+    confirm_timeout = getattr(args, "confirm_timeout", defaults.confirm_timeout)
     return Timing(
-        poll_interval=args.poll,
-        health_timeout=args.timeout,
-        confirm_interval=min(defaults.confirm_interval, args.confirm_timeout),
-        confirm_timeout=args.confirm_timeout,
+        poll_interval=getattr(args, "poll", defaults.poll_interval),
+        health_timeout=getattr(args, "timeout", defaults.health_timeout),
+        confirm_interval=min(defaults.confirm_interval, confirm_timeout),
+        confirm_timeout=confirm_timeout,
         ramp_pause=getattr(args, "pause", None),
-        bake_interval=defaults.bake_interval if interval is None else interval,
+        bake_interval=getattr(args, "interval", defaults.bake_interval),
     )
+
+
+def _ignored(args: argparse.Namespace) -> list[str]:
+    return [flag for flag in ACCEPTED_UNUSED if getattr(args, _unused_dest(flag), None) is not None]
+
+
+def _select(commands: Sequence[CommandSpec], modules: Sequence[str] | None) -> list[CommandSpec]:
+    if modules is None:
+        return list(commands)
+    wanted = {spec.module for spec in load_commands(modules)}
+    return [spec for spec in commands if spec.module in wanted]
 
 
 def main(
@@ -138,12 +218,20 @@ def main(
     clock: Clock | None = None,
     aws_factory: Callable[[StackOutputs], Aws] = default_aws,
     fetch: Fetch = urllib_fetch,
-    modules: Sequence[str] = COMMAND_MODULES,
+    commands: Sequence[CommandSpec] = COMMANDS,
+    modules: Sequence[str] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    prog: str = "bluegreen",
 ) -> int:
-    specs = {spec.name: spec for spec in load_commands(modules)}
-    args = build_parser(list(specs.values())).parse_args(argv)
+    """Run one command; returns its exit code (see EPILOG).
+
+    `commands` is the command table (bluegreen.registry.COMMANDS); `modules` keeps only the commands
+    defined in those modules (e.g. ("bluegreen.commands.migrate",)).
+    """
+    specs = _select(commands, modules)
+    args = build_parser(specs, prog).parse_args(argv)
+    spec = next(s for s in specs if s.name == args.command)
     from bluegreen.report import Reporter
 
     clock = clock or SystemClock()
@@ -151,18 +239,23 @@ def main(
     error: str | None = None
     code = ExitCode.OK
     try:
+        ignored = _ignored(args)
+        if ignored:
+            reporter.info(f"note: `{spec.name}` does not use {' or '.join(ignored)}; ignored")
+        check_numbers(args)
+        spec.check(args)
         check_project_dir(args.project_dir)
+        timing = _timing(args)
         ctx = Context(
             engine=engine_factory(args),
             reporter=reporter,
             clock=clock,
-            timing=_timing(args),
+            timing=timing,
             aws_factory=aws_factory,
             fetch=fetch,
             project_dir=args.project_dir,
         )
-        with reporter.step(f"{args.command} ({args.stack})"):
-            specs[args.command].run(ctx, args)
+        spec.run(ctx, args)  # the command reports its work under its own step
     except ToolError as exc:
         code, error = exc.exit_code, exc.message
         if exc.details:
@@ -176,4 +269,4 @@ def main(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(main(prog="python -m bluegreen.cli"))

@@ -1,67 +1,50 @@
-"""The command registry: a command is one module plus one line in COMMAND_MODULES.
+"""The command table: every command the tool has, in the order `bluegreen --help` lists them.
 
-A command module defines:
-
-    NAME: str                      # the sub-command, e.g. "migrate"
-    HELP: str                      # one line for `--help`
-    DESCRIPTION: str               # (optional) the longer text for `<command> --help`
-    def configure(parser: argparse.ArgumentParser) -> None: ...   # its own arguments
-    def run(ctx: Context, args: argparse.Namespace) -> None: ...  # raise ToolError to fail
-
-Common options (--stack, --json, timing) are added by the CLI to every command.
+A command is one module under bluegreen/commands/ that builds a `CommandSpec` (see
+bluegreen/commands/base.py) plus one line below. The imports are explicit, so the list is in one
+place and the type checker sees each spec.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
-if TYPE_CHECKING:
-    from bluegreen.context import Context
+from bluegreen.commands import bake, deploy, migrate, plan, rollback, stage, status, switch, verify
+from bluegreen.commands.base import CommandSpec
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "bluegreen.commands.status",
-    "bluegreen.commands.plan",
-    "bluegreen.commands.stage",
-    "bluegreen.commands.verify",
-    "bluegreen.commands.switch",
-    "bluegreen.commands.bake",
-    "bluegreen.commands.rollback",
-    "bluegreen.commands.deploy",
-    "bluegreen.commands.migrate",
+__all__ = ["COMMANDS", "COMMAND_MODULES", "CommandSpec", "check_unique", "load_commands"]
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    status.COMMAND,
+    plan.COMMAND,
+    stage.COMMAND,
+    verify.COMMAND,
+    switch.COMMAND,
+    bake.COMMAND,
+    rollback.COMMAND,
+    deploy.COMMAND,
+    migrate.COMMAND,
 )
 
-
-@dataclass(frozen=True)
-class CommandSpec:
-    name: str
-    help: str
-    description: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[Context, argparse.Namespace], None]
+# The module of each command, in table order; names a subset for `load_commands` and `cli.main(modules=...)`.
+COMMAND_MODULES: tuple[str, ...] = tuple(spec.module for spec in COMMANDS)
 
 
-def load_command(module_name: str) -> CommandSpec:
-    module = importlib.import_module(module_name)
-    missing = [attr for attr in ("NAME", "HELP", "configure", "run") if not hasattr(module, attr)]
-    if missing:
-        raise TypeError(f"command module {module_name} lacks {', '.join(missing)}")
-    return CommandSpec(
-        name=module.NAME,
-        help=module.HELP,
-        description=getattr(module, "DESCRIPTION", module.HELP),
-        configure=module.configure,
-        run=module.run,
-    )
+def check_unique(specs: Iterable[CommandSpec]) -> None:
+    """Two commands with one name would make one of them unreachable."""
+    names = [spec.name for spec in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise TypeError(f"two command specs define the command {dupes[0]!r}")
 
 
 def load_commands(modules: Sequence[str] = COMMAND_MODULES) -> list[CommandSpec]:
-    specs = [load_command(name) for name in modules]
-    names = [s.name for s in specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise TypeError(f"two command modules define the command {dupes[0]!r}")
-    return specs
+    """The commands of the table that `modules` name, in that order. Nothing is imported here."""
+    by_module = {spec.module: spec for spec in COMMANDS}
+    unknown = [name for name in modules if name not in by_module]
+    if unknown:
+        raise ValueError(f"{unknown[0]} is not a command module in bluegreen.registry.COMMANDS")
+    return [by_module[name] for name in modules]
+
+
+check_unique(COMMANDS)

@@ -1,1 +1,1 @@
-"""One module per sub-command; see bluegreen/registry.py for the contract."""
+"""One module per sub-command, each building a CommandSpec (see base.py); bluegreen/registry.py lists them."""

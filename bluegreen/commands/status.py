@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import argparse
 
+from bluegreen.commands.base import CommandSpec, command_step
 from bluegreen.context import Context
 from bluegreen.views import status
 
-NAME = "status"
-HELP = "show config against live AWS: weights, releases, target health, alarms, drift"
-DESCRIPTION = (
-    "Compares what config says with what is live: the listener weights read from AWS, each colour's "
-    "release (config and deployed), healthy/total targets against the ASG's desired capacity, whether "
-    "it is verified, and its alarm states. Exits 1 when the live weights drift from config."
-)
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    del parser  # no options of its own
+    del parser  # reads only; no options of its own
 
 
 def run(ctx: Context, args: argparse.Namespace) -> None:
-    status(ctx)
+    with command_step(ctx, args):
+        status(ctx)
+
+
+COMMAND = CommandSpec(
+    name="status",
+    help="show config against live AWS: weights, releases, target health, alarms, drift",
+    description=(
+        "Compares what config says with what is live: the listener weights read from AWS, each colour's "
+        "release (config and deployed), healthy/total targets against the ASG's desired capacity, whether "
+        "it is verified, and its alarm states. Exits 1 when the live weights drift from config."
+    ),
+    configure=configure,
+    run=run,
+)

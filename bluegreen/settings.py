@@ -606,8 +606,18 @@ def _no_files(path: str) -> str:
 TOOL_KEYS = ("blueVerified", "greenVerified", "rollbackColor")
 
 
-def load_settings() -> Settings:
-    """Read this stack's `bluegreen:` config through the Pulumi SDK and validate it."""
+CONFIG_NAMESPACE = "bluegreen"
 
-    config = pulumi.Config()
-    return read_settings({key: config.get(key) for key in CONFIG_KEYS})
+
+def load_settings() -> Settings:
+    """Read this stack's `bluegreen:` config through the Pulumi SDK and validate it.
+
+    The namespace is `bluegreen` in any project, so the release tool (which writes
+    `bluegreen:activeColor` and the like) works on your own program too. A key the stack does not
+    set takes `Settings`' default, which is what this project's Pulumi.yaml declares.
+    """
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    defaults = to_config(Settings())
+    return read_settings(
+        {key: config.get(key) if config.get(key) is not None else defaults[key] for key in CONFIG_KEYS}
+    )

@@ -10,6 +10,7 @@ which the program reads through a StackReference to itself.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import runpy
 from collections.abc import Mapping
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
 
-from bluegreen.stack_files import effective_config, namespaced
+from bluegreen.stack_files import effective_config, namespaced, to_wire
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -210,9 +212,18 @@ class _LogRecorder:
         self._log("error", msg)
 
 
-def program_config(overrides: Mapping[str, Any] | None = None, stack: str = "dev") -> dict[str, str]:
-    """Full `bluegreen:`/`aws:` keys as the CLI would hand them to the program."""
-    config = namespaced(effective_config(stack, dict(overrides or {}), PROJECT_DIR))
+def program_config(
+    overrides: Mapping[str, Any] | None = None, stack: str = "dev", project_dir: Path = PROJECT_DIR
+) -> dict[str, str]:
+    """Full `bluegreen:`/`aws:` keys as the CLI would hand them to the program.
+
+    Another project (an example) declares none of the `bluegreen:` keys: only `overrides` are set,
+    and the program's own defaults apply, as they would for that project.
+    """
+    if project_dir == PROJECT_DIR:
+        config = namespaced(effective_config(stack, dict(overrides or {}), PROJECT_DIR))
+    else:
+        config = namespaced({key: to_wire(value) for key, value in (overrides or {}).items()})
     config["aws:region"] = REGION
     return config
 
@@ -224,9 +235,16 @@ def run_program(
     stack: str = "dev",
     preview: bool = False,
     looked_up_image: str = LOOKED_UP_AMI,
+    project_dir: Path = PROJECT_DIR,
+    project_config: Mapping[str, str] | None = None,
     _registered: list[Registered] | None = None,
 ) -> Recording:
-    """Run `__main__.py` with the dev stack's config plus `overrides` (un-namespaced keys)."""
+    """Run `__main__.py` with the dev stack's config plus `overrides` (un-namespaced `bluegreen:` keys).
+
+    `project_dir` runs another project's program (an example) in its own directory, under its own
+    project name, with `project_config` (full keys) as the rest of its config.
+    """
+    project = str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
     mocks = _Mocks(previous_outputs, looked_up_image)
     monitor = _RecordingMonitor(mocks)
     if _registered is not None:
@@ -234,21 +252,26 @@ def run_program(
     logger = _LogRecorder()
     pulumi.runtime.set_mocks(
         mocks,
-        project="bluegreen",
+        project=project,
         stack=stack,
         preview=preview,
         monitor=monitor,
         organization="organization",
         logger=logger,  # type: ignore[arg-type]
     )
-    pulumi.runtime.set_all_config(program_config(overrides, stack))
+    pulumi.runtime.set_all_config({**program_config(overrides, stack, project_dir), **(project_config or {})})
 
     exported: dict[str, Any] = {}
     secrets: set[str] = set()
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> pulumi.Output[Any]:
-        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        previous_dir = os.getcwd()
+        os.chdir(project_dir)  # Pulumi runs a program in its project directory
+        try:
+            runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+        finally:
+            os.chdir(previous_dir)
         stack_resource = pulumi.runtime.get_root_resource()
         outputs: dict[str, Any] = getattr(stack_resource, "outputs", {})
 

@@ -54,14 +54,15 @@ def test_a_template_file_is_rendered_with_each_colours_release(tmp_path: Path) -
     assert rec.outputs["blueUserDataHash"] != rec.outputs["greenUserDataHash"]
 
 
-def test_a_file_path_is_relative_to_the_project_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_path_is_relative_to_the_project_directory(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: my-service\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text((PROJECT_DIR / "__main__.py").read_text())
     (tmp_path / "boot").mkdir()
     (tmp_path / "boot" / "app.sh").write_text("#!/bin/bash\necho {{release}}\n")
-    monkeypatch.chdir(tmp_path)  # Pulumi runs the program in the project directory
 
-    rec = run_program({"blueBootScript": "file:boot/app.sh"})
+    rec = run_program({"blueBootScript": "file:boot/app.sh"}, project_dir=tmp_path)
 
-    assert boot_script(rec, "blue") == "#!/bin/bash\necho v1.0.0\n"
+    assert boot_script(rec, "blue") == "#!/bin/bash\necho v1\n"  # v1: Settings' default release
 
 
 def test_an_inline_script_is_sent_as_it_is_and_an_empty_one_runs_the_demo_app() -> None:

@@ -176,7 +176,7 @@ OPTIONS_USED = {
     "status": set(),
     "plan": set(),
     "stage": {"--image-id", *HEALTH_WAIT},
-    "verify": {"--checks", "--color", "--base-url"},
+    "verify": {"--checks", "--color", "--base-url", "--print-sample-checks"},
     "switch": {"--to", "--ramp", "--pause", "--interval", *CONFIRM},
     "bake": {"--minutes", "--checks", "--base-url", "--interval", "--no-rollback", *CONFIRM},
     "rollback": {"--to", "--no-fast", "--force", *CONFIRM},
@@ -364,7 +364,10 @@ def test_a_missing_checks_file_names_the_flag_and_how_to_start_one(tmp_path: Pat
     code, doc, _ = run_json(["verify", "--checks", str(missing)])
 
     assert code == ExitCode.USAGE
-    assert doc["error"] == (f"--checks {missing}: no such file; it must be a smoke checks file (YAML or JSON)")
+    assert doc["error"] == (
+        f"--checks {missing}: no such file; it must be a smoke checks file (YAML or JSON); "
+        "`bluegreen verify --print-sample-checks > smoke-checks.yaml` writes a sample to start from"
+    )
 
 
 def test_a_timing_option_a_command_does_not_use_is_accepted_and_said_to_be_ignored() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bluegreen.commands.base import CommandSpec, command_step
 from bluegreen.commands.options import (
+    SAMPLE_CHECKS_HINT,
     add_base_url_argument,
     add_confirm_timeout_argument,
     add_health_wait_arguments,
@@ -71,7 +72,8 @@ COMMAND = CommandSpec(
         "Runs stage <release>, verify --checks, switch (to the colour just staged, with --ramp/--pause) "
         "and bake (--minutes, alarms; --bake-checks adds the smoke checks). Stops at the first failure; "
         "stage and verify never move traffic, switch restores traffic on failure, bake rolls back on ALARM "
-        "(exit 3). Re-running after a fixed failure resumes safely; a release already live is a no-op."
+        "(exit 3). Re-running after a fixed failure resumes safely; a release already live is a no-op.\n\n"
+        f"No checks file yet? {SAMPLE_CHECKS_HINT[0].upper()}{SAMPLE_CHECKS_HINT[1:]}."
     ),
     configure=configure,
     check=check,

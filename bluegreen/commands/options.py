@@ -17,6 +17,8 @@ from bluegreen.errors import UsageError
 # `--minutes` overrides it for one bake, so it takes the same range.
 MAX_BAKE_MINUTES = 1440
 
+SAMPLE_CHECKS_HINT = "`bluegreen verify --print-sample-checks > smoke-checks.yaml` writes a sample to start from"
+
 RAMP_ALLOWED = (
     f"comma-separated whole percentages from 1 to {MAX_IDLE_TRAFFIC_PERCENT} that increase, e.g. 10,50 "
     "(each is the idle colour's share of traffic at one step)"
@@ -136,6 +138,6 @@ def check_checks_file(flag: str, path: Path | None) -> None:
     """A checks file that does not exist is named with its flag, before anything runs."""
     if path is not None and not path.is_file():
         raise UsageError(
-            f"{flag} {path}: no such file; it must be a smoke checks file (YAML or JSON)",
+            f"{flag} {path}: no such file; it must be a smoke checks file (YAML or JSON); {SAMPLE_CHECKS_HINT}",
             details={"argument": flag, "value": str(path)},
         )

@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bluegreen.commands.base import CommandSpec, command_step
-from bluegreen.commands.options import add_base_url_argument, check_checks_file
+from bluegreen.commands.options import SAMPLE_CHECKS_HINT, add_base_url_argument, check_checks_file
 from bluegreen.context import Context
 from bluegreen.release import verify
+
+SAMPLE_CHECKS = "data/smoke-checks.yaml"  # inside the bluegreen package
+
+
+def sample_checks() -> str:
+    """The sample smoke checks file that ships with the package (it passes against the demo app)."""
+    return resources.files("bluegreen").joinpath(SAMPLE_CHECKS).read_text(encoding="utf-8")
+
+
+class _PrintSampleChecks(argparse.Action):
+    """Like --version: print, exit 0, before any other argument is checked or any stack is read."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(sample_checks())
+        parser.exit(0)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--color", choices=("blue", "green"), default=None, help="colour to verify (default: the idle colour)"
     )
     add_base_url_argument(parser)
+    parser.add_argument(
+        "--print-sample-checks",
+        action=_PrintSampleChecks,
+        help="print a sample smoke checks file (the checks the demo app passes, with notes for your own app) "
+        "and exit; `bluegreen verify --print-sample-checks > smoke-checks.yaml` starts one",
+    )
 
 
 def check(args: argparse.Namespace) -> None:
@@ -44,7 +78,8 @@ COMMAND = CommandSpec(
         "`url` on the ALB's own DNS name (*.elb.amazonaws.com) is refused up front: the certificate cannot match "
         "it; set config publicHostname or pass --base-url. Retries are bounded by the "
         "file's `attempts`. On success writes bluegreen:<colour>Verified (release, image, user-data hash), "
-        "which `switch` requires; on failure clears it and exits 1."
+        "which `switch` requires; on failure clears it and exits 1.\n\n"
+        f"No checks file yet? {SAMPLE_CHECKS_HINT[0].upper()}{SAMPLE_CHECKS_HINT[1:]}."
     ),
     configure=configure,
     check=check,

@@ -1,0 +1,92 @@
+"""The sample smoke checks that ship with the package: `bluegreen verify --print-sample-checks`.
+
+The sample must load with the same reader `verify` uses, and pass against the built-in demo app
+(served here from the files its boot script writes, by the same `python -m http.server`), so a
+first `verify` on a fresh stack passes with it as printed.
+"""
+
+from __future__ import annotations
+
+import http.server
+import shlex
+import threading
+from collections.abc import Iterator
+from functools import partial
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from bluegreen.cli import main
+from bluegreen.smoke import load_checks, run_checks, urllib_fetch
+from bluegreen.user_data import demo_script
+
+HEALTH_PATH = "/health"  # the Pulumi.yaml default of healthCheckPath
+
+
+def shipped_sample() -> Path:
+    path = Path(str(resources.files("bluegreen").joinpath("data/smoke-checks.yaml")))
+    assert path.is_file(), "the sample is package data: pyproject.toml [tool.setuptools.package-data]"
+    return path
+
+
+def write_demo_files(script: str, root: Path) -> None:
+    """Write what the boot script's `printf FORMAT [VALUE...] > "$root/..."` lines write, under `root`."""
+    for line in script.splitlines():
+        if not line.startswith("printf "):
+            continue
+        words = shlex.split(line)
+        redirect = words.index(">")
+        fmt, *values = words[1:redirect]
+        target = Path(words[redirect + 1].replace("$root", str(root)))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(fmt.replace("\\n", "\n") % tuple(values))
+
+
+@pytest.fixture
+def demo_app(tmp_path: Path) -> Iterator[str]:
+    """The demo app for release v2.4.1: its files, served as its systemd unit serves them."""
+    write_demo_files(demo_script("v2.4.1", 8080, HEALTH_PATH), tmp_path)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_sample_loads_as_a_checks_file() -> None:
+    suite = load_checks(shipped_sample())
+
+    assert [check.name for check in suite.checks] == ["health", "version"]
+    assert [check.path for check in suite.checks] == [HEALTH_PATH, "/version"]
+
+
+def test_the_sample_passes_against_the_demo_app_for_its_release_only(demo_app: str) -> None:
+    suite = load_checks(shipped_sample())
+
+    def check(release: str) -> dict[str, str]:
+        results = run_checks(suite, demo_app, {}, {"release": release}, sleep=lambda _s: None, fetch=urllib_fetch)
+        return {result.name: result.detail for result in results}
+
+    assert check("v2.4.1") == {"health": "ok", "version": "ok"}
+    assert check("v2.4.2")["version"].startswith("""body does not contain '"release": "v2.4.2"'""")
+
+
+def test_print_sample_checks_prints_the_shipped_file_and_needs_no_stack(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["verify", "--print-sample-checks", "--project-dir", str(tmp_path)])  # no Pulumi.yaml there
+
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == shipped_sample().read_text()
+
+
+def test_verify_help_says_how_to_start_a_checks_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+
+    text = " ".join(capsys.readouterr().out.split())
+    assert "`bluegreen verify --print-sample-checks > smoke-checks.yaml`" in text

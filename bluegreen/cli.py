@@ -31,7 +31,7 @@ EngineFactory = Callable[[argparse.Namespace], Engine]
 EPILOG = """exit codes:
   0  ok
   1  a check or step failed (traffic is on a healthy colour), or status found drift
-  2  usage or config error (bad argument, bad config value, missing stack output)
+  2  usage or config error (bad argument, bad config value, missing stack output, no `pulumi` CLI)
   3  rolled back: an alarm fired and traffic went back to the previous colour
   4  locked: another update holds the stack lock
   130 interrupted (Ctrl-C); traffic was left on a healthy colour

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -43,6 +44,10 @@ See docs/release-tool.md for the release flow."""
 # working; the value is ignored and a note says so.
 ACCEPTED_UNUSED: tuple[str, ...] = ("--poll", "--timeout", "--confirm-timeout")
 
+# Pulumi stack names: letters, digits, `-`, `_` and `.`, optionally qualified as org/name or org/project/name.
+_STACK_NAME = re.compile(r"^(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
+STACK_ALLOWED = "a stack name (letters, digits, -, _ and .), optionally qualified as org/name or org/project/name"
+
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's layout, and appends each option's default unless its help says it in words."""
@@ -73,12 +78,7 @@ def _common_options() -> argparse.ArgumentParser:
     """What every command takes: each works on one stack of one project and can report as JSON."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("common options")
-    group.add_argument(
-        "--stack",
-        default=os.environ.get("BLUEGREEN_STACK", "dev"),
-        metavar="NAME",
-        help="stack to operate on (default: $BLUEGREEN_STACK, else dev)",
-    )
+    group.add_argument("--stack", default=None, metavar="NAME", help=STACK_HELP)
     group.add_argument(
         "--project-dir",
         type=Path,
@@ -88,6 +88,12 @@ def _common_options() -> argparse.ArgumentParser:
     )
     group.add_argument("--json", action="store_true", help="machine output: one JSON document on stdout")
     return common
+
+
+STACK_HELP = (
+    "stack to operate on (default: $BLUEGREEN_STACK, else $PULUMI_STACK, else the stack `pulumi stack select` "
+    "chose for --project-dir)"
+)
 
 
 def _accept_unused(parser: argparse.ArgumentParser) -> None:
@@ -127,8 +133,48 @@ def build_parser(specs: Sequence[CommandSpec], prog: str = "bluegreen") -> argpa
     return parser
 
 
+def resolve_stack(flag: str | None, project_dir: Path, env: Mapping[str, str]) -> str:
+    """--stack, else $BLUEGREEN_STACK, else $PULUMI_STACK, else the stack `pulumi stack select` chose.
+
+    The Pulumi CLI's own order is --stack, then PULUMI_STACK, then the selected stack
+    (https://www.pulumi.com/docs/iac/cli/environment-variables/); $BLUEGREEN_STACK comes first so a
+    shell can aim the release tool without moving every `pulumi` command too.
+    """
+    for source, value in (
+        ("--stack", flag),
+        ("$BLUEGREEN_STACK", env.get("BLUEGREEN_STACK")),
+        ("$PULUMI_STACK", env.get("PULUMI_STACK")),
+    ):
+        if value is not None and (value or source == "--stack"):
+            return _check_stack_name(source, value)
+    try:
+        selected = stack_files.selected_stack(project_dir, env)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; pass --stack NAME", details={"argument": "--stack"}) from None
+    if selected:
+        return _check_stack_name("the stack selected with `pulumi stack select`", selected)
+    known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+    files = f" (stack files in {project_dir}: {', '.join(known)})" if known else ""
+    raise UsageError(
+        f"no stack chosen: pass --stack NAME, {STACK_ALLOWED}{files}; or set $BLUEGREEN_STACK or "
+        f"$PULUMI_STACK, or run `pulumi stack select NAME` in {project_dir}",
+        details={"argument": "--stack", "allowed": STACK_ALLOWED, "stackFiles": known},
+    )
+
+
+def _check_stack_name(source: str, value: str) -> str:
+    if not _STACK_NAME.match(value):
+        shown = f"{source}={value!r}" if source.startswith(("-", "$")) else f"{source} ({value!r})"
+        raise UsageError(
+            f"{shown} is not allowed: {STACK_ALLOWED}",
+            details={"argument": "--stack", "value": value, "allowed": STACK_ALLOWED},
+        )
+    return value
+
+
 def _engine(args: argparse.Namespace) -> Engine:
-    return AutomationEngine(args.stack, project_dir=args.project_dir)
+    stack = resolve_stack(args.stack, args.project_dir, os.environ)
+    return AutomationEngine(stack, project_dir=args.project_dir)
 
 
 @dataclass(frozen=True)

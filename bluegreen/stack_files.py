@@ -7,7 +7,9 @@ Values come back in the wire form the SDK's config holds: strings, with arrays a
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,52 @@ def effective_config(
     merged.update(stack_values(stack, project_dir))
     merged.update(overrides or {})
     return {key: to_wire(value) for key, value in merged.items()}
+
+
+def pulumi_home(env: Mapping[str, str]) -> Path:
+    """Where the Pulumi CLI keeps its state: $PULUMI_HOME, else ~/.pulumi."""
+    return Path(env["PULUMI_HOME"]) if env.get("PULUMI_HOME") else Path.home() / ".pulumi"
+
+
+def workspace_files(project_dir: Path, env: Mapping[str, str]) -> list[Path]:
+    """The files in which the Pulumi CLI may have recorded `pulumi stack select` for this project.
+
+    The CLI keeps it in <PULUMI_HOME>/workspaces/<project>-<sha1 of the Pulumi.yaml path>-workspace.json,
+    key "stack" (pulumi/pulumi sdk/go/common/workspace/workspace.go, `settingsPath`; the directory and
+    file names and PULUMI_HOME are in sdk/go/common/workspace/paths.go). The path it hashes is absolute
+    but not symlink-resolved, so both spellings are tried, and the shell's $PWD for a relative
+    --project-dir.
+    """
+    name = str(load_project(project_dir)["name"])
+    project_file = project_dir / "Pulumi.yaml"
+    spellings = [os.path.abspath(project_file), os.path.realpath(project_file)]
+    logical_cwd = env.get("PWD")
+    relative = not project_dir.is_absolute()
+    if relative and logical_cwd and os.path.isdir(logical_cwd) and os.path.samefile(logical_cwd, os.getcwd()):
+        spellings.insert(0, os.path.normpath(os.path.join(logical_cwd, project_file)))
+    home = pulumi_home(env) / "workspaces"
+    digests = dict.fromkeys(hashlib.sha1(s.encode(), usedforsecurity=False).hexdigest() for s in spellings)
+    return [home / f"{name}-{digest}-workspace.json" for digest in digests]
+
+
+def selected_stack(project_dir: Path, env: Mapping[str, str]) -> str | None:
+    """The stack `pulumi stack select` chose for this project, or None when none is recorded.
+
+    Raises ValueError, naming the file, when a workspace file is not the JSON object the CLI writes.
+    """
+    for path in workspace_files(project_dir, env):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the Pulumi workspace file {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"the Pulumi workspace file {path} is not a JSON object")
+        stack = data.get("stack")
+        if isinstance(stack, str) and stack:
+            return stack
+    return None
 
 
 def namespaced(config: dict[str, str], project: str = "bluegreen") -> dict[str, str]:

@@ -104,7 +104,7 @@ def test_a_new_command_is_one_spec_plus_one_line_in_the_table() -> None:
 
     assert code == 0
     assert calls == [("expand", 7)]
-    assert [step["name"] for step in doc["steps"]] == ["example (dev)"]
+    assert [step["name"] for step in doc["steps"]] == ["example (stub)"]
 
 
 def test_two_commands_with_one_name_are_refused() -> None:
@@ -147,7 +147,7 @@ def test_each_command_reports_its_work_under_one_step_named_after_it_and_the_sta
     code, doc, _ = run_json(argv, engine_factory=lambda _args: RefusingEngine())
 
     assert code == ExitCode.CHECK_FAILED
-    assert [(step["name"], step["status"]) for step in doc["steps"]] == [(f"{command} (dev)", "failed")]
+    assert [(step["name"], step["status"]) for step in doc["steps"]] == [(f"{command} (stub)", "failed")]
     assert doc["error"] == "the engine double refuses every call"
 
 

@@ -51,4 +51,4 @@ class CommandSpec:
 
 def command_step(ctx: Context, args: argparse.Namespace) -> AbstractContextManager[StepRecord]:
     """The command's top-level step, `<command> (<stack>)`: every step it reports nests under it."""
-    return ctx.reporter.step(f"{args.command} ({args.stack})")
+    return ctx.reporter.step(f"{args.command} ({ctx.engine.stack_name})")

@@ -241,7 +241,6 @@ def _timing(args: argparse.Namespace) -> Timing:
         health_timeout=getattr(args, "timeout", defaults.health_timeout),
         confirm_interval=min(defaults.confirm_interval, confirm_timeout),
         confirm_timeout=confirm_timeout,
-        ramp_pause=getattr(args, "pause", None),
         bake_interval=getattr(args, "interval", defaults.bake_interval),
     )
 

@@ -26,7 +26,6 @@ class Timing:
     health_timeout: float = 900.0  # stage: until the idle target group is healthy
     confirm_interval: float = 2.0  # weights check after an update
     confirm_timeout: float = 120.0
-    ramp_pause: float | None = None  # switch --ramp: hold at each step; None = the alarm window from config
     bake_interval: float = 30.0  # bake: alarm poll interval
 
 

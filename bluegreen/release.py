@@ -263,7 +263,7 @@ def restore_traffic(
 
 def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -> dict[str, Any]:
     cfg, outputs = ctx.load()
-    target = check_color("--to", to) if to else cfg.idle
+    target = to or cfg.idle  # `--to` is one of COLORS (argparse choices)
     previous = other(target)
     final = weights_for(target, 0)
     if cfg.active == target and cfg.idle_percent == 0:
@@ -277,7 +277,7 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
         require_ready(ctx, cfg, outputs, target)
     # A ramp resumes above the current step; when the target is already active only the final step is left.
     ramp = [] if cfg.active == target else [p for p in ramp if p > cfg.idle_percent]
-    requested = pause if pause is not None else ctx.timing.ramp_pause
+    requested = pause
     pause_seconds = float(cfg.alarm_window_seconds) if requested is None else requested
     if ramp and requested is not None and requested < cfg.alarm_window_seconds:
         ctx.reporter.warn(
@@ -301,7 +301,7 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
                     ctx, outputs, target, seconds=pause_seconds, interval=ctx.timing.bake_interval, label="ramp"
                 )
             if seen.tripped:
-                fired = ", ".join(a.name for a in seen.fired) or "smoke checks"
+                fired = ", ".join(a.name for a in seen.fired)  # a ramp hold watches alarms only
                 raise RolledBackError(
                     f"{fired} fired while {target} had {percent}% of traffic",
                     details={"observation": seen.as_record()},

@@ -250,6 +250,8 @@ def run_program(
     if _registered is not None:
         monitor.registered = _registered
     logger = _LogRecorder()
+    # A fresh root stack: set_mocks keeps an existing one, and with it the previous run's exports.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks,
         project=project,

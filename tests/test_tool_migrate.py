@@ -515,7 +515,7 @@ def test_a_failed_command_leaves_the_version_and_shows_its_output_tail(tmp_path,
     assert "step 11\n" not in error
     assert run.doc["result"]["details"]["exitCode"] == 3
     failed = [step["name"] for step in run.doc["steps"] if step["status"] == "failed"]
-    assert failed == ["migrate (dev)", f"expand migration 1 → 2: {stub} expand 2"]
+    assert failed == ["migrate (test)", f"expand migration 1 → 2: {stub} expand 2"]
     assert engine.config_values["databaseSchemaVersion"] == "1"
     assert engine.config_writes == [] and engine.messages == []
     assert engine.outputs_values["databaseSchemaVersion"] == 1

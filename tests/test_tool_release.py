@@ -1443,5 +1443,260 @@ def test_a_listener_that_does_not_take_the_new_weights_fails_the_switch_after_th
     assert confirm.count("DescribeListeners") == 3
 
 
+# ---------------------------------------------------------------- what switch checks and says
+
+
+def step_names(run: Run) -> list[str]:
+    return [step["name"] for step in run.doc["steps"]]
+
+
+def test_a_switch_to_a_colour_whose_config_is_ahead_of_what_is_deployed_is_refused(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.config_values["greenRelease"] = "v3"  # set, but never staged with `pulumi up`
+
+    run = tool("switch")
+
+    assert run.code == 1
+    assert run.doc["error"] == (
+        "green is not staged: config bluegreen:greenRelease='v3' but the stack output greenRelease is 'v2'; "
+        "run `python -m bluegreen stage v3`"
+    )
+    assert tool.log.count("ModifyListener") == 0
+
+
+@pytest.mark.parametrize("output", ["greenImageId", "greenUserDataHash"])
+def test_a_verification_does_not_carry_over_to_a_different_image_or_boot_script(
+    tool: Tool, engine: FakeEngine, checks: Path, output: str
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.outputs_values[output] = "ami-0fffffffffffffff0" if output == "greenImageId" else "0" * 64
+    ups = engine.up_count
+
+    run = tool("switch")
+
+    assert run.code == 1
+    shown = "ami-0fffffffffffffff0" if output == "greenImageId" else engine.outputs_values["greenImageId"]
+    assert run.doc["error"].startswith(f"green is not verified for release 'v2' ({shown}): it was verified for 'v2' (")
+    assert engine.up_count == ups
+
+
+def test_an_unhealthy_colour_is_refused_with_its_counts(tool: Tool, world: World, checks: Path) -> None:
+    stage_and_verify(tool, checks)
+    world.stop_some_instances("green", 1)
+
+    run = tool("switch")
+
+    assert run.code == 1
+    assert run.doc["result"]["details"] == {"color": "green", "healthy": 1, "total": 2, "desired": 2}
+
+
+def test_a_colour_of_one_healthy_instance_out_of_one_can_take_traffic(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    engine.config_values.update(minSize="1", desiredCapacity="1")
+    stage_and_verify(tool, checks)
+
+    run = tool("switch")
+
+    assert run.code == 0, run.doc["error"]
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_a_switch_says_each_step_and_each_update_names_what_it_does(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    ups = len(engine.messages)
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "30", "--interval", "30")
+
+    assert run.code == 0, run.doc["error"]
+    assert [n for n in step_names(run) if not n.startswith(("config", "pulumi", "switch ("))] == [
+        "check green is ready",
+        "ramp green to 10%",
+        "hold green at 10% for 30s",
+        "ramp green to 50%",
+        "hold green at 50% for 30s",
+        "switch traffic to green",
+        "confirm live weights",
+    ]
+    assert engine.messages[ups:] == [
+        "bluegreen switch: green at 10%",
+        "bluegreen switch: green at 50%",
+        "bluegreen switch to green",
+    ]
+    assert run.doc["result"]["switch"] == {"switched": True, "active": "green", "previous": "blue", "ramp": [10, 50]}
+
+
+def test_a_ramp_hold_prints_its_alarms_for_people(tool: Tool, checks: Path) -> None:
+    stage_and_verify(tool, checks)
+
+    run = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "30", json_mode=False)
+
+    assert run.code == 0
+    assert f"… ramp green: {GREEN_5XX}=OK, {GREEN_P99}=OK; 30s left [30s]" in run.out
+
+
+def test_a_resumed_ramp_skips_the_steps_already_taken(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    stage_and_verify(tool, checks)
+    engine.config_values.update(idleTrafficPercent="10", rollbackColor="blue")  # a ramp left at its 10% step
+    ups = len(engine.messages)
+
+    run = tool("switch", "--to", "green", "--ramp", "10,50", "--pause", "0")
+
+    assert run.code == 0, run.doc["error"]
+    assert engine.messages[ups:] == ["bluegreen switch: green at 50%", "bluegreen switch to green"]
+
+
+def test_a_canary_back_toward_the_active_colour_goes_straight_to_the_final_step(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    assert tool("switch").code == 0
+    engine.config_values["idleTrafficPercent"] = "10"  # green active, 10% canary on blue
+    ups = len(engine.messages)
+
+    run = tool("switch", "--to", "green", "--ramp", "10,50", "--pause", "0")
+
+    assert run.code == 0, run.doc["error"]
+    assert engine.messages[ups:] == ["bluegreen switch to green"]
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_switching_to_the_live_colour_changes_nothing_and_says_so(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    stage_and_verify(tool, checks)
+    assert tool("switch").code == 0
+
+    run = tool("switch", "--to", "green")
+
+    assert run.doc["result"]["switch"] == {"switched": False, "active": "green"}
+    assert "confirm live weights" in step_names(run)
+
+
+def test_a_pause_as_long_as_the_alarm_window_is_not_warned_about(tool: Tool, checks: Path) -> None:
+    stage_and_verify(tool, checks)
+
+    run = tool("switch", "--ramp", "10", "--pause", "300", "--interval", "300")
+
+    assert run.code == 0
+    assert run.doc["warnings"] == []
+
+
+def test_two_alarms_during_a_ramp_are_both_named_and_recorded(
+    tool: Tool, world: World, checks: Path, clock: FakeClock
+) -> None:
+    stage_and_verify(tool, checks)
+
+    def both() -> None:
+        world.set_alarm(GREEN_5XX, "ALARM")
+        world.set_alarm(GREEN_P99, "ALARM", 2.0)
+
+    clock.at(clock.t + 20, both)
+
+    run = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "15")
+
+    assert run.code == 3
+    assert run.doc["error"].startswith(f"{GREEN_5XX}, {GREEN_P99} fired while green had 10% of traffic")
+    fired = run.doc["result"]["details"]["observation"]["fired"]
+    assert [f["alarm"] for f in fired] == [GREEN_5XX, GREEN_P99]
+
+
+# ---------------------------------------------------------------- what rollback and status read
+
+
+def test_a_rollback_without_a_readable_deployed_colour_asks_for_to(tool: Tool, engine: FakeEngine) -> None:
+    engine.config_values["rollbackColor"] = ""
+    engine.outputs_values["activeColor"] = "purple"
+
+    run = tool("rollback")
+
+    assert run.code == 2
+    assert run.doc["error"] == (
+        "config bluegreen:rollbackColor is empty and the deployed activeColor cannot be read (stack output "
+        "'activeColor' should be blue or green, got 'purple'; run `pulumi up` with the current program first); "
+        "pass --to blue|green"
+    )
+
+
+def test_rollback_of_a_deployed_1_percent_canary_goes_to_the_deployed_active_colour(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.config_values.update(rollbackColor="")
+    engine.outputs_values.update(activeColor="blue", blueWeight=99, greenWeight=1)
+
+    run = tool("rollback", json_mode=False)
+
+    assert run.code == 0, run.err
+    assert "the deployed canary sends 1% to green, so rolling back to the deployed activeColor blue" in run.out
+
+
+def test_a_slow_rollback_names_its_update_and_confirms_the_weights(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks), "--minutes", "0").code == 0
+
+    run = tool("rollback", "--no-fast")
+
+    assert run.code == 0
+    assert engine.messages[-1] == "bluegreen rollback to blue"
+    assert step_names(run)[-1] == "confirm live weights"
+
+
+def test_status_shows_a_colour_missing_from_the_listener_as_0_and_a_foreign_target_group_by_its_arn(
+    tool: Tool, world: World
+) -> None:
+    foreign = world.elbv2().create_target_group(
+        Name="someone-else",
+        Protocol="HTTP",
+        Port=80,
+        VpcId=world.elbv2().describe_target_groups(TargetGroupArns=[world.target_groups["blue"]])["TargetGroups"][0][
+            "VpcId"
+        ],
+    )["TargetGroups"][0]["TargetGroupArn"]
+    world.elbv2().modify_listener(
+        ListenerArn=world.listener_arn,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": world.target_groups["blue"], "Weight": 90},
+                        {"TargetGroupArn": foreign, "Weight": 10},
+                    ]
+                },
+            }
+        ],
+    )
+
+    run = tool("status")
+
+    assert run.doc["result"]["status"]["liveWeights"] == {"blue": 90, "green": 0, f"other:{foreign}": 10}
+
+
+def test_a_listener_that_keeps_old_weights_is_waited_for_and_said_so(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    stage_and_verify(tool, checks)
+    clock.sleep(1000)  # a clock that is not at zero, as a real one never is
+    ups = engine.up_count
+
+    def overwritten(_engine: FakeEngine, count: int) -> None:
+        if count == ups + 1:
+            world.set_weights({"blue": 100, "green": 0})
+            tool.log.calls.clear()
+
+    engine.after_up = overwritten
+
+    run = tool("switch", "--confirm-timeout", "4", json_mode=False)
+
+    assert run.code == 1
+    assert "… waiting for weights blue=0 green=100 [0s]" in run.out
+    assert "… waiting for weights blue=0 green=100 [2s]" in run.out
+    assert tool.log.calls[: tool.log.calls.index("ModifyListener")].count("DescribeListeners") == 3
+
+
 def _refuse(*_args: Any, **_kwargs: Any) -> None:
     raise RuntimeError("ModifyListener refused")

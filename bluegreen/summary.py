@@ -321,9 +321,17 @@ def bake_summary(report: Mapping[str, Any], stack: str) -> str:
 
 
 def load_outputs(path: Path | None) -> dict[str, Any]:
-    """Stack outputs as `pulumi stack output --json` prints them; {} when absent or empty."""
-    if path is None or not path.exists():
+    """Stack outputs as `pulumi stack output --json` prints them; {} without --outputs, or when empty.
+
+    A path that does not exist is an error, not a first deploy: a typo must not hide live traffic.
+    """
+    if path is None:
         return {}
+    if not path.is_file():
+        raise SummaryError(
+            f"--outputs {path} does not exist: write it with `pulumi stack output --json > "
+            f"{path}` (an empty file or {{}} for a first deploy, as the workflows do)"
+        )
     text = path.read_text(encoding="utf-8").strip()
     if not text:
         return {}
@@ -350,6 +358,10 @@ def stack_summary(stack: str, outputs: Mapping[str, Any], project_dir: Path = PR
 
 def load_report(path: Path) -> dict[str, Any]:
     """The one JSON document `python -m bluegreen <command> --json` prints on stdout."""
+    if not path.is_file():
+        raise SummaryError(
+            f"--bake-report {path} does not exist: it is the stdout of `python -m bluegreen bake --json`"
+        )
     text = path.read_text(encoding="utf-8").strip()
     if not text:
         raise SummaryError(f"{path} is empty: the command printed no JSON report (see its log)")
@@ -373,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
     parser.add_argument(
-        "--outputs", type=Path, help="JSON from `pulumi stack output --json`; missing or empty means first deploy"
+        "--outputs", type=Path, help="JSON from `pulumi stack output --json`; an empty file or {} means first deploy"
     )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="directory holding Pulumi.yaml")
     parser.add_argument(

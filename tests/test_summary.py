@@ -259,7 +259,7 @@ def test_cli_reads_stack_file_and_outputs(project, capsys):
 
 
 @pytest.mark.parametrize("content", [None, "", "  \n", "{}"])
-def test_cli_missing_or_empty_outputs_is_a_first_deploy(project, capsys, content):
+def test_cli_without_outputs_or_with_empty_ones_is_a_first_deploy(project, capsys, content):
     args = ["--stack", "dev", "--project-dir", str(project)]
     if content is not None:
         path = project / "outputs.json"
@@ -267,6 +267,22 @@ def test_cli_missing_or_empty_outputs_is_a_first_deploy(project, capsys, content
         args += ["--outputs", str(path)]
     assert main(args) == 0
     assert capsys.readouterr().out.splitlines()[2] == "**traffic: first deploy → green 100%**"
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--outputs", "--outputs {path} does not exist: write it with `pulumi stack output --json > {path}`"),
+        ("--bake-report", "--bake-report {path} does not exist: it is the stdout of `python -m bluegreen bake --json`"),
+    ],
+)
+def test_cli_a_file_that_is_not_there_is_an_error_not_a_first_deploy(project, capsys, flag, message):
+    path = project / "outptus.json"  # a typo
+
+    assert main(["--stack", "dev", "--project-dir", str(project), flag, str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message.format(path=path) in captured.err
 
 
 def test_cli_accepts_a_fully_qualified_stack_name(project, capsys):

@@ -44,6 +44,7 @@ from bluegreen.errors import (
     ReleaseInterruptedError,
     UsageError,
 )
+from bluegreen.report import HEARTBEAT_SECONDS
 from bluegreen.schema_rule import EXPLAIN, schema_conflicts, serving_colors
 from bluegreen.settings import MAX_SCHEMA_VERSION
 from bluegreen.stackconfig import ACTIVE_COLOR, IDLE_SCALED_DOWN, parse_config
@@ -307,13 +308,18 @@ def run_migration(
     timeout: float,
     on_line: Callable[[str], None],
     grace: float = KILL_GRACE_SECONDS,
+    on_silence: Callable[[float], None] | None = None,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> MigrationRun:
     """Run the command, streaming stdout+stderr lines to `on_line`; kill its process group at `timeout`.
 
-    Raises OSError when it cannot be started. On any exception (Ctrl-C included) the command is
-    stopped before the exception propagates.
+    `on_silence(elapsed)` is called whenever the command has printed nothing for `heartbeat`
+    seconds, so a long quiet migration does not look like a hang. Raises OSError when it cannot
+    be started. On any exception (Ctrl-C included) the command is stopped before the exception
+    propagates.
     """
     started = time.monotonic()
+    last_output = [started]
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -333,17 +339,27 @@ def run_migration(
         assert proc.stdout is not None
         for line in proc.stdout:
             text = line.rstrip("\r\n")
+            last_output[0] = time.monotonic()
             tail.append(text)
             on_line(text)
 
     reader = threading.Thread(target=pump, name="migration-output", daemon=True)
     reader.start()
-    code: int | None
+    code: int | None = None
+    deadline = started + timeout
     try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(proc, grace)
-        code = None
+        while True:
+            try:
+                code = proc.wait(timeout=max(0.0, min(heartbeat, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                now = time.monotonic()
+                if now >= deadline:
+                    _stop(proc, grace)
+                    break
+                if on_silence is not None and now - last_output[0] >= heartbeat:
+                    on_silence(now - started)
+                    last_output[0] = now
     except BaseException:
         _stop(proc, grace)
         raise
@@ -393,7 +409,15 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
     with ctx.reporter.step(f"{action} migration {current} → {target}: {shlex.join(argv)}") as rec:
         try:
             run = run_migration(
-                argv, env, cwd, timeout=timeout, on_line=ctx.reporter.engine_line, grace=KILL_GRACE_SECONDS
+                argv,
+                env,
+                cwd,
+                timeout=timeout,
+                on_line=ctx.reporter.engine_line,
+                grace=KILL_GRACE_SECONDS,
+                on_silence=lambda elapsed: ctx.reporter.info(
+                    f"… {argv[0]} is still running, silent [{elapsed:.0f}s of at most {timeout:.0f}s]"
+                ),
             )
         except KeyboardInterrupt:
             raise ReleaseInterruptedError(

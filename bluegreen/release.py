@@ -109,6 +109,8 @@ def wait_healthy(ctx: Context, outputs: StackOutputs, color: str) -> TargetCount
         if line != last:
             ctx.reporter.progress(line, start)
             last = line
+        else:
+            ctx.reporter.heartbeat(line, start)
         if ctx.clock.monotonic() - start >= ctx.timing.health_timeout:
             raise CheckFailedError(
                 f"{color} did not reach {desired} healthy targets within "

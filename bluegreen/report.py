@@ -15,6 +15,10 @@ from typing import Any, TextIO
 
 from bluegreen.clock import Clock
 
+# A wait says it is still waiting at least this often, so neither a person nor a CI log watcher
+# mistakes a long wait for a hang.
+HEARTBEAT_SECONDS = 30.0
+
 
 @dataclass
 class StepRecord:
@@ -34,12 +38,14 @@ class Reporter:
     result: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     _depth: int = 0
+    _last_line_at: float | None = None
 
     @property
     def _human(self) -> TextIO:
         return self.err if self.json_mode else self.out
 
     def _line(self, text: str) -> None:
+        self._last_line_at = self.clock.monotonic()
         indent = "  " * self._depth
         for line in text.splitlines() or [""]:
             print(f"{indent}{line}", file=self._human, flush=True)
@@ -72,6 +78,11 @@ class Reporter:
 
     def progress(self, text: str, started: float) -> None:
         self._line(f"… {text} [{self.clock.monotonic() - started:.0f}s]")
+
+    def heartbeat(self, text: str, started: float) -> None:
+        """`progress`, but only when nothing was printed for HEARTBEAT_SECONDS."""
+        if self._last_line_at is None or self.clock.monotonic() - self._last_line_at >= HEARTBEAT_SECONDS:
+            self.progress(text, started)
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)

@@ -12,6 +12,7 @@ from bluegreen.clock import iso
 from bluegreen.context import Context
 from bluegreen.errors import OutputError, UsageError
 from bluegreen.outputs import StackOutputs
+from bluegreen.report import HEARTBEAT_SECONDS
 from bluegreen.smoke import CheckResult, CheckSuite, run_checks
 from bluegreen.traffic import health
 
@@ -163,4 +164,13 @@ def watch(
             return observation
         summary = ", ".join(f"{s.name}={s.state}" for s in states)
         ctx.reporter.progress(f"{label} {color}: {summary}; {remaining:.0f}s left", start)
-        ctx.clock.sleep(min(interval, remaining))
+        _wait(ctx, min(interval, remaining), f"{label} {color}: next poll", start)
+
+
+def _wait(ctx: Context, seconds: float, what: str, start: float) -> None:
+    """Sleep `seconds`, in slices of at most HEARTBEAT_SECONDS with a heartbeat after each one."""
+    until = ctx.clock.monotonic() + seconds
+    while (left := until - ctx.clock.monotonic()) > 0:
+        ctx.clock.sleep(min(left, HEARTBEAT_SECONDS))
+        if until - ctx.clock.monotonic() > 0:
+            ctx.reporter.heartbeat(f"{what} in {until - ctx.clock.monotonic():.0f}s", start)

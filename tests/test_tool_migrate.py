@@ -605,3 +605,26 @@ def test_a_locked_stack_after_the_migration_keeps_the_config_and_exits_4(ok_stub
     assert run.code == 4
     assert "succeeded, but recording it failed" in run.error
     assert engine.config_values["databaseSchemaVersion"] == "2"  # not reverted: the database changed
+
+
+def test_a_quiet_migration_says_it_is_still_running(tmp_path: Path) -> None:
+    script = tmp_path / "quiet.sh"
+    script.write_text("#!/bin/sh\necho starting\nsleep 1\necho done\n")
+    script.chmod(0o755)
+    lines: list[str] = []
+    silences: list[float] = []
+
+    run = migrate_module.run_migration(
+        [str(script)],
+        dict(os.environ),
+        tmp_path,
+        timeout=10,
+        on_line=lines.append,
+        on_silence=silences.append,
+        heartbeat=0.3,
+    )
+
+    assert run.exit_code == 0
+    assert lines == ["starting", "done"]
+    assert len(silences) >= 2  # about every 0.3 s of the 1 s it said nothing
+    assert silences == sorted(silences)

@@ -1698,5 +1698,38 @@ def test_a_listener_that_keeps_old_weights_is_waited_for_and_said_so(
     assert tool.log.calls[: tool.log.calls.index("ModifyListener")].count("DescribeListeners") == 3
 
 
+# ---------------------------------------------------------------- long waits say they are waiting
+
+
+def test_a_bake_with_long_polls_prints_a_heartbeat_at_least_every_30_seconds(
+    tool: Tool, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    clock.sleeps.clear()
+
+    run = tool("bake", "--minutes", "3", "--interval", "90", json_mode=False)
+
+    assert run.code == 0
+    assert clock.sleeps == [30, 30, 30, 30, 30, 30]  # two polls 90 s apart, each wait in 30 s slices
+    assert "… bake green: next poll in 60s [30s]" in run.out
+    assert "… bake green: next poll in 30s [60s]" in run.out
+
+
+def test_a_slow_health_wait_prints_a_heartbeat_when_nothing_changes(
+    tool: Tool, world: World, engine: FakeEngine, clock: FakeClock
+) -> None:
+    def slow_boot(_engine: FakeEngine, _count: int) -> None:
+        world.stop_instances("green")
+        clock.at(clock.t + 95, lambda: world.start_instances("green"))
+
+    engine.after_up = slow_boot
+
+    run = tool("stage", "v2", "--poll", "10", "--timeout", "300", json_mode=False)
+
+    assert run.code == 0, run.err
+    waiting = [line for line in run.out.splitlines() if "green: 0/2 healthy" in line]
+    assert [line.rsplit("[", 1)[1] for line in waiting] == ["0s]", "30s]", "60s]", "90s]"]
+
+
 def _refuse(*_args: Any, **_kwargs: Any) -> None:
     raise RuntimeError("ModifyListener refused")

@@ -82,8 +82,16 @@ TARGETS = (
         "bluegreen",
         ("bluegreen/release.py", "bluegreen/traffic.py"),
         ("tests/test_tool_release.py",),
-        # Message builders, and the commands that are not the rollback or the ramp.
-        skip=("tool_command", "after_interrupt", "config_write_failed", "format_weights", "stage", "verify"),
+        # Message builders, and the commands that are not the rollback or the ramp (stage and its wait).
+        skip=(
+            "tool_command",
+            "after_interrupt",
+            "config_write_failed",
+            "format_weights",
+            "stage",
+            "wait_healthy",
+            "verify",
+        ),
     ),
     Target(
         "bake",

@@ -57,26 +57,25 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from bluegreen.contract import COLOR_TAG, IMAGE_ID_TAG, RELEASE_TAG, SCHEMA_VERSIONS_TAG, Color, other
+
 from .provider_sets import is_set_field
 from .stack import (
     AUTOSCALING_GROUP,
-    COLOR_TAG,
     LAUNCH_TEMPLATE,
     LISTENER_RULE,
     METRIC_ALARM,
     PREVIEW_COLOR_HEADER,
     PREVIEW_TOKEN_HEADER,
     TARGET_GROUP,
-    Color,
     Resource,
     StackView,
     is_component,
-    other,
     role_of,
 )
 from .values import UNKNOWN, Findings, is_unknown, show, tag_map
 
-RELEASE_TAGS: Final = ("Name", COLOR_TAG, "bluegreen:release", "bluegreen:imageId", "bluegreen:schemaVersions")
+RELEASE_TAGS: Final = ("Name", COLOR_TAG, RELEASE_TAG, IMAGE_ID_TAG, SCHEMA_VERSIONS_TAG)
 IDENTITY_KEYS: Final = ("id", "arn", "arnSuffix", "name", "namePrefix", "urn")
 CAPACITY_KEYS: Final = ("desiredCapacity", "minSize", "waitForElbCapacity", "minElbCapacity")
 

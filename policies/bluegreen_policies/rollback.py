@@ -17,16 +17,13 @@ from typing import Final
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
+from bluegreen.contract import COLORS, IDLE_SCALED_DOWN_TAG, SCHEMA_VERSIONS_TAG, Color, other
+
 from .stack import (
     AUTOSCALING_GROUP,
-    COLORS,
-    IDLE_SCALED_DOWN_TAG,
     SCHEMA_VERSION_TAG,
-    SCHEMA_VERSIONS_TAG,
-    Color,
     StackView,
     capacity,
-    other,
 )
 from .values import Findings, is_unknown, show, tag_map
 

@@ -23,6 +23,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from bluegreen.contract import SUBNET_TIER_TAG
+
 from .config import setting
 from .stack import (
     INGRESS_RULE,
@@ -31,7 +33,6 @@ from .stack import (
     LOAD_BALANCER,
     SECURITY_GROUP,
     SECURITY_GROUP_RULE,
-    SUBNET_TIER_TAG,
     Resource,
     StackView,
 )

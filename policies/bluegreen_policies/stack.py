@@ -12,14 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from pulumi_policy import StackValidationArgs
 
-from .values import UNKNOWN, is_unknown, number, plain, tag_map
+# The names the pack shares with the program (colours, tag keys, headers) come from the contract;
+# the rules over them are the pack's own, so a bug in the program cannot silence a policy.
+from bluegreen.contract import (
+    COLOR_TAG,
+    COLORS,
+    DATABASE_SCHEMA_VERSION_TAG,
+    IDLE_SCALED_DOWN_TAG,
+    Color,
+    other,
+)
+from bluegreen.contract import PREVIEW_COLOR_HEADER as _COLOR_HEADER
+from bluegreen.contract import PREVIEW_TOKEN_HEADER as _TOKEN_HEADER
 
-Color = Literal["blue", "green"]
-COLORS: Final[tuple[Color, Color]] = ("blue", "green")
+from .values import UNKNOWN, is_unknown, number, plain, tag_map
 
 LAUNCH_TEMPLATE: Final = "aws:ec2/launchTemplate:LaunchTemplate"
 AUTOSCALING_GROUP: Final = "aws:autoscaling/group:Group"
@@ -32,13 +42,10 @@ SECURITY_GROUP_RULE: Final = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE: Final = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 METRIC_ALARM: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
-COLOR_TAG: Final = "bluegreen:color"
-IDLE_SCALED_DOWN_TAG: Final = "bluegreen:idleScaledDown"
-SCHEMA_VERSION_TAG: Final = "bluegreen:databaseSchemaVersion"
-SCHEMA_VERSIONS_TAG: Final = "bluegreen:schemaVersions"
-SUBNET_TIER_TAG: Final = "bluegreen:subnetTier"
-PREVIEW_COLOR_HEADER: Final = "x-bluegreen-color"
-PREVIEW_TOKEN_HEADER: Final = "x-bluegreen-token"
+SCHEMA_VERSION_TAG: Final = DATABASE_SCHEMA_VERSION_TAG
+# ALB header names match case-insensitively; the pack compares them lower-cased.
+PREVIEW_COLOR_HEADER: Final = _COLOR_HEADER.lower()
+PREVIEW_TOKEN_HEADER: Final = _TOKEN_HEADER.lower()
 
 # Resources that the engine adds next to the program's own registrations: the root stack, stack
 # references (the release guard reads the stack's last outputs through one) and providers
@@ -58,10 +65,6 @@ HUMAN_TYPES: Final[Mapping[str, str]] = {
     LOAD_BALANCER: "load balancer",
     SECURITY_GROUP: "security group",
 }
-
-
-def other(color: Color) -> Color:
-    return "green" if color == "blue" else "blue"
 
 
 def color_in_name(name: str) -> Color | None:

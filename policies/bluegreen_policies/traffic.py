@@ -36,16 +36,16 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from bluegreen.contract import COLORS, STICKINESS_SECONDS, Color
+
 from .config import setting
 from .stack import (
     AUTOSCALING_GROUP,
-    COLORS,
     LISTENER,
     LISTENER_RULE,
     PREVIEW_COLOR_HEADER,
     PREVIEW_TOKEN_HEADER,
     TARGET_GROUP,
-    Color,
     Resource,
     StackView,
     capacity,
@@ -64,7 +64,6 @@ TRAFFIC_CONFIG: Final = PolicyConfigSchema(
     }
 )
 # AWS: a target group stickiness duration is 1 second to 7 days, and required even when disabled.
-STICKINESS_SECONDS: Final = (1, 604800)
 
 
 def _pct(value: float) -> str:

@@ -74,7 +74,7 @@ class Output:
     per_color: bool = False
     secret: bool = False
 
-    def name(self, color: Color | None = None) -> str:
+    def name(self, color: str | None = None) -> str:
         if self.per_color:
             if color is None:
                 raise ValueError(f"output {self.key!r} is per colour: pass a colour")

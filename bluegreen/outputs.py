@@ -1,4 +1,4 @@
-"""Typed access to the stack outputs named in docs/design.md."""
+"""Typed access to the stack outputs, by the names in `bluegreen.contract.Outputs` (docs/reference/outputs.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bluegreen.contract import COLORS, Outputs
 from bluegreen.errors import OutputError
 
 
@@ -27,45 +28,46 @@ class StackOutputs:
 
     @property
     def url(self) -> str:
-        return self._str("url")
+        return self._str(Outputs.URL.name())
 
     @property
     def active_color(self) -> str:
         """The colour the last update made live (output activeColor)."""
-        value = self._str("activeColor")
-        if value not in ("blue", "green"):
-            raise OutputError("activeColor", f"should be blue or green, got {value!r}")
+        value = self._str(Outputs.ACTIVE_COLOR.name())
+        if value not in COLORS:
+            raise OutputError(Outputs.ACTIVE_COLOR.name(), f"should be blue or green, got {value!r}")
         return value
 
     def weight(self, color: str) -> int:
         """The colour's deployed listener weight (output <colour>Weight); 0 when absent."""
-        value = self.raw.get(f"{color}Weight", 0)
+        key = Outputs.WEIGHT.name(color)
+        value = self.raw.get(key, 0)
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise OutputError(f"{color}Weight", f"should be an integer, got {value!r}") from None
+            raise OutputError(key, f"should be an integer, got {value!r}") from None
 
     @property
     def listener_arn(self) -> str:
-        return self._str("listenerArn")
+        return self._str(Outputs.LISTENER_ARN.name())
 
     def target_group_arn(self, color: str) -> str:
-        return self._str(f"{color}TargetGroupArn")
+        return self._str(Outputs.TARGET_GROUP_ARN.name(color))
 
     def asg_name(self, color: str) -> str:
-        return self._str(f"{color}AsgName")
+        return self._str(Outputs.ASG_NAME.name(color))
 
     def release(self, color: str) -> str:
-        return self._optional_str(f"{color}Release")
+        return self._optional_str(Outputs.RELEASE.name(color))
 
     def image_id(self, color: str) -> str:
-        return self._optional_str(f"{color}ImageId")
+        return self._optional_str(Outputs.IMAGE_ID.name(color))
 
     def user_data_hash(self, color: str) -> str:
-        return self._optional_str(f"{color}UserDataHash")
+        return self._optional_str(Outputs.USER_DATA_HASH.name(color))
 
     def alarm_names(self, color: str) -> list[str]:
-        key = f"{color}AlarmNames"
+        key = Outputs.ALARM_NAMES.name(color)
         value = self.raw.get(key)
         if value is None:
             raise OutputError(key, "is missing")
@@ -75,25 +77,25 @@ class StackOutputs:
 
     @property
     def preview_color_header(self) -> str:
-        return self._str("previewColorHeader")
+        return self._str(Outputs.PREVIEW_COLOR_HEADER.name())
 
     @property
     def preview_token_header(self) -> str:
-        return self._str("previewTokenHeader")
+        return self._str(Outputs.PREVIEW_TOKEN_HEADER.name())
 
     @property
     def preview_token(self) -> str:
-        return self._str("previewToken")
+        return self._str(Outputs.PREVIEW_TOKEN.name())
 
     def region(self) -> str:
         """The region, taken from the listener ARN (arn:aws:elasticloadbalancing:REGION:...)."""
         parts = self.listener_arn.split(":")
         if len(parts) < 6 or not parts[3]:
-            raise OutputError("listenerArn", f"is not an ARN with a region: {self.listener_arn!r}")
+            raise OutputError(Outputs.LISTENER_ARN.name(), f"is not an ARN with a region: {self.listener_arn!r}")
         return parts[3]
 
     def color_of_target_group(self, arn: str) -> str | None:
-        for color in ("blue", "green"):
-            if self.raw.get(f"{color}TargetGroupArn") == arn:
+        for color in COLORS:
+            if self.raw.get(Outputs.TARGET_GROUP_ARN.name(color)) == arn:
                 return color
         return None

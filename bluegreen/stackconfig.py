@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluegreen import stack_files
+from bluegreen import contract, stack_files
 from bluegreen.contract import COLORS as PROGRAM_COLORS
 from bluegreen.contract import MAX_IDLE_TRAFFIC_PERCENT, Color, traffic_weights
 from bluegreen.errors import ConfigError, UsageError
@@ -47,14 +47,14 @@ def verified_key(color: str) -> str:
 
 
 def other(color: str) -> str:
-    check_color("color", color)
-    return "green" if color == "blue" else "blue"
+    return contract.other(check_color("color", color))
 
 
-def check_color(key: str, value: str) -> str:
-    if value not in COLORS:
-        raise ConfigError(key, value, "use blue or green")
-    return value
+def check_color(key: str, value: str) -> contract.Color:
+    for color in PROGRAM_COLORS:
+        if value == color:
+            return color
+    raise ConfigError(key, value, "use blue or green")
 
 
 def check_release(key: str, value: str) -> str:

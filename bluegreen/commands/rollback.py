@@ -7,13 +7,14 @@ import argparse
 from bluegreen.commands.base import CommandSpec, command_step
 from bluegreen.commands.options import add_confirm_timeout_argument
 from bluegreen.context import Context
+from bluegreen.contract import COLORS
 from bluegreen.release import rollback
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--to",
-        choices=("blue", "green"),
+        choices=COLORS,
         default=None,
         help="colour to return to (default: config rollbackColor, else the colour opposite the deployed one)",
     )

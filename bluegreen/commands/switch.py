@@ -12,13 +12,12 @@ from bluegreen.commands.options import (
     ramp_steps,
 )
 from bluegreen.context import Context
+from bluegreen.contract import COLORS
 from bluegreen.release import switch
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--to", choices=("blue", "green"), default=None, help="target colour (default: the idle colour)"
-    )
+    parser.add_argument("--to", choices=COLORS, default=None, help="target colour (default: the idle colour)")
     add_ramp_arguments(parser)
     add_interval_argument(parser, "while holding a ramp step")
     add_confirm_timeout_argument(parser)

@@ -12,6 +12,7 @@ from typing import Any
 from bluegreen.commands.base import CommandSpec, command_step
 from bluegreen.commands.options import SAMPLE_CHECKS_HINT, add_base_url_argument, check_checks_file
 from bluegreen.context import Context
+from bluegreen.contract import COLORS
 from bluegreen.release import verify
 
 SAMPLE_CHECKS = "data/smoke-checks.yaml"  # inside the bluegreen package
@@ -47,9 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path("smoke-checks.yaml"),
         help="smoke checks file (YAML or JSON)",
     )
-    parser.add_argument(
-        "--color", choices=("blue", "green"), default=None, help="colour to verify (default: the idle colour)"
-    )
+    parser.add_argument("--color", choices=COLORS, default=None, help="colour to verify (default: the idle colour)")
     add_base_url_argument(parser)
     parser.add_argument(
         "--print-sample-checks",

@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bluegreen import __version__, stack_files
 from bluegreen.aws import Aws
 from bluegreen.clock import Clock, SystemClock
-from bluegreen.commands.options import MAX_BAKE_MINUTES
 from bluegreen.context import Context, Timing, default_aws
+from bluegreen.contract import MAX_BAKE_MINUTES
 from bluegreen.engine import AutomationEngine, Engine
 from bluegreen.errors import ExitCode, ToolError, UsageError
 from bluegreen.outputs import StackOutputs

@@ -61,6 +61,8 @@ STICKINESS_SECONDS: Final = (1, 604_800)
 # TLS 1.2 or newer ELB security policies (ELB docs, "Security policies for your Application Load Balancer").
 TLS_POLICY_PATTERN: Final = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)(-[A-Za-z0-9]+)*$")
 DEFAULT_TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The longest bake, in minutes: config bakeMinutes and `bake --minutes` share it.
+MAX_BAKE_MINUTES: Final = 1440
 
 # ---------------------------------------------------------------- stack outputs
 

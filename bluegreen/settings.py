@@ -23,6 +23,7 @@ import pulumi
 from bluegreen.contract import (
     COLORS,
     DEFAULT_TLS_POLICY,
+    MAX_BAKE_MINUTES,
     MAX_IDLE_TRAFFIC_PERCENT,
     STICKINESS_SECONDS,
     TLS_POLICY_PATTERN,
@@ -472,7 +473,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         error_rate_percent=r.integer("rollbackErrorRatePercent", 1, 100),
         latency_p99_ms=r.integer("rollbackLatencyP99Ms", 1, 60000),
         evaluation_minutes=r.integer("alarmEvaluationMinutes", 1, 60),
-        bake_minutes=r.integer("bakeMinutes", 0, 1440),
+        bake_minutes=r.integer("bakeMinutes", 0, MAX_BAKE_MINUTES),
     )
     tags = _tag_pairs(r, r.array("tags", str))
     idle_scaled_down = r.boolean("idleScaledDown")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from bluegreen.bake import bake
 from bluegreen.commands.base import CommandSpec, command_step
 from bluegreen.commands.options import (
     add_base_url_argument,
+    add_checks_argument,
     add_confirm_timeout_argument,
     add_interval_argument,
     add_minutes_argument,
@@ -19,13 +19,7 @@ from bluegreen.context import Context
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_minutes_argument(parser)
-    parser.add_argument(
-        "--checks",
-        type=Path,
-        metavar="FILE",
-        default=None,
-        help="also run these smoke checks on each poll (default: alarms only)",
-    )
+    add_checks_argument(parser, None, "also run these smoke checks on each poll (default: alarms only)")
     add_base_url_argument(parser)
     add_interval_argument(parser, "(and smoke check runs)")
     parser.add_argument(

@@ -9,6 +9,7 @@ from bluegreen.commands.base import CommandSpec, command_step
 from bluegreen.commands.options import (
     SAMPLE_CHECKS_HINT,
     add_base_url_argument,
+    add_checks_argument,
     add_confirm_timeout_argument,
     add_health_wait_arguments,
     add_interval_argument,
@@ -29,13 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="AMI",
         help="AMI id for the new release (default: keep the idle colour's image)",
     )
-    parser.add_argument(
-        "--checks",
-        type=Path,
-        metavar="FILE",
-        default=Path("smoke-checks.yaml"),
-        help="smoke checks file (YAML or JSON)",
-    )
+    add_checks_argument(parser, Path("smoke-checks.yaml"), "smoke checks file (YAML or JSON)")
     add_ramp_arguments(parser)
     add_minutes_argument(parser)
     add_interval_argument(parser, "while holding a ramp step and while baking")

@@ -10,12 +10,8 @@ import argparse
 from pathlib import Path
 
 from bluegreen.context import Timing
-from bluegreen.contract import MAX_IDLE_TRAFFIC_PERCENT
+from bluegreen.contract import MAX_BAKE_MINUTES, MAX_IDLE_TRAFFIC_PERCENT
 from bluegreen.errors import UsageError
-
-# The range of config bakeMinutes (bluegreen/settings.py reads it as an integer from 0 to 1440):
-# `--minutes` overrides it for one bake, so it takes the same range.
-MAX_BAKE_MINUTES = 1440
 
 SAMPLE_CHECKS_HINT = "`bluegreen verify --print-sample-checks > smoke-checks.yaml` writes a sample to start from"
 
@@ -141,3 +137,8 @@ def check_checks_file(flag: str, path: Path | None) -> None:
             f"{flag} {path}: no such file; it must be a smoke checks file (YAML or JSON); {SAMPLE_CHECKS_HINT}",
             details={"argument": flag, "value": str(path)},
         )
+
+
+def add_checks_argument(parser: argparse.ArgumentParser, default: Path | None, help: str) -> None:
+    """`--checks FILE`: the smoke checks (YAML or JSON); `check_checks_file` says when it is missing."""
+    parser.add_argument("--checks", type=Path, metavar="FILE", default=default, help=help)

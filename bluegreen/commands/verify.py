@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen.commands.base import CommandSpec, command_step
-from bluegreen.commands.options import SAMPLE_CHECKS_HINT, add_base_url_argument, check_checks_file
+from bluegreen.commands.options import SAMPLE_CHECKS_HINT, add_base_url_argument, add_checks_argument, check_checks_file
 from bluegreen.context import Context
 from bluegreen.contract import COLORS
 from bluegreen.release import verify
@@ -41,13 +41,7 @@ class _PrintSampleChecks(argparse.Action):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checks",
-        type=Path,
-        metavar="FILE",
-        default=Path("smoke-checks.yaml"),
-        help="smoke checks file (YAML or JSON)",
-    )
+    add_checks_argument(parser, Path("smoke-checks.yaml"), "smoke checks file (YAML or JSON)")
     parser.add_argument("--color", choices=COLORS, default=None, help="colour to verify (default: the idle colour)")
     add_base_url_argument(parser)
     parser.add_argument(

@@ -8,6 +8,7 @@ overall. Not part of CI: a full run takes tens of minutes on two cores.
     venv/bin/python benchmarks/mutation.py                 # every target
     venv/bin/python benchmarks/mutation.py guard weights   # some of them
     venv/bin/python benchmarks/mutation.py --survivors     # also print each survivor's diff
+    venv/bin/python benchmarks/mutation.py bake --sample 120   # a uniform random sample of 120 mutants
 
 mutmut mutates the functions of the files named; "killed" means a selected test failed. Two kinds of
 code are left out, each for a written reason:
@@ -27,6 +28,7 @@ import argparse
 import ast
 import io
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -195,15 +197,30 @@ def _results(work: Path) -> dict[str, int | None]:
     return codes
 
 
-def run(target: Target, root: Path, show_survivors: bool, all_lines: bool) -> tuple[int, int, int]:
+def run(
+    target: Target, root: Path, show_survivors: bool, all_lines: bool, *, sample: int = 0, seed: int = 0
+) -> tuple[int, int, int]:
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent))
     if mutmut is None:
         sys.exit("mutmut is not installed: venv/bin/pip install -r benchmarks/requirements-mutation.txt")
     work = _scratch(target, root, all_lines)
-    done = subprocess.run([mutmut, "run"], cwd=work, capture_output=True, text=True, check=False)
+    chosen: list[str] = []
+    if sample:
+        # mutmut generates every mutant before it filters by name; a name that matches none stops it there.
+        subprocess.run([mutmut, "run", "__list_only__"], cwd=work, capture_output=True, text=True, check=False)
+        listed = subprocess.run(
+            [mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True, check=False
+        ).stdout
+        names = sorted(line.split(":")[0].strip() for line in listed.splitlines() if ":" in line)
+        if not names:
+            sys.exit(f"mutmut generated no mutants for {target.name} in {work}:\n{listed[-2000:]}")
+        chosen = sorted(random.Random(seed).sample(names, min(sample, len(names))))
+    done = subprocess.run([mutmut, "run", *chosen], cwd=work, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"mutmut failed for {target.name} in {work}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     codes = _results(work)
+    if chosen:
+        codes = {name: codes.get(name) for name in chosen}
     killed = sorted(k for k, c in codes.items() if c in KILLED)
     survived = []
     wording = 0
@@ -229,6 +246,14 @@ def main() -> None:
     parser.add_argument("--survivors", action="store_true", help="print the diff of every surviving mutant")
     parser.add_argument("--keep", type=Path, help="keep the scratch copies in this directory")
     parser.add_argument("--all-lines", action="store_true", help="also mutate lines that hold only text")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run a uniform random sample of N mutants per target (the tool's targets take an hour each in full)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="the sample's random seed (default 1)")
     args = parser.parse_args()
     unknown = set(args.targets) - {t.name for t in TARGETS}
     if unknown:
@@ -240,7 +265,7 @@ def main() -> None:
     totals = [0, 0, 0]
     print(f"{'target':<20}{'mutants':>8}{'killed':>8}{'survived':>10}{'wording':>9}{'kill ratio':>12}")
     for target in chosen:
-        counts = run(target, root, args.survivors, args.all_lines)
+        counts = run(target, root, args.survivors, args.all_lines, sample=args.sample, seed=args.seed)
         totals = [t + c for t, c in zip(totals, counts, strict=True)]
         print(_row(target.name, *counts), flush=True)
     print(_row("all", *totals))

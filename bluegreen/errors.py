@@ -32,7 +32,7 @@ class UsageError(ToolError):
     exit_code = ExitCode.USAGE
 
 
-class ConfigError(UsageError):
+class ConfigValueError(UsageError):
     """A config value (or a value about to be written to config) is not allowed."""
 
     def __init__(self, key: str, value: object, allowed: str) -> None:

@@ -38,7 +38,7 @@ from bluegreen.context import Context
 from bluegreen.contract import COLORS, Color, other
 from bluegreen.errors import (
     CheckFailedError,
-    ConfigError,
+    ConfigValueError,
     EngineError,
     OutputError,
     ReleaseInterruptedError,
@@ -93,7 +93,7 @@ def _color(key: str, value: object) -> Color:
     for color in COLORS:
         if value == color:
             return color
-    raise ConfigError(key, value, "blue or green")
+    raise ConfigValueError(key, value, "blue or green")
 
 
 def config_state(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT_DIR) -> SchemaState:
@@ -196,7 +196,7 @@ def migration_argv(raw: Mapping[str, str], action: Action, target: int) -> list[
     try:
         words = shlex.split(command)
     except ValueError as exc:
-        raise ConfigError(
+        raise ConfigValueError(
             MIGRATION_COMMAND, command, f"a command line shlex can split ({exc}), e.g. {example}"
         ) from None
     return [*words, action, str(target)]

@@ -17,7 +17,7 @@ from typing import Any
 from bluegreen import contract, stack_files
 from bluegreen.contract import COLORS as PROGRAM_COLORS
 from bluegreen.contract import MAX_IDLE_TRAFFIC_PERCENT, Color, traffic_weights
-from bluegreen.errors import ConfigError, UsageError
+from bluegreen.errors import ConfigValueError, UsageError
 from bluegreen.settings import AMI_ID, RELEASE_LABEL, read_settings
 from bluegreen.settings import ConfigError as SettingsError
 
@@ -54,13 +54,13 @@ def check_color(key: str, value: str) -> contract.Color:
     for color in PROGRAM_COLORS:
         if value == color:
             return color
-    raise ConfigError(key, value, "use blue or green")
+    raise ConfigValueError(key, value, "use blue or green")
 
 
 def check_release(key: str, value: str) -> str:
     """A release label the program accepts (same pattern as bluegreen.settings)."""
     if not RELEASE_LABEL.match(value):
-        raise ConfigError(
+        raise ConfigValueError(
             key, value, "a non-empty label of up to 128 letters, digits and ._+:@/=- starting with a letter or digit"
         )
     return value
@@ -68,7 +68,7 @@ def check_release(key: str, value: str) -> str:
 
 def check_image_id(key: str, value: str) -> str:
     if value and not AMI_ID.match(value):
-        raise ConfigError(key, value, '"" (latest Amazon Linux 2023) or an AMI id like ami-0123456789abcdef0')
+        raise ConfigValueError(key, value, '"" (latest Amazon Linux 2023) or an AMI id like ami-0123456789abcdef0')
     return value
 
 
@@ -108,7 +108,9 @@ class VerifiedRecord:
                 at=str(data.get("at", "")),
             )
         except (ValueError, KeyError, TypeError):
-            raise ConfigError(key, text, 'a record written by `bluegreen verify`, or "" (run verify again)') from None
+            raise ConfigValueError(
+                key, text, 'a record written by `bluegreen verify`, or "" (run verify again)'
+            ) from None
 
     def matches(self, release: str, image_id: str, user_data_hash: str) -> bool:
         """True when the record is for this deployment; empty fields in outputs are not compared."""
@@ -197,10 +199,10 @@ def parse_ramp(text: str) -> list[int]:
         try:
             step = int(part.strip())
         except ValueError:
-            raise ConfigError(IDLE_TRAFFIC_PERCENT, part.strip(), "--ramp takes integers, e.g. 10,50") from None
+            raise ConfigValueError(IDLE_TRAFFIC_PERCENT, part.strip(), "--ramp takes integers, e.g. 10,50") from None
         if not 1 <= step <= MAX_IDLE_TRAFFIC_PERCENT:
-            raise ConfigError(IDLE_TRAFFIC_PERCENT, step, f"ramp steps from 1 to {MAX_IDLE_TRAFFIC_PERCENT}")
+            raise ConfigValueError(IDLE_TRAFFIC_PERCENT, step, f"ramp steps from 1 to {MAX_IDLE_TRAFFIC_PERCENT}")
         if steps and step <= steps[-1]:
-            raise ConfigError(IDLE_TRAFFIC_PERCENT, step, "ramp steps that increase, e.g. 10,50")
+            raise ConfigValueError(IDLE_TRAFFIC_PERCENT, step, "ramp steps that increase, e.g. 10,50")
         steps.append(step)
     return steps

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bluegreen.aws import describe_metric
-from bluegreen.errors import ConfigError, UsageError
+from bluegreen.errors import ConfigValueError, UsageError
 from bluegreen.outputs import StackOutputs
 from bluegreen.smoke import Check, CheckSuite, Response, evaluate, load_checks, run_checks
 from bluegreen.stack_files import PROJECT_DIR
@@ -34,7 +34,7 @@ def test_weights_match_the_program() -> None:
     ],
 )
 def test_tool_key_errors_name_key_value_and_allowed(key: str, value: str, allowed: str) -> None:
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(ConfigValueError) as raised:
         parse_config(base_config(**{key: value}))
 
     assert raised.value.key == key
@@ -74,7 +74,7 @@ def test_ramp_steps() -> None:
     assert parse_ramp("10, 50") == [10, 50]
     assert parse_ramp("") == []
     for bad, message in (("10,5", "increase"), ("0", "from 1 to 50"), ("x", "integers"), ("60", "from 1 to 50")):
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigValueError, match=message):
             parse_ramp(bad)
 
 
@@ -193,7 +193,11 @@ def test_parse_config_takes_the_defaults_of_the_given_project(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("url", "override", "expected"),
     [
-        ("http://bluegreen-lb-alb-1.us-east-1.elb.amazonaws.com", None, "http://bluegreen-lb-alb-1.us-east-1.elb.amazonaws.com"),
+        (
+            "http://bluegreen-lb-alb-1.us-east-1.elb.amazonaws.com",
+            None,
+            "http://bluegreen-lb-alb-1.us-east-1.elb.amazonaws.com",
+        ),
         ("https://app.example.com", None, "https://app.example.com"),
         ("https://x-1.us-east-1.elb.amazonaws.com", "https://app.example.com", "https://app.example.com"),
     ],
@@ -205,7 +209,11 @@ def test_smoke_base_url(url: str, override: str | None, expected: str) -> None:
 @pytest.mark.parametrize(
     ("url", "override", "message"),
     [
-        ("https://x-1.us-east-1.elb.amazonaws.com", None, "stack output url='https://x-1.us-east-1.elb.amazonaws.com': "),
+        (
+            "https://x-1.us-east-1.elb.amazonaws.com",
+            None,
+            "stack output url='https://x-1.us-east-1.elb.amazonaws.com': ",
+        ),
         ("https://X-1.cn-north-1.ELB.amazonaws.com.cn.", None, "cannot reach the load balancer by its own DNS name"),
         ("http://app.example.com", "https://x-1.eu-west-1.elb.amazonaws.com/", "--base-url='https://x-1.eu-west-1"),
         ("http://app.example.com", "app.example.com", "--base-url='app.example.com' is not allowed: an http:// or"),
@@ -220,7 +228,12 @@ def test_smoke_base_url_refusals(url: str, override: str | None, message: str) -
 
 
 def test_metric_math_alarms_are_described_by_their_expression() -> None:
-    plain = {"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime", "ExtendedStatistic": "p99", "Period": 60}
+    plain = {
+        "Namespace": "AWS/ApplicationELB",
+        "MetricName": "TargetResponseTime",
+        "ExtendedStatistic": "p99",
+        "Period": 60,
+    }
     composite = {"AlarmRule": 'ALARM("a") OR ALARM("b")'}
     no_label = {
         "Metrics": [

@@ -33,6 +33,8 @@ from typing import Any
 import yaml
 
 from bluegreen.contract import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Color, other, traffic_weights
+from bluegreen.settings import ConfigError as SettingsConfigError
+from bluegreen.settings import Settings, read_settings, to_config
 from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
 
 ARROW = "→"
@@ -96,12 +98,24 @@ class Traffic:
         return f"idle {self.weights[color]}%" + (" (scaled down)" if self.idle_scaled_down else "")
 
 
+def read_config(config: Mapping[str, str]) -> Settings:
+    """`config` read by the program's own reader (`bluegreen.settings.read_settings`), keys it
+    leaves out at their defaults; a refusal is a SummaryError with the program's message. Boot
+    script files are not read: the summary shows no boot script."""
+    try:
+        return read_settings({**to_config(Settings()), **config}, read_file=lambda _path: "")
+    except SettingsConfigError as err:
+        raise SummaryError(str(err)) from None
+
+
 def traffic_from_config(config: Mapping[str, str]) -> Traffic:
     """The traffic the new config asks for."""
-    active = config.get("activeColor", "blue")
-    idle_percent = _int(config.get("idleTrafficPercent", "0"), "idleTrafficPercent")
+    settings = read_config(config)
+    traffic = settings.traffic
     return Traffic(
-        _color(active, "activeColor"), weights(active, idle_percent), _bool(config.get("idleScaledDown", "false"))
+        traffic.active_color,
+        traffic_weights(traffic.active_color, traffic.idle_traffic_percent),
+        settings.idle_scaled_down,
     )
 
 
@@ -175,7 +189,7 @@ def traffic_summary(config: Mapping[str, str], outputs: Mapping[str, Any]) -> st
     before = traffic_from_outputs(outputs)
     lines = [f"**{headline(before, after)}**", "", "| colour | role | release | image |", "|---|---|---|---|"]
     warnings: list[str] = []
-    allow_live_release = _bool(config.get("allowLiveRelease", "false"))
+    allow_live_release = read_config(config).allow_live_release
     for color in COLORS:
         release = _value_cell(_previous(outputs, f"{color}Release"), config.get(f"{color}Release", ""))
         image = _image_cell(color, config, outputs, before, after)

@@ -314,7 +314,6 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
                 {ACTIVE_COLOR: target, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: previous},
                 message=f"bluegreen switch to {target}",
             )
-            touched_live = True
         with ctx.reporter.step("confirm live weights"):
             confirm_live(ctx, outputs, final)
     except (StackLockedError, PreviewFailedError) as exc:

@@ -20,7 +20,7 @@ import bluegreen.bake as bake_module
 from bluegreen.aws import Aws
 from bluegreen.cli import main
 from bluegreen.clock import iso
-from bluegreen.errors import EngineError, PreviewFailedError
+from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError
 from bluegreen.outputs import StackOutputs
 from bluegreen.stack_files import PROJECT_DIR
 from bluegreen.summary import traffic_summary
@@ -1729,6 +1729,55 @@ def test_a_slow_health_wait_prints_a_heartbeat_when_nothing_changes(
     assert run.code == 0, run.err
     waiting = [line for line in run.out.splitlines() if "green: 0/2 healthy" in line]
     assert [line.rsplit("[", 1)[1] for line in waiting] == ["0s]", "30s]", "60s]", "90s]"]
+
+
+def test_a_lock_taken_mid_ramp_puts_traffic_back_and_says_the_lock_stopped_it(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage_and_verify(tool, checks)
+    up = engine.up
+    calls = {"n": 0}
+
+    def locked_on_the_second_step(message: str, on_output: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise StackLockedError("stack 'test' is currently locked by another update")
+        return up(message, on_output)
+
+    monkeypatch.setattr(engine, "up", locked_on_the_second_step)
+    ups = engine.up_count
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "0")
+
+    assert run.code == 4
+    assert world.live_weights() == {"blue": 100, "green": 0}  # it had been at 10% green
+    assert run.doc["error"].endswith("\nswitch aborted during ramp to 50%; traffic is on blue")
+    restore = next(s for s in run.doc["steps"] if s["name"] == "restore traffic")
+    assert restore["status"] == "ok"
+    assert engine.up_count == ups + 1  # the 10% step only: a locked stack is not updated again
+
+
+def test_an_unexpected_error_mid_ramp_puts_traffic_back_and_names_it(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.before_up = fail_on_up(engine.up_count + 2, RuntimeError("disk full"))
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "0")
+
+    assert run.code == 1
+    assert run.doc["error"] == "switch aborted during ramp to 50% (RuntimeError('disk full')); traffic is on blue"
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_verify_prints_each_attempt_for_people(tool: Tool, checks: Path) -> None:
+    assert tool("stage", "v2").code == 0
+
+    run = tool("verify", "--checks", str(checks), json_mode=False)
+
+    assert run.code == 0
+    assert "health #1: ok" in run.out
+    assert "version #1: ok" in run.out
 
 
 def _refuse(*_args: Any, **_kwargs: Any) -> None:

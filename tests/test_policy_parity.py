@@ -726,3 +726,13 @@ def test_only_the_alarm_description_may_name_the_colour_not_its_other_fields():
     assert parity(stack) == [
         differs("green alarm", "tags.note is 'pages green on-call' on green and 'pages blue on-call' on blue")
     ]
+
+
+def test_every_allowed_difference_says_why() -> None:
+    from policies.bluegreen_policies.parity import _allowed
+
+    entries = _allowed()
+
+    assert entries
+    unexplained = [e for e in entries if not isinstance(e.reason, str) or len(e.reason.split()) < 2]
+    assert unexplained == [], "each allowlist entry needs a reason a reviewer can read"

@@ -105,6 +105,11 @@ class Outputs:
     USER_DATA_HASH = Output(
         "UserDataHash", "SHA-256 of the colour's boot script; `verify` binds its record to it.", per_color=True
     )
+    BOOT_SCRIPT_HASH = Output(
+        "BootScriptHash",
+        "SHA-256 of the colour's boot script template (empty for the demo app); the release guard compares it.",
+        per_color=True,
+    )
     SCHEMA_VERSIONS = Output(
         "SchemaVersions", "The database schema versions the colour's release supports.", per_color=True
     )

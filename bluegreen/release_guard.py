@@ -8,13 +8,14 @@ no traffic, and the flip is a separate update. `allowLiveRelease` overrides this
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from bluegreen.contract import COLORS, Color, traffic_weights
 from bluegreen.settings import Settings
+from bluegreen.user_data import boot_script_fingerprint
 
 
 class ReleaseGuardError(pulumi.RunError):
@@ -49,6 +50,8 @@ class DeployedState:
     releases: Mapping[Color, str]
     image_ids: Mapping[Color, str]
     idle_scaled_down: bool
+    # Each colour's boot script fingerprint; "" (the demo app) where an older program exported none.
+    boot_scripts: Mapping[Color, str] = field(default_factory=lambda: dict.fromkeys(COLORS, ""))
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
@@ -72,6 +75,7 @@ class DeployedState:
             releases={c: str(outputs[f"{c}Release"]) for c in COLORS},
             image_ids={c: str(outputs[f"{c}ImageId"]) for c in COLORS},
             idle_scaled_down=bool(outputs.get("idleScaledDown", False)),
+            boot_scripts={c: str(outputs.get(f"{c}BootScriptHash") or "") for c in COLORS},
         )
 
 
@@ -126,18 +130,26 @@ def check_release(
     for color in serving:
         before = (previous.releases[color], previous.image_ids[color])
         after = (settings.releases[color].label, images[color])
-        if before == after:
+        boot_changed = boot_script_fingerprint(settings.releases[color].boot_script) != previous.boot_scripts[color]
+        if before == after and not boot_changed:
             continue
         why = (
             f"{color} becomes live in this update"
             if flipping and color == settings.traffic.active_color
             else f"{color} serves traffic (weight {previous.weights[color]}% now, {new_weights[color]}% after)"
         )
-        problems.append(
-            f"{color}Release/{color}ImageId change from {before[0]} ({before[1]}) to {after[0]} ({after[1]}) "
-            f"but {why}; stage the release on the idle colour with 0% traffic, smoke-test it, then flip "
-            "in a separate update (or set allowLiveRelease=true in an emergency)"
-        )
+        if before != after:
+            problems.append(
+                f"{color}Release/{color}ImageId change from {before[0]} ({before[1]}) to {after[0]} ({after[1]}) "
+                f"but {why}; stage the release on the idle colour with 0% traffic, smoke-test it, then flip "
+                "in a separate update (or set allowLiveRelease=true in an emergency)"
+            )
+        if boot_changed:
+            problems.append(
+                f"{color}BootScript changes but {why}; a boot script is part of the release: stage it on the idle "
+                "colour with 0% traffic, smoke-test it, then flip in a separate update (or set "
+                "allowLiveRelease=true in an emergency)"
+            )
     if problems and settings.allow_live_release:
         warnings.extend(f"allowLiveRelease=true overrides the release guard: {p}" for p in problems)
         problems = []

@@ -11,6 +11,7 @@ else listens there, so an AMI that runs your app on `appPort` needs no script of
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import shlex
@@ -33,6 +34,11 @@ def render_user_data(template: str, release: str, app_port: int, health_path: st
         return demo_script(release, app_port, health_path)
     values = {"release": release, "appPort": str(app_port), "healthCheckPath": health_path}
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def boot_script_fingerprint(template: str) -> str:
+    """What the release guard compares: SHA-256 of the template, "" for the demo app."""
+    return hashlib.sha256(template.encode()).hexdigest() if template else ""
 
 
 def user_data(template: str, release: str, app_port: int, health_path: str) -> str:

@@ -25,6 +25,7 @@ from bluegreen.contract import (
     type_token,
 )
 from bluegreen.settings import Settings, validated
+from bluegreen.user_data import boot_script_fingerprint
 
 from .alarms import ColorAlarms, ColorAlarmsArgs
 from .dashboard import Dashboard, DashboardArgs
@@ -240,6 +241,7 @@ class BlueGreenService(pulumi.ComponentResource):
             out[Outputs.RELEASE.name(color)] = release.label
             out[Outputs.IMAGE_ID.name(color)] = self.image_ids[color]
             out[Outputs.USER_DATA_HASH.name(color)] = env.user_data_hash
+            out[Outputs.BOOT_SCRIPT_HASH.name(color)] = boot_script_fingerprint(release.boot_script)
             out[Outputs.SCHEMA_VERSIONS.name(color)] = list(release.schema_versions)
             out[Outputs.ALARM_NAMES.name(color)] = self.alarms[color].alarm_names
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER

@@ -104,7 +104,8 @@ def test_every_documented_output_is_exported():
         f"{c}{k}"
         for c in ("blue", "green")
         for k in (
-            "Weight", "TargetGroupArn", "AsgName", "Release", "ImageId", "UserDataHash", "SchemaVersions", "AlarmNames"
+            "Weight", "TargetGroupArn", "AsgName", "Release", "ImageId", "UserDataHash", "BootScriptHash", "SchemaVersions",
+            "AlarmNames",
         )
     }  # fmt: skip
     assert set(run_program().outputs) == expected

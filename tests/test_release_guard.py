@@ -290,3 +290,31 @@ def test_incomplete_outputs_fail_closed_unless_asked_otherwise(live_blue):
     partial = {k: v for k, v in live_blue.items() if k != "greenWeight"}
     with pytest.raises(IncompleteDeployedStateError):
         deployed_state(partial)
+
+
+# -- a boot script is part of the release ------------------------------------------------------------
+BOOT = "#!/bin/bash\necho {{release}}\n"
+
+
+def test_changing_the_live_colours_boot_script_is_refused(live_blue):
+    message = refused({"blueBootScript": BOOT}, live_blue)
+    assert (
+        "blueBootScript changes but blue serves traffic (weight 100% now, 100% after); a boot script is part of "
+        "the release: stage it on the idle colour with 0% traffic"
+    ) in message
+    assert "blueRelease/blueImageId" not in message  # only what changed is named
+
+
+def test_a_boot_script_reaches_the_idle_colour_and_is_kept_through_the_flip(live_blue):
+    staged = run_program({"greenBootScript": BOOT}, live_blue)
+    assert staged.outputs["greenBootScriptHash"] != ""
+
+    flipped = run_program({"greenBootScript": BOOT, "activeColor": "green"}, deployed(staged))
+    assert flipped.outputs["greenWeight"] == 100
+
+
+def test_a_stack_deployed_before_boot_scripts_counts_as_running_the_demo_app(live_blue):
+    older = {k: v for k, v in live_blue.items() if not k.endswith("BootScriptHash")}
+
+    assert run_program({}, older).outputs["blueWeight"] == 100  # nothing changed, nothing refused
+    assert "blueBootScript changes" in refused({"blueBootScript": BOOT}, older)

@@ -28,8 +28,10 @@ from bluegreen.contract import (
     STICKINESS_SECONDS,
     TLS_POLICY_PATTERN,
     Color,
+    other,
 )
 from bluegreen.schema_rule import schema_conflicts
+from bluegreen.stack_files import to_wire
 from bluegreen.user_data import BOOT_SCRIPT_VARIABLES, MAX_USER_DATA_BYTES, render_user_data, unknown_placeholders
 
 T = TypeVar("T")
@@ -113,7 +115,7 @@ class Traffic:
 
     @property
     def idle_color(self) -> Color:
-        return "green" if self.active_color == "blue" else "blue"
+        return other(self.active_color)
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,8 @@ def _check_boot_scripts(r: _Reader, releases: Mapping[Color, Release], fleet: Fl
                 + ", ".join(f"{{{{{name}}}}}" for name in BOOT_SCRIPT_VARIABLES)
             )
             continue
-        size = len(render_user_data(release.boot_script, release.label, fleet.app_port, fleet.health_check.path))
+        rendered = render_user_data(release.boot_script, release.label, fleet.app_port, fleet.health_check.path)
+        size = len(rendered.encode("utf-8"))  # EC2 counts bytes
         if size > MAX_USER_DATA_BYTES:
             r.problems.append(
                 f"{key} renders to {size} bytes for release {release.label!r}; EC2 allows at most "
@@ -576,15 +579,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         values[f"{color}ImageId"] = release.image_id
         values[f"{color}SchemaVersions"] = list(release.schema_versions)
         values[f"{color}BootScript"] = release.boot_script
-    return {key: _wire(value) for key, value in values.items()}
-
-
-def _wire(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return json.dumps(value)
-    return str(value)
+    return {key: to_wire(value) for key, value in values.items()}
 
 
 def validated(settings: Settings) -> Settings:
@@ -618,7 +613,9 @@ def load_settings() -> Settings:
     set takes `Settings`' default, which is what this project's Pulumi.yaml declares.
     """
     config = pulumi.Config(CONFIG_NAMESPACE)
-    defaults = to_config(Settings())
-    return read_settings(
-        {key: config.get(key) if config.get(key) is not None else defaults[key] for key in CONFIG_KEYS}
-    )
+    raw = to_config(Settings())
+    for key in CONFIG_KEYS:
+        value = config.get(key)
+        if value is not None:
+            raw[key] = value
+    return read_settings(raw)

@@ -110,7 +110,10 @@ def read_config(config: Mapping[str, str]) -> Settings:
 
 def traffic_from_config(config: Mapping[str, str]) -> Traffic:
     """The traffic the new config asks for."""
-    settings = read_config(config)
+    return _traffic(read_config(config))
+
+
+def _traffic(settings: Settings) -> Traffic:
     traffic = settings.traffic
     return Traffic(
         traffic.active_color,
@@ -185,11 +188,12 @@ def _role_cell(color: Color, before: Traffic | None, after: Traffic) -> str:
 
 def traffic_summary(config: Mapping[str, str], outputs: Mapping[str, Any]) -> str:
     """Markdown for a reviewer: traffic headline, per-colour table, release-guard warnings."""
-    after = traffic_from_config(config)
+    settings = read_config(config)
+    after = _traffic(settings)
     before = traffic_from_outputs(outputs)
     lines = [f"**{headline(before, after)}**", "", "| colour | role | release | image |", "|---|---|---|---|"]
     warnings: list[str] = []
-    allow_live_release = read_config(config).allow_live_release
+    allow_live_release = settings.allow_live_release
     for color in COLORS:
         release = _value_cell(_previous(outputs, f"{color}Release"), config.get(f"{color}Release", ""))
         image = _image_cell(color, config, outputs, before, after)

@@ -199,3 +199,11 @@ def test_settings_built_in_python_are_checked_by_the_same_rules() -> None:
 def test_settings_need_a_release_for_each_colour() -> None:
     with pytest.raises(ConfigError, match="releases must give a Release for each of blue, green, got \\['blue'\\]"):
         validated(Settings(releases={"blue": Release()}))
+
+
+def test_the_user_data_limit_counts_bytes_not_characters() -> None:
+    script = "#!/bin/bash\n# " + "é" * 8200 + "\n"  # fewer than 16384 characters, more than 16384 bytes
+
+    error, _ = run_failing({"blueBootScript": script})
+
+    assert "blueBootScript renders to 16415 bytes" in str(error)

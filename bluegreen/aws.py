@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 
 from bluegreen.clock import iso
+from bluegreen.contract import FORWARD_API, forward_action, forward_weights
 from bluegreen.errors import CheckFailedError
 
 _RETRIES = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=10)
@@ -77,37 +78,15 @@ class Aws:
     def listener_weights(self, listener_arn: str) -> dict[str, int]:
         """Target group ARN -> weight of the listener's default forward action."""
         listeners = self.elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
-        weights: dict[str, int] = {}
-        for action in listeners[0].get("DefaultActions", []):
-            if action.get("Type") != "forward":
-                continue
-            groups = action.get("ForwardConfig", {}).get("TargetGroups")
-            if groups:
-                for group in groups:
-                    weights[group["TargetGroupArn"]] = int(group.get("Weight", 1))
-            elif action.get("TargetGroupArn"):
-                weights[action["TargetGroupArn"]] = 1
-        return weights
+        found = forward_weights(listeners[0].get("DefaultActions", []), FORWARD_API) or {}
+        return {str(arn): int(weight) for arn, weight in found.items()}
 
     def set_listener_weights(
         self, listener_arn: str, weights: Sequence[tuple[str, int]], stickiness_seconds: int
     ) -> None:
         """One ModifyListener call: the program's forward action with these weights."""
-        stickiness: dict[str, Any] = {"Enabled": stickiness_seconds > 0}
-        # AWS wants a duration even when stickiness is off (see conventions: "Group stickiness").
-        stickiness["DurationSeconds"] = stickiness_seconds if stickiness_seconds > 0 else 1
-        self.elbv2.modify_listener(
-            ListenerArn=listener_arn,
-            DefaultActions=[
-                {
-                    "Type": "forward",
-                    "ForwardConfig": {
-                        "TargetGroups": [{"TargetGroupArn": arn, "Weight": w} for arn, w in weights],
-                        "TargetGroupStickinessConfig": stickiness,
-                    },
-                }
-            ],
-        )
+        action = forward_action(weights, stickiness_seconds, FORWARD_API)
+        self.elbv2.modify_listener(ListenerArn=listener_arn, DefaultActions=[action])
 
     def target_health(self, target_group_arn: str) -> TargetCounts:
         described = self.elbv2.describe_target_health(TargetGroupArn=target_group_arn)

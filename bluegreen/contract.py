@@ -8,8 +8,9 @@ nothing outside the standard library: the pack and the tool load it without Pulu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 # ---------------------------------------------------------------- colours and weights
 
@@ -63,6 +64,161 @@ TLS_POLICY_PATTERN: Final = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-
 DEFAULT_TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # The longest bake, in minutes: config bakeMinutes and `bake --minutes` share it.
 MAX_BAKE_MINUTES: Final = 1440
+
+# ---------------------------------------------------------------- the production forward action
+
+
+@dataclass(frozen=True)
+class ForwardShape:
+    """The field names of a weighted forward action in one of the three places it is written."""
+
+    type: str
+    forward: str
+    target_groups: str
+    arn: str
+    weight: str
+    stickiness: str
+    enabled: str
+    duration: str
+    single_arn: str  # a forward to one group, without a forward block
+
+
+# Pulumi's resource inputs (aws.lb.ListenerDefaultActionArgs), the provider's state as the policy pack
+# sees it, and the ELB API (ModifyListener / DescribeListeners).
+FORWARD_ARGS: Final = ForwardShape(
+    "type", "forward", "target_groups", "arn", "weight", "stickiness", "enabled", "duration", "target_group_arn"
+)
+FORWARD_STATE: Final = ForwardShape(
+    "type", "forward", "targetGroups", "arn", "weight", "stickiness", "enabled", "duration", "targetGroupArn"
+)
+FORWARD_API: Final = ForwardShape(
+    "Type",
+    "ForwardConfig",
+    "TargetGroups",
+    "TargetGroupArn",
+    "Weight",
+    "TargetGroupStickinessConfig",
+    "Enabled",
+    "DurationSeconds",
+    "TargetGroupArn",
+)
+
+
+def forward_action(groups: Sequence[tuple[Any, int]], stickiness_seconds: int, shape: ForwardShape) -> dict[str, Any]:
+    """The production listener's one action: forward to (target group, weight) pairs. A flip changes
+    only the weights. The stickiness duration is required even when stickiness is off (ELB API,
+    TargetGroupStickinessConfig), so it is at least 1."""
+    return {
+        shape.type: "forward",
+        shape.forward: {
+            shape.target_groups: [{shape.arn: arn, shape.weight: weight} for arn, weight in groups],
+            shape.stickiness: {shape.enabled: stickiness_seconds > 0, shape.duration: max(stickiness_seconds, 1)},
+        },
+    }
+
+
+def forward_weights(actions: Any, shape: ForwardShape) -> dict[Any, Any] | None:
+    """Target group -> weight of the first forward action in `actions`; None when there is none.
+
+    A weight the action leaves out is ELB's default of 1; a forward to a single group has weight 1.
+    Values are returned as found (the policy pack sees unknowns during a preview).
+    """
+    if not isinstance(actions, list):
+        return None
+    for action in actions:
+        if not isinstance(action, Mapping) or action.get(shape.type) != "forward":
+            continue
+        block = action.get(shape.forward)
+        groups = block.get(shape.target_groups) if isinstance(block, Mapping) else None
+        if isinstance(groups, list) and groups:
+            return {g.get(shape.arn): g.get(shape.weight, 1) for g in groups if isinstance(g, Mapping)}
+        if action.get(shape.single_arn):
+            return {action[shape.single_arn]: 1}
+    return None
+
+
+# ---------------------------------------------------------------- config keys
+
+
+@dataclass(frozen=True)
+class Key:
+    """One stack config key (namespace `bluegreen`). A per-colour key's name is the colour followed by `suffix`."""
+
+    key: str  # the name, or for a per-colour key its suffix ("Release" -> blueRelease, greenRelease)
+    per_color: bool = False
+    tool: bool = False  # written by the release tool; the program ignores it
+
+    def name(self, color: str | None = None) -> str:
+        if self.per_color:
+            if color is None:
+                raise ValueError(f"config key {self.key!r} is per colour: pass a colour")
+            return f"{color}{self.key}"
+        return self.key
+
+    def names(self) -> list[str]:
+        return [self.name(c) for c in COLORS] if self.per_color else [self.key]
+
+
+class Keys:
+    """Every config key `Pulumi.yaml` declares, in its order. The descriptions live in `Pulumi.yaml`."""
+
+    ACTIVE_COLOR = Key("activeColor")
+    IDLE_TRAFFIC_PERCENT = Key("idleTrafficPercent")
+    STICKINESS_SECONDS = Key("stickinessSeconds")
+    RELEASE = Key("Release", per_color=True)
+    IMAGE_ID = Key("ImageId", per_color=True)
+    BOOT_SCRIPT = Key("BootScript", per_color=True)
+    ALLOW_LIVE_RELEASE = Key("allowLiveRelease")
+    INSTANCE_TYPE = Key("instanceType")
+    MIN_SIZE = Key("minSize")
+    MAX_SIZE = Key("maxSize")
+    DESIRED_CAPACITY = Key("desiredCapacity")
+    IDLE_SCALED_DOWN = Key("idleScaledDown")
+    CAPACITY_TIMEOUT = Key("capacityTimeout")
+    ROOT_VOLUME_SIZE_GB = Key("rootVolumeSizeGb")
+    HEALTH_CHECK_GRACE_PERIOD_SECONDS = Key("healthCheckGracePeriodSeconds")
+    INSTANCE_POLICY_ARNS = Key("instancePolicyArns")
+    EXTRA_SECURITY_GROUP_IDS = Key("extraSecurityGroupIds")
+    APP_PORT = Key("appPort")
+    HEALTH_CHECK_PATH = Key("healthCheckPath")
+    HEALTH_CHECK_MATCHER = Key("healthCheckMatcher")
+    HEALTH_CHECK_INTERVAL_SECONDS = Key("healthCheckIntervalSeconds")
+    HEALTH_CHECK_TIMEOUT_SECONDS = Key("healthCheckTimeoutSeconds")
+    HEALTHY_THRESHOLD = Key("healthyThreshold")
+    UNHEALTHY_THRESHOLD = Key("unhealthyThreshold")
+    DEREGISTRATION_DELAY_SECONDS = Key("deregistrationDelaySeconds")
+    CERTIFICATE_ARN = Key("certificateArn")
+    PUBLIC_HOSTNAME = Key("publicHostname")
+    SSL_POLICY = Key("sslPolicy")
+    ALLOWED_CIDRS = Key("allowedCidrs")
+    VPC_ID = Key("vpcId")
+    SUBNET_IDS = Key("subnetIds")
+    INSTANCE_SUBNET_IDS = Key("instanceSubnetIds")
+    TAGS = Key("tags")
+    ROLLBACK_ERROR_RATE_PERCENT = Key("rollbackErrorRatePercent")
+    ROLLBACK_LATENCY_P99_MS = Key("rollbackLatencyP99Ms")
+    ALARM_EVALUATION_MINUTES = Key("alarmEvaluationMinutes")
+    BAKE_MINUTES = Key("bakeMinutes")
+    DATABASE_SCHEMA_VERSION = Key("databaseSchemaVersion")
+    SCHEMA_VERSIONS = Key("SchemaVersions", per_color=True)
+    MIGRATION_COMMAND = Key("migrationCommand")
+    VERIFIED = Key("Verified", per_color=True, tool=True)
+    ROLLBACK_COLOR = Key("rollbackColor", tool=True)
+
+    @classmethod
+    def all(cls) -> list[Key]:
+        return [value for value in vars(cls).values() if isinstance(value, Key)]
+
+    @classmethod
+    def program_names(cls) -> list[str]:
+        """The keys the program reads."""
+        return [name for key in cls.all() if not key.tool for name in key.names()]
+
+    @classmethod
+    def tool_names(cls) -> list[str]:
+        """The keys the release tool writes to record its state."""
+        return [name for key in cls.all() if key.tool for name in key.names()]
+
 
 # ---------------------------------------------------------------- stack outputs
 

@@ -28,6 +28,7 @@ from bluegreen.contract import (
     STICKINESS_SECONDS,
     TLS_POLICY_PATTERN,
     Color,
+    Keys,
     other,
 )
 from bluegreen.schema_rule import schema_conflicts
@@ -330,7 +331,7 @@ def _check_network(r: _Reader, net: NetworkSettings) -> None:
             "subnetIds and instanceSubnetIds need vpcId; set vpcId or leave both empty to create a VPC, "
             f"got subnetIds={list(net.subnet_ids)} instanceSubnetIds={list(net.instance_subnet_ids)}"
         )
-    for key, ids in (("subnetIds", net.subnet_ids), ("instanceSubnetIds", net.instance_subnet_ids)):
+    for key, ids in ((Keys.SUBNET_IDS.key, net.subnet_ids), (Keys.INSTANCE_SUBNET_IDS.key, net.instance_subnet_ids)):
         for subnet in ids:
             if not SUBNET_ID.match(subnet):
                 r.problems.append(f"{key} entries must be subnet ids (subnet-...), got {subnet!r}")
@@ -365,7 +366,7 @@ def _boot_script(r: _Reader, key: str, read_file: Callable[[str], str]) -> str:
 
 def _check_boot_scripts(r: _Reader, releases: Mapping[Color, Release], fleet: FleetSpec) -> None:
     for color, release in releases.items():
-        key = f"{color}BootScript"
+        key = Keys.BOOT_SCRIPT.name(color)
         unknown = unknown_placeholders(release.boot_script)
         if unknown:
             r.problems.append(
@@ -390,96 +391,100 @@ def _read_file(path: str) -> str:
 def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str] = _read_file) -> Settings:
     """Turn raw wire-form config into `Settings`, or raise one `ConfigError` listing every problem."""
     r = _Reader(raw)
-    active = r.string("activeColor", lambda v: v in COLORS, "'blue' or 'green'")
+    active = r.string(Keys.ACTIVE_COLOR.key, lambda v: v in COLORS, "'blue' or 'green'")
     traffic = Traffic(
         active_color="green" if active == "green" else "blue",
-        idle_traffic_percent=r.integer("idleTrafficPercent", 0, MAX_IDLE_TRAFFIC_PERCENT),
-        stickiness_seconds=r.integer("stickinessSeconds", 0, STICKINESS_SECONDS[1]),
+        idle_traffic_percent=r.integer(Keys.IDLE_TRAFFIC_PERCENT.key, 0, MAX_IDLE_TRAFFIC_PERCENT),
+        stickiness_seconds=r.integer(Keys.STICKINESS_SECONDS.key, 0, STICKINESS_SECONDS[1]),
     )
     releases: dict[Color, Release] = {}
     for color in COLORS:
         releases[color] = Release(
             label=r.string(
-                f"{color}Release",
+                Keys.RELEASE.name(color),
                 lambda v: bool(RELEASE_LABEL.match(v)),
                 "a non-empty label of up to 128 letters, digits and ._+:@/=- starting with a letter or digit",
             ),
             image_id=r.string(
-                f"{color}ImageId", lambda v: v == "" or bool(AMI_ID.match(v)), "empty or an AMI id (ami-...)"
+                Keys.IMAGE_ID.name(color), lambda v: v == "" or bool(AMI_ID.match(v)), "empty or an AMI id (ami-...)"
             ),
-            schema_versions=r.array(f"{color}SchemaVersions", int),
-            boot_script=_boot_script(r, f"{color}BootScript", read_file),
+            schema_versions=r.array(Keys.SCHEMA_VERSIONS.name(color), int),
+            boot_script=_boot_script(r, Keys.BOOT_SCRIPT.name(color), read_file),
         )
         for version in releases[color].schema_versions:
             if version < 1:
                 r.problems.append(f"{color}SchemaVersions entries must be positive integers, got {version}")
     health = HealthCheck(
         path=r.string(
-            "healthCheckPath", lambda v: bool(HEALTH_PATH.match(v)), "a path starting with '/' (URL-safe characters)"
+            Keys.HEALTH_CHECK_PATH.key,
+            lambda v: bool(HEALTH_PATH.match(v)),
+            "a path starting with '/' (URL-safe characters)",
         ),
         matcher=r.string(
-            "healthCheckMatcher", lambda v: bool(MATCHER.match(v)), "HTTP codes such as 200, 200-299 or 200,302"
+            Keys.HEALTH_CHECK_MATCHER.key,
+            lambda v: bool(MATCHER.match(v)),
+            "HTTP codes such as 200, 200-299 or 200,302",
         ),
-        interval_seconds=r.integer("healthCheckIntervalSeconds", 5, 300),
-        timeout_seconds=r.integer("healthCheckTimeoutSeconds", 2, 120),
-        healthy_threshold=r.integer("healthyThreshold", 2, 10),
-        unhealthy_threshold=r.integer("unhealthyThreshold", 2, 10),
+        interval_seconds=r.integer(Keys.HEALTH_CHECK_INTERVAL_SECONDS.key, 5, 300),
+        timeout_seconds=r.integer(Keys.HEALTH_CHECK_TIMEOUT_SECONDS.key, 2, 120),
+        healthy_threshold=r.integer(Keys.HEALTHY_THRESHOLD.key, 2, 10),
+        unhealthy_threshold=r.integer(Keys.UNHEALTHY_THRESHOLD.key, 2, 10),
     )
     fleet = FleetSpec(
         instance_type=r.string(
-            "instanceType", lambda v: bool(INSTANCE_TYPE.match(v)), "an EC2 instance type such as t3.micro"
+            Keys.INSTANCE_TYPE.key, lambda v: bool(INSTANCE_TYPE.match(v)), "an EC2 instance type such as t3.micro"
         ),
-        min_size=r.integer("minSize", 1, 1000),
-        max_size=r.integer("maxSize", 1, 1000),
-        desired_capacity=r.integer("desiredCapacity", 1, 1000),
-        app_port=r.integer("appPort", 1, 65535),
-        root_volume_size_gb=r.integer("rootVolumeSizeGb", 8, 16384),
+        min_size=r.integer(Keys.MIN_SIZE.key, 1, 1000),
+        max_size=r.integer(Keys.MAX_SIZE.key, 1, 1000),
+        desired_capacity=r.integer(Keys.DESIRED_CAPACITY.key, 1, 1000),
+        app_port=r.integer(Keys.APP_PORT.key, 1, 65535),
+        root_volume_size_gb=r.integer(Keys.ROOT_VOLUME_SIZE_GB.key, 8, 16384),
         health_check=health,
-        deregistration_delay_seconds=r.integer("deregistrationDelaySeconds", 0, 3600),
-        health_check_grace_period_seconds=r.integer("healthCheckGracePeriodSeconds", 0, 7200),
+        deregistration_delay_seconds=r.integer(Keys.DEREGISTRATION_DELAY_SECONDS.key, 0, 3600),
+        health_check_grace_period_seconds=r.integer(Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key, 0, 7200),
         capacity_timeout=r.string(
-            "capacityTimeout", lambda v: bool(DURATION.match(v)), "a duration such as 10m or 1h30m"
+            Keys.CAPACITY_TIMEOUT.key, lambda v: bool(DURATION.match(v)), "a duration such as 10m or 1h30m"
         ),
-        instance_policy_arns=r.array("instancePolicyArns", str),
-        extra_security_group_ids=r.array("extraSecurityGroupIds", str),
+        instance_policy_arns=r.array(Keys.INSTANCE_POLICY_ARNS.key, str),
+        extra_security_group_ids=r.array(Keys.EXTRA_SECURITY_GROUP_IDS.key, str),
     )
     _check_fleet(r, fleet)
     _check_boot_scripts(r, releases, fleet)
     edge = Edge(
         certificate_arn=r.string(
-            "certificateArn", lambda v: v == "" or bool(CERT_ARN.match(v)), "empty or an ACM certificate ARN"
+            Keys.CERTIFICATE_ARN.key, lambda v: v == "" or bool(CERT_ARN.match(v)), "empty or an ACM certificate ARN"
         ),
         ssl_policy=r.string(
-            "sslPolicy",
+            Keys.SSL_POLICY.key,
             lambda v: bool(TLS_POLICY_PATTERN.match(v)),
             f"a TLS 1.2+ ELB policy such as {DEFAULT_TLS_POLICY}",
         ),
-        allowed_cidrs=r.array("allowedCidrs", str),
+        allowed_cidrs=r.array(Keys.ALLOWED_CIDRS.key, str),
         public_hostname=r.string(
-            "publicHostname",
+            Keys.PUBLIC_HOSTNAME.key,
             lambda v: v == "" or bool(HOSTNAME.match(v)),
             "empty or a lower-case DNS name such as app.example.com",
         ),
     )
-    if not edge.allowed_cidrs and "allowedCidrs" in raw:
+    if not edge.allowed_cidrs and Keys.ALLOWED_CIDRS.key in raw:
         r.problems.append("allowedCidrs must list at least one CIDR block, got []")
     for cidr in edge.allowed_cidrs:
         if not _is_cidr(cidr):
             r.problems.append(f"allowedCidrs entries must be CIDR blocks such as 203.0.113.0/24, got {cidr!r}")
     network = NetworkSettings(
-        vpc_id=r.string("vpcId", lambda v: v == "" or bool(VPC_ID.match(v)), "empty or a VPC id (vpc-...)"),
-        subnet_ids=r.array("subnetIds", str),
-        instance_subnet_ids=r.array("instanceSubnetIds", str),
+        vpc_id=r.string(Keys.VPC_ID.key, lambda v: v == "" or bool(VPC_ID.match(v)), "empty or a VPC id (vpc-...)"),
+        subnet_ids=r.array(Keys.SUBNET_IDS.key, str),
+        instance_subnet_ids=r.array(Keys.INSTANCE_SUBNET_IDS.key, str),
     )
     _check_network(r, network)
     alarms = AlarmSettings(
-        error_rate_percent=r.integer("rollbackErrorRatePercent", 1, 100),
-        latency_p99_ms=r.integer("rollbackLatencyP99Ms", 1, 60000),
-        evaluation_minutes=r.integer("alarmEvaluationMinutes", 1, 60),
-        bake_minutes=r.integer("bakeMinutes", 0, MAX_BAKE_MINUTES),
+        error_rate_percent=r.integer(Keys.ROLLBACK_ERROR_RATE_PERCENT.key, 1, 100),
+        latency_p99_ms=r.integer(Keys.ROLLBACK_LATENCY_P99_MS.key, 1, 60000),
+        evaluation_minutes=r.integer(Keys.ALARM_EVALUATION_MINUTES.key, 1, 60),
+        bake_minutes=r.integer(Keys.BAKE_MINUTES.key, 0, MAX_BAKE_MINUTES),
     )
-    tags = _tag_pairs(r, r.array("tags", str))
-    idle_scaled_down = r.boolean("idleScaledDown")
+    tags = _tag_pairs(r, r.array(Keys.TAGS.key, str))
+    idle_scaled_down = r.boolean(Keys.IDLE_SCALED_DOWN.key)
     if idle_scaled_down and traffic.idle_traffic_percent > 0:
         r.problems.append(
             f"idleTrafficPercent must be 0 while idleScaledDown is true (the idle colour has no instances), "
@@ -493,10 +498,10 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         network=network,
         alarms=alarms,
         tags=tags,
-        allow_live_release=r.boolean("allowLiveRelease"),
+        allow_live_release=r.boolean(Keys.ALLOW_LIVE_RELEASE.key),
         idle_scaled_down=idle_scaled_down,
-        database_schema_version=r.integer("databaseSchemaVersion", 0, MAX_SCHEMA_VERSION),
-        migration_command=r.string("migrationCommand"),
+        database_schema_version=r.integer(Keys.DATABASE_SCHEMA_VERSION.key, 0, MAX_SCHEMA_VERSION),
+        migration_command=r.string(Keys.MIGRATION_COMMAND.key),
     )
     if not r.problems:
         r.problems.extend(
@@ -512,18 +517,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
     return settings
 
 
-CONFIG_KEYS = (
-    "activeColor", "idleTrafficPercent", "stickinessSeconds",
-    "blueRelease", "greenRelease", "blueImageId", "greenImageId", "allowLiveRelease",
-    "instanceType", "minSize", "maxSize", "desiredCapacity", "idleScaledDown", "capacityTimeout",
-    "healthCheckGracePeriodSeconds", "rootVolumeSizeGb",
-    "appPort", "healthCheckPath", "healthCheckMatcher", "healthCheckIntervalSeconds",
-    "healthCheckTimeoutSeconds", "healthyThreshold", "unhealthyThreshold", "deregistrationDelaySeconds",
-    "certificateArn", "publicHostname", "sslPolicy", "allowedCidrs", "vpcId", "subnetIds", "instanceSubnetIds", "tags",
-    "rollbackErrorRatePercent", "rollbackLatencyP99Ms", "alarmEvaluationMinutes", "bakeMinutes",
-    "databaseSchemaVersion", "blueSchemaVersions", "greenSchemaVersions", "migrationCommand",
-    "blueBootScript", "greenBootScript", "instancePolicyArns", "extraSecurityGroupIds",
-)  # fmt: skip
+CONFIG_KEYS = tuple(Keys.program_names())
 
 
 def to_config(settings: Settings) -> dict[str, str]:
@@ -536,49 +530,49 @@ def to_config(settings: Settings) -> dict[str, str]:
         settings.alarms,
     )
     values: dict[str, Any] = {
-        "activeColor": settings.traffic.active_color,
-        "idleTrafficPercent": settings.traffic.idle_traffic_percent,
-        "stickinessSeconds": settings.traffic.stickiness_seconds,
-        "allowLiveRelease": settings.allow_live_release,
-        "instanceType": fleet.instance_type,
-        "minSize": fleet.min_size,
-        "maxSize": fleet.max_size,
-        "desiredCapacity": fleet.desired_capacity,
-        "idleScaledDown": settings.idle_scaled_down,
-        "capacityTimeout": fleet.capacity_timeout,
-        "healthCheckGracePeriodSeconds": fleet.health_check_grace_period_seconds,
-        "rootVolumeSizeGb": fleet.root_volume_size_gb,
-        "appPort": fleet.app_port,
-        "healthCheckPath": hc.path,
-        "healthCheckMatcher": hc.matcher,
-        "healthCheckIntervalSeconds": hc.interval_seconds,
-        "healthCheckTimeoutSeconds": hc.timeout_seconds,
-        "healthyThreshold": hc.healthy_threshold,
-        "unhealthyThreshold": hc.unhealthy_threshold,
-        "deregistrationDelaySeconds": fleet.deregistration_delay_seconds,
-        "certificateArn": edge.certificate_arn,
-        "publicHostname": edge.public_hostname,
-        "sslPolicy": edge.ssl_policy,
-        "allowedCidrs": list(edge.allowed_cidrs),
-        "vpcId": net.vpc_id,
-        "subnetIds": list(net.subnet_ids),
-        "instanceSubnetIds": list(net.instance_subnet_ids),
-        "tags": [f"{key}={value}" for key, value in settings.tags.items()],
-        "rollbackErrorRatePercent": alarms.error_rate_percent,
-        "rollbackLatencyP99Ms": alarms.latency_p99_ms,
-        "alarmEvaluationMinutes": alarms.evaluation_minutes,
-        "bakeMinutes": alarms.bake_minutes,
-        "databaseSchemaVersion": settings.database_schema_version,
-        "migrationCommand": settings.migration_command,
-        "instancePolicyArns": list(fleet.instance_policy_arns),
-        "extraSecurityGroupIds": list(fleet.extra_security_group_ids),
+        Keys.ACTIVE_COLOR.key: settings.traffic.active_color,
+        Keys.IDLE_TRAFFIC_PERCENT.key: settings.traffic.idle_traffic_percent,
+        Keys.STICKINESS_SECONDS.key: settings.traffic.stickiness_seconds,
+        Keys.ALLOW_LIVE_RELEASE.key: settings.allow_live_release,
+        Keys.INSTANCE_TYPE.key: fleet.instance_type,
+        Keys.MIN_SIZE.key: fleet.min_size,
+        Keys.MAX_SIZE.key: fleet.max_size,
+        Keys.DESIRED_CAPACITY.key: fleet.desired_capacity,
+        Keys.IDLE_SCALED_DOWN.key: settings.idle_scaled_down,
+        Keys.CAPACITY_TIMEOUT.key: fleet.capacity_timeout,
+        Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key: fleet.health_check_grace_period_seconds,
+        Keys.ROOT_VOLUME_SIZE_GB.key: fleet.root_volume_size_gb,
+        Keys.APP_PORT.key: fleet.app_port,
+        Keys.HEALTH_CHECK_PATH.key: hc.path,
+        Keys.HEALTH_CHECK_MATCHER.key: hc.matcher,
+        Keys.HEALTH_CHECK_INTERVAL_SECONDS.key: hc.interval_seconds,
+        Keys.HEALTH_CHECK_TIMEOUT_SECONDS.key: hc.timeout_seconds,
+        Keys.HEALTHY_THRESHOLD.key: hc.healthy_threshold,
+        Keys.UNHEALTHY_THRESHOLD.key: hc.unhealthy_threshold,
+        Keys.DEREGISTRATION_DELAY_SECONDS.key: fleet.deregistration_delay_seconds,
+        Keys.CERTIFICATE_ARN.key: edge.certificate_arn,
+        Keys.PUBLIC_HOSTNAME.key: edge.public_hostname,
+        Keys.SSL_POLICY.key: edge.ssl_policy,
+        Keys.ALLOWED_CIDRS.key: list(edge.allowed_cidrs),
+        Keys.VPC_ID.key: net.vpc_id,
+        Keys.SUBNET_IDS.key: list(net.subnet_ids),
+        Keys.INSTANCE_SUBNET_IDS.key: list(net.instance_subnet_ids),
+        Keys.TAGS.key: [f"{key}={value}" for key, value in settings.tags.items()],
+        Keys.ROLLBACK_ERROR_RATE_PERCENT.key: alarms.error_rate_percent,
+        Keys.ROLLBACK_LATENCY_P99_MS.key: alarms.latency_p99_ms,
+        Keys.ALARM_EVALUATION_MINUTES.key: alarms.evaluation_minutes,
+        Keys.BAKE_MINUTES.key: alarms.bake_minutes,
+        Keys.DATABASE_SCHEMA_VERSION.key: settings.database_schema_version,
+        Keys.MIGRATION_COMMAND.key: settings.migration_command,
+        Keys.INSTANCE_POLICY_ARNS.key: list(fleet.instance_policy_arns),
+        Keys.EXTRA_SECURITY_GROUP_IDS.key: list(fleet.extra_security_group_ids),
     }
     for color in COLORS:
         release = settings.releases.get(color, Release())
-        values[f"{color}Release"] = release.label
-        values[f"{color}ImageId"] = release.image_id
-        values[f"{color}SchemaVersions"] = list(release.schema_versions)
-        values[f"{color}BootScript"] = release.boot_script
+        values[Keys.RELEASE.name(color)] = release.label
+        values[Keys.IMAGE_ID.name(color)] = release.image_id
+        values[Keys.SCHEMA_VERSIONS.name(color)] = list(release.schema_versions)
+        values[Keys.BOOT_SCRIPT.name(color)] = release.boot_script
     return {key: to_wire(value) for key, value in values.items()}
 
 
@@ -599,7 +593,7 @@ def _no_files(path: str) -> str:
 
 
 # Declared in Pulumi.yaml for the release tool, which records its state in stack config.
-TOOL_KEYS = ("blueVerified", "greenVerified", "rollbackColor")
+TOOL_KEYS = tuple(Keys.tool_names())
 
 
 CONFIG_NAMESPACE = "bluegreen"

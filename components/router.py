@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
 
-from bluegreen.contract import COLOR_TAG, COLORS, PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER, Color, type_token
+from bluegreen.contract import (
+    COLOR_TAG,
+    COLORS,
+    FORWARD_ARGS,
+    PREVIEW_COLOR_HEADER,
+    PREVIEW_TOKEN_HEADER,
+    Color,
+    type_token,
+)
+from bluegreen.contract import forward_action as contract_forward
 
 PREVIEW_PRIORITY: Mapping[Color, int] = {"blue": 10, "green": 20}
 
@@ -39,17 +49,8 @@ class RouterArgs:
 
 def forward_action(args: RouterArgs) -> aws.lb.ListenerDefaultActionArgsDict:
     """The weighted forward to both colours; the only thing a flip changes."""
-    return {
-        "type": "forward",
-        "forward": {
-            "target_groups": [{"arn": args.target_group_arns[c], "weight": args.weights[c]} for c in COLORS],
-            # The duration is required even when stickiness is off.
-            "stickiness": {
-                "enabled": args.stickiness_seconds > 0,
-                "duration": max(args.stickiness_seconds, 1),
-            },
-        },
-    }
+    groups = [(args.target_group_arns[c], args.weights[c]) for c in COLORS]
+    return cast(aws.lb.ListenerDefaultActionArgsDict, contract_forward(groups, args.stickiness_seconds, FORWARD_ARGS))
 
 
 class Router(pulumi.ComponentResource):

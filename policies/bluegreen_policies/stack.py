@@ -22,6 +22,7 @@ from bluegreen.contract import (
     COLOR_TAG,
     COLORS,
     DATABASE_SCHEMA_VERSION_TAG,
+    FORWARD_STATE,
     IDLE_SCALED_DOWN_TAG,
     Color,
     other,
@@ -210,14 +211,14 @@ class StackView:
         listener = listeners[0]
         forward = weighted_forward(listener.props)
         targets: list[ForwardTarget] = []
-        raw_groups = forward.get("targetGroups") if isinstance(forward, Mapping) else UNKNOWN
+        raw_groups = forward.get(FORWARD_STATE.target_groups) if isinstance(forward, Mapping) else UNKNOWN
         if isinstance(raw_groups, list):
             for group in raw_groups:
                 if not isinstance(group, Mapping):
                     targets.append(ForwardTarget(UNKNOWN, None, UNKNOWN))
                     continue
-                arn = group.get("arn")
-                weight = group.get("weight")
+                arn = group.get(FORWARD_STATE.arn)
+                weight = group.get(FORWARD_STATE.weight)
                 targets.append(ForwardTarget(arn, self.resolve(arn), weight))
         traffic = Traffic(listener, targets)
         if isinstance(raw_groups, list):
@@ -252,18 +253,36 @@ class StackView:
         return isinstance(value, str) and value.strip().lower() == "true"
 
 
-def weighted_forward(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The `forward` block of a listener's weighted default action, if it has one."""
+def production_forward(props: Mapping[str, Any]) -> Any:
+    """The weighted `forward` block of a listener's default actions (plain props).
+
+    None when the listener has none (it is not the production listener), UNKNOWN when a preview
+    does not know yet whether it has one. Field names: `bluegreen.contract.FORWARD_STATE`.
+    """
     actions = props.get("defaultActions")
-    if not isinstance(actions, list):
-        return None
-    for action in actions:
-        if not isinstance(action, Mapping) or action.get("type") != "forward":
+    if is_unknown(actions):
+        return UNKNOWN
+    undecided = False
+    for action in actions if isinstance(actions, list) else []:
+        if not isinstance(action, Mapping):
+            undecided = undecided or is_unknown(action)
             continue
-        forward = action.get("forward")
-        if isinstance(forward, Mapping) and "targetGroups" in forward:
-            return forward
-    return None
+        kind = action.get(FORWARD_STATE.type)
+        if is_unknown(kind):
+            undecided = True
+        elif kind == "forward":
+            forward = action.get(FORWARD_STATE.forward)
+            if is_unknown(forward):
+                undecided = True
+            elif isinstance(forward, Mapping) and FORWARD_STATE.target_groups in forward:
+                return forward
+    return UNKNOWN if undecided else None
+
+
+def weighted_forward(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The `forward` block of a listener's weighted default action, when it is known to have one."""
+    forward = production_forward(props)
+    return forward if isinstance(forward, Mapping) else None
 
 
 def _identifiers(res: Resource) -> Iterable[str]:

@@ -36,7 +36,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from bluegreen.contract import COLORS, STICKINESS_SECONDS, Color
+from bluegreen.contract import COLORS, FORWARD_STATE, STICKINESS_SECONDS, Color
 
 from .config import setting
 from .stack import (
@@ -49,8 +49,9 @@ from .stack import (
     Resource,
     StackView,
     capacity,
+    production_forward,
 )
-from .values import UNKNOWN, Findings, is_unknown, number, plain, show
+from .values import Findings, is_unknown, number, plain, show
 
 TRAFFIC_CONFIG: Final = PolicyConfigSchema(
     properties={
@@ -70,32 +71,6 @@ def _pct(value: float) -> str:
     return f"{show(value)}%"
 
 
-def production_forward(props: Mapping[str, Any]) -> Any:
-    """The weighted `forward` block of a listener's default actions (plain props).
-
-    None when the listener has none (it is not the production listener), UNKNOWN when a preview
-    does not know yet whether it has one.
-    """
-    actions = props.get("defaultActions")
-    if is_unknown(actions):
-        return UNKNOWN
-    undecided = False
-    for action in actions if isinstance(actions, list) else []:
-        if not isinstance(action, Mapping):
-            undecided = undecided or is_unknown(action)
-            continue
-        kind = action.get("type")
-        if is_unknown(kind):
-            undecided = True
-        elif kind == "forward":
-            forward = action.get("forward")
-            if is_unknown(forward):
-                undecided = True
-            elif isinstance(forward, Mapping) and "targetGroups" in forward:
-                return forward
-    return UNKNOWN if undecided else None
-
-
 # -- production-traffic-split (resource policy: the listener's own inputs) -------------------------
 def check_split(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != LISTENER:
@@ -110,7 +85,7 @@ def check_split(args: ResourceValidationArgs, report_violation: ReportViolation)
         findings.finish()
         return
     where = f"The production listener {args.name}"
-    groups = forward.get("targetGroups")
+    groups = forward.get(FORWARD_STATE.target_groups)
     if is_unknown(groups) or not isinstance(groups, list):
         findings.defer(f"target groups of {args.name}")
     else:
@@ -338,24 +313,24 @@ def _forward_targets(rule: Resource) -> list[Any]:
         if is_unknown(action):
             targets.append(action)
             continue
-        if not isinstance(action, Mapping) or action.get("type") != "forward":
+        if not isinstance(action, Mapping) or action.get(FORWARD_STATE.type) != "forward":
             continue
-        if action.get("targetGroupArn") is not None:
-            targets.append(action["targetGroupArn"])
-        forward = action.get("forward")
+        if action.get(FORWARD_STATE.single_arn) is not None:
+            targets.append(action[FORWARD_STATE.single_arn])
+        forward = action.get(FORWARD_STATE.forward)
         if is_unknown(forward):
             targets.append(forward)
         elif isinstance(forward, Mapping):
-            groups = forward.get("targetGroups")
+            groups = forward.get(FORWARD_STATE.target_groups)
             if is_unknown(groups):
                 targets.append(groups)
             for group in groups if isinstance(groups, list) else []:
                 if not isinstance(group, Mapping):
                     targets.append(group)
                     continue
-                weight = group.get("weight")
+                weight = group.get(FORWARD_STATE.weight)
                 if is_unknown(weight) or weight is None or (number(weight) or 0) > 0:
-                    targets.append(group.get("arn"))
+                    targets.append(group.get(FORWARD_STATE.arn))
     return targets
 
 

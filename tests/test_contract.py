@@ -1,0 +1,42 @@
+"""The shared names and limits: one definition, matching what Pulumi.yaml declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bluegreen.contract import COLORS, MAX_IDLE_TRAFFIC_PERCENT, Keys, Outputs, other, traffic_weights
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_active_colour_gets_the_rest_and_the_idle_colour_its_share():
+    assert traffic_weights("blue", 0) == {"blue": 100, "green": 0}
+    assert traffic_weights("green", 10) == {"green": 90, "blue": 10}
+    assert traffic_weights("blue", MAX_IDLE_TRAFFIC_PERCENT) == {"blue": 50, "green": 50}
+
+
+def test_other_colour():
+    assert [other(c) for c in COLORS] == ["green", "blue"]
+
+
+def test_config_keys_are_the_ones_pulumi_yaml_declares_in_its_order():
+    declared = list(yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"])
+    contract = [name for key in Keys.all() for name in key.names()]
+    assert contract == declared
+
+
+def test_per_colour_names_need_a_colour():
+    assert Keys.RELEASE.name("green") == "greenRelease"
+    assert Outputs.WEIGHT.name("blue") == "blueWeight"
+    with pytest.raises(ValueError, match="per colour"):
+        Keys.RELEASE.name()
+    with pytest.raises(ValueError, match="per colour"):
+        Outputs.WEIGHT.name()
+
+
+def test_tool_keys_are_not_program_keys():
+    assert Keys.tool_names() == ["blueVerified", "greenVerified", "rollbackColor"]
+    assert not set(Keys.tool_names()) & set(Keys.program_names())

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from bluegreen import stack_files
 from bluegreen.context import Context
-from bluegreen.contract import COLORS, Color, other
+from bluegreen.contract import COLORS, Color, Keys, other
 from bluegreen.errors import (
     CheckFailedError,
     ConfigValueError,
@@ -44,6 +44,7 @@ from bluegreen.errors import (
     ReleaseInterruptedError,
     UsageError,
 )
+from bluegreen.outputs import StackOutputs
 from bluegreen.report import HEARTBEAT_SECONDS
 from bluegreen.schema_rule import EXPLAIN, schema_conflicts, serving_colors
 from bluegreen.settings import MAX_SCHEMA_VERSION
@@ -52,14 +53,14 @@ from bluegreen.stackconfig import ACTIVE_COLOR, IDLE_SCALED_DOWN, parse_config
 Action = Literal["expand", "contract"]
 ACTIONS: tuple[Action, Action] = ("expand", "contract")
 
-DATABASE_SCHEMA_VERSION = "databaseSchemaVersion"
-MIGRATION_COMMAND = "migrationCommand"
+DATABASE_SCHEMA_VERSION = Keys.DATABASE_SCHEMA_VERSION.key
+MIGRATION_COMMAND = Keys.MIGRATION_COMMAND.key
 KILL_GRACE_SECONDS = 5.0  # SIGTERM first; SIGKILL the process group if it is still there after this
 TAIL_LINES = 20
 
 
 def schema_versions_key(color: str) -> str:
-    return f"{color}SchemaVersions"
+    return Keys.SCHEMA_VERSIONS.name(color)
 
 
 # ---------------------------------------------------------------- state
@@ -89,58 +90,36 @@ class SchemaState:
         return named or list(serving_colors(self.active, self.idle_scaled_down))
 
 
-def _color(key: str, value: object) -> Color:
-    for color in COLORS:
-        if value == color:
-            return color
-    raise ConfigValueError(key, value, "blue or green")
-
-
 def config_state(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT_DIR) -> SchemaState:
     """The state the next `pulumi up` deploys, from the stack config (wire form) over the defaults
     declared in `project_dir`'s Pulumi.yaml."""
-    cfg = parse_config(raw, project_dir=project_dir)
+    settings = parse_config(raw, project_dir=project_dir).settings
     return SchemaState(
         source="config",
-        database_version=cfg.database_schema_version,
-        active=_color(ACTIVE_COLOR, cfg.active),
-        idle_scaled_down=cfg.idle_scaled_down,
-        versions={c: cfg.schema_versions[c] for c in COLORS},
+        database_version=settings.database_schema_version,
+        active=settings.traffic.active_color,
+        idle_scaled_down=settings.idle_scaled_down,
+        versions={c: settings.releases[c].schema_versions for c in COLORS},
     )
 
 
-def _output(outputs: Mapping[str, Any], key: str) -> Any:
-    if key not in outputs:
-        raise OutputError(key, "is missing")
-    return outputs[key]
-
-
 def deployed_state(outputs: Mapping[str, Any]) -> SchemaState | None:
-    """What runs now, from the last update's outputs; None when the stack was never deployed."""
-    if not outputs:
+    """What runs now, from the last update's outputs (the one reader, `bluegreen.outputs`); None when the
+    stack was never deployed."""
+    deployed = StackOutputs(outputs).deployed()
+    if deployed is None:
         return None
-    version = _output(outputs, DATABASE_SCHEMA_VERSION)
-    if type(version) is not int:
-        raise OutputError(DATABASE_SCHEMA_VERSION, f"should be an integer, got {version!r}")
-    scaled = _output(outputs, IDLE_SCALED_DOWN)
-    if not isinstance(scaled, bool):
-        raise OutputError(IDLE_SCALED_DOWN, f"should be a boolean, got {scaled!r}")
-    active = _output(outputs, ACTIVE_COLOR)
-    if active not in COLORS:
-        raise OutputError(ACTIVE_COLOR, f"should be blue or green, got {active!r}")
-    versions: dict[Color, tuple[int, ...]] = {}
-    for color in COLORS:
-        key = schema_versions_key(color)
-        listed = _output(outputs, key)
-        if not isinstance(listed, list) or not all(type(v) is int for v in listed):
-            raise OutputError(key, f"should be a list of integers, got {listed!r}")
-        versions[color] = tuple(listed)
+    if deployed.database_schema_version is None:
+        raise OutputError(DATABASE_SCHEMA_VERSION, "is missing")
+    if deployed.schema_versions is None:
+        missing = [schema_versions_key(c) for c in COLORS if outputs.get(schema_versions_key(c)) is None]
+        raise OutputError(", ".join(missing), "is missing")
     return SchemaState(
         source="deployed",
-        database_version=version,
-        active=_color(ACTIVE_COLOR, active),
-        idle_scaled_down=scaled,
-        versions=versions,
+        database_version=deployed.database_schema_version,
+        active=deployed.active_color,
+        idle_scaled_down=deployed.idle_scaled_down,
+        versions=deployed.schema_versions,
     )
 
 

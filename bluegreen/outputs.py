@@ -1,13 +1,112 @@
-"""Typed access to the stack outputs, by the names in `bluegreen.contract.Outputs` (docs/reference/outputs.md)."""
+"""The one reader of stack outputs, by the names in `bluegreen.contract.Outputs` (docs/reference/outputs.md).
+
+`DeployedState` is what the release guard, the CI summary and the release tool compare new config
+against; `StackOutputs` adds the resource names the tool acts on.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from bluegreen.contract import COLORS, Outputs
-from bluegreen.errors import OutputError
+import pulumi
+
+from bluegreen.contract import COLORS, Color, Outputs
+from bluegreen.errors import OutputError, UsageError
+
+
+class IncompleteDeployedStateError(pulumi.RunError):
+    """The stack has outputs, but not the ones the guard compares against: fail closed.
+
+    A `pulumi.RunError`: the language host prints the message alone, without a traceback.
+    """
+
+
+# `pulumi refresh` cannot restore outputs (it reads resources, it does not run the program); only an
+# update that runs to the end exports them again.
+RECOVERY = (
+    "Outputs are written only by an update that finishes, and `pulumi refresh` does not restore them. Find "
+    "which colour the production listener sends traffic to (AWS console, or `aws elbv2 describe-listeners`), "
+    "set activeColor to it, and run one `pulumi up` with allowLiveRelease=true, which exports the outputs "
+    "again; then set allowLiveRelease back to false"
+)
+
+GUARD_KEYS = (
+    Outputs.ACTIVE_COLOR.name(),
+    *(output.name(c) for c in COLORS for output in (Outputs.RELEASE, Outputs.IMAGE_ID, Outputs.WEIGHT)),
+)
+
+
+def _flag(value: Any) -> bool:
+    """An output boolean: JSON true/false, or the strings the CLI prints for them."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+@dataclass(frozen=True)
+class DeployedState:
+    """What the last successful update exported."""
+
+    active_color: Color
+    weights: Mapping[Color, int]
+    releases: Mapping[Color, str]
+    image_ids: Mapping[Color, str]
+    idle_scaled_down: bool
+    # Each colour's boot script fingerprint; "" (the demo app) where an older program exported none.
+    boot_scripts: Mapping[Color, str] = field(default_factory=lambda: dict.fromkeys(COLORS, ""))
+    # The shared database's schema and what each colour's release supports; None where not exported.
+    database_schema_version: int | None = None
+    schema_versions: Mapping[Color, tuple[int, ...]] | None = None
+
+    @staticmethod
+    def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
+        """None on the first deploy (the stack has no outputs at all); raises when the guard's are missing.
+
+        A stack that has outputs but none of the guard's keys (written by another program, or an
+        older version of this one) is not a first deploy: it fails closed like a partial set.
+        """
+        if not outputs:
+            return None
+        active_key = Outputs.ACTIVE_COLOR.name()
+        missing = [key for key in GUARD_KEYS if outputs.get(key) is None]
+        bad = [key for key in map(Outputs.WEIGHT.name, COLORS) if key not in missing and not _is_int(outputs[key])]
+        version = outputs.get(Outputs.DATABASE_SCHEMA_VERSION.name())
+        if version is not None and not _is_int(version):
+            bad.append(Outputs.DATABASE_SCHEMA_VERSION.name())
+        listed = {c: outputs.get(Outputs.SCHEMA_VERSIONS.name(c)) for c in COLORS}
+        bad += [Outputs.SCHEMA_VERSIONS.name(c) for c, v in listed.items() if v is not None and not _int_list(v)]
+        active = outputs.get(active_key)
+        if missing or bad or active not in COLORS:
+            raise IncompleteDeployedStateError(
+                f"release guard cannot read the last deployment: stack outputs "
+                f"{', '.join(missing + bad) or active_key} are missing or invalid ({active_key}={active!r}), so it "
+                f"cannot tell which colour serves traffic. {RECOVERY}"
+            )
+        color: Color = "green" if active == "green" else "blue"
+        return DeployedState(
+            active_color=color,
+            weights={c: int(outputs[Outputs.WEIGHT.name(c)]) for c in COLORS},
+            releases={c: str(outputs[Outputs.RELEASE.name(c)]) for c in COLORS},
+            image_ids={c: str(outputs[Outputs.IMAGE_ID.name(c)]) for c in COLORS},
+            idle_scaled_down=_flag(outputs.get(Outputs.IDLE_SCALED_DOWN.name(), False)),
+            boot_scripts={c: str(outputs.get(Outputs.BOOT_SCRIPT_HASH.name(c)) or "") for c in COLORS},
+            database_schema_version=None if version is None else int(version),
+            schema_versions=None
+            if any(v is None for v in listed.values())
+            else {c: tuple(int(x) for x in listed[c] or ()) for c in COLORS},
+        )
+
+
+def _int_list(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_int(v) for v in value)
+
+
+def _is_int(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -86,6 +185,13 @@ class StackOutputs:
     @property
     def preview_token(self) -> str:
         return self._str(Outputs.PREVIEW_TOKEN.name())
+
+    def deployed(self) -> DeployedState | None:
+        """The deployed state the release guard reads (None before the first deploy)."""
+        try:
+            return DeployedState.from_outputs(self.raw)
+        except IncompleteDeployedStateError as error:
+            raise UsageError(str(error)) from None
 
     def region(self) -> str:
         """The region, taken from the listener ARN (arn:aws:elasticloadbalancing:REGION:...)."""

@@ -8,12 +8,13 @@ no traffic, and the flip is a separate update. `allowLiveRelease` overrides this
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from bluegreen.contract import COLORS, Color, traffic_weights
+from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
 from bluegreen.settings import Settings
 from bluegreen.user_data import boot_script_fingerprint
 
@@ -23,60 +24,6 @@ class ReleaseGuardError(pulumi.RunError):
 
     A `pulumi.RunError`: the language host prints the message alone, without a traceback.
     """
-
-
-class IncompleteDeployedStateError(ReleaseGuardError):
-    """The stack has outputs, but not the ones the guard compares against: fail closed."""
-
-
-# `pulumi refresh` cannot restore outputs (it reads resources, it does not run the program); only an
-# update that runs to the end exports them again.
-RECOVERY = (
-    "Outputs are written only by an update that finishes, and `pulumi refresh` does not restore them. Find "
-    "which colour the production listener sends traffic to (AWS console, or `aws elbv2 describe-listeners`), "
-    "set activeColor to it, and run one `pulumi up` with allowLiveRelease=true, which exports the outputs "
-    "again; then set allowLiveRelease back to false"
-)
-
-GUARD_KEYS = ("activeColor", *(f"{c}{field}" for c in COLORS for field in ("Release", "ImageId", "Weight")))
-
-
-@dataclass(frozen=True)
-class DeployedState:
-    """What the last successful update exported."""
-
-    active_color: Color
-    weights: Mapping[Color, int]
-    releases: Mapping[Color, str]
-    image_ids: Mapping[Color, str]
-    idle_scaled_down: bool
-    # Each colour's boot script fingerprint; "" (the demo app) where an older program exported none.
-    boot_scripts: Mapping[Color, str] = field(default_factory=lambda: dict.fromkeys(COLORS, ""))
-
-    @staticmethod
-    def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
-        """None on the first deploy (the stack has no outputs at all); raises when the guard's are missing.
-
-        A stack that has outputs but none of the guard's keys (written by another program, or an
-        older version of this one) is not a first deploy: it fails closed like a partial set.
-        """
-        if not outputs:
-            return None
-        missing = [key for key in GUARD_KEYS if outputs.get(key) is None]
-        if missing or outputs["activeColor"] not in COLORS:
-            raise IncompleteDeployedStateError(
-                f"release guard cannot read the last deployment: stack outputs {', '.join(missing) or 'activeColor'} "
-                f"are missing or invalid (activeColor={outputs.get('activeColor')!r}), so it cannot tell which colour "
-                f"serves traffic. {RECOVERY}"
-            )
-        return DeployedState(
-            active_color=outputs["activeColor"],
-            weights={c: int(outputs[f"{c}Weight"]) for c in COLORS},
-            releases={c: str(outputs[f"{c}Release"]) for c in COLORS},
-            image_ids={c: str(outputs[f"{c}ImageId"]) for c in COLORS},
-            idle_scaled_down=bool(outputs.get("idleScaledDown", False)),
-            boot_scripts={c: str(outputs.get(f"{c}BootScriptHash") or "") for c in COLORS},
-        )
 
 
 @dataclass(frozen=True)
@@ -170,7 +117,7 @@ def deployed_state(
         return DeployedState.from_outputs(outputs), []
     except IncompleteDeployedStateError as error:
         if not allow_incomplete:
-            raise
+            raise ReleaseGuardError(str(error)) from None
         return None, [f"allowLiveRelease=true overrides the release guard: {error}"]
 
 

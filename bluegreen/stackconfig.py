@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bluegreen import contract, stack_files
 from bluegreen.contract import COLORS as PROGRAM_COLORS
-from bluegreen.contract import MAX_IDLE_TRAFFIC_PERCENT, Color, traffic_weights
+from bluegreen.contract import MAX_IDLE_TRAFFIC_PERCENT, Color, Keys, traffic_weights
 from bluegreen.errors import ConfigValueError, UsageError
-from bluegreen.settings import AMI_ID, RELEASE_LABEL, read_settings
+from bluegreen.settings import AMI_ID, RELEASE_LABEL, Settings, read_settings
 from bluegreen.settings import ConfigError as SettingsError
 
 COLORS: tuple[str, str] = PROGRAM_COLORS
 
-ACTIVE_COLOR = "activeColor"
-IDLE_TRAFFIC_PERCENT = "idleTrafficPercent"
-IDLE_SCALED_DOWN = "idleScaledDown"
-# Keys the release tool owns (declared in Pulumi.yaml with default "", ignored by the program).
-ROLLBACK_COLOR = "rollbackColor"
+ACTIVE_COLOR = Keys.ACTIVE_COLOR.key
+IDLE_TRAFFIC_PERCENT = Keys.IDLE_TRAFFIC_PERCENT.key
+IDLE_SCALED_DOWN = Keys.IDLE_SCALED_DOWN.key
+# A key the release tool owns (declared in Pulumi.yaml with default "", ignored by the program).
+ROLLBACK_COLOR = Keys.ROLLBACK_COLOR.key
 
 # CloudWatch publishes ALB metrics about a minute late and evaluates an alarm after its period
 # closes: allow this much on top of alarmEvaluationMinutes before an alarm can have fired.
@@ -35,15 +35,15 @@ ALARM_DELAY_MINUTES = 2
 
 
 def release_key(color: str) -> str:
-    return f"{color}Release"
+    return Keys.RELEASE.name(color)
 
 
 def image_key(color: str) -> str:
-    return f"{color}ImageId"
+    return Keys.IMAGE_ID.name(color)
 
 
 def verified_key(color: str) -> str:
-    return f"{color}Verified"
+    return Keys.VERIFIED.name(color)
 
 
 def other(color: str) -> str:
@@ -123,22 +123,56 @@ class VerifiedRecord:
 
 @dataclass(frozen=True)
 class ReleaseConfig:
-    active: str
-    idle_percent: int
-    releases: Mapping[str, str]
-    image_ids: Mapping[str, str]
-    idle_scaled_down: bool
-    bake_minutes: int
-    alarm_evaluation_minutes: int
-    stickiness_seconds: int
+    """The stack config as the tool sees it: the program's `Settings` (read by the program's own
+    reader) plus the keys the tool records its state in. The properties are views, not copies."""
+
+    settings: Settings
     rollback_color: str | None
     verified: Mapping[str, VerifiedRecord | None]
-    database_schema_version: int = 0
-    schema_versions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def active(self) -> str:
+        return self.settings.traffic.active_color
 
     @property
     def idle(self) -> str:
-        return other(self.active)
+        return self.settings.traffic.idle_color
+
+    @property
+    def idle_percent(self) -> int:
+        return self.settings.traffic.idle_traffic_percent
+
+    @property
+    def releases(self) -> Mapping[str, str]:
+        return {c: self.settings.releases[c].label for c in PROGRAM_COLORS}
+
+    @property
+    def image_ids(self) -> Mapping[str, str]:
+        return {c: self.settings.releases[c].image_id for c in PROGRAM_COLORS}
+
+    @property
+    def schema_versions(self) -> Mapping[str, tuple[int, ...]]:
+        return {c: self.settings.releases[c].schema_versions for c in PROGRAM_COLORS}
+
+    @property
+    def idle_scaled_down(self) -> bool:
+        return self.settings.idle_scaled_down
+
+    @property
+    def bake_minutes(self) -> int:
+        return self.settings.alarms.bake_minutes
+
+    @property
+    def alarm_evaluation_minutes(self) -> int:
+        return self.settings.alarms.evaluation_minutes
+
+    @property
+    def stickiness_seconds(self) -> int:
+        return self.settings.traffic.stickiness_seconds
+
+    @property
+    def database_schema_version(self) -> int:
+        return self.settings.database_schema_version
 
     @property
     def alarm_window_seconds(self) -> int:
@@ -175,18 +209,9 @@ def parse_config(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT
     verified = {c: VerifiedRecord.from_wire(verified_key(c), wire.get(verified_key(c), "")) for c in COLORS}
     rollback_raw = wire.get(ROLLBACK_COLOR, "")
     return ReleaseConfig(
-        active=settings.traffic.active_color,
-        idle_percent=settings.traffic.idle_traffic_percent,
-        releases={c: settings.releases[c].label for c in PROGRAM_COLORS},
-        image_ids={c: settings.releases[c].image_id for c in PROGRAM_COLORS},
-        idle_scaled_down=settings.idle_scaled_down,
-        bake_minutes=settings.alarms.bake_minutes,
-        alarm_evaluation_minutes=settings.alarms.evaluation_minutes,
-        stickiness_seconds=settings.traffic.stickiness_seconds,
+        settings=settings,
         rollback_color=check_color(ROLLBACK_COLOR, rollback_raw) if rollback_raw else None,
         verified=verified,
-        database_schema_version=settings.database_schema_version,
-        schema_versions={c: settings.releases[c].schema_versions for c in PROGRAM_COLORS},
     )
 
 

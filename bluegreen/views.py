@@ -92,9 +92,9 @@ def plan(ctx: Context) -> dict[str, Any]:
     outputs = ctx.engine.outputs()
     with ctx.reporter.step("traffic summary"):
         try:
-            from bluegreen.summary import traffic_summary  # owned by CI; imported lazily
+            from bluegreen.ci.summary import traffic_summary  # owned by CI; imported lazily
         except ImportError as exc:
-            ctx.reporter.warn(f"no traffic summary: bluegreen.summary is not importable ({exc})")
+            ctx.reporter.warn(f"no traffic summary: bluegreen.ci.summary is not importable ({exc})")
             summary = ""
         else:
             try:

@@ -11,18 +11,15 @@ from typing import Any
 
 import pytest
 
-from bluegreen.summary import (
-    GuardDecision,
+from bluegreen.ci.__main__ import main
+from bluegreen.ci.bake_report import bake_summary
+from bluegreen.ci.drift import GuardDecision, drift_guard, unrecorded_traffic_change
+from bluegreen.ci.summary import (
     SummaryError,
-    bake_summary,
-    drift_guard,
     headline,
-    main,
     traffic_from_config,
     traffic_from_outputs,
     traffic_summary,
-    unrecorded_traffic_change,
-    weights,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,18 +71,6 @@ def row(markdown: str, color: str) -> str:
 
 def warnings(markdown: str) -> list[str]:
     return [line for line in markdown.splitlines() if line.startswith("> ⚠️")]
-
-
-def test_weights_active_gets_the_rest_idle_gets_its_share():
-    assert weights("blue", 0) == {"blue": 100, "green": 0}
-    assert weights("green", 10) == {"green": 90, "blue": 10}
-    assert weights("blue", 50) == {"blue": 50, "green": 50}
-
-
-@pytest.mark.parametrize(("active", "idle"), [("purple", 0), ("blue", 51), ("blue", -1)])
-def test_weights_reject_values_the_program_rejects(active, idle):
-    with pytest.raises(SummaryError):
-        weights(active, idle)
 
 
 def test_unchanged():
@@ -296,7 +281,7 @@ def test_cli_accepts_a_fully_qualified_stack_name(project, capsys):
         ("prod", None, "no stack file Pulumi.prod.yaml"),
         ("dev", "not json", "is not JSON"),
         ("dev", "[1, 2]", "expected an object of stack outputs"),
-        ("dev", '{"activeColor": "purple"}', "output activeColor is 'purple'"),
+        ("dev", '{"activeColor": "purple"}', "(activeColor='purple'), so it cannot tell which colour serves traffic"),
     ],
 )
 def test_cli_errors_exit_2_with_a_message(project, capsys, stack, outputs_text, message):
@@ -314,9 +299,21 @@ def test_cli_errors_exit_2_with_a_message(project, capsys, stack, outputs_text, 
 def test_python_dash_m_runs_standalone(project):
     path = write_outputs(project, outputs(greenRelease="v2"))
     result = subprocess.run(
-        [sys.executable, "-m", "bluegreen.summary", "--stack", "dev", "--outputs", str(path),
-         "--project-dir", str(project)],
-        cwd=REPO, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bluegreen.ci",
+            "--stack",
+            "dev",
+            "--outputs",
+            str(path),
+            "--project-dir",
+            str(project),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
@@ -352,8 +349,9 @@ def test_a_push_that_moves_traffic_is_refused_too_when_live_traffic_was_not_reco
     # The old rule let any push that touched traffic through; it would have undone the unrecorded switch.
     message = unrecorded_traffic_change(config(), pushed, outputs(**GREEN_LIVE))
     assert message is not None
-    assert message.startswith("live traffic is green 100% but the config before this change says blue 100% and "
-                              "this change asks for ")
+    assert message.startswith(
+        "live traffic is green 100% but the config before this change says blue 100% and this change asks for "
+    )
 
 
 def test_a_push_that_records_exactly_the_live_traffic_passes_with_a_note():
@@ -468,15 +466,38 @@ def test_cli_without_base_project_dir_never_guards(project, capsys):
 
 
 def bake_report(decision: dict[str, Any] | None, exit_code: int = 0, error: str | None = None) -> dict[str, Any]:
-    steps = [{"name": "bake green for 15 min", "status": "ok" if exit_code == 0 else "tripped", "seconds": 900.2,
-              "detail": "no alarm" if exit_code == 0 else "alarm"}]
-    return {"command": "bake", "ok": exit_code == 0, "exitCode": exit_code, "steps": steps,
-            "result": {} if decision is None else {"decision": decision}, "error": error}
+    steps = [
+        {
+            "name": "bake green for 15 min",
+            "status": "ok" if exit_code == 0 else "tripped",
+            "seconds": 900.2,
+            "detail": "no alarm" if exit_code == 0 else "alarm",
+        }
+    ]
+    return {
+        "command": "bake",
+        "ok": exit_code == 0,
+        "exitCode": exit_code,
+        "steps": steps,
+        "result": {} if decision is None else {"decision": decision},
+        "error": error,
+    }
 
 
-KEEP: dict[str, Any] = {"decision": "keep", "color": "green", "release": "v2", "rollbackTo": None, "elapsedSeconds": 900.0,
-        "polls": 31, "startedAt": "2026-01-01T12:00:00Z", "decidedAt": "2026-01-01T12:15:00Z", "fired": [],
-        "smokeFailures": [], "minutes": 15.0, "alarms": {}}
+KEEP: dict[str, Any] = {
+    "decision": "keep",
+    "color": "green",
+    "release": "v2",
+    "rollbackTo": None,
+    "elapsedSeconds": 900.0,
+    "polls": 31,
+    "startedAt": "2026-01-01T12:00:00Z",
+    "decidedAt": "2026-01-01T12:15:00Z",
+    "fired": [],
+    "smokeFailures": [],
+    "minutes": 15.0,
+    "alarms": {},
+}
 
 
 def test_bake_summary_keep():
@@ -491,12 +512,25 @@ def test_bake_summary_keep():
 
 
 def test_bake_summary_rollback_names_the_alarm_and_escapes_table_cells():
-    fired = {"alarm": "bluegreen-green-alarms-5xx-rate", "state": "ALARM", "since": "2026-01-01T12:00:45Z",
-             "metric": "HTTPCode_Target_5XX_Count", "threshold": 5.0, "values": [12.0, 9.0],
-             "reason": "Threshold Crossed:\n 2 datapoints | greater than 5.0"}
-    decision = {**KEEP, "decision": "rollback", "rollbackTo": "blue", "elapsedSeconds": 60.0, "polls": 4,
-                "decidedAt": "2026-01-01T12:01:00Z", "fired": [fired],
-                "smokeFailures": [{"check": "version", "detail": "status 500", "attempts": 3}]}
+    fired = {
+        "alarm": "bluegreen-green-alarms-5xx-rate",
+        "state": "ALARM",
+        "since": "2026-01-01T12:00:45Z",
+        "metric": "HTTPCode_Target_5XX_Count",
+        "threshold": 5.0,
+        "values": [12.0, 9.0],
+        "reason": "Threshold Crossed:\n 2 datapoints | greater than 5.0",
+    }
+    decision = {
+        **KEEP,
+        "decision": "rollback",
+        "rollbackTo": "blue",
+        "elapsedSeconds": 60.0,
+        "polls": 4,
+        "decidedAt": "2026-01-01T12:01:00Z",
+        "fired": [fired],
+        "smokeFailures": [{"check": "version", "detail": "status 500", "attempts": 3}],
+    }
     error = "bluegreen-green-alarms-5xx-rate fired during bake; traffic is back on blue"
     md = bake_summary(bake_report(decision, 3, error), "prod")
     lines = md.splitlines()
@@ -512,8 +546,10 @@ def test_bake_summary_rollback_names_the_alarm_and_escapes_table_cells():
 
 
 def test_bake_summary_lists_the_tools_warnings():
-    report = {**bake_report(KEEP), "warnings": ["config bluegreen:bakeMinutes=1 is shorter than the 5 minutes it "
-                                                 "takes an alarm to fire"]}
+    report = {
+        **bake_report(KEEP),
+        "warnings": ["config bluegreen:bakeMinutes=1 is shorter than the 5 minutes it takes an alarm to fire"],
+    }
     md = bake_summary(report, "prod")
     assert "- ⚠️ config bluegreen:bakeMinutes=1 is shorter than the 5 minutes it takes an alarm to fire" in md
 
@@ -538,8 +574,10 @@ def test_cli_bake_report(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[2].startswith("**KEEP green**")
 
 
-@pytest.mark.parametrize(("content", "message"), [("", "printed no JSON report"), ("{", "is not JSON"),
-                                                  ("[]", "expected the tool's --json report")])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "printed no JSON report"), ("{", "is not JSON"), ("[]", "expected the tool's --json report")],
+)
 def test_cli_bad_bake_report_exits_2(tmp_path, capsys, content, message):
     path = tmp_path / "bake.json"
     path.write_text(content, encoding="utf-8")

@@ -7,15 +7,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from bluegreen.release_guard import (
-    GUARD_KEYS,
-    RECOVERY,
-    DeployedState,
-    IncompleteDeployedStateError,
-    ReleaseGuardError,
-    check_release,
-    deployed_state,
-)
+from bluegreen.outputs import GUARD_KEYS, RECOVERY, DeployedState, IncompleteDeployedStateError
+from bluegreen.release_guard import ReleaseGuardError, check_release, deployed_state
 from bluegreen.settings import Settings, read_settings
 from tests.harness import LOOKED_UP_AMI, deployed, diff, program_config, run_failing, run_program
 
@@ -164,6 +157,8 @@ def state(**changes: Any) -> DeployedState:
         "releases": {"blue": "v1.0.0", "green": "v1.0.0"},
         "image_ids": {"blue": LOOKED_UP_AMI, "green": LOOKED_UP_AMI},
         "idle_scaled_down": False,
+        "database_schema_version": 0,
+        "schema_versions": {"blue": (), "green": ()},
     }
     return DeployedState(**{**base, **changes})
 
@@ -288,7 +283,7 @@ def test_outputs_from_before_idle_scaled_down_existed_mean_not_scaled_down(live_
 
 def test_incomplete_outputs_fail_closed_unless_asked_otherwise(live_blue):
     partial = {k: v for k, v in live_blue.items() if k != "greenWeight"}
-    with pytest.raises(IncompleteDeployedStateError):
+    with pytest.raises(ReleaseGuardError, match="greenWeight are missing"):
         deployed_state(partial)
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bluegreen.ci.summary import traffic_summary
 from bluegreen.cli import main
 from bluegreen.errors import ExitCode
 from bluegreen.stack_files import PROJECT_DIR, effective_config
-from bluegreen.summary import traffic_summary
 
 NEEDS_CLI = (
     "the preview (`pulumi preview --diff` with the policy pack) needs the `pulumi` CLI, which is not on PATH; "

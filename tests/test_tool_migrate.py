@@ -29,6 +29,7 @@ import pytest
 
 import bluegreen.migrate as migrate_module
 from bluegreen.cli import main
+from bluegreen.contract import traffic_weights
 from bluegreen.engine import OperationResult, OutputSink
 from bluegreen.errors import EngineError, StackLockedError, ToolError
 from bluegreen.registry import COMMAND_MODULES, load_commands
@@ -40,14 +41,18 @@ MODULES = ("bluegreen.commands.migrate",)
 
 
 def deployed_outputs(settings: Settings) -> dict[str, Any]:
-    """The outputs `__main__.py` exports that the migrate command reads."""
+    """The outputs the program exports that the deployed-state reader (`bluegreen.outputs`) reads."""
+    traffic = settings.traffic
+    weights = traffic_weights(traffic.active_color, traffic.idle_traffic_percent)
     outputs: dict[str, Any] = {
-        "activeColor": settings.traffic.active_color,
+        "activeColor": traffic.active_color,
         "idleScaledDown": settings.idle_scaled_down,
         "databaseSchemaVersion": settings.database_schema_version,
     }
     for color, release in settings.releases.items():
+        outputs[f"{color}Weight"] = weights[color]
         outputs[f"{color}Release"] = release.label
+        outputs[f"{color}ImageId"] = release.image_id or "ami-0123456789abcdef0"
         outputs[f"{color}SchemaVersions"] = list(release.schema_versions)
     return outputs
 

@@ -41,7 +41,7 @@ def summary_from_stack_file(ctx: Context) -> None:
                 "the config from it; pass the stack whose Pulumi.<stack>.yaml is in --project-dir",
                 details={"argument": "--stack", "value": stack},
             )
-        from bluegreen.summary import traffic_summary  # owned by CI; imported lazily, as views.plan does
+        from bluegreen.ci.summary import traffic_summary  # owned by CI; imported lazily, as views.plan does
 
         config = stack_files.effective_config(short, project_dir=ctx.project_dir)
         try:
@@ -76,7 +76,7 @@ COMMAND = CommandSpec(
     name="plan",
     help="print the traffic/release summary and run `pulumi preview --diff` with the policy pack",
     description=(
-        "Prints bluegreen.summary.traffic_summary(config, outputs), then runs `pulumi preview --diff` "
+        "Prints bluegreen.ci.summary.traffic_summary(config, outputs), then runs `pulumi preview --diff` "
         "with the policy pack in policies/. Exits 1 when the preview fails (including policy violations).\n\n"
         "Without the `pulumi` CLI on PATH it still prints the summary, from the stack file "
         "(Pulumi.<stack>.yaml over the defaults in Pulumi.yaml) against no deployed outputs, then says the "

@@ -39,11 +39,6 @@ EPILOG = """exit codes:
 
 See docs/release-tool.md for the release flow."""
 
-# The timing options once given to every command. A command that does not wait on something does not
-# list its option, but still accepts it, so that scripts passing the same options to every command keep
-# working; the value is ignored and a note says so.
-ACCEPTED_UNUSED: tuple[str, ...] = ("--poll", "--timeout", "--confirm-timeout")
-
 # Pulumi stack names: letters, digits, `-`, `_` and `.`, optionally qualified as org/name or org/project/name.
 _STACK_NAME = re.compile(r"^(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
 STACK_ALLOWED = "a stack name (letters, digits, -, _ and .), optionally qualified as org/name or org/project/name"
@@ -84,7 +79,7 @@ def _common_options() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         default=stack_files.PROJECT_DIR,
-        help="the Pulumi project directory (Pulumi.yaml)",
+        help="the Pulumi project directory (default: the nearest folder from here up that holds a Pulumi.yaml)",
     )
     group.add_argument("--json", action="store_true", help="machine output: one JSON document on stdout")
     return common
@@ -94,18 +89,6 @@ STACK_HELP = (
     "stack to operate on (default: $BLUEGREEN_STACK, else $PULUMI_STACK, else the stack `pulumi stack select` "
     "chose for --project-dir)"
 )
-
-
-def _accept_unused(parser: argparse.ArgumentParser) -> None:
-    for flag in ACCEPTED_UNUSED:
-        try:
-            parser.add_argument(flag, dest=_unused_dest(flag), type=float, default=None, help=argparse.SUPPRESS)
-        except argparse.ArgumentError:
-            continue  # the command uses it and has added it itself
-
-
-def _unused_dest(flag: str) -> str:
-    return "unused_" + flag.lstrip("-").replace("-", "_")
 
 
 def build_parser(specs: Sequence[CommandSpec], prog: str = "bluegreen") -> argparse.ArgumentParser:
@@ -129,7 +112,6 @@ def build_parser(specs: Sequence[CommandSpec], prog: str = "bluegreen") -> argpa
             formatter_class=HelpFormatter,
         )
         spec.configure(command_parser)
-        _accept_unused(command_parser)
     return parser
 
 
@@ -245,10 +227,6 @@ def _timing(args: argparse.Namespace) -> Timing:
     )
 
 
-def _ignored(args: argparse.Namespace) -> list[str]:
-    return [flag for flag in ACCEPTED_UNUSED if getattr(args, _unused_dest(flag), None) is not None]
-
-
 def _select(commands: Sequence[CommandSpec], modules: Sequence[str] | None) -> list[CommandSpec]:
     if modules is None:
         return list(commands)
@@ -284,9 +262,6 @@ def main(
     error: str | None = None
     code = ExitCode.OK
     try:
-        ignored = _ignored(args)
-        if ignored:
-            reporter.info(f"note: `{spec.name}` does not use {' or '.join(ignored)}; ignored")
         check_numbers(args)
         spec.check(args)
         check_project_dir(args.project_dir)

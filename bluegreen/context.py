@@ -87,7 +87,7 @@ class Context:
 
     def up(self, message: str) -> OperationResult:
         """`pulumi up` (previewed first, with the policy pack) as a reported step."""
-        with self.reporter.step("pulumi up") as rec:
+        with self.reporter.step("pulumi up") as rec, self.reporter.keepalive("pulumi up is still running"):
             result = self.engine.up(message, self.reporter.engine_line)
             rec.detail = result.describe()
         return result

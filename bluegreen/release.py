@@ -248,7 +248,8 @@ def restore_traffic(
         rec.detail = f"100% on {color} (ModifyListener), config activeColor={color}"
         if reconcile:
             try:
-                ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
+                with ctx.reporter.keepalive("pulumi up is still running"):
+                    ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
             except ToolError as exc:
                 first = (exc.message.splitlines() or [type(exc).__name__])[0]
                 ctx.reporter.warn(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,16 +40,18 @@ class Reporter:
     warnings: list[str] = field(default_factory=list)
     _depth: int = 0
     _last_line_at: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def _human(self) -> TextIO:
         return self.err if self.json_mode else self.out
 
     def _line(self, text: str) -> None:
-        self._last_line_at = self.clock.monotonic()
-        indent = "  " * self._depth
-        for line in text.splitlines() or [""]:
-            print(f"{indent}{line}", file=self._human, flush=True)
+        with self._lock:  # a keepalive thread may print beside the main one
+            self._last_line_at = self.clock.monotonic()
+            indent = "  " * self._depth
+            for line in text.splitlines() or [""]:
+                print(f"{indent}{line}", file=self._human, flush=True)
 
     @contextmanager
     def step(self, name: str) -> Iterator[StepRecord]:
@@ -83,6 +86,28 @@ class Reporter:
         """`progress`, but only when nothing was printed for HEARTBEAT_SECONDS."""
         if self._last_line_at is None or self.clock.monotonic() - self._last_line_at >= HEARTBEAT_SECONDS:
             self.progress(text, started)
+
+    @contextmanager
+    def keepalive(self, text: str, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+        """Heartbeats while a call that cannot poll runs (`pulumi up` may print nothing for minutes
+        while an ASG waits for capacity): a thread prints `text` whenever nothing else was printed
+        for `every` seconds, and stops when the block ends."""
+        started = self.clock.monotonic()
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(min(every, 1.0)):
+                last = self._last_line_at
+                if last is None or self.clock.monotonic() - last >= every:
+                    self.progress(text, started)
+
+        thread = threading.Thread(target=beat, name="bluegreen-keepalive", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=2.0)
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)

@@ -16,7 +16,21 @@ from typing import Any
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+def find_project_dir(start: Path) -> Path:
+    """The nearest folder from `start` upward that holds a Pulumi.yaml, as the Pulumi CLI picks the
+    project ("the nearest parent folder containing a Pulumi.yaml file determines the current project",
+    pulumi.com/docs/iac/concepts/projects); `start` itself when there is none."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return start
+
+
+# The project the tool and the CI summary work on: the one the current directory belongs to, as for
+# `pulumi` itself (not the folder the package is installed in).
+PROJECT_DIR = find_project_dir(Path.cwd())
 
 
 def to_wire(value: Any) -> str:

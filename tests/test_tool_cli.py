@@ -370,13 +370,13 @@ def test_a_missing_checks_file_names_the_flag_and_how_to_start_one(tmp_path: Pat
     )
 
 
-def test_a_timing_option_a_command_does_not_use_is_accepted_and_said_to_be_ignored() -> None:
-    # Scripts that pass the same timing options to every command keep working.
-    code, doc, err = run_json(["status", "--poll", "1", "--timeout", "30"], engine_factory=lambda _a: RefusingEngine())
+def test_an_option_a_command_does_not_use_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    # `status` waits on nothing, so it has no --poll: passing one is a mistake worth hearing about.
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "--poll", "1"])
 
-    assert code == ExitCode.CHECK_FAILED  # it ran (and met the refusing engine)
-    assert "note: `status` does not use --poll or --timeout; ignored" in err
-    assert doc["warnings"] == []
+    assert exited.value.code == ExitCode.USAGE
+    assert "unrecognized arguments: --poll 1" in capsys.readouterr().err
 
 
 def test_project_dir_without_pulumi_yaml_is_a_usage_error(tmp_path: Path) -> None:

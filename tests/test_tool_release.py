@@ -3,10 +3,12 @@ the listener weights to moto on `up` as the program would."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,12 +20,14 @@ import yaml
 
 import bluegreen.bake as bake_module
 from bluegreen.aws import Aws
-from bluegreen.cli import main
-from bluegreen.clock import iso
+from bluegreen.ci.summary import traffic_summary
+from bluegreen.cli import build_parser, main
+from bluegreen.clock import SystemClock, iso
 from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError
 from bluegreen.outputs import StackOutputs
+from bluegreen.registry import COMMANDS
+from bluegreen.report import Reporter
 from bluegreen.stack_files import PROJECT_DIR
-from bluegreen.summary import traffic_summary
 from tests.moto_server import (
     RATE_EXPRESSION,
     REGION,
@@ -40,6 +44,13 @@ from tests.moto_server import (
 
 GREEN_5XX = "bluegreen-green-alarms-5xx-rate"
 FAST = ["--poll", "1", "--timeout", "30", "--confirm-timeout", "5"]
+
+
+def command_options(command: str) -> set[str]:
+    """The options `bluegreen <command>` takes: each command lists only the timings it uses."""
+    parser = build_parser(COMMANDS)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {flag for action in sub.choices[command]._actions for flag in action.option_strings}
 
 
 @dataclass
@@ -64,8 +75,12 @@ class Tool:
 
     def __call__(self, *argv: str, json_mode: bool = True) -> Run:
         out, err = io.StringIO(), io.StringIO()
+        takes = command_options(argv[0])
         defaults = [
-            arg for flag, value in zip(FAST[::2], FAST[1::2], strict=True) if flag not in argv for arg in (flag, value)
+            arg
+            for flag, value in zip(FAST[::2], FAST[1::2], strict=True)
+            if flag in takes and flag not in argv
+            for arg in (flag, value)
         ]
         args = [*argv, *defaults, *(["--json"] if json_mode else [])]
         code = main(
@@ -1729,6 +1744,28 @@ def test_a_slow_health_wait_prints_a_heartbeat_when_nothing_changes(
     assert run.code == 0, run.err
     waiting = [line for line in run.out.splitlines() if "green: 0/2 healthy" in line]
     assert [line.rsplit("[", 1)[1] for line in waiting] == ["0s]", "30s]", "60s]", "90s]"]
+
+
+def test_a_silent_pulumi_up_still_prints_a_heartbeat_and_stops_when_it_returns() -> None:
+    # `pulumi up` prints nothing while an ASG waits for capacity; the tool must not look hung.
+    out = io.StringIO()
+    reporter = Reporter(SystemClock(), out=out)
+    with reporter.keepalive("pulumi up is still running", every=0.2):
+        time.sleep(1.0)
+    beats = out.getvalue().count("pulumi up is still running")
+    assert beats >= 3
+    time.sleep(0.5)
+    assert out.getvalue().count("pulumi up is still running") == beats
+
+
+def test_no_heartbeat_while_pulumi_prints() -> None:
+    out = io.StringIO()
+    reporter = Reporter(SystemClock(), out=out)
+    with reporter.keepalive("pulumi up is still running", every=0.5):
+        for _ in range(10):
+            reporter.engine_line("+ aws:autoscaling:Group creating")
+            time.sleep(0.1)
+    assert "still running" not in out.getvalue().split("creating", 1)[1]
 
 
 def test_a_lock_taken_mid_ramp_puts_traffic_back_and_says_the_lock_stopped_it(

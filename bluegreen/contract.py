@@ -140,23 +140,32 @@ def forward_weights(actions: Any, shape: ForwardShape) -> dict[Any, Any] | None:
 # ---------------------------------------------------------------- config keys
 
 
-@dataclass(frozen=True)
-class Key:
-    """One stack config key (namespace `bluegreen`). A per-colour key's name is the colour followed by `suffix`."""
+class _Named:
+    """A name that is either shared or per colour (the colour followed by `key`)."""
 
-    key: str  # the name, or for a per-colour key its suffix ("Release" -> blueRelease, greenRelease)
-    per_color: bool = False
-    tool: bool = False  # written by the release tool; the program ignores it
+    key: str
+    per_color: bool
+    kind: str  # for messages: "config key", "output"
 
     def name(self, color: str | None = None) -> str:
         if self.per_color:
             if color is None:
-                raise ValueError(f"config key {self.key!r} is per colour: pass a colour")
+                raise ValueError(f"{self.kind} {self.key!r} is per colour: pass a colour")
             return f"{color}{self.key}"
         return self.key
 
     def names(self) -> list[str]:
         return [self.name(c) for c in COLORS] if self.per_color else [self.key]
+
+
+@dataclass(frozen=True)
+class Key(_Named):
+    """One stack config key (namespace `bluegreen`). A per-colour key's name is the colour followed by `suffix`."""
+
+    key: str  # the name, or for a per-colour key its suffix ("Release" -> blueRelease, greenRelease)
+    per_color: bool = False
+    tool: bool = False  # written by the release tool; the program ignores it
+    kind: str = "config key"
 
 
 class Keys:
@@ -224,23 +233,14 @@ class Keys:
 
 
 @dataclass(frozen=True)
-class Output:
+class Output(_Named):
     """One stack output. A per-colour output's name is the colour followed by `suffix`."""
 
     key: str  # the name, or for a per-colour output its suffix ("Weight" -> blueWeight, greenWeight)
     meaning: str
     per_color: bool = False
     secret: bool = False
-
-    def name(self, color: str | None = None) -> str:
-        if self.per_color:
-            if color is None:
-                raise ValueError(f"output {self.key!r} is per colour: pass a colour")
-            return f"{color}{self.key}"
-        return self.key
-
-    def names(self) -> list[str]:
-        return [self.name(c) for c in COLORS] if self.per_color else [self.key]
+    kind: str = "output"
 
 
 class Outputs:

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen.context import Context
+from bluegreen.contract import Keys
 from bluegreen.errors import CheckFailedError, ReleaseInterruptedError, RolledBackError, ToolError, UsageError
 from bluegreen.interrupts import InterruptHold
+from bluegreen.outputs import StackOutputs
 from bluegreen.release import rollback
 from bluegreen.smoke import load_checks
 from bluegreen.stackconfig import IDLE_TRAFFIC_PERCENT, other
@@ -34,6 +36,20 @@ def _print_record(ctx: Context, record: dict[str, Any]) -> None:
     for failure in record["smokeFailures"]:
         say(f"  smoke: {failure['check']}: {failure['detail']}")
     say(f"  detected at {record['decidedAt']}, {record['elapsedSeconds']:.0f}s into the bake ({record['polls']} polls)")
+
+
+def record_keep(ctx: Context, outputs: StackOutputs, live: str) -> None:
+    """Record the keep decision for the live colour's release spec (`bakeDecision`): it releases the
+    rollback target, so the next update may restage the other colour."""
+    deployed = outputs.deployed()
+    target = deployed.rollback_target if deployed is not None else None
+    if target is None or target.live_color != live or not target.kept:
+        return
+    ctx.set_config({Keys.BAKE_DECISION.key: target.live_fingerprint})
+    ctx.reporter.info(
+        f"recorded {Keys.BAKE_DECISION.key}={target.live_fingerprint[:12]}…: {target.color} stops being held as the "
+        "rollback target with the next `pulumi up`"
+    )
 
 
 def bake(
@@ -92,6 +108,7 @@ def bake(
     ctx.reporter.result["decision"] = record
     if not seen.tripped:
         _print_record(ctx, record)
+        record_keep(ctx, outputs, live)
         return record
     what = ", ".join([a.name for a in seen.fired] + [f"smoke:{r.name}" for r in seen.smoke_failures])
     record["rollbackTo"] = previous

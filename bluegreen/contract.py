@@ -7,6 +7,8 @@ nothing outside the standard library: the pack and the tool load it without Pulu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +51,18 @@ SUBNET_TIER_TAG: Final = "bluegreen:subnetTier"
 SCHEMA_VERSIONS_TAG: Final = "bluegreen:schemaVersions"  # space-separated: ELB tag values allow no comma
 IDLE_SCALED_DOWN_TAG: Final = "bluegreen:idleScaledDown"
 DATABASE_SCHEMA_VERSION_TAG: Final = "bluegreen:databaseSchemaVersion"
+# On each colour's launch template, target group and ASG: `settings_fingerprint` of the settings the
+# colour runs with. Where the colours' tags differ, their release specs declare a difference.
+SPEC_TAG: Final = "bluegreen:spec"
+
+
+def settings_fingerprint(values: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a colour's release-spec settings keyed by their config keys (instanceType,
+    appPort, healthCheckPath, ...), as canonical JSON. The program tags each colour with it, and the
+    policy pack recomputes it from what the colour's resources run."""
+    canonical = json.dumps(dict(values), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 # ---------------------------------------------------------------- the preview route
 
@@ -208,6 +222,7 @@ class Keys:
     ROLLBACK_LATENCY_P99_MS = Key("rollbackLatencyP99Ms")
     ALARM_EVALUATION_MINUTES = Key("alarmEvaluationMinutes")
     BAKE_MINUTES = Key("bakeMinutes")
+    BAKE_DECISION = Key("bakeDecision")
     DATABASE_SCHEMA_VERSION = Key("databaseSchemaVersion")
     SCHEMA_VERSIONS = Key("SchemaVersions", per_color=True)
     MIGRATION_COMMAND = Key("migrationCommand")
@@ -269,8 +284,25 @@ class Outputs:
     SCHEMA_VERSIONS = Output(
         "SchemaVersions", "The database schema versions the colour's release supports.", per_color=True
     )
+    SPEC = Output(
+        "Spec",
+        "The colour's deployed release spec: `{version, fingerprint, spec}`, where spec holds its release, image, "
+        "boot script hash, schema support and the settings it runs with (instanceType, appPort, the health check, "
+        "...). A colour that serves traffic is rebuilt from it, so config changes reach the idle colour first.",
+        per_color=True,
+    )
     ALARM_NAMES = Output(
         "AlarmNames", "The colour's alarms (5xx rate, p99 latency), as `bake` watches them.", per_color=True
+    )
+    ROLLBACK_TARGET = Output(
+        "rollbackTarget",
+        "The colour traffic left at the last flip, `{color, fingerprint, liveColor, liveFingerprint, kept}`: kept "
+        "as it was until a bake decision for liveFingerprint is recorded (`bakeDecision`); `{}` before any flip.",
+    )
+    EDGE = Output(
+        "edge",
+        "The shared edge as deployed, by config key (certificateArn, sslPolicy, allowedCidrs, publicHostname, "
+        "stickinessSeconds): it changes in place for both colours, and the summary says so.",
     )
     PREVIEW_COLOR_HEADER = Output("previewColorHeader", "The header that picks a colour on the preview route.")
     PREVIEW_TOKEN_HEADER = Output("previewTokenHeader", "The header that carries the preview token.")

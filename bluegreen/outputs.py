@@ -14,6 +14,8 @@ import pulumi
 
 from bluegreen.contract import COLORS, Color, Outputs
 from bluegreen.errors import OutputError, UsageError
+from bluegreen.release_spec import ReleaseSpec
+from bluegreen.rollback_target import RollbackTarget
 
 
 class IncompleteDeployedStateError(pulumi.RunError):
@@ -57,6 +59,9 @@ class DeployedState:
     # The shared database's schema and what each colour's release supports; None where not exported.
     database_schema_version: int | None = None
     schema_versions: Mapping[Color, tuple[int, ...]] | None = None
+    # Each colour's deployed release spec (`bluegreen.release_spec`); None where not exported.
+    specs: Mapping[Color, ReleaseSpec] | None = None
+    rollback_target: RollbackTarget | None = None  # recorded at the last flip
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
@@ -74,6 +79,22 @@ class DeployedState:
         if version is not None and not _is_int(version):
             bad.append(Outputs.DATABASE_SCHEMA_VERSION.name())
         listed = {c: outputs.get(Outputs.SCHEMA_VERSIONS.name(c)) for c in COLORS}
+        specs: dict[Color, ReleaseSpec] = {}
+        for c in COLORS:
+            key = Outputs.SPEC.name(c)
+            try:
+                specs[c] = ReleaseSpec.from_output(outputs[key])
+            except KeyError:
+                pass
+            except ValueError as error:
+                bad.append(f"{key} ({error})")
+        target: RollbackTarget | None = None
+        try:
+            target = RollbackTarget.from_output(outputs.get(Outputs.ROLLBACK_TARGET.name()))
+        except ValueError as error:
+            bad.append(f"{Outputs.ROLLBACK_TARGET.name()} ({error})")
+        if len(specs) == 1:
+            bad.append(f"{Outputs.SPEC.name(next(c for c in COLORS if c not in specs))} (the other colour has one)")
         bad += [Outputs.SCHEMA_VERSIONS.name(c) for c, v in listed.items() if v is not None and not _int_list(v)]
         active = outputs.get(active_key)
         if missing or bad or active not in COLORS:
@@ -94,6 +115,8 @@ class DeployedState:
             schema_versions=None
             if any(v is None for v in listed.values())
             else {c: tuple(int(x) for x in listed[c] or ()) for c in COLORS},
+            specs=specs if len(specs) == len(COLORS) else None,
+            rollback_target=target,
         )
 
 

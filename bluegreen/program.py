@@ -36,14 +36,22 @@ def deploy(
     """
     settings = validated(settings)
     deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
-    architectures = instance_architectures(settings.fleet.instance_type)
-    guard = check_release(settings, deployed, lambda: latest_amazon_linux(default_architecture(architectures)))
+    wanted_type = settings.fleet.instance_type
+    architectures = {wanted_type: instance_architectures(wanted_type)}
+    guard = check_release(
+        settings, deployed, lambda: latest_amazon_linux(default_architecture(architectures[wanted_type]))
+    )
+    specs = guard.specs.specs if guard.specs is not None else dict.fromkeys(COLORS, settings.fleet.color_spec())
+    for spec in specs.values():
+        if spec.instance_type not in architectures:
+            architectures[spec.instance_type] = instance_architectures(spec.instance_type)
     described = {image: describe_image(image) for image in sorted(set(guard.image_ids.values()))}
     images = {color: described[guard.image_ids[color]] for color in COLORS}
-    problems = [
-        *architecture_problems(settings.fleet.instance_type, architectures, images),
-        *root_volume_problems(settings.fleet.root_volume_size_gb, images),
-    ]
+    problems: list[str] = []
+    for color in COLORS:
+        spec, mine = specs[color], {color: images[color]}
+        problems += architecture_problems(spec.instance_type, architectures[spec.instance_type], mine)
+        problems += root_volume_problems(spec.root_volume_size_gb, mine)
     if problems:
         raise ImageError("images refused:\n  - " + "\n  - ".join(problems))
     for message in [*state_warnings, *guard.warnings]:
@@ -56,6 +64,8 @@ def deploy(
             settings=settings,
             image_ids=guard.image_ids,
             root_device_names={color: images[color].root_device_name for color in COLORS},
+            specs=specs,
+            rollback_target=guard.rollback_target,
         ),
         opts,
     )

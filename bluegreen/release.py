@@ -47,7 +47,7 @@ from bluegreen.stackconfig import (
     verified_key,
     weights_for,
 )
-from bluegreen.traffic import choose_safe_color, confirm_live, health, put_traffic_on
+from bluegreen.traffic import check_live_matches_outputs, choose_safe_color, confirm_live, health, put_traffic_on
 from bluegreen.watch import smoke_base_url, smoke_color, watch
 
 
@@ -121,7 +121,8 @@ def wait_healthy(ctx: Context, outputs: StackOutputs, color: str) -> TargetCount
 
 
 def stage(ctx: Context, release: str, image_id: str | None) -> dict[str, Any]:
-    cfg, _ = ctx.load()
+    cfg, loaded = ctx.load()
+    check_live_matches_outputs(ctx, loaded, "stage")
     idle = cfg.idle
     check_release(release_key(idle), release)
     if image_id is not None:
@@ -390,6 +391,23 @@ def rollback_target(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs) -> 
     return target
 
 
+def check_still_the_rollback_target(outputs: StackOutputs, target: str) -> None:
+    """Refuse to roll back to a colour that no longer runs the release traffic left (it was restaged
+    after the bake released it). `--force` does not skip this: it would send users an untested build."""
+    deployed = outputs.deployed()
+    recorded = deployed.rollback_target if deployed is not None else None
+    if recorded is None or recorded.color != target or deployed is None or deployed.specs is None:
+        return
+    now = deployed.specs[recorded.color].fingerprint
+    if now != recorded.fingerprint:
+        raise CheckFailedError(
+            f"{target} no longer runs the release traffic left when {recorded.live_color} went live (fingerprint "
+            f"{recorded.fingerprint[:12]}… then, {now[:12]}… now): it was restaged since, so rolling back would send "
+            f"users an untested build. `verify` it and `switch` to it instead, or fix forward on {recorded.live_color}",
+            details={"recorded": recorded.fingerprint, "now": now},
+        )
+
+
 def rollback(
     ctx: Context,
     *,
@@ -416,6 +434,7 @@ def rollback(
         target = to or rollback_target(ctx, cfg, outputs)  # `--to` is one of COLORS (argparse choices)
         result: dict[str, Any] = {"to": target, "from": other(target), "fast": fast}
         ctx.reporter.result["rollback"] = result
+        check_still_the_rollback_target(outputs, target)
         if not force:
             counts = known_health if known_health is not None else health(ctx, outputs, target)
             if counts.healthy == 0:

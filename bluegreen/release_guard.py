@@ -15,6 +15,8 @@ import pulumi
 
 from bluegreen.contract import COLORS, Color, traffic_weights
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
+from bluegreen.release_spec import SpecPlan, plan_specs
+from bluegreen.rollback_target import RollbackTarget, next_rollback_target
 from bluegreen.settings import Settings
 from bluegreen.user_data import boot_script_fingerprint
 
@@ -31,6 +33,10 @@ class GuardResult:
     image_ids: Mapping[Color, str]  # the AMI each colour gets in this update
     warnings: tuple[str, ...]
     notes: tuple[str, ...]
+    # What each colour runs with in this update, and the settings config changes that wait.
+    specs: SpecPlan | None = None
+    # The colour traffic left at the last flip (recorded in this update's outputs), and whether it is kept.
+    rollback_target: RollbackTarget | None = None
 
 
 def check_release(
@@ -52,9 +58,19 @@ def check_release(
     looked_up = lookup_image() if any(not settings.releases[c].image_id for c in COLORS) else ""
     images: dict[Color, str] = {c: settings.releases[c].image_id or looked_up for c in COLORS}
     if previous is None:
-        return GuardResult(images, (), ("first deploy: no previous state, release guard has nothing to compare",))
+        plan = plan_specs(settings, None, None, new_weights)
+        return GuardResult(images, (), ("first deploy: no previous state, release guard has nothing to compare",), plan)
 
-    serving = [c for c in COLORS if previous.weights[c] > 0 or new_weights[c] > 0]
+    fingerprints = {c: spec.fingerprint for c, spec in previous.specs.items()} if previous.specs else None
+    target = next_rollback_target(
+        previous.rollback_target,
+        previous.active_color,
+        settings.traffic.active_color,
+        fingerprints,
+        settings.alarms.bake_decision,
+    )
+    kept = target.color if target is not None and target.kept else None
+    serving = [c for c in COLORS if previous.weights[c] > 0 or new_weights[c] > 0 or c == kept]
     for color in COLORS:
         # The lookup is re-evaluated only when a colour's release changes (staging); otherwise
         # every colour, the rollback target included, keeps the image it was deployed and tested with.
@@ -78,13 +94,23 @@ def check_release(
         before = (previous.releases[color], previous.image_ids[color])
         after = (settings.releases[color].label, images[color])
         boot_changed = boot_script_fingerprint(settings.releases[color].boot_script) != previous.boot_scripts[color]
-        if before == after and not boot_changed:
-            continue
-        why = (
-            f"{color} becomes live in this update"
-            if flipping and color == settings.traffic.active_color
-            else f"{color} serves traffic (weight {previous.weights[color]}% now, {new_weights[color]}% after)"
+        versions = settings.releases[color].schema_versions
+        # Turning the checks on declares what the deployed releases already read: allowed on a live colour.
+        first_declaration = previous.database_schema_version == 0 and not any((previous.schema_versions or {}).values())
+        schema_changed = (
+            previous.schema_versions is not None
+            and versions != previous.schema_versions[color]
+            and not first_declaration
         )
+        if before == after and not boot_changed and not schema_changed:
+            continue
+        if flipping and color == settings.traffic.active_color:
+            why = f"{color} becomes live in this update"
+        elif previous.weights[color] > 0 or new_weights[color] > 0:
+            why = f"{color} serves traffic (weight {previous.weights[color]}% now, {new_weights[color]}% after)"
+        else:
+            assert target is not None
+            why = target.hold_reason()
         if before != after:
             problems.append(
                 f"{color}Release/{color}ImageId change from {before[0]} ({before[1]}) to {after[0]} ({after[1]}) "
@@ -97,12 +123,43 @@ def check_release(
                 "colour with 0% traffic, smoke-test it, then flip in a separate update (or set "
                 "allowLiveRelease=true in an emergency)"
             )
+        if schema_changed and previous.schema_versions is not None:
+            problems.append(
+                f"{color}SchemaVersions change from {list(previous.schema_versions[color])} to {list(versions)} but "
+                f"{why}; schema support is part of the release: declare it with the release that brings it, on the "
+                "idle colour with 0% traffic, then flip in a separate update"
+            )
+    if kept is not None and settings.idle_scaled_down and not previous.idle_scaled_down and target is not None:
+        problems.append(f"idleScaledDown=true would scale down {kept}, but {target.hold_reason()}")
+    deployed_specs = {c: spec.settings for c, spec in previous.specs.items()} if previous.specs else None
+    plan = plan_specs(
+        settings, deployed_specs, previous.weights, new_weights, frozenset({kept}) if kept else frozenset()
+    )
+    for color, changes in plan.refused.items():
+        problems.append(
+            f"{', '.join(change.describe() for change in changes)} on {color} in the update that moves traffic to "
+            f"{color} ({previous.weights[color]}% now, {new_weights[color]}% after); these settings are part of the "
+            f"release: run pulumi up with {color} idle first (it gets them there), smoke-test it, then flip in a "
+            "separate update"
+        )
+    roles = {c: "live" if c == settings.traffic.active_color else "idle" for c in COLORS}
+    notes.extend(plan.pending_lines(roles))
+    notes.extend(plan.notes)
+    if settings.allow_live_release and (plan.pending or plan.refused):
+        changed = sorted(
+            {change.key for changes in [*plan.pending.values(), *plan.refused.values()] for change in changes}
+        )
+        warnings.append(
+            f"allowLiveRelease=true: {', '.join(changed)} reach every colour in this update, the ones serving traffic "
+            "included"
+        )
+        plan = SpecPlan(dict.fromkeys(COLORS, settings.fleet.color_spec()))
     if problems and settings.allow_live_release:
         warnings.extend(f"allowLiveRelease=true overrides the release guard: {p}" for p in problems)
         problems = []
     if problems:
         raise ReleaseGuardError("release guard refused this update:\n  - " + "\n  - ".join(problems))
-    return GuardResult(images, tuple(warnings), tuple(notes))
+    return GuardResult(images, tuple(warnings), tuple(notes), plan, target)
 
 
 def deployed_state(

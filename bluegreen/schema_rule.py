@@ -39,9 +39,21 @@ def schema_conflicts(
     active: Color,
     idle_scaled_down: bool,
 ) -> list[str]:
-    """One message per serving colour whose release does not list `database_version`; [] when off."""
+    """One message per serving colour whose release does not list `database_version`; [] when off.
+
+    0 turns the checks off, and is allowed only while no colour declares schema support: lowering
+    the version to 0 must not switch off the rule that protects a release that reads the schema.
+    """
     if database_version == 0:
-        return []
+        declared = {color: list(listed) for color, listed in versions.items() if listed}
+        if not declared:
+            return []
+        shown = ", ".join(f"{color}SchemaVersions={listed}" for color, listed in sorted(declared.items()))
+        return [
+            f"databaseSchemaVersion 0 turns the schema checks off, but {shown} declare schema support; set "
+            "databaseSchemaVersion to the version the database is at (the checks stay on once releases declare "
+            "what they read)"
+        ]
     problems = []
     for color in serving_colors(active, idle_scaled_down):
         supported = list(versions.get(color, ()))

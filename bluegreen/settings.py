@@ -42,12 +42,12 @@ MAX_SCHEMA_VERSION = 1_000_000
 RESERVED_TAG_PREFIXES = ("bluegreen:", "aws:")
 # AWS tag limits shared by ELB, EC2, Auto Scaling and CloudWatch (botocore: TagKey 1..128, TagValue 0..256;
 # 50 user tags per resource). The program's own tags: Name, bluegreen:color, :release, :imageId,
-# :subnetTier and :schemaVersions at most.
+# :subnetTier, :schemaVersions and :spec at most.
 TAG_PUNCTUATION = "_.:/=+-@"
 MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
 MAX_TAGS_PER_RESOURCE = 50
-MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - 6
+MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - 7
 
 
 class ConfigError(pulumi.RunError):
@@ -73,8 +73,24 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class ColorSpec:
+    """What runs on a colour besides its build, and how its health is judged.
+
+    Part of the colour's release spec: config's values reach the idle colour, and a colour that
+    serves traffic keeps the values it was deployed with (`bluegreen.release_spec`).
+    """
+
+    instance_type: str = "t3.micro"
+    root_volume_size_gb: int = 8
+    app_port: int = 8080
+    health_check: HealthCheck = field(default_factory=HealthCheck)
+    deregistration_delay_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class FleetSpec:
-    """What both colours share; building both from one spec keeps them identical."""
+    """The fleet settings from config. Capacity applies to both colours, so the rollback target can
+    carry full load; the settings of `color_spec()` reach a colour with its next release."""
 
     instance_type: str = "t3.micro"
     min_size: int = 2
@@ -90,6 +106,16 @@ class FleetSpec:
     instance_policy_arns: tuple[str, ...] = ()
     # Security groups the instances join besides their own (e.g. the database's client group).
     extra_security_group_ids: tuple[str, ...] = ()
+
+    def color_spec(self) -> ColorSpec:
+        """The settings config asks of the next release."""
+        return ColorSpec(
+            instance_type=self.instance_type,
+            root_volume_size_gb=self.root_volume_size_gb,
+            app_port=self.app_port,
+            health_check=self.health_check,
+            deregistration_delay_seconds=self.deregistration_delay_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -144,6 +170,8 @@ class AlarmSettings:
     latency_p99_ms: int = 1000
     evaluation_minutes: int = 3
     bake_minutes: int = 15
+    # The live release's fingerprint a bake kept; "" = none recorded (bluegreen.rollback_target).
+    bake_decision: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +261,7 @@ CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,1023}$")
 
 
@@ -482,6 +511,11 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         latency_p99_ms=r.integer(Keys.ROLLBACK_LATENCY_P99_MS.key, 1, 60000),
         evaluation_minutes=r.integer(Keys.ALARM_EVALUATION_MINUTES.key, 1, 60),
         bake_minutes=r.integer(Keys.BAKE_MINUTES.key, 0, MAX_BAKE_MINUTES),
+        bake_decision=r.string(
+            Keys.BAKE_DECISION.key,
+            lambda v: v == "" or bool(FINGERPRINT.match(v)),
+            "empty or a release spec fingerprint (64 hex digits, from `pulumi stack output rollbackTarget`)",
+        ),
     )
     tags = _tag_pairs(r, r.array(Keys.TAGS.key, str))
     idle_scaled_down = r.boolean(Keys.IDLE_SCALED_DOWN.key)
@@ -562,6 +596,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.ROLLBACK_LATENCY_P99_MS.key: alarms.latency_p99_ms,
         Keys.ALARM_EVALUATION_MINUTES.key: alarms.evaluation_minutes,
         Keys.BAKE_MINUTES.key: alarms.bake_minutes,
+        Keys.BAKE_DECISION.key: alarms.bake_decision,
         Keys.DATABASE_SCHEMA_VERSION.key: settings.database_schema_version,
         Keys.MIGRATION_COMMAND.key: settings.migration_command,
         Keys.INSTANCE_POLICY_ARNS.key: list(fleet.instance_policy_arns),

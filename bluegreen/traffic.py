@@ -21,6 +21,24 @@ def live_weights(ctx: Context, outputs: StackOutputs) -> dict[str, int]:
     return weights
 
 
+def check_live_matches_outputs(ctx: Context, outputs: StackOutputs, command: str) -> None:
+    """Refuse to act on outputs that AWS contradicts: after an interrupted flip the outputs may say green
+    while the listener still sends everything to blue, and staging "the idle colour" would then replace
+    the colour that serves users. The way back is to make config and outputs follow the listener."""
+    live = live_weights(ctx, outputs)
+    recorded = {color: outputs.weight(color) for color in COLORS}
+    if live == recorded:
+        return
+    serving = max(COLORS, key=lambda c: live.get(c, 0))
+    raise CheckFailedError(
+        f"{command} refused: the production listener sends {format_weights(live)}, but the last update's outputs say "
+        f"{format_weights(recorded)} (a flip or rollback was interrupted, or someone changed the listener). "
+        f"Reconcile first: `bluegreen rollback --to {serving}` puts config and outputs on what the listener does, "
+        "then run this again",
+        details={"live": live, "outputs": recorded},
+    )
+
+
 def format_weights(weights: dict[str, int]) -> str:
     """`blue=0 green=100`: the colours always in the same order, so two lines compare at a glance."""
     names = [*(c for c in COLORS if c in weights), *(k for k in weights if k not in COLORS)]

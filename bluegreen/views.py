@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen.context import Context
+from bluegreen.contract import Color, traffic_weights
 from bluegreen.errors import CheckFailedError, UsageError
-from bluegreen.stackconfig import COLORS
+from bluegreen.release_spec import describe_plan
+from bluegreen.stackconfig import COLORS, ReleaseConfig
 from bluegreen.traffic import format_weights, health, live_weights
+
+
+def expected_by_color(cfg: ReleaseConfig) -> dict[Color, int]:
+    return traffic_weights(cfg.settings.traffic.active_color, cfg.idle_percent)
 
 
 def status(ctx: Context) -> dict[str, Any]:
@@ -42,6 +48,13 @@ def status(ctx: Context) -> dict[str, Any]:
         for c in COLORS
         if colors[c]["configRelease"] != colors[c]["deployedRelease"]
     ]
+    last = outputs.deployed()
+    if last is not None and last.specs is not None:
+        specs = {c: spec.settings for c, spec in last.specs.items()}
+        planned = describe_plan(cfg.settings, specs, last.weights, expected_by_color(cfg))
+        pending += [f"{c.color} ({c.role}) gets {c.describe()}" for c in planned.now]
+        pending += planned.pending
+        pending += [f"refused: {c.describe()} on {c.color} while traffic moves to it" for c in planned.refused]
     result = {
         "stack": ctx.engine.stack_name,
         "activeColor": cfg.active,

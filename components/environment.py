@@ -1,4 +1,4 @@
-"""One colour: target group, launch template and Auto Scaling Group, built from the shared spec."""
+"""One colour: target group, launch template and Auto Scaling Group, built from its release spec."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from bluegreen.contract import (
     IMAGE_ID_TAG,
     RELEASE_TAG,
     SCHEMA_VERSIONS_TAG,
+    SPEC_TAG,
     SUBNET_TIER_TAG,
     Color,
     type_token,
 )
+from bluegreen.release_spec import settings_fingerprint_of
 from bluegreen.schema_rule import encode_schema_versions
-from bluegreen.settings import FleetSpec
+from bluegreen.settings import ColorSpec, FleetSpec
 from bluegreen.user_data import user_data as render_boot_script
 
 from .router import PREVIEW_PRIORITY, preview_conditions
@@ -38,10 +40,11 @@ class ResolvedRelease:
 
 @dataclass(frozen=True)
 class EnvironmentArgs:
-    """Both colours get the same spec; they differ only in `color` and `release`."""
+    """Both colours share `fleet` (capacity); `spec` and `release` are the colour's own release spec."""
 
     color: Color
-    spec: FleetSpec
+    fleet: FleetSpec
+    spec: ColorSpec
     release: ResolvedRelease
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
@@ -56,6 +59,8 @@ class EnvironmentArgs:
     # The instances' IAM instance profile (ARN), when the service made one; created before the template.
     instance_profile_arn: pulumi.Input[str] | None = None
     instance_profile_ready: Sequence[pulumi.Resource] = ()  # its role's policy attachments
+    # The security group rules that let the ALB reach `spec.app_port`: the ASG's health wait needs them.
+    reachable_after: Sequence[pulumi.Resource] = ()
 
 
 class Environment(pulumi.ComponentResource):
@@ -67,8 +72,9 @@ class Environment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("Environment"), name, None, opts)
-        spec, release = args.spec, args.release
+        fleet, spec, release = args.fleet, args.spec, args.release
         child = pulumi.ResourceOptions(parent=self)
+        spec_tag = settings_fingerprint_of(spec)
 
         def own_tags(role: str) -> dict[str, str]:
             return {
@@ -77,6 +83,7 @@ class Environment(pulumi.ComponentResource):
                 RELEASE_TAG: release.label,
                 IMAGE_ID_TAG: release.image_id,
                 SUBNET_TIER_TAG: args.subnet_tier,
+                SPEC_TAG: spec_tag,
             }
 
         def tags(role: str) -> dict[str, str]:
@@ -149,7 +156,7 @@ class Environment(pulumi.ComponentResource):
                 {
                     "device_index": 0,
                     "associate_public_ip_address": public_ip,
-                    "security_groups": [args.instance_security_group_id, *spec.extra_security_group_ids],
+                    "security_groups": [args.instance_security_group_id, *fleet.extra_security_group_ids],
                     "delete_on_termination": "true",
                 }
             ],
@@ -168,20 +175,20 @@ class Environment(pulumi.ComponentResource):
             iam_instance_profile={"arn": args.instance_profile_arn} if args.instance_profile_arn is not None else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.instance_profile_ready)),
         )
-        desired = 0 if args.scaled_down else spec.desired_capacity
+        desired = 0 if args.scaled_down else fleet.desired_capacity
         self.asg = aws.autoscaling.Group(
             f"{name}-asg",
-            min_size=0 if args.scaled_down else spec.min_size,
-            max_size=spec.max_size,
+            min_size=0 if args.scaled_down else fleet.min_size,
+            max_size=fleet.max_size,
             desired_capacity=desired,
             vpc_zone_identifiers=args.subnet_ids,
             target_group_arns=[self.target_group.arn],
             health_check_type="ELB",
-            health_check_grace_period=spec.health_check_grace_period_seconds,
+            health_check_grace_period=fleet.health_check_grace_period_seconds,
             # `pulumi up` fails unless this many targets turn healthy, so a broken release never
             # becomes a flip candidate.
             wait_for_elb_capacity=desired,
-            wait_for_capacity_timeout=spec.capacity_timeout,
+            wait_for_capacity_timeout=fleet.capacity_timeout,
             launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
             tags=[
                 {"key": k, "value": v, "propagate_at_launch": k in args.tags}
@@ -192,7 +199,9 @@ class Environment(pulumi.ComponentResource):
             # capacity on create, but on update only when the capacity changes (autoscaling/group.go).
             # The wait needs the group in use: the warm-up rule.
             opts=pulumi.ResourceOptions(
-                parent=self, replace_on_changes=["launchTemplate", "targetGroupArns"], depends_on=[self.warmup_rule]
+                parent=self,
+                replace_on_changes=["launchTemplate", "targetGroupArns"],
+                depends_on=[self.warmup_rule, *args.reachable_after],
             ),
         )
         self.register_outputs(

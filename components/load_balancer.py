@@ -18,7 +18,9 @@ class LoadBalancerArgs:
     subnet_ids: pulumi.Input[Sequence[str]]
     listener_ports: Sequence[int]
     allowed_cidrs: Sequence[str]
-    app_port: int
+    # Every port a colour runs on: while blue runs on 8080 and green on 9090 both are open, and a port is
+    # closed once no colour uses it (expand and contract).
+    app_ports: Sequence[int]
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -36,6 +38,7 @@ class LoadBalancer(pulumi.ComponentResource):
     warmup_listener: aws.lb.Listener
     alb_security_group: aws.ec2.SecurityGroup
     instance_security_group: aws.ec2.SecurityGroup
+    app_port_rules: list[pulumi.Resource]  # what lets the ALB reach each colour's port
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("LoadBalancer"), name, None, opts)
@@ -70,26 +73,37 @@ class LoadBalancer(pulumi.ComponentResource):
                     description=f"listener port {port}",
                     opts=child,
                 )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-egress",
-            security_group_id=self.alb_security_group.id,
-            referenced_security_group_id=self.instance_security_group.id,
-            ip_protocol="tcp",
-            from_port=args.app_port,
-            to_port=args.app_port,
-            description="to instances on the app port",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-instance-ingress",
-            security_group_id=self.instance_security_group.id,
-            referenced_security_group_id=self.alb_security_group.id,
-            ip_protocol="tcp",
-            from_port=args.app_port,
-            to_port=args.app_port,
-            description="app port from the ALB only",
-            opts=child,
-        )
+        self.app_port_rules: list[pulumi.Resource] = []
+        for index, port in enumerate(sorted(set(args.app_ports))):
+            # Named by port, so adding or removing one leaves the others alone. The lowest keeps the name the
+            # rules had when there was only ever one port, so a deployed stack replaces neither rule (AWS
+            # refuses a second identical rule while the first exists).
+            legacy = index == 0
+            egress = aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-egress-{port}",
+                security_group_id=self.alb_security_group.id,
+                referenced_security_group_id=self.instance_security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"to instances on app port {port}",
+                opts=pulumi.ResourceOptions(
+                    parent=self, aliases=[pulumi.Alias(name=f"{name}-alb-egress")] if legacy else None
+                ),
+            )
+            ingress = aws.vpc.SecurityGroupIngressRule(
+                f"{name}-instance-ingress-{port}",
+                security_group_id=self.instance_security_group.id,
+                referenced_security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"app port {port} from the ALB only",
+                opts=pulumi.ResourceOptions(
+                    parent=self, aliases=[pulumi.Alias(name=f"{name}-instance-ingress")] if legacy else None
+                ),
+            )
+            self.app_port_rules += [egress, ingress]
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-instance-egress",
             security_group_id=self.instance_security_group.id,

@@ -18,24 +18,27 @@ class NetworkArgs:
     subnet_ids: Sequence[str] = ()
     instance_subnet_ids: Sequence[str] = ()
     cidr_block: str = "10.0.0.0/16"
-    instance_type: str = "t3.micro"  # a created VPC's two zones must offer it
+    instance_types: Sequence[str] = ("t3.micro",)  # a created VPC's two zones must offer each
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def _zones_offering(instance_type: str, opts: pulumi.InvokeOptions) -> list[str]:
-    """Two available zones that offer `instance_type`: not every zone has every type."""
+def _zones_offering(instance_types: Sequence[str], opts: pulumi.InvokeOptions) -> list[str]:
+    """Two available zones that offer every one of `instance_types`: not every zone has every type."""
     available = aws.get_availability_zones(state="available", opts=opts).names
-    offered = set(
-        aws.ec2.get_instance_type_offerings(
-            location_type="availability-zone",
-            filters=[{"name": "instance-type", "values": [instance_type]}],
-            opts=opts,
-        ).locations
-    )
-    zones = [zone for zone in available if zone in offered]
+    zones = list(available)
+    for instance_type in instance_types:
+        offered = set(
+            aws.ec2.get_instance_type_offerings(
+                location_type="availability-zone",
+                filters=[{"name": "instance-type", "values": [instance_type]}],
+                opts=opts,
+            ).locations
+        )
+        zones = [zone for zone in zones if zone in offered]
     if len(zones) < 2:
+        types = " and ".join(instance_types)
         raise pulumi.RunError(
-            f"instanceType {instance_type} is offered in {len(zones)} available zone(s) of this region "
+            f"instanceType {types} is offered in {len(zones)} available zone(s) of this region "
             f"({', '.join(zones) or 'none'}); the ALB needs two. Choose an instance type offered in two zones"
         )
     return zones[:2]
@@ -68,7 +71,7 @@ class Network(pulumi.ComponentResource):
 
     def _create(self, name: str, args: NetworkArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        zones = _zones_offering(args.instance_type, pulumi.InvokeOptions(parent=self))
+        zones = _zones_offering(args.instance_types, pulumi.InvokeOptions(parent=self))
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr_block,

@@ -24,7 +24,9 @@ from bluegreen.contract import (
     traffic_weights,
     type_token,
 )
-from bluegreen.settings import Settings, validated
+from bluegreen.release_spec import ReleaseSpec, edge_values
+from bluegreen.rollback_target import RollbackTarget
+from bluegreen.settings import ColorSpec, Settings, validated
 from bluegreen.user_data import boot_script_fingerprint
 
 from .alarms import ColorAlarms, ColorAlarmsArgs
@@ -41,6 +43,11 @@ class BlueGreenServiceArgs:
     image_ids: Mapping[Color, str]  # each colour's AMI, decided by the release guard
     # Each image's root device (from DescribeImages); /dev/xvda is Amazon Linux 2023's.
     root_device_names: Mapping[Color, str] = field(default_factory=lambda: dict.fromkeys(COLORS, "/dev/xvda"))
+    # What each colour runs with (instance type, port, health check, ...), decided by the release guard
+    # (`bluegreen.release_spec.plan_specs`); None: config's settings for both, as on a first deploy.
+    specs: Mapping[Color, ColorSpec] | None = None
+    # The colour traffic left at the last flip, as the release guard carries it forward (exported).
+    rollback_target: RollbackTarget | None = None
 
 
 class BlueGreenService(pulumi.ComponentResource):
@@ -60,6 +67,8 @@ class BlueGreenService(pulumi.ComponentResource):
     weights: dict[Color, int]
     settings: Settings
     image_ids: dict[Color, str]
+    specs: dict[Color, ColorSpec]
+    rollback_target: RollbackTarget | None
     instance_profile: aws.iam.InstanceProfile | None
 
     def __init__(
@@ -71,6 +80,9 @@ class BlueGreenService(pulumi.ComponentResource):
         super().__init__(type_token("BlueGreenService"), name, None, opts)
         settings, image_ids = validated(args.settings), args.image_ids
         self.settings, self.image_ids = settings, dict(image_ids)
+        specs = dict(args.specs) if args.specs is not None else dict.fromkeys(COLORS, settings.fleet.color_spec())
+        self.specs = specs
+        self.rollback_target = args.rollback_target
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(settings.tags)
 
@@ -80,7 +92,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 vpc_id=settings.network.vpc_id,
                 subnet_ids=settings.network.subnet_ids,
                 instance_subnet_ids=settings.network.instance_subnet_ids,
-                instance_type=settings.fleet.instance_type,
+                instance_types=sorted({specs[c].instance_type for c in COLORS}),
                 tags=tags,
             ),
             child,
@@ -92,7 +104,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 subnet_ids=self.network.alb_subnet_ids,
                 listener_ports=[80, 443] if settings.edge.https else [80],
                 allowed_cidrs=settings.edge.allowed_cidrs,
-                app_port=settings.fleet.app_port,
+                # Expand and contract: every port a colour runs on is open, and only those.
+                app_ports=sorted({specs[c].app_port for c in COLORS}),
                 tags=tags,
             ),
             child,
@@ -138,7 +151,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 f"{name}-{color}",
                 EnvironmentArgs(
                     color=color,
-                    spec=settings.fleet,
+                    fleet=settings.fleet,
+                    spec=specs[color],
                     release=ResolvedRelease(
                         label=settings.releases[color].label,
                         image_id=image_ids[color],
@@ -156,6 +170,7 @@ class BlueGreenService(pulumi.ComponentResource):
                     tags=tags,
                     instance_profile_arn=self.instance_profile.arn if self.instance_profile else None,
                     instance_profile_ready=policy_attachments,
+                    reachable_after=self.load_balancer.app_port_rules,
                 ),
                 child,
             )
@@ -218,6 +233,17 @@ class BlueGreenService(pulumi.ComponentResource):
             }
         )
 
+    def release_spec(self, color: Color) -> ReleaseSpec:
+        """What this update deploys on `color`: its build and the settings it runs with."""
+        release = self.settings.releases[color]
+        return ReleaseSpec(
+            release=release.label,
+            image_id=self.image_ids[color],
+            boot_script_hash=boot_script_fingerprint(release.boot_script),
+            schema_versions=release.schema_versions,
+            settings=self.specs[color],
+        )
+
     def stack_outputs(self) -> dict[str, Any]:
         """Every stack output, by its name in `bluegreen.contract.Outputs`: what the release tool,
         the CI summary and the next update's release guard read."""
@@ -243,7 +269,11 @@ class BlueGreenService(pulumi.ComponentResource):
             out[Outputs.USER_DATA_HASH.name(color)] = env.user_data_hash
             out[Outputs.BOOT_SCRIPT_HASH.name(color)] = boot_script_fingerprint(release.boot_script)
             out[Outputs.SCHEMA_VERSIONS.name(color)] = list(release.schema_versions)
+            out[Outputs.SPEC.name(color)] = self.release_spec(color).to_output()
             out[Outputs.ALARM_NAMES.name(color)] = self.alarms[color].alarm_names
+        target = self.rollback_target
+        out[Outputs.ROLLBACK_TARGET.name()] = target.to_output() if target is not None else {}
+        out[Outputs.EDGE.name()] = edge_values(settings)
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
         out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER
         out[Outputs.PREVIEW_TOKEN.name()] = pulumi.Output.secret(self.preview_token.result)

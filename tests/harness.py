@@ -56,6 +56,9 @@ class Registered:
     dependencies: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
     provider: str = ""
+    # The URNs this resource answers to besides its own (`pulumi.Alias`): a deployed stack's resource under
+    # one of them is updated in place, not replaced.
+    alias_urns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -187,9 +190,30 @@ class _RecordingMonitor(MockMonitor):
                     dependencies=list(request.dependencies),
                     replace_on_changes=list(request.replaceOnChanges),
                     provider=request.provider,
+                    alias_urns=_alias_urns(response.urn, request),
                 )
             )
         return response
+
+
+def _alias_urns(urn: str, request: Any) -> list[str]:
+    """The URNs of the request's aliases: full URNs as sent, and alias specs that rename the resource or
+    its type (the program's own, and the old type tokens pulumi-aws lists) resolved against its own URN.
+    A URN is `urn:pulumi:<stack>::<project>::<parent types $-joined>$<type>::<name>`."""
+    urns = list(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.WhichOneof("alias") == "urn":
+            urns.append(alias.urn)
+            continue
+        spec = alias.spec
+        if spec.project or spec.stack:
+            raise NotImplementedError(f"alias spec not modelled by the harness: {alias}")
+        prefix, name = urn.rsplit("::", 1)
+        head, qualified = prefix.rsplit("::", 1)
+        types = qualified.split("$")
+        types[-1] = spec.type or types[-1]
+        urns.append(f"{head}::{'$'.join(types)}::{spec.name or name}")
+    return urns
 
 
 class _LogRecorder:

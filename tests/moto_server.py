@@ -23,13 +23,17 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from bluegreen.contract import COLORS as PROGRAM_COLORS
 from bluegreen.contract import Color, traffic_weights
 from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
 from bluegreen.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
+from bluegreen.release_spec import ReleaseSpec
+from bluegreen.rollback_target import RollbackTarget
 from bluegreen.settings import ConfigError as SettingsError
 from bluegreen.settings import Settings, read_settings
 from bluegreen.stack_files import with_defaults
+from bluegreen.user_data import boot_script_fingerprint
 
 REGION = "us-east-1"
 COLORS = ("blue", "green")
@@ -352,14 +356,17 @@ class FakeEngine:
     url: str = ""
     latest_image: str = ""
     _images: dict[str, str] = field(default_factory=dict)
+    _specs: dict[str, ReleaseSpec] = field(default_factory=dict)
+    _target: RollbackTarget | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._elbv2 = client("elbv2", self.world.endpoint)
         self._autoscaling = client("autoscaling", self.world.endpoint)
         self.latest_image = self.latest_image or self.world.image_id
-        _, guard = self._program()  # the first deploy
+        settings, guard = self._program()  # the first deploy
         self._images = {str(c): image for c, image in guard.image_ids.items()}
+        self._specs = self._release_specs(settings, guard)
         self.publish()
 
     # -- Engine protocol
@@ -400,6 +407,8 @@ class FakeEngine:
             )
             self._scale()
             self._images = {str(c): image for c, image in guard.image_ids.items()}
+            self._specs = self._release_specs(settings, guard)
+            self._target = guard.rollback_target
             self.publish()
             on_output(f"weights blue={weights['blue']} green={weights['green']}")
             if self.after_up:
@@ -477,7 +486,28 @@ class FakeEngine:
             out[f"{color}ImageId"] = image
             out[f"{color}UserDataHash"] = hashlib.sha256(f"{cfg[f'{color}Release']}|{image}".encode()).hexdigest()[:16]
             out[f"{color}AlarmNames"] = list(self.world.alarm_names[color])
+            if color in self._specs:
+                out[f"{color}SchemaVersions"] = list(self._specs[color].schema_versions)
+                out[f"{color}Spec"] = self._specs[color].to_output()
+        out["rollbackTarget"] = self._target.to_output() if self._target is not None else {}
         self.outputs_values = out
+
+    @staticmethod
+    def _release_specs(settings: Settings, guard: GuardResult) -> dict[str, ReleaseSpec]:
+        """Each colour's release spec, as `BlueGreenService.release_spec` exports it."""
+        planned = (
+            guard.specs.specs if guard.specs is not None else dict.fromkeys(PROGRAM_COLORS, settings.fleet.color_spec())
+        )
+        return {
+            str(c): ReleaseSpec(
+                release=settings.releases[c].label,
+                image_id=guard.image_ids[c],
+                boot_script_hash=boot_script_fingerprint(settings.releases[c].boot_script),
+                schema_versions=settings.releases[c].schema_versions,
+                settings=planned[c],
+            )
+            for c in PROGRAM_COLORS
+        }
 
 
 # ---------------------------------------------------------------- the smoke target

@@ -565,7 +565,7 @@ def hand_built_stack() -> dict[str, HandResource]:
     )
     add(
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-        "bluegreen-lb-instance-ingress",
+        "bluegreen-lb-instance-ingress-8080",
         {
             "securityGroupId": instance_sg,
             "referencedSecurityGroupId": alb_sg,

@@ -585,3 +585,37 @@ def test_cli_bad_bake_report_exits_2(tmp_path, capsys, content, message):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err
+
+
+# -- release-spec settings and the shared edge ---------------------------------------------------------------
+def deployed_stack_outputs(**config: Any) -> dict[str, Any]:
+    """The outputs of a real program run (under mocks), as the next PR's summary reads them."""
+    from tests.harness import deployed, run_program
+
+    return deployed(run_program(config))
+
+
+def test_a_fleet_setting_is_shown_reaching_the_idle_colour_and_pending_on_the_live_one():
+    md = traffic_summary(config(instanceType="t3.large"), deployed_stack_outputs())
+    assert "> ℹ️ **green (idle) gets** `instanceType t3.micro → t3.large` in this update" in md
+    assert (
+        "> ⏳ pending: instanceType t3.micro → t3.large: on green (idle) now; blue gets it when it is idle and "
+        "restaged" in md
+    )
+    assert first_line(md) == "**traffic: unchanged (blue 100%)**"
+
+
+def test_a_flip_carrying_a_fleet_setting_is_shown_as_refused():
+    md = traffic_summary(config(activeColor="green", appPort="9090"), deployed_stack_outputs())
+    assert (
+        "> ⚠️ **traffic moves to green with release-spec changes** (`appPort 8080 → 9090`): the program refuses this."
+        in md
+    )
+
+
+def test_a_shared_edge_change_says_it_is_in_place_for_both_colours():
+    md = traffic_summary(config(allowedCidrs='["203.0.113.0/24"]'), deployed_stack_outputs())
+    assert (
+        "> ℹ️ **shared edge, in place for both colours at once**: `allowedCidrs ['0.0.0.0/0'] → ['203.0.113.0/24']`"
+        in md
+    )

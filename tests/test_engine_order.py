@@ -49,9 +49,25 @@ def test_first_deploy_with_https_finishes_too():
     assert outcome.order().index("bluegreen-router-https") > outcome.order().index("bluegreen-blue-asg")
 
 
-def test_replacing_both_target_groups_finishes_and_moves_production_after_the_new_groups_are_healthy(base):
-    # appPort is a target group ForceNew field: new groups next to the old ones, new ASGs in them.
+def test_a_new_app_port_replaces_only_the_idle_colours_group_and_opens_the_port_before_it_waits(base):
+    # appPort is a target group ForceNew field; it is part of the release, so only idle green gets it.
     moved = run_program({"appPort": 9090}, previous_outputs=deployed(base))
+    outcome = simulate(moved, before=base)
+    assert_finishes_cleanly(outcome)
+    steps = {s.name: s.op for s in outcome.finished if s.op != "same"}
+    assert steps["bluegreen-green-tg"] == steps["bluegreen-green-asg"] == "replace"
+    assert not [name for name in steps if name.startswith("bluegreen-blue-")]
+    assert steps["bluegreen-lb-instance-ingress-9090"] == steps["bluegreen-lb-alb-egress-9090"] == "create"
+    assert "bluegreen-lb-instance-ingress-8080" not in steps  # blue still runs on 8080
+    order = outcome.order()
+    assert order.index("bluegreen-lb-instance-ingress-9090") < order.index("bluegreen-green-asg")
+    # The listener names green's new group (at weight 0) only once green is healthy in it.
+    assert order.index("bluegreen-router-http") > order.index("bluegreen-green-asg")
+
+
+def test_replacing_both_target_groups_finishes_and_moves_production_after_the_new_groups_are_healthy(base):
+    # The emergency override gives appPort to both colours: new groups next to the old ones, new ASGs in them.
+    moved = run_program({"appPort": 9090, "allowLiveRelease": True}, previous_outputs=deployed(base))
     outcome = simulate(moved, before=base)
     assert_finishes_cleanly(outcome)
     steps = {s.name: s.op for s in outcome.finished}
@@ -111,7 +127,7 @@ def test_listener_after_asg_with_nothing_else_forwarding_hangs_the_first_deploy(
 
 
 def test_a_listener_that_does_not_wait_sends_traffic_to_new_groups_before_they_are_healthy(base):
-    moved = run_program({"appPort": 9090}, previous_outputs=deployed(base))
+    moved = run_program({"appPort": 9090, "allowLiveRelease": True}, previous_outputs=deployed(base))
     outcome = simulate(listener_before_asgs(moved), before=listener_before_asgs(base))
     assert outcome.hung == []
     assert outcome.early_traffic == ["bluegreen-router-http sent 100% to the target group of bluegreen-blue-asg"]

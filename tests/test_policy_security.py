@@ -235,18 +235,18 @@ def test_ingress_from_a_cidr_is_reported():
 
 def test_ingress_from_another_security_group_is_reported():
     stack = hand_built_stack()
-    stack["bluegreen-lb-instance-ingress"].props["referencedSecurityGroupId"] = "sg-0bastion"
+    stack["bluegreen-lb-instance-ingress-8080"].props["referencedSecurityGroupId"] = "sg-0bastion"
     assert ingress(stack) == [
-        "Ingress rule bluegreen-lb-instance-ingress on the instance security group lets traffic reach the instances "
+        "Ingress rule bluegreen-lb-instance-ingress-8080 on the instance security group lets traffic reach the instances "
         f"from security group 'sg-0bastion', which is not the ALB's. {FIX_INGRESS}"
     ]
 
 
 def test_ingress_referring_to_the_instance_group_itself_is_reported():
     stack = hand_built_stack()
-    stack["bluegreen-lb-instance-ingress"].props["referencedSecurityGroupId"] = INSTANCE_SG
+    stack["bluegreen-lb-instance-ingress-8080"].props["referencedSecurityGroupId"] = INSTANCE_SG
     assert ingress(stack) == [
-        "Ingress rule bluegreen-lb-instance-ingress on the instance security group lets traffic reach the instances "
+        "Ingress rule bluegreen-lb-instance-ingress-8080 on the instance security group lets traffic reach the instances "
         f"from security group bluegreen-lb-instance-sg, which is not the ALB's. {FIX_INGRESS}"
     ]
 
@@ -290,11 +290,11 @@ def test_legacy_security_group_rules_are_checked():
 
 def test_an_unknown_rule_target_is_deferred():
     stack = hand_built_stack()
-    stack["bluegreen-lb-instance-ingress"].props["securityGroupId"] = UNKNOWN
+    stack["bluegreen-lb-instance-ingress-8080"].props["securityGroupId"] = UNKNOWN
     outcome = validate_stack(INSTANCE_INGRESS, stack.values())
     assert outcome.violations == []
     assert outcome.deferred is not None
-    assert "security group of bluegreen-lb-instance-ingress" in outcome.deferred
+    assert "security group of bluegreen-lb-instance-ingress-8080" in outcome.deferred
 
 
 # -- http-redirects-to-https ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from policies.bluegreen_policies import PACK_DESCRIPTION
 from policies.bluegreen_policies.parity import FIX
 from policies.bluegreen_policies.stack import ENGINE_TYPES, is_engine_resource
-from tests.harness import Recording, mock_id, run_program
+from tests.harness import Recording, deployed, mock_id, run_program
 from tests.policy_server import (
     DEFAULT_TAGS_BEFORE,
     DEFAULT_TAGS_NOW,
@@ -109,8 +109,20 @@ def test_secret_values_arrive_in_the_engines_envelope(dev: Recording):
 # -- clean stacks ------------------------------------------------------------------------------------------
 CLEAN_CONFIGS: list[dict[str, Any]] = [
     {},
-    {"greenRelease": "v2.0.0", "greenImageId": "ami-0bbbbbbbbbbbbbbbb", "greenSchemaVersions": [1, 2]},
-    {"blueRelease": "v0.9.0", "blueImageId": "ami-0aaaaaaaaaaaaaaaa", "blueSchemaVersions": [1]},
+    {
+        "greenRelease": "v2.0.0",
+        "greenImageId": "ami-0bbbbbbbbbbbbbbbb",
+        "databaseSchemaVersion": 1,
+        "blueSchemaVersions": [1],
+        "greenSchemaVersions": [1, 2],
+    },
+    {
+        "blueRelease": "v0.9.0",
+        "blueImageId": "ami-0aaaaaaaaaaaaaaaa",
+        "databaseSchemaVersion": 1,
+        "blueSchemaVersions": [1],
+        "greenSchemaVersions": [1],
+    },
     {"activeColor": "green"},
     {"idleTrafficPercent": 10},
     {"idleTrafficPercent": 50},
@@ -651,14 +663,14 @@ DRIFTS: list[Drift] = [
         ],
     ),
     Drift(
-        "bluegreen-lb-instance-ingress",
+        "bluegreen-lb-instance-ingress-8080",
         ["referencedSecurityGroupId"],
         "sg-0123456789abcdef0",
         [
             (
                 "instance-ingress-from-alb-only",
-                "bluegreen-lb-instance-ingress",
-                "Ingress rule bluegreen-lb-instance-ingress "
+                "bluegreen-lb-instance-ingress-8080",
+                "Ingress rule bluegreen-lb-instance-ingress-8080 "
                 f"on the instance security group lets traffic reach the instances from security group 'sg-0123456789abcdef0', "
                 f"which is not the ALB's. {FIX_INGRESS}",
             )
@@ -700,7 +712,7 @@ def with_ids(expected: list[tuple[str, str | None, str]], dev: Recording) -> lis
     """Fills in the ids that the mocks gave the shared resources (`<<alb-sg>>` ...)."""
     ids = {
         "<<alb-sg>>": dev.by_name("bluegreen-lb-alb").inputs["securityGroups"][0],
-        "<<instance-sg>>": dev.by_name("bluegreen-lb-instance-ingress").inputs["securityGroupId"],
+        "<<instance-sg>>": dev.by_name("bluegreen-lb-instance-ingress-8080").inputs["securityGroupId"],
         "<<subnet-1>>": dev.by_name("bluegreen-blue-asg").inputs["vpcZoneIdentifiers"][1],
     }
     filled = []
@@ -724,6 +736,7 @@ def test_release_only_differences_get_no_violations(pack: ServedPack):
             "greenRelease": "v2.0.0",
             "blueImageId": "ami-0aaaaaaaaaaaaaaaa",
             "greenImageId": "ami-0bbbbbbbbbbbbbbbb",
+            "databaseSchemaVersion": 1,
             "blueSchemaVersions": [1],
             "greenSchemaVersions": [1, 2],
         }
@@ -736,6 +749,44 @@ def test_release_only_differences_get_no_violations(pack: ServedPack):
     assert schema_tag(blue_asg) == "1" and schema_tag(asg) == "1 2"
     asg.inputs["launchTemplate"]["version"] = asg.outputs["launchTemplate"]["version"] = "7"  # a newer template
     assert pack.run(resources) == []
+
+
+# -- release-spec differences -------------------------------------------------------------------------------
+def staged_spec() -> Recording:
+    """Green staged with a new app port, instance type and health check while blue serves on the old ones."""
+    live = run_program()
+    return run_program(
+        {"appPort": 9090, "instanceType": "t3.large", "healthCheckPath": "/ready"}, previous_outputs=deployed(live)
+    )
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_differences_the_release_specs_declare_get_no_violations(pack: ServedPack, shape: str):
+    resources = SHAPES[shape](from_recording(staged_spec()))
+    green_tg = by_name(resources, "bluegreen-green-tg")
+    assert (green_tg.inputs["port"], by_name(resources, "bluegreen-blue-tg").inputs["port"]) == (9090, 8080)
+    assert pack.run(resources) == []
+
+
+def test_a_difference_the_release_spec_does_not_declare_is_reported(pack: ServedPack):
+    resources = from_recording(staged_spec())
+    green_tg = by_name(resources, "bluegreen-green-tg")
+    green_tg.inputs["deregistrationDelay"] = green_tg.outputs["deregistrationDelay"] = 5  # not what green declares
+    messages = [d.message for d in pack.run(resources)]
+    assert any(
+        m.startswith("green declares release spec ")
+        and "deregistrationDelaySeconds=5" in m
+        and m.endswith("The release spec must say what the colour runs.")
+        for m in messages
+    ), messages
+
+
+def test_release_spec_settings_still_compare_when_the_colours_declare_the_same_spec(pack: ServedPack, dev: Recording):
+    resources = from_recording(dev)
+    green_lt = by_name(resources, "bluegreen-green-lt")
+    green_lt.inputs["instanceType"] = green_lt.outputs["instanceType"] = "t3.large"
+    messages = [d.message for d in pack.run(resources)]
+    assert any("instanceType is 't3.large' on green and 't3.micro' on blue" in m for m in messages), messages
 
 
 # -- HTTPS -------------------------------------------------------------------------------------------------

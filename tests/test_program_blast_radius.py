@@ -65,9 +65,11 @@ def test_a_new_launch_template_version_replaces_the_asg_so_it_must_turn_healthy_
 
 
 def test_declaring_schema_support_updates_tags_in_place_without_a_new_launch_template():
-    base = run_program()
-    declared = run_program({"blueSchemaVersions": [1]}, previous_outputs=deployed(base))
-    assert diff(base, declared).changed == {"bluegreen-blue-tg": ["tags"], "bluegreen-blue-asg": ["tags"]}
+    on = {"databaseSchemaVersion": 1, "blueSchemaVersions": [1], "greenSchemaVersions": [1]}
+    base = run_program(on)
+    # On idle green: schema support is part of the release, so the guard refuses it on live blue.
+    declared = run_program({**on, "greenSchemaVersions": [1, 2]}, previous_outputs=deployed(base))
+    assert diff(base, declared).changed == {"bluegreen-green-tg": ["tags"], "bluegreen-green-asg": ["tags"]}
 
 
 def test_changing_user_tags_updates_tags_in_place_and_never_touches_a_launch_template():

@@ -46,7 +46,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"tags": ["cost's=1"]}, "tags entry \"cost's=1\": key \"cost's\" contains \"'\""),
     ({"tags": ["k=" + "v" * 257]}, "is 257 characters long; AWS allows at most 256"),
     ({"tags": ["k" * 129 + "=v"]}, "is 129 characters long; AWS allows at most 128"),
-    ({"tags": [f"k{i}=v" for i in range(45)]}, "tags lists 45 tags; at most 44 are allowed"),
+    ({"tags": [f"k{i}=v" for i in range(44)]}, "tags lists 44 tags; at most 43 are allowed"),
     ({"stickinessSeconds": 700000}, "stickinessSeconds must be from 0 to 604800, got 700000"),
     ({"capacityTimeout": "ten minutes"}, "capacityTimeout must be a duration such as 10m or 1h30m, got 'ten minutes'"),
     ({"rollbackErrorRatePercent": 0}, "rollbackErrorRatePercent must be from 1 to 100, got 0"),
@@ -243,7 +243,9 @@ def test_values_are_parsed_into_settings():
                 "allowLiveRelease": "TRUE",
                 "idleScaledDown": "False",
                 "tags": ["note=a=b", "team=platform"],
+                "databaseSchemaVersion": 2,
                 "blueSchemaVersions": [1, 2],
+                "greenSchemaVersions": [2],
                 "vpcId": "vpc-0123456789abcdef0",
                 "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
             }
@@ -271,14 +273,14 @@ def test_the_whole_refusal_reads_one_problem_a_line():
     ("overrides", "problem"),
     [
         ({"tags": ["k=" + "v" * 256, "k" * 128 + "=v"]}, None),
-        ({"tags": [f"k{i}=v" for i in range(44)]}, None),
+        ({"tags": [f"k{i}=v" for i in range(43)]}, None),
         ({"tags": ["team=a", "team=b"]}, "tags sets 'team' twice"),
         ({"tags": ["team=a b", "x=R&D"]}, "tags entry 'x=R&D': value 'R&D' contains '&'; ELB tag keys"),
         ({"tags": ["x=a&b;c"]}, "value 'a&b;c' contains '&' ';'; ELB tag keys and values allow only letters"),
         ({"tags": [" =v"]}, "tags entries must look like Key=Value, got ' =v'"),
         (
             {"tags": [f"k{i}=v" for i in range(45)]},
-            "(AWS allows 50 per resource and the program sets up to 6 of its own)",
+            "(AWS allows 50 per resource and the program sets up to 7 of its own)",
         ),
         (
             {**VPC, "instanceSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb1"]},

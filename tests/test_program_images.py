@@ -32,14 +32,16 @@ def test_no_lookup_when_both_colours_pin_an_image():
 
 
 def test_a_graviton_type_with_a_pinned_x86_image_is_refused_before_any_resource():
-    # Both colours keep their deployed x86 AMI (their releases do not change): every launch would fail.
+    # The new instance type reaches idle green, which keeps its deployed x86 AMI: every launch would fail.
+    # Live blue keeps its deployed t3.micro, so its image is fine.
     live = deployed(run_program())
     error, registered = run_failing({"instanceType": "t4g.micro"}, live)
     assert isinstance(error, ImageError) and registered == []
     assert (
-        "blue's image ami-0123456789abcdef0 is built for x86_64, but instanceType t4g.micro runs arm64; every "
-        "launch would fail. Stage an image for arm64 on blue" in str(error)
+        "green's image ami-0123456789abcdef0 is built for x86_64, but instanceType t4g.micro runs arm64; every "
+        "launch would fail. Stage an image for arm64 on green" in str(error)
     )
+    assert "blue's image" not in str(error)
 
 
 def test_a_custom_images_root_device_comes_from_the_image():

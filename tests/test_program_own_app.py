@@ -176,7 +176,11 @@ def test_settings_defaults_are_the_defaults_pulumi_yaml_declares() -> None:
 def test_settings_survive_the_trip_through_stack_config() -> None:
     settings = Settings(
         fleet=FleetSpec(instance_type="m7g.large", desired_capacity=3, instance_policy_arns=(SSM,)),
-        releases={"blue": Release("v7", boot_script=TEMPLATE), "green": Release("v8", schema_versions=(3, 4))},
+        releases={
+            "blue": Release("v7", boot_script=TEMPLATE, schema_versions=(3,)),
+            "green": Release("v8", schema_versions=(3, 4)),
+        },
+        database_schema_version=3,
         tags={"team": "payments"},
     )
 

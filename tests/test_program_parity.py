@@ -43,7 +43,14 @@ def twins(rec) -> list[tuple[Registered, Registered]]:
 @pytest.fixture(scope="module")
 def different_releases():
     return run_program(
-        {"blueRelease": "v1", "greenRelease": "v2", "blueImageId": "ami-0aaaaaaaaaaaaaaaa", "blueSchemaVersions": [1]}
+        {
+            "blueRelease": "v1",
+            "greenRelease": "v2",
+            "blueImageId": "ami-0aaaaaaaaaaaaaaaa",
+            "databaseSchemaVersion": 1,
+            "blueSchemaVersions": [1],
+            "greenSchemaVersions": [1, 2],
+        }
     )
 
 

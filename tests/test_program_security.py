@@ -77,7 +77,7 @@ def test_alb_accepts_listener_ports_from_allowed_cidrs_only():
 
 def test_alb_egress_goes_only_to_instances_on_the_app_port():
     rec = run_program({"appPort": 9000})
-    egress = rec.by_name("bluegreen-lb-alb-egress").inputs
+    egress = rec.by_name("bluegreen-lb-alb-egress-9000").inputs
     assert egress["referencedSecurityGroupId"] == rec.by_name("bluegreen-lb-instance-sg").outputs["id"]
     assert (egress["fromPort"], egress["toPort"]) == (9000, 9000)
 

@@ -99,13 +99,13 @@ def test_every_documented_output_is_exported():
     expected = {
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
-        "databaseSchemaVersion", "bakeMinutes",
+        "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")
         for k in (
             "Weight", "TargetGroupArn", "AsgName", "Release", "ImageId", "UserDataHash", "BootScriptHash", "SchemaVersions",
-            "AlarmNames",
+            "Spec", "AlarmNames",
         )
     }  # fmt: skip
     assert set(run_program().outputs) == expected

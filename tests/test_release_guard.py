@@ -9,7 +9,8 @@ import pytest
 
 from bluegreen.outputs import GUARD_KEYS, RECOVERY, DeployedState, IncompleteDeployedStateError
 from bluegreen.release_guard import ReleaseGuardError, check_release, deployed_state
-from bluegreen.settings import Settings, read_settings
+from bluegreen.release_spec import ReleaseSpec
+from bluegreen.settings import ColorSpec, Settings, read_settings
 from tests.harness import LOOKED_UP_AMI, deployed, diff, program_config, run_failing, run_program
 
 NEWER_AMI = "ami-0fffffffffffffff0"
@@ -159,6 +160,7 @@ def state(**changes: Any) -> DeployedState:
         "idle_scaled_down": False,
         "database_schema_version": 0,
         "schema_versions": {"blue": (), "green": ()},
+        "specs": {c: ReleaseSpec("v1.0.0", LOOKED_UP_AMI, "", (), ColorSpec()) for c in ("blue", "green")},
     }
     return DeployedState(**{**base, **changes})
 

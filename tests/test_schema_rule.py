@@ -11,7 +11,6 @@ from tests.harness import run_failing, run_program
 # (database version, blue versions, green versions, active, idle scaled down) -> refused colours
 STATES = [
     (0, [], [], "blue", False, []),  # feature off
-    (0, [1], [9], "green", False, []),  # off even with versions set
     (1, [1], [1], "blue", False, []),
     (1, [1], [], "blue", False, ["green"]),  # idle declares nothing but is the rollback target
     (1, [1], [], "blue", True, []),  # idle scaled down: not a rollback target
@@ -34,6 +33,16 @@ def test_schema_rule_table(db, blue, green, active, scaled, refused):
         assert f"databaseSchemaVersion {db}" in problem and "expand-and-contract" in problem
 
 
+def test_checks_cannot_be_turned_off_while_releases_declare_schema_support():
+    (problem,) = schema_conflicts(0, {"blue": [1], "green": [9]}, "green", False)
+    assert problem.startswith(
+        "databaseSchemaVersion 0 turns the schema checks off, but blueSchemaVersions=[1], greenSchemaVersions=[9] "
+        "declare schema support"
+    )
+    error, registered = run_failing({"databaseSchemaVersion": 0, "blueSchemaVersions": [1], "greenSchemaVersions": [1]})
+    assert isinstance(error, ConfigError) and registered == []
+
+
 def test_refusal_names_the_role_of_the_conflicting_colour():
     (problem,) = schema_conflicts(2, {"blue": [1, 2], "green": [1]}, "blue", False)
     assert "green (the idle colour and rollback target), whose release supports [1]" in problem
@@ -53,9 +62,3 @@ def test_schema_versions_travel_as_tags_for_the_policy_pack():
     asg_tags = {t["key"]: t["value"] for t in rec.by_name("bluegreen-green-asg").inputs["tags"]}
     assert asg_tags["bluegreen:schemaVersions"] == "2 3"
     assert rec.outputs["greenSchemaVersions"] == [2, 3]
-
-
-def test_with_the_feature_off_declared_versions_never_block_an_update():
-    rec = run_program({"databaseSchemaVersion": 0, "blueSchemaVersions": [7], "greenSchemaVersions": []})
-    assert rec.outputs["databaseSchemaVersion"] == 0
-    assert rec.by_name("bluegreen-router-http").inputs["tags"]["bluegreen:databaseSchemaVersion"] == "0"

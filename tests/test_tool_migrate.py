@@ -225,7 +225,6 @@ STATES: list[tuple[int, list[int], list[int], str, bool, int, str, int, str | No
     ),
     (1, [1, 2, 3], [1, 2, 3], "green", False, 0, "expand", 3, None),  # skipping a version is the user's call
     # turning the feature on (0 = off)
-    (0, [1], [1], "blue", False, 0, "expand", 1, None),
     (
         0, [], [], "blue", False, 0, "expand", 1,
         "expand to 1 refused: \n"

@@ -706,6 +706,94 @@ def test_status_shows_pending_release(tool: Tool, engine: FakeEngine) -> None:
     assert "pending `pulumi up`: greenRelease 'v1' → 'v9'" in run.out
 
 
+def test_status_shows_a_fleet_setting_reaching_idle_first_and_waiting_on_live(tool: Tool, engine: FakeEngine) -> None:
+    engine.config_values["instanceType"] = "t3.large"
+
+    run = tool("status", json_mode=False)
+
+    assert run.code == 0
+    assert "pending `pulumi up`: green (idle) gets instanceType t3.micro → t3.large" in run.out
+    assert (
+        "pending `pulumi up`: instanceType t3.micro → t3.large: on green (idle) now; blue gets it when it is idle "
+        "and restaged" in run.out
+    )
+
+
+def test_staging_a_fleet_setting_leaves_the_live_colours_spec_alone(tool: Tool, engine: FakeEngine) -> None:
+    live_before = engine.outputs()["blueSpec"]
+    engine.config_values["appPort"] = "9090"
+
+    run = tool("stage", "v2")
+
+    assert run.code == 0, run.err
+    outputs = engine.outputs()
+    assert outputs["blueSpec"] == live_before
+    assert outputs["greenSpec"]["spec"]["appPort"] == 9090
+
+
+# ---------------------------------------------------------------- the rollback target is kept
+
+
+def test_staging_over_the_rollback_target_right_after_a_switch_is_refused(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+    blue_before = engine.outputs()["blueSpec"]
+
+    run = tool("stage", "v3")
+
+    assert run.code != 0
+    assert "blue is the rollback target until a bake decision is recorded for green's release" in run.doc["error"]
+    assert engine.outputs()["blueSpec"] == blue_before
+    assert engine.config_values["blueRelease"] == "v1"  # the refused stage put config back
+
+
+def test_a_kept_bake_releases_the_rollback_target_for_the_next_stage(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+
+    baked = tool("bake", "--minutes", "0")
+
+    assert baked.code == 0, baked.err
+    assert engine.config_values["bakeDecision"] == engine.outputs()["greenSpec"]["fingerprint"]
+    assert tool("stage", "v3").code == 0
+    assert engine.outputs()["blueRelease"] == "v3"
+
+
+def test_rollback_refuses_a_colour_restaged_since_traffic_left_it(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+    assert tool("bake", "--minutes", "0").code == 0
+    assert tool("stage", "v3").code == 0  # blue runs v3 now, which never served users
+
+    run = tool("rollback", "--to", "blue")
+
+    assert run.code == 1
+    assert run.doc["error"].startswith("blue no longer runs the release traffic left when green went live")
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_stage_trusts_the_listener_over_the_outputs_after_an_interrupted_flip(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+    assert tool("bake", "--minutes", "0").code == 0
+    world.set_weights({"blue": 100, "green": 0})  # outputs say green; the listener still sends all to blue
+    ups = engine.up_count
+
+    run = tool("stage", "v3")
+
+    assert run.code == 1
+    assert run.doc["error"].startswith(
+        "stage refused: the production listener sends blue=100 green=0, but the last update's outputs say "
+        "blue=0 green=100"
+    )
+    assert "`bluegreen rollback --to blue`" in run.doc["error"]
+    assert engine.up_count == ups and engine.config_values["blueRelease"] == "v1"
+
+
 # ---------------------------------------------------------------- one release at a time
 
 

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.contract import COLORS, Color, other, traffic_weights
+from bluegreen.contract import COLORS, Color, Outputs, other, traffic_weights
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
+from bluegreen.release_spec import describe_plan, edge_values
 from bluegreen.settings import ConfigError as SettingsConfigError
 from bluegreen.settings import Settings, read_settings, to_config
 
@@ -76,17 +77,52 @@ def _traffic(settings: Settings) -> Traffic:
     )
 
 
-def traffic_from_outputs(outputs: Mapping[str, Any]) -> Traffic | None:
-    """The traffic the last deployment left live, or None when nothing is deployed yet.
-
-    Read by the release guard's own reader, so the summary fails closed exactly where it does."""
+def deployed_state(outputs: Mapping[str, Any]) -> DeployedState | None:
+    """The last deployment, read by the release guard's own reader, so the summary fails closed exactly
+    where it does."""
     try:
-        deployed = DeployedState.from_outputs(outputs)
+        return DeployedState.from_outputs(outputs)
     except IncompleteDeployedStateError as err:
         raise SummaryError(str(err)) from None
+
+
+def traffic_from_outputs(outputs: Mapping[str, Any]) -> Traffic | None:
+    """The traffic the last deployment left live, or None when nothing is deployed yet."""
+    deployed = deployed_state(outputs)
     if deployed is None:
         return None
     return Traffic(deployed.active_color, dict(deployed.weights), deployed.idle_scaled_down)
+
+
+def spec_lines(settings: Settings, deployed: DeployedState | None, after: Traffic) -> list[str]:
+    """What the update does to each colour's release-spec settings, as the program plans it
+    (`bluegreen.release_spec`): what the idle colour gets now, what waits, what is refused."""
+    if deployed is None or deployed.specs is None:
+        return []
+    specs = {c: spec.settings for c, spec in deployed.specs.items()}
+    text = describe_plan(settings, specs, deployed.weights, after.weights)
+    lines = [f"> ℹ️ **{c.color} ({c.role}) gets** `{c.describe()}` in this update" for c in text.now]
+    lines += [f"> ⏳ pending: {line}" for line in text.pending]
+    lines += [
+        f"> ⚠️ **traffic moves to {c.color} with release-spec changes** (`{c.describe()}`): the program refuses "
+        f"this. Deploy them with {c.color} idle first, then flip in a separate update."
+        for c in text.refused
+    ]
+    return lines
+
+
+def edge_lines(settings: Settings, outputs: Mapping[str, Any]) -> list[str]:
+    """The shared edge changes in place, for both colours at once: say so setting by setting."""
+    previous = outputs.get(Outputs.EDGE.name())
+    if not isinstance(previous, Mapping):
+        return []
+    wanted = edge_values(settings)
+    changed = [
+        f"`{key} {previous.get(key)} {ARROW} {value}`" for key, value in wanted.items() if previous.get(key) != value
+    ]
+    if not changed:
+        return []
+    return [f"> ℹ️ **shared edge, in place for both colours at once**: {', '.join(changed)}"]
 
 
 def headline(before: Traffic | None, after: Traffic) -> str:
@@ -145,6 +181,7 @@ def traffic_summary(config: Mapping[str, str], outputs: Mapping[str, Any]) -> st
     """Markdown for a reviewer: traffic headline, per-colour table, release-guard warnings."""
     settings = read_config(config)
     after = _traffic(settings)
+    deployed = deployed_state(outputs)
     before = traffic_from_outputs(outputs)
     lines = [f"**{headline(before, after)}**", "", "| colour | role | release | image |", "|---|---|---|---|"]
     warnings: list[str] = []
@@ -160,9 +197,10 @@ def traffic_summary(config: Mapping[str, str], outputs: Mapping[str, Any]) -> st
             f"> ⚠️ **the flip to {after.active} is refused**: the idle colour is (or was until this update) "
             "scaled down. Set `idleScaledDown: false`, deploy, then flip in a separate update."
         )
-    if warnings:
+    notes = [*spec_lines(settings, deployed, after), *edge_lines(settings, outputs)]
+    if warnings or notes:
         lines.append("")
-        lines.extend(warnings)
+        lines.extend([*warnings, *notes])
     return "\n".join(lines) + "\n"
 
 

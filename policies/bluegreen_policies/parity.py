@@ -13,8 +13,8 @@ Everything else is compared. Each entry of `ALLOWED` below says why it may diffe
 
 - All resources: `id`, `arn`, `arnSuffix`, `name`, `namePrefix`, `urn` (each resource's own
   identity).
-- All resources: the tags `Name`, `bluegreen:color`, `bluegreen:release`, `bluegreen:imageId`
-  and `bluegreen:schemaVersions`, in `tags`, `tagSpecifications[*].tags` and an Auto Scaling
+- All resources: the tags `Name`, `bluegreen:color`, `bluegreen:release`, `bluegreen:imageId`,
+  `bluegreen:schemaVersions` and `bluegreen:spec`, in `tags`, `tagSpecifications[*].tags` and an Auto Scaling
   group's `tags[<key>].value` (names, the colour tag and the release tags).
 - Output-only attributes that the provider computes and that are captured when each resource was
   last read or written, so twins written at different times differ (`AnalyzeStack` sees
@@ -27,6 +27,9 @@ Everything else is compared. Each entry of `ALLOWED` below says why it may diffe
   `vpcZoneIdentifiers` (the provider fills it in from the subnets, which are compared).
 - Launch template: `imageId` and `userData` (the release); `defaultVersion` (a version counter,
   one per template).
+- Launch template `instanceType` and root `volumeSize`, target group `port`, `healthCheck.*` and
+  `deregistrationDelay` (the release spec's settings), only where the colours' `bluegreen:spec`
+  tags differ and each is the fingerprint of what that colour's resources run (`SPEC_PATHS`).
 - Auto Scaling group: `launchTemplate.version` when it is a version number or not known yet
   (the counter of the colour's own template; `$Latest` and `$Default` are compared).
 - Auto Scaling group: `desiredCapacity`, `minSize`, `waitForElbCapacity` and `minElbCapacity`,
@@ -57,7 +60,18 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from bluegreen.contract import COLOR_TAG, IMAGE_ID_TAG, RELEASE_TAG, SCHEMA_VERSIONS_TAG, Color, other
+from bluegreen.contract import (
+    COLOR_TAG,
+    COLORS,
+    IMAGE_ID_TAG,
+    RELEASE_TAG,
+    SCHEMA_VERSIONS_TAG,
+    SPEC_TAG,
+    Color,
+    Keys,
+    other,
+    settings_fingerprint,
+)
 
 from .provider_sets import is_set_field
 from .stack import (
@@ -73,9 +87,29 @@ from .stack import (
     is_component,
     role_of,
 )
-from .values import UNKNOWN, Findings, is_unknown, show, tag_map
+from .values import UNKNOWN, Findings, is_unknown, number, show, tag_map
 
-RELEASE_TAGS: Final = ("Name", COLOR_TAG, RELEASE_TAG, IMAGE_ID_TAG, SCHEMA_VERSIONS_TAG)
+RELEASE_TAGS: Final = ("Name", COLOR_TAG, RELEASE_TAG, IMAGE_ID_TAG, SCHEMA_VERSIONS_TAG, SPEC_TAG)
+# The settings a colour's release spec declares (`bluegreen.release_spec`), by config key, and where its
+# resources hold them. They may differ between the colours only where the colours' `bluegreen:spec` tags
+# differ, and each colour's tag must then be the fingerprint of what its resources run.
+SPEC_PATHS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
+    LAUNCH_TEMPLATE: {
+        Keys.INSTANCE_TYPE.key: ("instanceType",),
+        Keys.ROOT_VOLUME_SIZE_GB.key: ("blockDeviceMappings", "*", "ebs", "volumeSize"),
+    },
+    TARGET_GROUP: {
+        Keys.APP_PORT.key: ("port",),
+        Keys.HEALTH_CHECK_PATH.key: ("healthCheck", "path"),
+        Keys.HEALTH_CHECK_MATCHER.key: ("healthCheck", "matcher"),
+        Keys.HEALTH_CHECK_INTERVAL_SECONDS.key: ("healthCheck", "interval"),
+        Keys.HEALTH_CHECK_TIMEOUT_SECONDS.key: ("healthCheck", "timeout"),
+        Keys.HEALTHY_THRESHOLD.key: ("healthCheck", "healthyThreshold"),
+        Keys.UNHEALTHY_THRESHOLD.key: ("healthCheck", "unhealthyThreshold"),
+        Keys.DEREGISTRATION_DELAY_SECONDS.key: ("deregistrationDelay",),
+    },
+}
+SPEC_TEXT_KEYS: Final = frozenset({Keys.INSTANCE_TYPE.key, Keys.HEALTH_CHECK_PATH.key, Keys.HEALTH_CHECK_MATCHER.key})
 IDENTITY_KEYS: Final = ("id", "arn", "arnSuffix", "name", "namePrefix", "urn")
 CAPACITY_KEYS: Final = ("desiredCapacity", "minSize", "waitForElbCapacity", "minElbCapacity")
 
@@ -124,8 +158,14 @@ class Allowed:
     reason: str
 
 
-def _allowed() -> list[Allowed]:
+def _allowed(specs_differ: bool = False) -> list[Allowed]:
     entries = [Allowed(ALL_TYPES, (key,), "the resource's own identity") for key in IDENTITY_KEYS]
+    if specs_differ:
+        entries += [
+            Allowed(type_, path, f"{key} is part of the release: the colours' release specs declare different values")
+            for type_, paths in SPEC_PATHS.items()
+            for key, path in paths.items()
+        ]
     for tag in RELEASE_TAGS:
         why = "names, the colour tag and the release tags are per colour"
         entries += [
@@ -179,9 +219,12 @@ def _allowed() -> list[Allowed]:
 Allowlist = Mapping[str, list[tuple[str, ...]]]
 
 
-def allowlist() -> Allowlist:
-    """Type -> the paths that may differ; built once per check (`check_parity`), not at import."""
-    entries = _allowed()
+def allowlist(specs_differ: bool = False) -> Allowlist:
+    """Type -> the paths that may differ; built once per check (`check_parity`), not at import.
+
+    With `specs_differ` (the colours' `bluegreen:spec` tags differ), the release-spec settings may differ too.
+    """
+    entries = _allowed(specs_differ)
     return {type_: [entry.pattern for entry in entries if entry.type == type_] for type_ in {e.type for e in entries}}
 
 
@@ -496,7 +539,7 @@ FIX: Final = (
 def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     findings = Findings(report_violation)
     view = StackView.from_args(args)
-    allowed = allowlist()
+    allowed = allowlist(_check_declared_specs(view, findings))
     traffic = view.traffic()
     idle = traffic.idle if traffic is not None else None
     # The colour about to change is compared with the one serving traffic.
@@ -567,6 +610,79 @@ def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -
         if deferred:
             findings.defer(f"parity of {subject} ({', '.join(deferred)})")
     findings.finish()
+
+
+def _spec_value(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at `path` (`*` takes a list's only item); None when absent, UNKNOWN when not known yet."""
+    value: Any = props
+    for part in path:
+        if is_unknown(value):
+            return UNKNOWN
+        if part == ANY:
+            value = value[0] if isinstance(value, list) and len(value) == 1 else None
+        else:
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _running_settings(resources: Mapping[str, Resource]) -> dict[str, Any] | None:
+    """What a colour's launch template and target group run, keyed like its release spec; None when unknown."""
+    values: dict[str, Any] = {}
+    for type_, paths in SPEC_PATHS.items():
+        for key, path in paths.items():
+            value = _spec_value(resources[type_].props, path)
+            if is_unknown(value):
+                return None
+            if key in SPEC_TEXT_KEYS:
+                values[key] = value
+            else:
+                as_number = number(value)
+                values[key] = int(as_number) if as_number is not None and as_number.is_integer() else value
+    return values
+
+
+def _check_declared_specs(view: StackView, findings: Findings) -> bool:
+    """Whether the colours declare different release specs, each one what its resources run.
+
+    A colour's declaration is the `bluegreen:spec` tag of its launch template and target group. The
+    settings may differ only when both colours declare, the declarations differ, and each is the
+    fingerprint of that colour's running settings; anything else compares them as shared settings.
+    """
+    declared: dict[Color, Any] = {}
+    holders: dict[Color, dict[str, Resource]] = {}
+    for res in view.colored():
+        if res.type in SPEC_PATHS and res.color is not None and res.named:
+            holders.setdefault(res.color, {})[res.type] = res
+    for color in COLORS:
+        found = holders.get(color, {})
+        if set(found) != set(SPEC_PATHS):
+            return False
+        tags = {tag_map(res.props).get(SPEC_TAG) for res in found.values()}
+        if any(is_unknown(tag) for tag in tags):
+            findings.defer(f"release spec of {color}")
+            return False
+        if len(tags) != 1 or None in tags:
+            return False
+        declared[color] = tags.pop()
+    if declared["blue"] == declared["green"]:
+        return False
+    honest = True
+    for color in COLORS:
+        running = _running_settings(holders[color])
+        if running is None:
+            findings.defer(f"release spec of {color}")
+            honest = False
+        elif settings_fingerprint(running) != declared[color]:
+            names = " and ".join(res.name for res in holders[color].values())
+            findings.violation(
+                f"{color} declares release spec {show(declared[color])} ({SPEC_TAG}), but {names} run settings "
+                f"whose fingerprint is {settings_fingerprint(running)}: "
+                + ", ".join(f"{key}={show(value)}" for key, value in running.items())
+                + ". The release spec must say what the colour runs.",
+                holders[color][LAUNCH_TEMPLATE].urn,
+            )
+            honest = False
+    return honest
 
 
 def _check_color_tag(res: Resource, findings: Findings) -> None:

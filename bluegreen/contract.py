@@ -192,6 +192,7 @@ class Keys:
     IMAGE_ID = Key("ImageId", per_color=True)
     BOOT_SCRIPT = Key("BootScript", per_color=True)
     ALLOW_LIVE_RELEASE = Key("allowLiveRelease")
+    GATE_BYPASS = Key("gateBypass")
     INSTANCE_TYPE = Key("instanceType")
     MIN_SIZE = Key("minSize")
     MAX_SIZE = Key("maxSize")

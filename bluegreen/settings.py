@@ -186,6 +186,7 @@ class Settings:
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
     tags: Mapping[str, str] = field(default_factory=dict)
     allow_live_release: bool = False
+    gate_bypass: bool = False  # move traffic without the traffic gate's checks (bluegreen.gate)
     idle_scaled_down: bool = False
     database_schema_version: int = 0  # 0 = schema checks off
     migration_command: str = ""
@@ -533,6 +534,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         alarms=alarms,
         tags=tags,
         allow_live_release=r.boolean(Keys.ALLOW_LIVE_RELEASE.key),
+        gate_bypass=r.boolean(Keys.GATE_BYPASS.key),
         idle_scaled_down=idle_scaled_down,
         database_schema_version=r.integer(Keys.DATABASE_SCHEMA_VERSION.key, 0, MAX_SCHEMA_VERSION),
         migration_command=r.string(Keys.MIGRATION_COMMAND.key),
@@ -568,6 +570,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.IDLE_TRAFFIC_PERCENT.key: settings.traffic.idle_traffic_percent,
         Keys.STICKINESS_SECONDS.key: settings.traffic.stickiness_seconds,
         Keys.ALLOW_LIVE_RELEASE.key: settings.allow_live_release,
+        Keys.GATE_BYPASS.key: settings.gate_bypass,
         Keys.INSTANCE_TYPE.key: fleet.instance_type,
         Keys.MIN_SIZE.key: fleet.min_size,
         Keys.MAX_SIZE.key: fleet.max_size,

@@ -107,6 +107,12 @@ def load_checks(path: Path) -> CheckSuite:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise _bad(path, "checks[].name", dupes[0], "unique names")
+    if not any(_tells_colours_apart(check) for check in checks):
+        raise UsageError(
+            f"checks file {path}: no check expects {{release}}, {{color}} or {{imageId}}, so the checks would pass "
+            "whichever colour answered (a route that ignores the preview headers reaches the live colour). Add one, "
+            "e.g. path /version with bodyContains '\"release\": \"{release}\"'"
+        )
     return CheckSuite(
         checks=checks,
         attempts=attempts,
@@ -114,6 +120,14 @@ def load_checks(path: Path) -> CheckSuite:
         timeout_seconds=float(timeout),
         digest="sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16],
     )
+
+
+COLOUR_VARIABLES = ("{release}", "{color}", "{imageId}")
+
+
+def _tells_colours_apart(check: Check) -> bool:
+    expected = [check.body_contains or "", check.body_regex or "", *check.headers.values()]
+    return any(variable in text for text in expected for variable in COLOUR_VARIABLES)
 
 
 def _check(path: Path, index: int, item: Any) -> Check:

@@ -24,6 +24,7 @@ from bluegreen.contract import (
     traffic_weights,
     type_token,
 )
+from bluegreen.gate import TrafficGate
 from bluegreen.release_spec import ReleaseSpec, edge_values
 from bluegreen.rollback_target import RollbackTarget
 from bluegreen.settings import ColorSpec, Settings, validated
@@ -69,6 +70,7 @@ class BlueGreenService(pulumi.ComponentResource):
     image_ids: dict[Color, str]
     specs: dict[Color, ColorSpec]
     rollback_target: RollbackTarget | None
+    gate: TrafficGate
     instance_profile: aws.iam.InstanceProfile | None
 
     def __init__(
@@ -191,6 +193,29 @@ class BlueGreenService(pulumi.ComponentResource):
             for color in COLORS
         }
         self.weights = traffic_weights(settings.traffic.active_color, settings.traffic.idle_traffic_percent)
+        # Every move of weight toward a colour is checked first, inside this update (bluegreen.gate).
+        self.gate = TrafficGate(
+            f"{name}-gate",
+            {
+                "region": self.load_balancer.alb.arn.apply(lambda arn: arn.split(":")[3]),
+                "url": self.url(),
+                "token": pulumi.Output.secret(self.preview_token.result),
+                "bypass": settings.gate_bypass,
+                "colors": {
+                    c: {
+                        "weight": self.weights[c],
+                        "fingerprint": self.release_spec(c).fingerprint,
+                        "release": settings.releases[c].label,
+                        "targetGroupArn": self.environments[c].target_group.arn,
+                        "desired": settings.fleet.desired_capacity,
+                        "healthPath": specs[c].health_check.path,
+                    }
+                    for c in COLORS
+                    if self.weights[c] > 0
+                },
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[self.environments[c].asg for c in COLORS]),
+        )
         self.router = Router(
             f"{name}-router",
             RouterArgs(
@@ -201,7 +226,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 # Production traffic reaches a colour only after its ASG's wait has finished: on the first
                 # deploy, and whenever a target group or an ASG is replaced. The waits themselves can
                 # finish because the warm-up rules, which wait for nothing, keep both groups in use.
-                serve_after=[self.environments[c].asg for c in COLORS],
+                serve_after=[*(self.environments[c].asg for c in COLORS), self.gate],
                 stickiness_seconds=settings.traffic.stickiness_seconds,
                 certificate_arn=settings.edge.certificate_arn,
                 ssl_policy=settings.edge.ssl_policy,
@@ -233,6 +258,12 @@ class BlueGreenService(pulumi.ComponentResource):
             }
         )
 
+    def url(self) -> pulumi.Output[str]:
+        """Where the service answers: `https://<publicHostname>` when set, else the ALB's DNS name."""
+        scheme = "https" if self.settings.edge.https else "http"
+        host = self.settings.edge.public_hostname
+        return self.load_balancer.alb.dns_name.apply(lambda dns: f"{scheme}://{host or dns}")
+
     def release_spec(self, color: Color) -> ReleaseSpec:
         """What this update deploys on `color`: its build and the settings it runs with."""
         release = self.settings.releases[color]
@@ -248,10 +279,8 @@ class BlueGreenService(pulumi.ComponentResource):
         """Every stack output, by its name in `bluegreen.contract.Outputs`: what the release tool,
         the CI summary and the next update's release guard read."""
         settings, lb, router = self.settings, self.load_balancer, self.router
-        scheme = "https" if settings.edge.https else "http"
-        host = settings.edge.public_hostname
         out: dict[str, Any] = {
-            Outputs.URL.name(): lb.alb.dns_name.apply(lambda dns: f"{scheme}://{host or dns}"),
+            Outputs.URL.name(): self.url(),
             Outputs.ALB_DNS_NAME.name(): lb.alb.dns_name,
             Outputs.LOAD_BALANCER_ARN.name(): lb.alb.arn,
             Outputs.ACTIVE_COLOR.name(): settings.traffic.active_color,

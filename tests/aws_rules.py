@@ -532,6 +532,12 @@ REVIEWED: tuple[tuple[str, str, str], ...] = (
     (TG, r"healthCheck\.enabled", "boolean"),
     (ALARM, r"(alarmActions|okActions|insufficientDataActions)\[\d+\]", "SNS/Lambda ARNs"),
     ("random:index/randomPassword:RandomPassword", r"(special|upper|lower|numeric)", "booleans"),
+    (
+        "pulumi-python:dynamic/bluegreen:TrafficGate",
+        r".*",
+        "the traffic gate's own inputs (bluegreen.gate): read by its provider where `pulumi up` runs, never sent to "
+        "AWS; it sends AWS only DescribeTargetHealth with the target group ARN",
+    ),
 )
 
 

@@ -93,7 +93,11 @@ def test_a_flip_changes_only_the_listener(base):
     flipped = run_program({"activeColor": "green"}, previous_outputs=deployed(base))
     outcome = simulate(flipped, before=base)
     assert_finishes_cleanly(outcome)
-    assert [(s.name, s.op) for s in outcome.finished if s.op != "same"] == [("bluegreen-router-http", "update")]
+    # The gate checks green first; the listener moves after it.
+    assert [(s.name, s.op) for s in outcome.finished if s.op != "same"] == [
+        ("bluegreen-gate", "update"),
+        ("bluegreen-router-http", "update"),
+    ]
 
 
 # -- the model catches the orders that hang or leak traffic ----------------------------------------
@@ -109,8 +113,8 @@ def without_warmup_rules(rec: Recording) -> Recording:
 
 
 def listener_before_asgs(rec: Recording) -> Recording:
-    """A production listener that does not wait for the ASGs."""
-    asgs = {r.urn for r in rec.resources if r.type == ASG}
+    """A production listener that does not wait for the ASGs (nor for the traffic gate, which waits for them)."""
+    asgs = {r.urn for r in rec.resources if r.type == ASG or r.name == "bluegreen-gate"}
     resources = [
         dataclasses.replace(r, dependencies=[d for d in r.dependencies if d not in asgs])
         if r.name == "bluegreen-router-http"

@@ -10,14 +10,15 @@ def test_flip_changes_only_the_production_listener_in_place():
     green = run_program({"activeColor": "green"}, previous_outputs=deployed(blue))
     change = diff(blue, green)
     assert change.added == [] and change.removed == []
-    assert change.changed == {"bluegreen-router-http": ["defaultActions"]}
+    # The listener, and the traffic gate that checks green before the listener moves.
+    assert change.changed == {"bluegreen-router-http": ["defaultActions"], "bluegreen-gate": ["colors"]}
 
 
 def test_rollback_is_the_same_one_resource_change_back():
     blue = run_program({"activeColor": "blue"})
     green = run_program({"activeColor": "green"}, previous_outputs=deployed(blue))
     back = run_program({"activeColor": "blue"}, previous_outputs=deployed(green))
-    assert diff(green, back).changed == {"bluegreen-router-http": ["defaultActions"]}
+    assert diff(green, back).changed == {"bluegreen-router-http": ["defaultActions"], "bluegreen-gate": ["colors"]}
     assert diff(blue, back).touched == set()
 
 
@@ -25,13 +26,13 @@ def test_flip_with_https_changes_only_the_https_listener():
     cert = {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"}
     blue = run_program({**cert, "activeColor": "blue"})
     green = run_program({**cert, "activeColor": "green"}, previous_outputs=deployed(blue))
-    assert diff(blue, green).changed == {"bluegreen-router-https": ["defaultActions"]}
+    assert diff(blue, green).changed == {"bluegreen-router-https": ["defaultActions"], "bluegreen-gate": ["colors"]}
 
 
 def test_starting_a_canary_changes_only_the_listener():
     base = run_program()
     canary = run_program({"idleTrafficPercent": 10}, previous_outputs=deployed(base))
-    assert diff(base, canary).touched == {"bluegreen-router-http"}
+    assert diff(base, canary).touched == {"bluegreen-router-http", "bluegreen-gate"}
 
 
 def test_staging_the_idle_colour_touches_only_that_colour():

@@ -141,7 +141,7 @@ def test_each_command_reports_its_work_under_one_step_named_after_it_and_the_sta
     command: str, args: list[str], tmp_path: Path
 ) -> None:
     checks = tmp_path / "smoke-checks.yaml"
-    checks.write_text("checks: [{path: /health}]\n")
+    checks.write_text("checks: [{path: /version, bodyContains: '{release}'}]\n")
     argv = [command, *(str(checks) if arg == "CHECKS" else arg for arg in args)]
 
     code, doc, _ = run_json(argv, engine_factory=lambda _args: RefusingEngine())

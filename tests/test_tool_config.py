@@ -105,9 +105,9 @@ def test_checks_file_loads(tmp_path: Path) -> None:
 
 def test_checks_file_may_be_json(tmp_path: Path) -> None:
     path = tmp_path / "checks.json"
-    path.write_text('{"checks": [{"path": "/health"}]}')
+    path.write_text('{"checks": [{"path": "/version", "bodyContains": "{release}"}]}')
 
-    assert load_checks(path).checks == (Check(name="/health", path="/health"),)
+    assert load_checks(path).checks == (Check(name="/version", path="/version", body_contains="{release}"),)
 
 
 @pytest.mark.parametrize(
@@ -122,6 +122,10 @@ def test_checks_file_may_be_json(tmp_path: Path) -> None:
         ("retries: 3\nchecks: [{path: /a}]", "key='retries'"),
         ("- /a", "top level='list'"),
         ("checks: [{path: /a}, {path: /a}]", "unique names"),
+        (
+            "checks: [{path: /health}, {path: /version, bodyContains: v2}]",
+            "no check expects {release}, {color} or {imageId}, so the checks would pass whichever colour answered",
+        ),
     ],
 )
 def test_bad_checks_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:

@@ -90,6 +90,7 @@ SET_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], ...]]] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (),
     "aws:cloudwatch/dashboard:Dashboard": (),
     "random:index/randomPassword:RandomPassword": (),
+    "pulumi-python:dynamic/bluegreen:TrafficGate": (),  # the traffic gate (bluegreen.gate): plain maps, no sets
 }
 
 

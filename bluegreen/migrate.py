@@ -126,6 +126,24 @@ def deployed_state(outputs: Mapping[str, Any]) -> SchemaState | None:
 # ---------------------------------------------------------------- the checks
 
 
+def _moved(before: SchemaState | None, after: SchemaState | None) -> list[str]:
+    """What changed between two reads of the same state: active colour, scale-down, schema support."""
+    if before is None or after is None:
+        return [] if before is after else [f"{'deployed' if before is None else before.source} state appeared or went"]
+    changes = []
+    if before.active != after.active:
+        changes.append(f"{before.source} activeColor {before.active} → {after.active}")
+    if before.idle_scaled_down != after.idle_scaled_down:
+        changes.append(f"{before.source} idleScaledDown {before.idle_scaled_down} → {after.idle_scaled_down}")
+    for color in COLORS:
+        if before.versions[color] != after.versions[color]:
+            changes.append(
+                f"{before.source} {schema_versions_key(color)} {list(before.versions[color])} → "
+                f"{list(after.versions[color])}"
+            )
+    return changes
+
+
 def parse_version(action: str, text: str) -> int:
     allowed = f"a positive integer up to {MAX_SCHEMA_VERSION}: the schema version to {action} to, e.g. 2"
     try:
@@ -421,6 +439,22 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
                 details={"exitCode": run.exit_code, "timedOut": run.exit_code is None, "tail": list(run.tail)},
             )
         rec.detail = "exit 0"
+
+    # No lock spans an external command (the Automation API holds the stack lock only inside an update), so
+    # check again that nothing moved while it ran: a stage or flip meanwhile may have put a colour that does
+    # not support the new schema in line for traffic.
+    config_now, deployed_now = config_state(ctx.engine.config(), ctx.project_dir), deployed_state(ctx.engine.outputs())
+    moved = _moved(deployed, deployed_now) + _moved(config, config_now)
+    if moved or schema_problems(action, target, config_now, deployed_now):
+        raise CheckFailedError(
+            f"the {action} migration to {target} succeeded, but the stack changed while it ran "
+            f"({'; '.join(moved) or 'see the refusal below'}), so it is NOT recorded: databaseSchemaVersion still "
+            f"says {current}. Check that every colour that can serve traffic supports {target}, then record it with "
+            f"`pulumi config set {DATABASE_SCHEMA_VERSION} {target} && pulumi up --policy-pack policies`; do not "
+            "run the migration again."
+            + "".join(f"\n{p}" for p in schema_problems(action, target, config_now, deployed_now)),
+            details={"migrated": True, "toVersion": target, "changed": moved},
+        )
 
     with ctx.reporter.step(f"record {DATABASE_SCHEMA_VERSION}={target}"):
         try:

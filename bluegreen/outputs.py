@@ -188,6 +188,12 @@ class StackOutputs:
     def user_data_hash(self, color: str) -> str:
         return self._optional_str(Outputs.USER_DATA_HASH.name(color))
 
+    def spec_fingerprint(self, color: str) -> str:
+        """The fingerprint of the colour's deployed release spec; "" where the outputs carry none."""
+        value = self.raw.get(Outputs.SPEC.name(color))
+        fingerprint = value.get("fingerprint") if isinstance(value, Mapping) else None
+        return fingerprint if isinstance(fingerprint, str) else ""
+
     def alarm_names(self, color: str) -> list[str]:
         key = Outputs.ALARM_NAMES.name(color)
         value = self.raw.get(key)

@@ -190,6 +190,7 @@ def verify(ctx: Context, checks_path: Path, color: str | None = None, base_url: 
         user_data_hash=outputs.user_data_hash(target),
         checks_digest=suite.digest,
         at=iso(ctx.clock.now()),
+        fingerprint=outputs.spec_fingerprint(target),
     )
     ctx.set_config({verified_key(target): record.to_wire()})
     ctx.reporter.info(f"recorded: {target} verified for release {record.release}")
@@ -203,8 +204,16 @@ def require_ready(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs, color
         raise CheckFailedError(problem)
     record = cfg.verified[color]
     release = outputs.release(color)
-    if record is None or not record.matches(release, outputs.image_id(color), outputs.user_data_hash(color)):
-        seen = f"it was verified for {record.release!r} ({record.image_id})" if record else "it was never verified"
+    fingerprint = outputs.spec_fingerprint(color)
+    if record is None or not record.matches(
+        release, outputs.image_id(color), outputs.user_data_hash(color), fingerprint
+    ):
+        if record is None:
+            seen = "it was never verified"
+        elif record.release == release and fingerprint and record.fingerprint != fingerprint:
+            seen = "its release spec changed since it was verified (instance type, port, health check, ...)"
+        else:
+            seen = f"it was verified for {record.release!r} ({record.image_id})"
         raise CheckFailedError(
             f"{color} is not verified for release {release!r} ({outputs.image_id(color) or 'image unknown'}): "
             f"{seen}; run `python -m bluegreen verify --checks FILE`"

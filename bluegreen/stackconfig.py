@@ -81,6 +81,7 @@ class VerifiedRecord:
     user_data_hash: str
     checks_digest: str
     at: str
+    fingerprint: str = ""  # the colour's release spec fingerprint (output <colour>Spec) it was verified for
 
     def to_wire(self) -> str:
         return json.dumps(
@@ -90,6 +91,7 @@ class VerifiedRecord:
                 "userDataHash": self.user_data_hash,
                 "checks": self.checks_digest,
                 "at": self.at,
+                "fingerprint": self.fingerprint,
             },
             sort_keys=True,
         )
@@ -106,15 +108,21 @@ class VerifiedRecord:
                 user_data_hash=str(data.get("userDataHash", "")),
                 checks_digest=str(data.get("checks", "")),
                 at=str(data.get("at", "")),
+                fingerprint=str(data.get("fingerprint", "")),
             )
         except (ValueError, KeyError, TypeError):
             raise ConfigValueError(
                 key, text, 'a record written by `bluegreen verify`, or "" (run verify again)'
             ) from None
 
-    def matches(self, release: str, image_id: str, user_data_hash: str) -> bool:
-        """True when the record is for this deployment; empty fields in outputs are not compared."""
+    def matches(self, release: str, image_id: str, user_data_hash: str, fingerprint: str = "") -> bool:
+        """True when the record is for this deployment; empty fields in outputs are not compared.
+
+        Where the outputs carry the colour's release spec fingerprint, the record must name the same one:
+        a spec change (instance type, port, health check, ...) needs a new verify."""
         if self.release != release:
+            return False
+        if fingerprint and self.fingerprint != fingerprint:
             return False
         if image_id and self.image_id != image_id:
             return False

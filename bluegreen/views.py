@@ -38,7 +38,10 @@ def status(ctx: Context) -> dict[str, Any]:
             "desired": aws.desired_capacity(outputs.asg_name(color)),
             "alarms": {a.name: a.state for a in alarms},
             "verified": bool(
-                record and record.matches(deployed, outputs.image_id(color), outputs.user_data_hash(color))
+                record
+                and record.matches(
+                    deployed, outputs.image_id(color), outputs.user_data_hash(color), outputs.spec_fingerprint(color)
+                )
             ),
             "configWeight": expected[color],
             "liveWeight": live.get(color, 0),

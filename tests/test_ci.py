@@ -619,3 +619,35 @@ def test_a_shared_edge_change_says_it_is_in_place_for_both_colours():
         "> ℹ️ **shared edge, in place for both colours at once**: `allowedCidrs ['0.0.0.0/0'] → ['203.0.113.0/24']`"
         in md
     )
+
+
+# -- the drift guard trusts the listener over the outputs ------------------------------------------------------
+BLUE_TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/1"
+GREEN_TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/2"
+
+
+def described_listener(blue: int, green: int) -> dict[str, Any]:
+    """`aws elbv2 describe-listeners --listener-arns <arn>`, as the deploy workflow writes it."""
+    groups = [{"TargetGroupArn": BLUE_TG, "Weight": blue}, {"TargetGroupArn": GREEN_TG, "Weight": green}]
+    return {"Listeners": [{"DefaultActions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}]}]}
+
+
+def test_a_listener_that_contradicts_the_outputs_stops_the_deploy(project, base, capsys, tmp_path):
+    # main and the outputs agree on green, but an interrupted flip left the listener on blue.
+    (base / "Pulumi.dev.yaml").write_text(STACK_YAML, "utf-8")
+    live = write_outputs(
+        project, outputs(**GREEN_LIVE, greenRelease="v2", blueTargetGroupArn=BLUE_TG, greenTargetGroupArn=GREEN_TG)
+    )
+    listener = tmp_path / "listener.json"
+    args = ["--stack", "dev", "--outputs", str(live), "--project-dir", str(project), "--base-project-dir", str(base)]
+
+    listener.write_text(json.dumps(described_listener(0, 100)))
+    assert main([*args, "--listener", str(listener)]) == 0
+    capsys.readouterr()
+
+    listener.write_text(json.dumps(described_listener(100, 0)))
+    assert main([*args, "--listener", str(listener)]) == 3
+    assert (
+        "> ⛔ **not deploying**: the production listener sends blue=100 green=0, but the last outputs say blue=0 "
+        "green=100" in capsys.readouterr().out
+    )

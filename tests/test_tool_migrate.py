@@ -458,6 +458,28 @@ def test_success_runs_the_command_then_records_the_version_with_pulumi_up(tmp_pa
     assert "database schema is now 2 (expand)" in out
 
 
+def test_a_stage_that_lands_while_the_command_runs_stops_the_record(tmp_path, log, ok_stub, monkeypatch):
+    # Green (live) and blue support 2; while the command runs, someone stages blue with a release that does not.
+    engine = SchemaEngine.deployed(**schema_config(1, [1, 2], [1, 2], "green", command=str(ok_stub)))
+    real_run = migrate_module.run_migration
+
+    def run_with_a_concurrent_stage(*args: Any, **kwargs: Any) -> Any:
+        result = real_run(*args, **kwargs)
+        engine.outputs_values["blueSchemaVersions"] = [1]
+        return result
+
+    monkeypatch.setattr(migrate_module, "run_migration", run_with_a_concurrent_stage)
+
+    run = tool(engine, "expand", "2", project_dir=tmp_path)
+
+    assert run.code == 1
+    assert run.error.startswith(
+        "the expand migration to 2 succeeded, but the stack changed while it ran (deployed blueSchemaVersions "
+        "[1, 2] → [1]), so it is NOT recorded: databaseSchemaVersion still says 1."
+    )
+    assert engine.config_writes == [] and engine.messages == []
+
+
 def test_command_words_are_split_like_a_shell_and_the_action_is_appended(tmp_path, log):
     script = write_stub(tmp_path, f'printf "%s\\n" "$@" > "{log}"\n', name="db migrate.sh")
     command = f"{shlex.quote(str(script))} --dsn 'postgres://db/app name'"

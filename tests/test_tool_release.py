@@ -794,6 +794,20 @@ def test_stage_trusts_the_listener_over_the_outputs_after_an_interrupted_flip(
     assert engine.up_count == ups and engine.config_values["blueRelease"] == "v1"
 
 
+def test_a_verify_record_does_not_survive_a_change_of_the_colours_spec(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    engine.config_values["appPort"] = "9090"
+    assert tool("stage", "v2").code == 0  # the same release, now on 9090: green was never checked like this
+
+    run = tool("switch")
+
+    assert run.code == 1
+    assert "its release spec changed since it was verified" in run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
 # ---------------------------------------------------------------- one release at a time
 
 

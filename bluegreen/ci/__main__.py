@@ -3,7 +3,7 @@
 Standalone, without GitHub or the Pulumi CLI:
 
     python -m bluegreen.ci --stack dev [--outputs outputs.json] [--project-dir DIR]
-                           [--base-project-dir DIR]
+                           [--base-project-dir DIR [--listener listener.json]]
     python -m bluegreen.ci --stack dev --bake-report bake.json
 
 Exit codes: 0 printed; 2 the config, the outputs or the report cannot be read; 3 the drift guard
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from bluegreen.ci.bake_report import bake_summary
-from bluegreen.ci.drift import GuardDecision, drift_guard
+from bluegreen.ci.drift import GuardDecision, drift_guard, listener_drift
 from bluegreen.ci.summary import SummaryError, traffic_summary
 from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
 
@@ -102,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "traffic differs from them and this change does not record it",
     )
     parser.add_argument(
+        "--listener",
+        type=Path,
+        help="with --base-project-dir: `aws elbv2 describe-listeners` of the production listener, as JSON; exit 3 "
+        "when it contradicts the outputs' weights (an interrupted flip)",
+    )
+    parser.add_argument(
         "--bake-report",
         type=Path,
         help="instead of the traffic summary, render this `python -m bluegreen bake --json` report",
@@ -125,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 effective_config(short, project_dir=args.project_dir),
                 outputs,
             )
+            if args.listener is not None and outputs:
+                drift = listener_drift(outputs, _json_object(args.listener, args.listener.read_text(), "a listener"))
+                if drift is not None:
+                    guard = GuardDecision(True, drift)
     except (SummaryError, OSError, yaml.YAMLError) as err:
         print(f"bluegreen.ci: {err}", file=sys.stderr)
         return 2

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.ci.summary import traffic_from_config, traffic_from_outputs
+from bluegreen.ci.summary import SummaryError, traffic_from_config, traffic_from_outputs
+from bluegreen.contract import COLORS, FORWARD_API, Outputs, forward_weights
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,28 @@ def unrecorded_traffic_change(
     """Why `drift_guard` refuses to deploy `config`, or None when it lets it through."""
     decision = drift_guard(base_config, config, outputs)
     return decision.message if decision.refuse else None
+
+
+def listener_drift(outputs: Mapping[str, Any], described: Mapping[str, Any]) -> str | None:
+    """Why the live production listener contradicts the last outputs, or None when it agrees.
+
+    `described` is `aws elbv2 describe-listeners --listener-arns <listenerArn>` as JSON. After an
+    interrupted flip the outputs can say green while the listener sends everything to blue; deploying
+    then would act on the wrong colour, so the deploy is refused until the tool reconciles.
+    """
+    listeners = described.get("Listeners")
+    if not isinstance(listeners, list) or len(listeners) != 1 or not isinstance(listeners[0], Mapping):
+        raise SummaryError("--listener holds no single listener (expected `aws elbv2 describe-listeners` output)")
+    found = forward_weights(listeners[0].get("DefaultActions"), FORWARD_API) or {}
+    live = {c: int(found.get(outputs.get(Outputs.TARGET_GROUP_ARN.name(c)), 0)) for c in COLORS}
+    recorded = {c: int(outputs.get(Outputs.WEIGHT.name(c)) or 0) for c in COLORS}
+    if live == recorded:
+        return None
+    serving = max(COLORS, key=lambda c: live[c])
+    shown = " ".join(f"{c}={live[c]}" for c in COLORS)
+    said = " ".join(f"{c}={recorded[c]}" for c in COLORS)
+    return (
+        f"the production listener sends {shown}, but the last outputs say {said} (a flip or rollback was "
+        f"interrupted, or the listener was changed by hand): reconcile first with `bluegreen rollback --to "
+        f"{serving}`, which puts config and outputs on what the listener does, then deploy"
+    )

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from bluegreen import stack_files
 from bluegreen.context import Context
-from bluegreen.contract import COLORS, Color, Keys, other
+from bluegreen.contract import COLORS, Color, Keys, Outputs, other
 from bluegreen.errors import (
     CheckFailedError,
     ConfigValueError,
@@ -49,6 +49,7 @@ from bluegreen.report import HEARTBEAT_SECONDS
 from bluegreen.schema_rule import EXPLAIN, schema_conflicts, serving_colors
 from bluegreen.settings import MAX_SCHEMA_VERSION
 from bluegreen.stackconfig import ACTIVE_COLOR, IDLE_SCALED_DOWN, parse_config
+from bluegreen.traffic import check_live_matches_outputs
 
 Action = Literal["expand", "contract"]
 ACTIONS: tuple[Action, Action] = ("expand", "contract")
@@ -378,7 +379,11 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
         )
     raw = ctx.engine.config()
     config = config_state(raw, ctx.project_dir)
-    deployed = deployed_state(ctx.engine.outputs())
+    outputs = ctx.engine.outputs()
+    if outputs.get(Outputs.LISTENER_ARN.name()):
+        # The serving colours come from the outputs: refuse when the listener says otherwise.
+        check_live_matches_outputs(ctx, StackOutputs(outputs), f"migrate {action}")
+    deployed = deployed_state(outputs)
     current = config.database_version
     check_forward(action, target, config, deployed)
     argv = migration_argv(raw, action, target)

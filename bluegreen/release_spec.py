@@ -35,6 +35,8 @@ def color_spec_values(spec: ColorSpec) -> dict[str, Any]:
         Keys.HEALTHY_THRESHOLD.key: hc.healthy_threshold,
         Keys.UNHEALTHY_THRESHOLD.key: hc.unhealthy_threshold,
         Keys.DEREGISTRATION_DELAY_SECONDS.key: spec.deregistration_delay_seconds,
+        # Sorted: the order in config attaches nothing differently (attachments are named by policy).
+        Keys.INSTANCE_POLICY_ARNS.key: sorted(spec.instance_policy_arns),
     }
 
 
@@ -76,6 +78,9 @@ def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
             raise ValueError(f"{key} should be an integer, got {value!r}")
         return value
 
+    arns = values.get(Keys.INSTANCE_POLICY_ARNS.key)
+    if not isinstance(arns, list) or not all(isinstance(arn, str) for arn in arns):
+        raise ValueError(f"{Keys.INSTANCE_POLICY_ARNS.key} should be a list of policy ARNs, got {arns!r}")
     return ColorSpec(
         instance_type=text(Keys.INSTANCE_TYPE.key),
         root_volume_size_gb=number(Keys.ROOT_VOLUME_SIZE_GB.key),
@@ -89,6 +94,7 @@ def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
             unhealthy_threshold=number(Keys.UNHEALTHY_THRESHOLD.key),
         ),
         deregistration_delay_seconds=number(Keys.DEREGISTRATION_DELAY_SECONDS.key),
+        instance_policy_arns=tuple(arns),
     )
 
 

@@ -85,6 +85,8 @@ class ColorSpec:
     app_port: int = 8080
     health_check: HealthCheck = field(default_factory=HealthCheck)
     deregistration_delay_seconds: int = 30
+    # The managed policies of the colour's own instance role; none: no role, no instance profile.
+    instance_policy_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class FleetSpec:
             app_port=self.app_port,
             health_check=self.health_check,
             deregistration_delay_seconds=self.deregistration_delay_seconds,
+            instance_policy_arns=self.instance_policy_arns,
         )
 
 

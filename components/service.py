@@ -71,7 +71,7 @@ class BlueGreenService(pulumi.ComponentResource):
     specs: dict[Color, ColorSpec]
     rollback_target: RollbackTarget | None
     gate: TrafficGate
-    instance_profile: aws.iam.InstanceProfile | None
+    instance_profiles: dict[Color, aws.iam.InstanceProfile]
 
     def __init__(
         self,
@@ -112,39 +112,17 @@ class BlueGreenService(pulumi.ComponentResource):
             ),
             child,
         )
-        self.instance_profile = None
-        policy_attachments: list[pulumi.Resource] = []
-        if settings.fleet.instance_policy_arns:
-            role = aws.iam.Role(
-                f"{name}-instance-role",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "ec2.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
-                tags=tags,
-                opts=child,
-            )
-            # Named by the policy, not by position, so reordering the list replaces nothing.
-            policy_attachments = [
-                aws.iam.RolePolicyAttachment(
-                    f"{name}-instance-policy-{hashlib.sha256(arn.encode()).hexdigest()[:8]}",
-                    role=role.name,
-                    policy_arn=arn,
-                    opts=child,
+        # Each colour's own instance role and profile: its policies are part of its release spec, so a
+        # change reaches the idle colour first. The live colour keeps the names the one shared role had
+        # (an alias), so a stack deployed with it replaces nothing.
+        self.instance_profiles: dict[Color, aws.iam.InstanceProfile] = {}
+        policy_attachments: dict[Color, list[pulumi.Resource]] = {c: [] for c in COLORS}
+        for color in COLORS:
+            if specs[color].instance_policy_arns:
+                live = color == settings.traffic.active_color
+                self.instance_profiles[color], policy_attachments[color] = _instance_profile(
+                    name, color, specs[color].instance_policy_arns, tags, parent=self, live=live
                 )
-                for arn in settings.fleet.instance_policy_arns
-            ]
-            self.instance_profile = aws.iam.InstanceProfile(
-                f"{name}-instance-profile", role=role.name, tags=tags, opts=child
-            )
         # The secret the preview route and the warm-up rules require, with the colour header.
         self.preview_token = random.RandomPassword(f"{name}-preview-token", length=32, special=False, opts=child)
         idle = settings.traffic.idle_color
@@ -170,8 +148,8 @@ class BlueGreenService(pulumi.ComponentResource):
                     preview_token=self.preview_token.result,
                     scaled_down=settings.idle_scaled_down and color == idle,
                     tags=tags,
-                    instance_profile_arn=self.instance_profile.arn if self.instance_profile else None,
-                    instance_profile_ready=policy_attachments,
+                    instance_profile_arn=self.instance_profiles[color].arn if color in self.instance_profiles else None,
+                    instance_profile_ready=policy_attachments[color],
                     reachable_after=self.load_balancer.app_port_rules,
                 ),
                 child,
@@ -311,3 +289,49 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.DATABASE_SCHEMA_VERSION.name()] = settings.database_schema_version
         out[Outputs.BAKE_MINUTES.name()] = settings.alarms.bake_minutes
         return out
+
+
+def _instance_profile(
+    name: str,
+    color: Color,
+    policy_arns: tuple[str, ...],
+    tags: Mapping[str, str],
+    *,
+    parent: pulumi.Resource,
+    live: bool,
+) -> tuple[aws.iam.InstanceProfile, list[pulumi.Resource]]:
+    """A role for EC2 with `policy_arns` attached, and its instance profile. Named `<name>-instance-role-<colour>`
+    so the deploy role's `<name>-instance-role-*` scope covers both colours."""
+
+    def opts(old: str) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent, aliases=[pulumi.Alias(name=old)] if live else None)
+
+    role = aws.iam.Role(
+        f"{name}-instance-role-{color}",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+        tags=tags,
+        opts=opts(f"{name}-instance-role"),
+    )
+    # Named by the policy, not by position, so reordering the list replaces nothing.
+    attachments: list[pulumi.Resource] = []
+    for arn in policy_arns:
+        digest = hashlib.sha256(arn.encode()).hexdigest()[:8]
+        attachments.append(
+            aws.iam.RolePolicyAttachment(
+                f"{name}-instance-policy-{color}-{digest}",
+                role=role.name,
+                policy_arn=arn,
+                opts=opts(f"{name}-instance-policy-{digest}"),
+            )
+        )
+    profile = aws.iam.InstanceProfile(
+        f"{name}-instance-profile-{color}", role=role.name, tags=tags, opts=opts(f"{name}-instance-profile")
+    )
+    return profile, attachments

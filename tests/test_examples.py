@@ -51,7 +51,7 @@ def test_the_own_app_example_runs_in_its_vpc_with_its_boot_script_and_profile() 
     assert "s3://example-artifacts/app/v2/app.tar.gz" in script and "{{" not in script
     assert green["imageId"] == "ami-0aaaaaaaaaaaaaaaa" and green["instanceType"] == "t3.small"
     assert "iamInstanceProfile" in green
-    assert len(rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")) == 2
+    assert len(rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")) == 4  # two policies, per colour
 
 
 def test_the_own_app_example_needs_its_network() -> None:

@@ -897,3 +897,18 @@ def test_the_minimum_tls_version_comes_from_policy_config(pack: ServedPack, http
             "'ELBSecurityPolicy-TLS13-1-2-2021-06' (config sslPolicy).",
         )
     ]
+
+
+def test_a_policy_only_the_idle_colours_role_has_is_a_declared_difference(pack: ServedPack):
+    ssm = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    app = "arn:aws:iam::123456789012:policy/app-reads-its-bucket"
+    live = run_program({"instancePolicyArns": [ssm]})
+    staged = run_program({"instancePolicyArns": [ssm, app]}, previous_outputs=deployed(live))
+    resources = from_recording(staged)
+    assert pack.run(resources) == []
+
+    # An attachment that green's release spec does not declare is reported.
+    smuggled = next(r for r in resources if r.name.startswith("bluegreen-instance-policy-green-"))
+    smuggled.inputs["policyArn"] = smuggled.outputs["policyArn"] = "arn:aws:iam::aws:policy/AdministratorAccess"
+    messages = [d.message for d in pack.run(resources)]
+    assert any(m.startswith("green declares release spec ") and "AdministratorAccess" in m for m in messages), messages

@@ -22,8 +22,9 @@ from bluegreen.settings import (
     validated,
 )
 from bluegreen.stack_files import to_wire
-from tests.harness import PROJECT_DIR, run_failing, run_program
+from tests.harness import PROJECT_DIR, deployed, run_failing, run_program
 
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 SSM = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 APP_POLICY = "arn:aws:iam::123456789012:policy/app/read-config"
 TEMPLATE = "#!/bin/bash\necho '{{release}}' > /etc/app-release\nexec /opt/app/run --port {{appPort}}\n"
@@ -95,20 +96,38 @@ def test_a_boot_script_aws_or_the_template_would_refuse_is_refused_up_front(scri
 # ---------------------------------------------------------------- instance profile and security groups
 
 
-def test_managed_policies_give_the_instances_a_role_and_an_instance_profile() -> None:
+def test_managed_policies_give_each_colour_its_own_role_and_instance_profile() -> None:
     rec = run_program({"instancePolicyArns": [SSM, APP_POLICY]})
 
-    role = rec.by_name("bluegreen-instance-role")
-    assert '"Service": "ec2.amazonaws.com"' in role.inputs["assumeRolePolicy"]
-    attached = {r.inputs["policyArn"] for r in rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
-    assert attached == {SSM, APP_POLICY}
-    profile = rec.by_name("bluegreen-instance-profile")
     for color in ("blue", "green"):
+        role = rec.by_name(f"bluegreen-instance-role-{color}")
+        assert '"Service": "ec2.amazonaws.com"' in role.inputs["assumeRolePolicy"]
+        attachments = [r for r in rec.of_type(ATTACHMENT) if r.name.startswith(f"bluegreen-instance-policy-{color}-")]
+        assert {r.inputs["policyArn"] for r in attachments} == {SSM, APP_POLICY}
+        profile = rec.by_name(f"bluegreen-instance-profile-{color}")
         template = rec.by_name(f"bluegreen-{color}-lt")
         assert template.inputs["iamInstanceProfile"] == {"arn": profile.outputs["arn"]}
-        # instances boot with their permissions: the template waits for every attachment
-        attachment_urns = {r.urn for r in rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
-        assert attachment_urns <= set(template.dependencies)
+        # instances boot with their permissions: the template waits for its colour's attachments
+        assert {r.urn for r in attachments} <= set(template.dependencies)
+
+
+def test_a_new_policy_reaches_the_idle_colours_role_only() -> None:
+    live = run_program({"instancePolicyArns": [SSM]})
+    staged = run_program({"instancePolicyArns": [SSM, APP_POLICY]}, previous_outputs=deployed(live))
+
+    def policies(color: str) -> set[str]:
+        mine = f"bluegreen-instance-policy-{color}-"
+        return {r.inputs["policyArn"] for r in staged.of_type(ATTACHMENT) if r.name.startswith(mine)}
+
+    assert policies("blue") == {SSM}  # live blue keeps the role it was deployed with
+    assert policies("green") == {SSM, APP_POLICY}
+
+
+def test_the_live_colours_role_keeps_the_shared_roles_name_through_an_alias() -> None:
+    rec = run_program({"instancePolicyArns": [SSM]})
+    blue, green = (rec.by_name(f"bluegreen-instance-role-{c}") for c in ("blue", "green"))
+    assert blue.alias_urns == [blue.urn.replace("bluegreen-instance-role-blue", "bluegreen-instance-role")]
+    assert green.alias_urns == []
 
 
 def test_reordering_the_policies_replaces_nothing() -> None:
@@ -122,7 +141,7 @@ def test_without_policies_there_is_no_instance_profile() -> None:
     rec = run_program()
 
     assert rec.of_type("aws:iam/role:Role") == []
-    assert "iamInstanceProfile" not in rec.by_name("bluegreen-blue-lt").inputs
+    assert rec.by_name("bluegreen-blue-lt").inputs.get("iamInstanceProfile") is None
 
 
 def test_extra_security_groups_join_the_instances_own() -> None:

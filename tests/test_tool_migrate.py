@@ -29,6 +29,7 @@ import pytest
 
 import bluegreen.migrate as migrate_module
 from bluegreen.cli import main
+from bluegreen.context import default_aws
 from bluegreen.contract import traffic_weights
 from bluegreen.engine import OperationResult, OutputSink
 from bluegreen.errors import EngineError, StackLockedError, ToolError
@@ -121,13 +122,20 @@ class Run:
         return self.err[len(prefix) :].rstrip("\n")
 
 
-def tool(engine: SchemaEngine, *argv: str, project_dir: Path | None = None) -> Run:
+def tool(engine: SchemaEngine, *argv: str, project_dir: Path | None = None, aws: Any = None) -> Run:
     out, err = io.StringIO(), io.StringIO()
     if project_dir is not None and not (project_dir / "Pulumi.yaml").exists():
         # A project directory has a Pulumi.yaml: the tool reads the config defaults declared there.
         shutil.copy(PROJECT_DIR / "Pulumi.yaml", project_dir / "Pulumi.yaml")
     extra = ["--project-dir", str(project_dir)] if project_dir else []
-    code = main(["migrate", *argv, *extra], engine_factory=lambda _args: engine, modules=MODULES, out=out, err=err)
+    code = main(
+        ["migrate", *argv, *extra],
+        engine_factory=lambda _args: engine,
+        aws_factory=(lambda _outputs: aws) if aws is not None else default_aws,
+        modules=MODULES,
+        out=out,
+        err=err,
+    )
     return Run(code, out.getvalue(), err.getvalue())
 
 
@@ -478,6 +486,32 @@ def test_a_stage_that_lands_while_the_command_runs_stops_the_record(tmp_path, lo
         "[1, 2] → [1]), so it is NOT recorded: databaseSchemaVersion still says 1."
     )
     assert engine.config_writes == [] and engine.messages == []
+
+
+@dataclass
+class ListenerOnly:
+    """The one AWS read migrate makes: the production listener's weights."""
+
+    weights: dict[str, int]
+
+    def listener_weights(self, _listener_arn: str) -> dict[str, int]:
+        return {f"tg-{color}": weight for color, weight in self.weights.items()}
+
+
+def test_migrate_refuses_when_the_listener_contradicts_the_outputs(tmp_path, log, ok_stub):
+    engine = SchemaEngine.deployed(**schema_config(1, [1, 2], [1, 2], "green", command=str(ok_stub)))
+    engine.outputs_values.update(
+        listenerArn="arn:listener", blueTargetGroupArn="tg-blue", greenTargetGroupArn="tg-green"
+    )
+
+    run = tool(engine, "expand", "2", project_dir=tmp_path, aws=ListenerOnly({"blue": 100, "green": 0}))
+
+    assert run.code == 1
+    assert run.error.startswith(
+        "migrate expand refused: the production listener sends blue=100 green=0, but the last update's outputs say "
+        "blue=0 green=100"
+    )
+    assert not log.exists()  # the migration command never ran
 
 
 def test_command_words_are_split_like_a_shell_and_the_action_is_appended(tmp_path, log):

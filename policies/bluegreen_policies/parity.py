@@ -110,6 +110,13 @@ SPEC_PATHS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
     },
 }
 SPEC_TEXT_KEYS: Final = frozenset({Keys.INSTANCE_TYPE.key, Keys.HEALTH_CHECK_PATH.key, Keys.HEALTH_CHECK_MATCHER.key})
+# The colour's own instance role: its policies (`instancePolicyArns`) are part of the release spec. A colour
+# without policies has no role, no profile and no `iamInstanceProfile`, so where the specs differ these may
+# exist for one colour only.
+ROLE_POLICY_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+INSTANCE_ROLE_TYPES: Final = frozenset(
+    {"aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile", ROLE_POLICY_ATTACHMENT}
+)
 IDENTITY_KEYS: Final = ("id", "arn", "arnSuffix", "name", "namePrefix", "urn")
 CAPACITY_KEYS: Final = ("desiredCapacity", "minSize", "waitForElbCapacity", "minElbCapacity")
 
@@ -166,6 +173,13 @@ def _allowed(specs_differ: bool = False) -> list[Allowed]:
             for type_, paths in SPEC_PATHS.items()
             for key, path in paths.items()
         ]
+        entries.append(
+            Allowed(
+                LAUNCH_TEMPLATE,
+                ("iamInstanceProfile",),
+                "instancePolicyArns is part of the release: a colour without policies has no instance profile",
+            )
+        )
     for tag in RELEASE_TAGS:
         why = "names, the colour tag and the release tags are per colour"
         entries += [
@@ -539,7 +553,8 @@ FIX: Final = (
 def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     findings = Findings(report_violation)
     view = StackView.from_args(args)
-    allowed = allowlist(_check_declared_specs(view, findings))
+    specs_differ = _check_declared_specs(view, findings)
+    allowed = allowlist(specs_differ)
     traffic = view.traffic()
     idle = traffic.idle if traffic is not None else None
     # The colour about to change is compared with the one serving traffic.
@@ -571,6 +586,8 @@ def check_parity(args: StackValidationArgs, report_violation: ReportViolation) -
                 )
             continue
         pair = {color: found[0] for color, found in by_color.items()}
+        if len(pair) == 1 and specs_differ and type_ in INSTANCE_ROLE_TYPES:
+            continue  # one colour's own instance role, declared by its release spec (checked above)
         if len(pair) == 1:
             (lonely,) = pair.values()
             assert lonely.color is not None
@@ -625,9 +642,13 @@ def _spec_value(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def _running_settings(resources: Mapping[str, Resource]) -> dict[str, Any] | None:
-    """What a colour's launch template and target group run, keyed like its release spec; None when unknown."""
-    values: dict[str, Any] = {}
+def _running_settings(resources: Mapping[str, Resource], attachments: list[Resource]) -> dict[str, Any] | None:
+    """What a colour's launch template, target group and instance role run, keyed like its release spec;
+    None when unknown."""
+    arns = [res.props.get("policyArn") for res in attachments]
+    if any(is_unknown(arn) for arn in arns):
+        return None
+    values: dict[str, Any] = {Keys.INSTANCE_POLICY_ARNS.key: sorted(str(arn) for arn in arns)}
     for type_, paths in SPEC_PATHS.items():
         for key, path in paths.items():
             value = _spec_value(resources[type_].props, path)
@@ -650,9 +671,12 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
     """
     declared: dict[Color, Any] = {}
     holders: dict[Color, dict[str, Resource]] = {}
+    attachments: dict[Color, list[Resource]] = {c: [] for c in COLORS}
     for res in view.colored():
         if res.type in SPEC_PATHS and res.color is not None and res.named:
             holders.setdefault(res.color, {})[res.type] = res
+        elif res.type == ROLE_POLICY_ATTACHMENT and res.color is not None and res.named:
+            attachments[res.color].append(res)
     for color in COLORS:
         found = holders.get(color, {})
         if set(found) != set(SPEC_PATHS):
@@ -668,7 +692,7 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
         return False
     honest = True
     for color in COLORS:
-        running = _running_settings(holders[color])
+        running = _running_settings(holders[color], attachments[color])
         if running is None:
             findings.defer(f"release spec of {color}")
             honest = False

@@ -221,6 +221,7 @@ class Keys:
     TAGS = Key("tags")
     ROLLBACK_ERROR_RATE_PERCENT = Key("rollbackErrorRatePercent")
     ROLLBACK_LATENCY_P99_MS = Key("rollbackLatencyP99Ms")
+    ROLLBACK_MIN_HEALTHY_PERCENT = Key("rollbackMinHealthyPercent")
     ALARM_EVALUATION_MINUTES = Key("alarmEvaluationMinutes")
     BAKE_MINUTES = Key("bakeMinutes")
     BAKE_DECISION = Key("bakeDecision")
@@ -293,7 +294,9 @@ class Outputs:
         per_color=True,
     )
     ALARM_NAMES = Output(
-        "AlarmNames", "The colour's alarms (5xx rate, p99 latency), as `bake` watches them.", per_color=True
+        "AlarmNames",
+        "The colour's alarms (5xx rate, p99 latency, healthy hosts), as `bake` watches them.",
+        per_color=True,
     )
     ROLLBACK_TARGET = Output(
         "rollbackTarget",
@@ -304,6 +307,11 @@ class Outputs:
         "edge",
         "The shared edge as deployed, by config key (certificateArn, sslPolicy, allowedCidrs, publicHostname, "
         "stickinessSeconds): it changes in place for both colours, and the summary says so.",
+    )
+    RELEASE_HEALTH_ALARM = Output(
+        "ReleaseHealthAlarm",
+        "The colour's composite release-health alarm: ALARM when any of its alarms is (the guardian acts on it).",
+        per_color=True,
     )
     PREVIEW_COLOR_HEADER = Output("previewColorHeader", "The header that picks a colour on the preview route.")
     PREVIEW_TOKEN_HEADER = Output("previewTokenHeader", "The header that carries the preview token.")

@@ -171,6 +171,7 @@ class NetworkSettings:
 class AlarmSettings:
     error_rate_percent: int = 5
     latency_p99_ms: int = 1000
+    min_healthy_percent: int = 100  # of desiredCapacity; below it a colour's healthy-hosts alarm fires
     evaluation_minutes: int = 3
     bake_minutes: int = 15
     # The live release's fingerprint a bake kept; "" = none recorded (bluegreen.rollback_target).
@@ -513,6 +514,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
     alarms = AlarmSettings(
         error_rate_percent=r.integer(Keys.ROLLBACK_ERROR_RATE_PERCENT.key, 1, 100),
         latency_p99_ms=r.integer(Keys.ROLLBACK_LATENCY_P99_MS.key, 1, 60000),
+        min_healthy_percent=r.integer(Keys.ROLLBACK_MIN_HEALTHY_PERCENT.key, 1, 100),
         evaluation_minutes=r.integer(Keys.ALARM_EVALUATION_MINUTES.key, 1, 60),
         bake_minutes=r.integer(Keys.BAKE_MINUTES.key, 0, MAX_BAKE_MINUTES),
         bake_decision=r.string(
@@ -600,6 +602,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.TAGS.key: [f"{key}={value}" for key, value in settings.tags.items()],
         Keys.ROLLBACK_ERROR_RATE_PERCENT.key: alarms.error_rate_percent,
         Keys.ROLLBACK_LATENCY_P99_MS.key: alarms.latency_p99_ms,
+        Keys.ROLLBACK_MIN_HEALTHY_PERCENT.key: alarms.min_healthy_percent,
         Keys.ALARM_EVALUATION_MINUTES.key: alarms.evaluation_minutes,
         Keys.BAKE_MINUTES.key: alarms.bake_minutes,
         Keys.BAKE_DECISION.key: alarms.bake_decision,

@@ -1,4 +1,17 @@
-"""Per-colour rollback alarms: 5xx rate and p99 latency on the colour's target group."""
+"""Per-colour rollback alarms on the colour's target group, and one release-health alarm over them.
+
+- 5xx rate: target 5xx responses plus the requests the ALB could not deliver to a target
+  (`TargetConnectionErrorCount`), over the colour's requests. A colour that answers nothing, so the
+  ALB returns 502/504 for it, is not "0% errors".
+- p99 latency.
+- Healthy hosts: `HealthyHostCount` (dimensions TargetGroup and LoadBalancer) below
+  `rollbackMinHealthyPercent` of `desiredCapacity`. ELB reports its metrics only while requests flow
+  (ELB docs, "CloudWatch metrics for your Application Load Balancer"), so a quiet stack reports
+  nothing, and missing data is not a breach; a colour with weight gets requests, so its count is
+  reported, and 0 fires.
+- Release health: a composite alarm, ALARM when any of them is. The release tool and the guardian
+  watch it.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +31,7 @@ class ColorAlarmsArgs:
     thresholds: AlarmSettings
     load_balancer_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
+    desired_capacity: int = 2  # the healthy-hosts alarm fires below its share of this
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -26,6 +40,8 @@ class ColorAlarms(pulumi.ComponentResource):
 
     error_rate: aws.cloudwatch.MetricAlarm
     latency: aws.cloudwatch.MetricAlarm
+    healthy_hosts: aws.cloudwatch.MetricAlarm
+    release_health: aws.cloudwatch.CompositeAlarm
 
     def __init__(self, name: str, args: ColorAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("ColorAlarms"), name, None, opts)
@@ -49,9 +65,17 @@ class ColorAlarms(pulumi.ComponentResource):
         def tags(role: str) -> dict[str, str]:
             return {**args.tags, "Name": f"{name}-{role}", COLOR_TAG: args.color}
 
+        def alarm_name(role: str) -> str:
+            # Named, not auto-named: the release-health rule names them, and both colours' rules then read
+            # the same but for the colour word (the parity policy compares them so). Unique per region.
+            return f"{pulumi.get_project()}-{pulumi.get_stack()}-{args.color}-{role}"[:255]
+
         self.error_rate = aws.cloudwatch.MetricAlarm(
             f"{name}-5xx-rate",
-            alarm_description=f"{args.color}: target 5xx responses above {t.error_rate_percent}% of requests",
+            name=alarm_name("5xx-rate"),
+            alarm_description=(
+                f"{args.color}: target 5xx responses and connection errors above {t.error_rate_percent}% of requests"
+            ),
             comparison_operator="GreaterThanThreshold",
             threshold=t.error_rate_percent,
             evaluation_periods=t.evaluation_minutes,
@@ -59,10 +83,11 @@ class ColorAlarms(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             metric_queries=[
                 metric("errors", "HTTPCode_Target_5XX_Count"),
+                metric("unreachable", "TargetConnectionErrorCount"),
                 metric("requests", "RequestCount"),
                 {
                     "id": "rate",
-                    "expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                    "expression": "IF(requests > 0, 100 * (FILL(errors, 0) + FILL(unreachable, 0)) / requests, 0)",
                     "label": "5xx rate (%)",
                     "return_data": True,
                 },
@@ -72,6 +97,7 @@ class ColorAlarms(pulumi.ComponentResource):
         )
         self.latency = aws.cloudwatch.MetricAlarm(
             f"{name}-p99-latency",
+            name=alarm_name("p99-latency"),
             alarm_description=f"{args.color}: p99 target response time above {t.latency_p99_ms} ms",
             namespace="AWS/ApplicationELB",
             metric_name="TargetResponseTime",
@@ -86,5 +112,43 @@ class ColorAlarms(pulumi.ComponentResource):
             tags=tags("p99-latency"),
             opts=child,
         )
-        self.alarm_names = pulumi.Output.all(self.error_rate.name, self.latency.name).apply(list)
-        self.register_outputs({"alarmNames": self.alarm_names})
+        minimum = healthy_minimum(args.desired_capacity, t.min_healthy_percent)
+        self.healthy_hosts = aws.cloudwatch.MetricAlarm(
+            f"{name}-healthy-hosts",
+            name=alarm_name("healthy-hosts"),
+            alarm_description=(
+                f"{args.color}: fewer than {minimum} healthy targets ({t.min_healthy_percent}% of desiredCapacity "
+                f"{args.desired_capacity})"
+            ),
+            namespace="AWS/ApplicationELB",
+            metric_name="HealthyHostCount",
+            dimensions=dimensions,
+            statistic="Minimum",
+            period=60,
+            comparison_operator="LessThanThreshold",
+            threshold=minimum,
+            evaluation_periods=t.evaluation_minutes,
+            datapoints_to_alarm=t.evaluation_minutes,
+            treat_missing_data="notBreaching",
+            tags=tags("healthy-hosts"),
+            opts=child,
+        )
+        watched = [self.error_rate, self.latency, self.healthy_hosts]
+        # Rule syntax: ALARM("alarm name") joined with OR (CloudWatch, "Creating a composite alarm").
+        self.release_health = aws.cloudwatch.CompositeAlarm(
+            f"{name}-release-health",
+            alarm_name=alarm_name("release-health"),
+            alarm_description=f"{args.color}: release health, ALARM when any of the colour's alarms is",
+            alarm_rule=pulumi.Output.all(*(alarm.name for alarm in watched)).apply(
+                lambda names: " OR ".join(f'ALARM("{n}")' for n in names)
+            ),
+            tags=tags("release-health"),
+            opts=child,
+        )
+        self.alarm_names = pulumi.Output.all(*(alarm.name for alarm in watched)).apply(list)
+        self.register_outputs({"alarmNames": self.alarm_names, "releaseHealth": self.release_health.alarm_name})
+
+
+def healthy_minimum(desired: int, percent: int) -> int:
+    """The fewest healthy targets a colour may have: `percent` of `desired`, rounded up, at least 1."""
+    return max(1, -(-desired * percent // 100))

@@ -164,6 +164,7 @@ class BlueGreenService(pulumi.ComponentResource):
                     thresholds=settings.alarms,
                     load_balancer_arn_suffix=self.load_balancer.alb.arn_suffix,
                     target_group_arn_suffix=self.environments[color].target_group.arn_suffix,
+                    desired_capacity=settings.fleet.desired_capacity,
                     tags=tags,
                 ),
                 child,
@@ -278,6 +279,7 @@ class BlueGreenService(pulumi.ComponentResource):
             out[Outputs.SCHEMA_VERSIONS.name(color)] = list(release.schema_versions)
             out[Outputs.SPEC.name(color)] = self.release_spec(color).to_output()
             out[Outputs.ALARM_NAMES.name(color)] = self.alarms[color].alarm_names
+            out[Outputs.RELEASE_HEALTH_ALARM.name(color)] = self.alarms[color].release_health.alarm_name
         target = self.rollback_target
         out[Outputs.ROLLBACK_TARGET.name()] = target.to_output() if target is not None else {}
         out[Outputs.EDGE.name()] = edge_values(settings)

@@ -133,6 +133,7 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 ROLE = "aws:iam/role:Role"
 PROFILE = "aws:iam/instanceProfile:InstanceProfile"
@@ -230,8 +231,8 @@ RULES: tuple[Rule, ...] = (
         "botocore iam policyDocumentType; IAM quotas: role trust policy length 2,048 characters",
     ),
     Rule((ATTACHMENT,), r"policyArn", model_string("iam", "arnType"), "botocore iam arnType"),
-    Rule((ALARM,), r"tags\.<key>", CW_TAG_KEY, "botocore cloudwatch TagKey"),
-    Rule((ALARM,), r"tags\[.+\]", CW_TAG_VALUE, "botocore cloudwatch TagValue"),
+    Rule((ALARM, COMPOSITE), r"tags\.<key>", CW_TAG_KEY, "botocore cloudwatch TagKey"),
+    Rule((ALARM, COMPOSITE), r"tags\[.+\]", CW_TAG_VALUE, "botocore cloudwatch TagValue"),
     # -- EC2 --------------------------------------------------------------------------------------------
     Rule((SG, INGRESS, EGRESS), r"description", EC2_DESCRIPTION, "EC2 API CreateSecurityGroup / rule Description"),
     Rule((SG,), r"<name>", autoname(255), "EC2 GroupName: up to 255 characters"),
@@ -403,12 +404,16 @@ RULES: tuple[Rule, ...] = (
         lambda _, res: model_string("cloudwatch", "AlarmName")(f"{res.name}-abcdefg", res),
         "botocore cloudwatch AlarmName",
     ),
+    # The alarms are named (the release-health rule names them): PutMetricAlarm / PutCompositeAlarm AlarmName.
+    Rule((ALARM,), r"name", model_string("cloudwatch", "AlarmName"), "botocore cloudwatch AlarmName"),
+    Rule((COMPOSITE,), r"alarmName", model_string("cloudwatch", "AlarmName"), "botocore cloudwatch AlarmName"),
     Rule(
-        (ALARM,),
+        (ALARM, COMPOSITE),
         r"alarmDescription",
         model_string("cloudwatch", "AlarmDescription"),
         "botocore cloudwatch AlarmDescription",
     ),
+    Rule((COMPOSITE,), r"alarmRule", model_string("cloudwatch", "AlarmRule"), "botocore cloudwatch AlarmRule"),
     Rule((ALARM,), r"metricName", model_string("cloudwatch", "MetricName"), "botocore cloudwatch MetricName"),
     Rule((ALARM,), r"namespace", model_string("cloudwatch", "Namespace"), "botocore cloudwatch Namespace"),
     Rule(

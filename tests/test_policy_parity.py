@@ -241,7 +241,7 @@ def test_a_twin_of_another_type_does_not_count():
         "blue alarm bluegreen-blue-alarms-5xx-rate has no green twin: expected bluegreen-green-alarms-5xx-rate of "
         "type aws:cloudwatch/metricAlarm:MetricAlarm. Every per-colour resource must exist for both colours; add "
         "the green twin or remove this resource.",
-        "green aws:cloudwatch/compositeAlarm:CompositeAlarm bluegreen-green-alarms-5xx-rate has no blue twin: "
+        "green composite alarm bluegreen-green-alarms-5xx-rate has no blue twin: "
         "expected bluegreen-blue-alarms-5xx-rate of type aws:cloudwatch/compositeAlarm:CompositeAlarm. Every "
         "per-colour resource must exist for both colours; add the blue twin or remove this resource.",
     ]

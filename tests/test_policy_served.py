@@ -599,7 +599,7 @@ DRIFTS: list[Drift] = [
                 E5XXK,
                 E5XX,
                 "metricQueries[rate].expression is '100 * errors / requests' on green and "
-                "'IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)' on blue",
+                "'IF(requests > 0, 100 * (FILL(errors, 0) + FILL(unreachable, 0)) / requests, 0)' on blue",
             )
         ],
     ),

@@ -67,6 +67,8 @@ def test_every_blue_resource_has_a_green_twin_and_vice_versa(different_releases)
         "bluegreen-COLOR-alarms",
         "bluegreen-COLOR-alarms-5xx-rate",
         "bluegreen-COLOR-alarms-p99-latency",
+        "bluegreen-COLOR-alarms-healthy-hosts",
+        "bluegreen-COLOR-alarms-release-health",
         "bluegreen-COLOR-warmup",
         "bluegreen-router-preview-COLOR",
     }

@@ -150,6 +150,33 @@ def test_rollback_alarms_watch_5xx_rate_and_p99_latency_with_configured_threshol
     latency = rec.by_name(f"bluegreen-{color}-alarms-p99-latency").inputs
     assert (latency["extendedStatistic"], latency["threshold"]) == ("p99", 0.75)
     assert rec.outputs[f"{color}AlarmNames"] == [
-        rec.by_name(f"bluegreen-{color}-alarms-5xx-rate").outputs["name"],
-        rec.by_name(f"bluegreen-{color}-alarms-p99-latency").outputs["name"],
+        rec.by_name(f"bluegreen-{color}-alarms-{role}").outputs["name"]
+        for role in ("5xx-rate", "p99-latency", "healthy-hosts")
     ]
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_a_colour_that_answers_nothing_or_loses_its_targets_alarms(color):
+    rec = run_program({"desiredCapacity": 3, "rollbackMinHealthyPercent": 60})
+    # The ALB's failed connections to a target count as errors: a silent colour is not "0% errors".
+    rate = {q["id"]: q for q in rec.by_name(f"bluegreen-{color}-alarms-5xx-rate").inputs["metricQueries"]}
+    assert rate["unreachable"]["metric"]["metricName"] == "TargetConnectionErrorCount"
+    assert "FILL(unreachable, 0)" in rate["rate"]["expression"]
+    healthy = rec.by_name(f"bluegreen-{color}-alarms-healthy-hosts").inputs
+    assert (healthy["metricName"], healthy["statistic"], healthy["comparisonOperator"]) == (
+        "HealthyHostCount",
+        "Minimum",
+        "LessThanThreshold",
+    )
+    assert healthy["threshold"] == 2  # 60% of 3, rounded up
+    assert set(healthy["dimensions"]) == {"TargetGroup", "LoadBalancer"}
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_the_release_health_alarm_is_any_of_the_colours_alarms(color):
+    rec = run_program()
+    names = rec.outputs[f"{color}AlarmNames"]
+    health = rec.by_name(f"bluegreen-{color}-alarms-release-health").inputs
+    assert health["alarmRule"] == " OR ".join(f'ALARM("{n}")' for n in names)
+    assert health["alarmName"] == f"bluegreen-dev-{color}-release-health"
+    assert rec.outputs[f"{color}ReleaseHealthAlarm"] == health["alarmName"]

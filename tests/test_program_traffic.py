@@ -105,7 +105,7 @@ def test_every_documented_output_is_exported():
         for c in ("blue", "green")
         for k in (
             "Weight", "TargetGroupArn", "AsgName", "Release", "ImageId", "UserDataHash", "BootScriptHash", "SchemaVersions",
-            "Spec", "AlarmNames",
+            "Spec", "AlarmNames", "ReleaseHealthAlarm",
         )
     }  # fmt: skip
     assert set(run_program().outputs) == expected

@@ -76,6 +76,7 @@ from bluegreen.contract import (
 from .provider_sets import is_set_field
 from .stack import (
     AUTOSCALING_GROUP,
+    COMPOSITE_ALARM,
     LAUNCH_TEMPLATE,
     LISTENER_RULE,
     METRIC_ALARM,
@@ -89,6 +90,9 @@ from .stack import (
 )
 from .values import UNKNOWN, Findings, is_unknown, number, show, tag_map
 
+ALARM_TYPES: Final = frozenset({METRIC_ALARM, COMPOSITE_ALARM})
+# Alarm strings that carry the colour word: the description, and a composite alarm's name and rule.
+COLOUR_WORDED: Final = frozenset({("alarmDescription",), ("alarmName",), ("alarmRule",)})
 RELEASE_TAGS: Final = ("Name", COLOR_TAG, RELEASE_TAG, IMAGE_ID_TAG, SCHEMA_VERSIONS_TAG, SPEC_TAG)
 # The settings a colour's release spec declares (`bluegreen.release_spec`), by config key, and where its
 # resources hold them. They may differ between the colours only where the colours' `bluegreen:spec` tags
@@ -366,7 +370,9 @@ class _Normaliser:
             return Leaf(value, PREVIEW_TOKEN_SHOWN)  # compared, never printed
         if self.res.type == LISTENER_RULE and self._header_of(path) not in (None, PREVIEW_COLOR_HEADER):
             return Leaf(value, HEADER_VALUE_SHOWN)  # any header a rule requires may carry a secret
-        if self.res.type == METRIC_ALARM and path == ("alarmDescription",) and self.color is not None:
+        if self.res.type in ALARM_TYPES and path in COLOUR_WORDED and self.color is not None:
+            # Read with the resource's own colour word as `<colour>`: a rule that names the other colour's
+            # alarms, or a description of the other colour, still differs.
             return Leaf(re.sub(rf"\b{self.color}\b", "<colour>", value, flags=re.IGNORECASE), show(value))
         return value
 

@@ -42,6 +42,7 @@ SECURITY_GROUP: Final = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE: Final = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE: Final = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 METRIC_ALARM: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM: Final = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 
 SCHEMA_VERSION_TAG: Final = DATABASE_SCHEMA_VERSION_TAG
 # ALB header names match case-insensitively; the pack compares them lower-cased.
@@ -62,6 +63,7 @@ HUMAN_TYPES: Final[Mapping[str, str]] = {
     TARGET_GROUP: "target group",
     LISTENER_RULE: "listener rule",
     METRIC_ALARM: "alarm",
+    COMPOSITE_ALARM: "composite alarm",
     LISTENER: "listener",
     LOAD_BALANCER: "load balancer",
     SECURITY_GROUP: "security group",

@@ -1,0 +1,203 @@
+"""The guardian's handler against a moto server over HTTP: listener, target groups and targets, SSM, SNS.
+
+No runner is involved: the handler is all that runs, as when EventBridge invokes the Lambda after the
+live colour's release-health alarm goes to ALARM.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bluegreen.guardian import handler as guardian
+from tests.moto_server import MotoServer, World, build_world, client, patched_env
+
+STATE = "/bluegreen/test/guardian-state"
+RECORD = "/bluegreen/test/guardian-record"
+ALARMS = {"blue": "bluegreen-test-blue-release-health", "green": "bluegreen-test-green-release-health"}
+FINGERPRINTS = {"blue": "b" * 64, "green": "g" * 64}
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    with patched_env(server.env()):
+        yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(moto: MotoServer) -> World:
+    moto.reset()
+    return build_world(moto.endpoint)
+
+
+def write_state(world: World, live: str = "green", armed: bool = True, target_fingerprint: str | None = None) -> None:
+    """What `pulumi up` writes after the flip to `live`: the other colour is the armed rollback target."""
+    target = "blue" if live == "green" else "green"
+    world.set_weights({live: 100, target: 0})
+    state = {
+        "version": 1,
+        "stateId": "update-7",
+        "listenerArn": world.listener_arn,
+        "targetGroups": dict(world.target_groups),
+        "desired": 2,
+        "stickinessSeconds": 0,
+        "fingerprints": FINGERPRINTS,
+        "releaseHealthAlarms": ALARMS,
+        "target": {"color": target, "fingerprint": target_fingerprint or FINGERPRINTS[target], "armed": armed},
+    }
+    client("ssm", world.endpoint).put_parameter(Name=STATE, Value=json.dumps(state), Type="String", Overwrite=True)
+
+
+def alarm(color: str, value: str = "ALARM") -> dict[str, Any]:
+    """The EventBridge event for a CloudWatch alarm state change."""
+    return {
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "detail": {"alarmName": ALARMS[color], "state": {"value": value}},
+    }
+
+
+class CountingClients(guardian.Clients):
+    def __init__(self) -> None:
+        super().__init__()
+        self.modify_listener = 0
+        self.elbv2.meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        if model.name == "ModifyListener":
+            self.modify_listener += 1
+
+
+def run(event: dict[str, Any], clients: guardian.Clients | None = None, topic: str = "") -> dict[str, Any]:
+    return guardian.decide(
+        event, state_parameter=STATE, record_parameter=RECORD, topic_arn=topic, clients=clients or guardian.Clients()
+    )
+
+
+def recorded(world: World) -> dict[str, Any]:
+    return json.loads(client("ssm", world.endpoint).get_parameter(Name=RECORD)["Parameter"]["Value"])
+
+
+def subscribed_queue(world: World) -> tuple[str, str]:
+    """An SNS topic with an SQS queue subscribed, to read what the guardian publishes."""
+    sns, sqs = client("sns", world.endpoint), client("sqs", world.endpoint)
+    topic = sns.create_topic(Name="guardian")["TopicArn"]
+    queue = sqs.create_queue(QueueName="guardian-notes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return topic, queue
+
+
+def test_an_alarm_on_the_live_colour_flips_to_the_armed_healthy_target_once(world: World) -> None:
+    write_state(world, live="green")
+    topic, queue = subscribed_queue(world)
+    clients = CountingClients()
+
+    decision = run(alarm("green"), clients, topic)
+
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert clients.modify_listener == 1
+    assert decision["action"] == "rollback" and (decision["from"], decision["to"]) == ("green", "blue")
+    assert decision["fingerprints"] == FINGERPRINTS
+    assert recorded(world) == decision
+    messages = client("sqs", world.endpoint).receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(json.loads(messages[0]["Body"])["Message"])["to"] == "blue"
+
+
+def test_an_unhealthy_target_is_not_flipped_to_and_the_record_says_why(world: World) -> None:
+    write_state(world, live="green")
+    world.stop_instances("blue")
+
+    decision = run(alarm("green"))
+
+    assert world.live_weights() == {"blue": 0, "green": 100}
+    assert decision["action"] == "none"
+    assert decision["why"] == "blue has 0 healthy targets, fewer than its desired 2"
+    assert recorded(world) == decision
+
+
+def test_an_unarmed_target_is_not_flipped_to(world: World) -> None:
+    write_state(world, live="green", armed=False)
+
+    decision = run(alarm("green"))
+
+    assert (decision["action"], decision["why"]) == ("none", "the rollback target blue is not armed")
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_a_target_restaged_since_traffic_left_it_is_not_flipped_to(world: World) -> None:
+    write_state(world, live="green", target_fingerprint="0" * 64)
+
+    decision = run(alarm("green"))
+
+    assert decision["action"] == "none" and decision["why"].startswith("blue no longer runs the release traffic left")
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_a_repeated_alarm_does_not_flip_again_nor_back(world: World) -> None:
+    write_state(world, live="green")
+    clients = CountingClients()
+    assert run(alarm("green"), clients)["action"] == "rollback"
+
+    again = run(alarm("green"), clients)
+    back = run(alarm("blue"), clients)  # blue, live now, alarms too: the guardian never flips back
+
+    assert clients.modify_listener == 1
+    assert again["why"] == "green carries no traffic"
+    assert back["why"] == "green is not the recorded rollback target (nothing to roll back to)"
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_an_alarm_on_the_idle_colour_does_nothing(world: World) -> None:
+    write_state(world, live="green")
+
+    decision = run(alarm("blue"))
+
+    assert (decision["action"], decision["why"]) == ("none", "blue carries no traffic")
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
+def test_an_ok_state_change_does_nothing(world: World) -> None:
+    write_state(world, live="green")
+    assert run(alarm("green", "OK"))["why"] == "the alarm is OK, not ALARM"
+
+
+def test_two_invocations_at_once_flip_once(world: World) -> None:
+    write_state(world, live="green")
+    clients = [CountingClients(), CountingClients()]
+    start = threading.Barrier(2)
+    decisions: list[dict[str, Any]] = []
+
+    def invoke(own: guardian.Clients) -> None:
+        start.wait()
+        decisions.append(run(alarm("green"), own))
+
+    threads = [threading.Thread(target=invoke, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(c.modify_listener for c in clients) == 1
+    assert sorted(d["action"] for d in decisions) == ["none", "rollback"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_the_lambda_entry_point_reads_its_parameters_from_the_environment(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_state(world, live="green")
+    monkeypatch.setenv(guardian.STATE_PARAMETER, STATE)
+    monkeypatch.setenv(guardian.RECORD_PARAMETER, RECORD)
+
+    decision = guardian.handler(alarm("green"))
+
+    assert decision["action"] == "rollback"
+    logged = json.loads(capsys.readouterr().out)
+    assert logged["guardian"]["to"] == "blue"

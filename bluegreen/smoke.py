@@ -111,7 +111,7 @@ def load_checks(path: Path) -> CheckSuite:
         raise UsageError(
             f"checks file {path}: no check expects {{release}}, {{color}} or {{imageId}}, so the checks would pass "
             "whichever colour answered (a route that ignores the preview headers reaches the live colour). Add one, "
-            "e.g. path /version with bodyContains '\"release\": \"{release}\"'"
+            'e.g. path /version with bodyContains \'"release": "{release}"\''
         )
     return CheckSuite(
         checks=checks,

@@ -110,7 +110,7 @@ def bake(
         _print_record(ctx, record)
         record_keep(ctx, outputs, live)
         return record
-    what = ", ".join([a.name for a in seen.fired] + [f"smoke:{r.name}" for r in seen.smoke_failures])
+    what = seen.what()
     record["rollbackTo"] = previous
     if not auto_rollback:
         record["decision"] = "rollback-advised"

@@ -23,6 +23,7 @@ from bluegreen.context import Context, Timing, default_aws
 from bluegreen.contract import MAX_BAKE_MINUTES
 from bluegreen.engine import AutomationEngine, Engine
 from bluegreen.errors import ExitCode, ToolError, UsageError
+from bluegreen.interrupts import stopping_signals_interrupt
 from bluegreen.outputs import StackOutputs
 from bluegreen.registry import COMMANDS, CommandSpec, check_unique, load_commands
 from bluegreen.smoke import Fetch, urllib_fetch
@@ -275,7 +276,8 @@ def main(
             fetch=fetch,
             project_dir=args.project_dir,
         )
-        spec.run(ctx, args)  # the command reports its work under its own step
+        with stopping_signals_interrupt():  # a cancelled CI job (SIGTERM) is handled like Ctrl-C
+            spec.run(ctx, args)  # the command reports its work under its own step
     except ToolError as exc:
         code, error = exc.exit_code, exc.message
         if exc.details:

@@ -225,6 +225,9 @@ class Keys:
     ALARM_EVALUATION_MINUTES = Key("alarmEvaluationMinutes")
     BAKE_MINUTES = Key("bakeMinutes")
     BAKE_DECISION = Key("bakeDecision")
+    GUARDIAN_ARMED = Key("guardianArmed")
+    GUARDIAN_ACK = Key("guardianAck")
+    GUARDIAN_SUBSCRIPTIONS = Key("guardianSubscriptions")
     DATABASE_SCHEMA_VERSION = Key("databaseSchemaVersion")
     SCHEMA_VERSIONS = Key("SchemaVersions", per_color=True)
     MIGRATION_COMMAND = Key("migrationCommand")
@@ -302,6 +305,12 @@ class Outputs:
         "rollbackTarget",
         "The colour traffic left at the last flip, `{color, fingerprint, liveColor, liveFingerprint, kept}`: kept "
         "as it was until a bake decision for liveFingerprint is recorded (`bakeDecision`); `{}` before any flip.",
+    )
+    GUARDIAN_STATE_ID = Output(
+        "guardianStateId", "The id of the state this update wrote for the guardian; its records name it."
+    )
+    GUARDIAN_RECORD_PARAMETER = Output(
+        "guardianRecordParameter", "The SSM parameter holding the guardian's last decision record."
     )
     EDGE = Output(
         "edge",

@@ -62,6 +62,9 @@ class DeployedState:
     # Each colour's deployed release spec (`bluegreen.release_spec`); None where not exported.
     specs: Mapping[Color, ReleaseSpec] | None = None
     rollback_target: RollbackTarget | None = None  # recorded at the last flip
+    # The state the last update wrote for the guardian, and where the guardian writes its record.
+    guardian_state_id: str | None = None
+    guardian_record_parameter: str | None = None
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
@@ -117,7 +120,13 @@ class DeployedState:
             else {c: tuple(int(x) for x in listed[c] or ()) for c in COLORS},
             specs=specs if len(specs) == len(COLORS) else None,
             rollback_target=target,
+            guardian_state_id=_text(outputs.get(Outputs.GUARDIAN_STATE_ID.name())),
+            guardian_record_parameter=_text(outputs.get(Outputs.GUARDIAN_RECORD_PARAMETER.name())),
         )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _int_list(value: Any) -> bool:

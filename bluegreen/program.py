@@ -13,6 +13,7 @@ import pulumi
 
 from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
 from bluegreen.contract import COLORS
+from bluegreen.guardian_record import check_guardian_record, parse_record
 from bluegreen.images import (
     ImageError,
     architecture_problems,
@@ -36,6 +37,10 @@ def deploy(
     """
     settings = validated(settings)
     deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
+    if deployed is not None and deployed.guardian_record_parameter:
+        check_guardian_record(
+            settings, deployed.guardian_state_id, parse_record(read_parameter(deployed.guardian_record_parameter))
+        )
     wanted_type = settings.fleet.instance_type
     architectures = {wanted_type: instance_architectures(wanted_type)}
     guard = check_release(
@@ -72,6 +77,15 @@ def deploy(
     if export:
         export_outputs(service)
     return service
+
+
+def read_parameter(name: str) -> str:
+    """An SSM parameter's value through the provider (an invoke: the preview role needs ssm:GetParameter
+    on it). The last update created it, so it exists; a failed invoke fails the update (the SDK records
+    the failure of every invoke, caught or not), which is the safe side for a rollback record."""
+    import pulumi_aws as aws
+
+    return str(aws.ssm.get_parameter(name=name).value)
 
 
 def export_outputs(service: BlueGreenService) -> None:

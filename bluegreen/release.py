@@ -314,9 +314,8 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
                     ctx, outputs, target, seconds=pause_seconds, interval=ctx.timing.bake_interval, label="ramp"
                 )
             if seen.tripped:
-                fired = ", ".join(a.name for a in seen.fired)  # a ramp hold watches alarms only
                 raise RolledBackError(
-                    f"{fired} fired while {target} had {percent}% of traffic",
+                    f"{seen.what()} tripped while {target} had {percent}% of traffic",
                     details={"observation": seen.as_record()},
                 )
         stage_name = f"switch to {target}"

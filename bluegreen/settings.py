@@ -178,6 +178,16 @@ class AlarmSettings:
     bake_decision: str = ""
 
 
+GUARDIAN_MODES = ("bake", "always", "off")
+
+
+@dataclass(frozen=True)
+class GuardianSettings:
+    armed: str = "bake"  # one of GUARDIAN_MODES
+    ack: str = ""  # the `at` of a rollback record to override
+    subscriptions: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the program builds from. Every field has `Pulumi.yaml`'s default."""
@@ -188,6 +198,7 @@ class Settings:
     edge: Edge = field(default_factory=Edge)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    guardian: GuardianSettings = field(default_factory=GuardianSettings)
     tags: Mapping[str, str] = field(default_factory=dict)
     allow_live_release: bool = False
     gate_bypass: bool = False  # move traffic without the traffic gate's checks (bluegreen.gate)
@@ -267,6 +278,8 @@ VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_GUARDIAN_SUBSCRIPTIONS = 10
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,1023}$")
 
 
@@ -523,6 +536,22 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
             "empty or a release spec fingerprint (64 hex digits, from `pulumi stack output rollbackTarget`)",
         ),
     )
+    guardian = GuardianSettings(
+        armed=r.string(Keys.GUARDIAN_ARMED.key, lambda v: v in GUARDIAN_MODES, " or ".join(GUARDIAN_MODES)),
+        ack=r.string(Keys.GUARDIAN_ACK.key),
+        subscriptions=r.array(Keys.GUARDIAN_SUBSCRIPTIONS.key, str),
+    )
+    for endpoint in guardian.subscriptions:
+        if not (EMAIL.match(endpoint) or endpoint.startswith("https://")):
+            r.problems.append(
+                f"{Keys.GUARDIAN_SUBSCRIPTIONS.key} entries must be email addresses or https:// endpoints, "
+                f"got {endpoint!r}"
+            )
+    if len(guardian.subscriptions) > MAX_GUARDIAN_SUBSCRIPTIONS:
+        r.problems.append(
+            f"{Keys.GUARDIAN_SUBSCRIPTIONS.key} may list at most {MAX_GUARDIAN_SUBSCRIPTIONS} endpoints, "
+            f"got {len(guardian.subscriptions)}"
+        )
     tags = _tag_pairs(r, r.array(Keys.TAGS.key, str))
     idle_scaled_down = r.boolean(Keys.IDLE_SCALED_DOWN.key)
     if idle_scaled_down and traffic.idle_traffic_percent > 0:
@@ -537,6 +566,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         edge=edge,
         network=network,
         alarms=alarms,
+        guardian=guardian,
         tags=tags,
         allow_live_release=r.boolean(Keys.ALLOW_LIVE_RELEASE.key),
         gate_bypass=r.boolean(Keys.GATE_BYPASS.key),
@@ -606,6 +636,9 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.ALARM_EVALUATION_MINUTES.key: alarms.evaluation_minutes,
         Keys.BAKE_MINUTES.key: alarms.bake_minutes,
         Keys.BAKE_DECISION.key: alarms.bake_decision,
+        Keys.GUARDIAN_ARMED.key: settings.guardian.armed,
+        Keys.GUARDIAN_ACK.key: settings.guardian.ack,
+        Keys.GUARDIAN_SUBSCRIPTIONS.key: list(settings.guardian.subscriptions),
         Keys.DATABASE_SCHEMA_VERSION.key: settings.database_schema_version,
         Keys.MIGRATION_COMMAND.key: settings.migration_command,
         Keys.INSTANCE_POLICY_ARNS.key: list(fleet.instance_policy_arns),

@@ -28,10 +28,20 @@ class Observation:
     smoke_failures: list[CheckResult] = field(default_factory=list)
     last_states: list[AlarmState] = field(default_factory=list)
     standby_health: TargetCounts | None = None
+    # Set when the watched colour has fewer healthy targets than its desired capacity: a dying colour
+    # trips the watch before its alarms' evaluation periods have passed.
+    short_of_targets: str | None = None
 
     @property
     def tripped(self) -> bool:
-        return bool(self.fired or self.smoke_failures)
+        return bool(self.fired or self.smoke_failures or self.short_of_targets)
+
+    def what(self) -> str:
+        """What tripped, e.g. `bluegreen-dev-green-5xx-rate, targets: green has 0/2 healthy`."""
+        parts = [a.name for a in self.fired] + [f"smoke:{r.name}" for r in self.smoke_failures]
+        if self.short_of_targets:
+            parts.append(f"targets: {self.short_of_targets}")
+        return ", ".join(parts)
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -45,6 +55,7 @@ class Observation:
                 {"check": r.name, "detail": r.detail, "attempts": r.attempts} for r in self.smoke_failures
             ],
             "alarms": {a.name: a.state for a in self.last_states},
+            "shortOfTargets": self.short_of_targets,
         }
 
 
@@ -133,6 +144,7 @@ def watch(
     if not names:
         raise OutputError(f"{color}AlarmNames", "is empty, so there is nothing to watch")
     smoke = (suite, smoke_base_url(outputs, base_url)) if suite is not None else None
+    desired = aws.desired_capacity(outputs.asg_name(color))  # fixed while it is watched
     start = ctx.clock.monotonic()
     started_at = iso(ctx.clock.now())
     polls = 0
@@ -144,6 +156,8 @@ def watch(
         if smoke is not None and not fired:
             results = smoke_color(ctx, outputs, color, suite=smoke[0], url=smoke[1])
             smoke_failures = [r for r in results if not r.ok]
+        counts = health(ctx, outputs, color)
+        short = f"{color} has {counts.describe()}, desired {desired}" if counts.healthy < desired else None
         standby_health = health(ctx, outputs, standby) if standby else None
         elapsed = ctx.clock.monotonic() - start
         observation = Observation(
@@ -156,6 +170,7 @@ def watch(
             smoke_failures=smoke_failures,
             last_states=states,
             standby_health=standby_health,
+            short_of_targets=short,
         )
         if observation.tripped:
             return observation

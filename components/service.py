@@ -33,6 +33,7 @@ from bluegreen.user_data import boot_script_fingerprint
 from .alarms import ColorAlarms, ColorAlarmsArgs
 from .dashboard import Dashboard, DashboardArgs
 from .environment import Environment, EnvironmentArgs, ResolvedRelease
+from .guardian import Guardian, GuardianArgs
 from .load_balancer import LoadBalancer, LoadBalancerArgs
 from .network import Network, NetworkArgs
 from .router import Router, RouterArgs
@@ -71,6 +72,8 @@ class BlueGreenService(pulumi.ComponentResource):
     specs: dict[Color, ColorSpec]
     rollback_target: RollbackTarget | None
     gate: TrafficGate
+    guardian: Guardian
+    guardian_state_id: pulumi.Output[str]
     instance_profiles: dict[Color, aws.iam.InstanceProfile]
 
     def __init__(
@@ -217,6 +220,19 @@ class BlueGreenService(pulumi.ComponentResource):
             ),
             child,
         )
+        self.guardian_state_id, state = self._guardian_state()
+        self.guardian = Guardian(
+            f"{name}-guardian",
+            GuardianArgs(
+                parameter_prefix=f"/bluegreen/{pulumi.get_project()}/{pulumi.get_stack()}",
+                listener_arn=self.router.production_listener.arn,
+                release_health_alarms={c: self.alarms[c].release_health.alarm_name for c in COLORS},
+                state=state,
+                subscriptions=settings.guardian.subscriptions,
+                tags=tags,
+            ),
+            child,
+        )
         self.dashboard = Dashboard(
             f"{name}-dashboard",
             DashboardArgs(
@@ -236,6 +252,40 @@ class BlueGreenService(pulumi.ComponentResource):
                 "weights": dict(self.weights),
             }
         )
+
+    def _guardian_state(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """The guardian's view of this update (`bluegreen.guardian.handler` reads it) and its id."""
+        settings, target = self.settings, self.rollback_target
+        mode = settings.guardian.armed
+        armed = target is not None and (mode == "always" or (mode == "bake" and target.kept))
+        fixed: dict[str, Any] = {
+            "version": 1,
+            "desired": settings.fleet.desired_capacity,
+            "stickinessSeconds": settings.traffic.stickiness_seconds,
+            "fingerprints": {c: self.release_spec(c).fingerprint for c in COLORS},
+            "target": None
+            if target is None
+            else {"color": target.color, "fingerprint": target.fingerprint, "armed": armed},
+            # A new acknowledgement is a new state: the guardian may act again on the same alarm.
+            "ack": settings.guardian.ack,
+        }
+
+        def build(listener: str, blue_tg: str, green_tg: str, blue_alarm: str, green_alarm: str) -> dict[str, Any]:
+            state = {
+                **fixed,
+                "listenerArn": listener,
+                "targetGroups": {"blue": blue_tg, "green": green_tg},
+                "releaseHealthAlarms": {"blue": blue_alarm, "green": green_alarm},
+            }
+            state_id = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+            return {**state, "stateId": state_id}
+
+        full = pulumi.Output.all(
+            self.router.production_listener.arn,
+            *(self.environments[c].target_group.arn for c in COLORS),
+            *(self.alarms[c].release_health.alarm_name for c in COLORS),
+        ).apply(lambda values: build(*values))
+        return full.apply(lambda s: str(s["stateId"])), full.apply(lambda s: json.dumps(s, sort_keys=True))
 
     def url(self) -> pulumi.Output[str]:
         """Where the service answers: `https://<publicHostname>` when set, else the ALB's DNS name."""
@@ -282,6 +332,8 @@ class BlueGreenService(pulumi.ComponentResource):
             out[Outputs.RELEASE_HEALTH_ALARM.name(color)] = self.alarms[color].release_health.alarm_name
         target = self.rollback_target
         out[Outputs.ROLLBACK_TARGET.name()] = target.to_output() if target is not None else {}
+        out[Outputs.GUARDIAN_STATE_ID.name()] = self.guardian_state_id
+        out[Outputs.GUARDIAN_RECORD_PARAMETER.name()] = self.guardian.record_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
         out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER

@@ -123,6 +123,53 @@ CW_TAG_VALUE = model_string("cloudwatch", "TagValue")
 IAM_TAG_KEY = every(model_string("iam", "tagKeyType"), not_prefixed("aws:"))
 IAM_TAG_VALUE = model_string("iam", "tagValueType")
 
+LAMBDA_TAG_KEY = every(model_string("lambda", "TagKey"), not_prefixed("aws:"))
+LAMBDA_TAG_VALUE = model_string("lambda", "TagValue")
+SSM_TAG_KEY = every(model_string("ssm", "TagKey"), not_prefixed("aws:"))
+SSM_TAG_VALUE = model_string("ssm", "TagValue")
+SNS_TAG_KEY = every(model_string("sns", "TagKey"), not_prefixed("aws:"))
+SNS_TAG_VALUE = model_string("sns", "TagValue")
+EVENTS_TAG_KEY = every(model_string("events", "TagKey"), not_prefixed("aws:"))
+EVENTS_TAG_VALUE = model_string("events", "TagValue")
+LOGS_TAG_KEY = every(model_string("logs", "TagKey"), not_prefixed("aws:"))
+LOGS_TAG_VALUE = model_string("logs", "TagValue")
+# PutRetentionPolicy retentionInDays: the values CloudWatch Logs accepts (API reference, PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+# Standard-tier parameters hold up to 4 KB (SSM PutParameter, Value; the model leaves the length out).
+SSM_STANDARD_VALUE = lambda value, _: None if len(str(value).encode()) <= 4096 else "over 4 KB (Standard tier)"  # noqa: E731
+
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+PARAMETER = "aws:ssm/parameter:Parameter"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
 LB = "aws:lb/loadBalancer:LoadBalancer"
 TG = "aws:lb/targetGroup:TargetGroup"
 LISTENER = "aws:lb/listener:Listener"
@@ -511,6 +558,50 @@ RULES: tuple[Rule, ...] = (
         between(1, 128),
         "a header value: up to 128 characters",
     ),
+    # -- the guardian ------------------------------------------------------------------------------------
+    Rule((FUNCTION,), r"handler", model_string("lambda", "Handler"), "botocore lambda Handler"),
+    Rule((FUNCTION,), r"runtime", model_enum("lambda", "Runtime"), "botocore lambda Runtime"),
+    Rule((FUNCTION,), r"timeout", model_range("lambda", "Timeout"), "botocore lambda Timeout"),
+    Rule((FUNCTION,), r"memorySize", model_range("lambda", "MemorySize"), "botocore lambda MemorySize"),
+    Rule(
+        (FUNCTION,),
+        r"reservedConcurrentExecutions",
+        model_range("lambda", "ReservedConcurrentExecutions"),
+        "botocore lambda ReservedConcurrentExecutions",
+    ),
+    Rule((FUNCTION,), r"loggingConfig\.logFormat", model_enum("lambda", "LogFormat"), "botocore lambda LogFormat"),
+    Rule((FUNCTION,), r"tags\.<key>", LAMBDA_TAG_KEY, "botocore lambda TagKey"),
+    Rule((FUNCTION,), r"tags\[.+\]", LAMBDA_TAG_VALUE, "botocore lambda TagValue"),
+    Rule((PERMISSION,), r"action", model_string("lambda", "Action"), "botocore lambda Action"),
+    Rule((PERMISSION,), r"principal", model_string("lambda", "Principal"), "botocore lambda Principal"),
+    Rule((ROLE_POLICY,), r"policy", model_string("iam", "policyDocumentType"), "botocore iam policyDocumentType"),
+    Rule((PARAMETER,), r"name", model_string("ssm", "PSParameterName"), "botocore ssm PSParameterName"),
+    Rule((PARAMETER,), r"description", model_string("ssm", "ParameterDescription"), "botocore ssm"),
+    Rule((PARAMETER,), r"tier", model_enum("ssm", "ParameterTier"), "botocore ssm ParameterTier"),
+    Rule((PARAMETER,), r"type", model_enum("ssm", "ParameterType"), "botocore ssm ParameterType"),
+    Rule((PARAMETER,), r"value(\.value)?", SSM_STANDARD_VALUE, "SSM PutParameter Value, Standard tier"),
+    Rule((PARAMETER,), r"tags\.<key>", SSM_TAG_KEY, "botocore ssm TagKey"),
+    Rule((PARAMETER,), r"tags\[.+\]", SSM_TAG_VALUE, "botocore ssm TagValue"),
+    Rule((TOPIC,), r"tags\.<key>", SNS_TAG_KEY, "botocore sns TagKey"),
+    Rule((TOPIC,), r"tags\[.+\]", SNS_TAG_VALUE, "botocore sns TagValue"),
+    Rule(
+        (SUBSCRIPTION,),
+        r"protocol",
+        lambda v, _: None if v in ("email", "https") else f"not one of the protocols the program uses: {v!r}",
+        "SNS Subscribe Protocol (email, https among others)",
+    ),
+    Rule((EVENT_RULE,), r"description", model_string("events", "RuleDescription"), "botocore events RuleDescription"),
+    Rule((EVENT_RULE,), r"eventPattern", model_string("events", "EventPattern"), "botocore events EventPattern"),
+    Rule((EVENT_RULE,), r"tags\.<key>", EVENTS_TAG_KEY, "botocore events TagKey"),
+    Rule((EVENT_RULE,), r"tags\[.+\]", EVENTS_TAG_VALUE, "botocore events TagValue"),
+    Rule(
+        (LOG_GROUP,),
+        r"retentionInDays",
+        lambda v, _: None if v in LOG_RETENTION_DAYS else f"not a retention CloudWatch Logs accepts: {v!r}",
+        "CloudWatch Logs PutRetentionPolicy retentionInDays",
+    ),
+    Rule((LOG_GROUP,), r"tags\.<key>", LOGS_TAG_KEY, "botocore logs TagKey"),
+    Rule((LOG_GROUP,), r"tags\[.+\]", LOGS_TAG_VALUE, "botocore logs TagValue"),
 )
 
 # Leaves no AWS rule constrains beyond their type, each reviewed.
@@ -537,6 +628,21 @@ REVIEWED: tuple[tuple[str, str, str], ...] = (
     (TG, r"healthCheck\.enabled", "boolean"),
     (ALARM, r"(alarmActions|okActions|insufficientDataActions)\[\d+\]", "SNS/Lambda ARNs"),
     ("random:index/randomPassword:RandomPassword", r"(special|upper|lower|numeric)", "booleans"),
+    (FUNCTION, r"code\.archive\..+", "the guardian's files, zipped by the engine (a few KB; Lambda allows 50 MB)"),
+    (
+        FUNCTION,
+        r"role|environment\.variables\..+",
+        "references: the role's ARN, the parameters' names, the topic ARN",
+    ),
+    (PERMISSION, r"function", "the function's own name"),
+    ("aws:cloudwatch/eventTarget:EventTarget", r"rule", "the rule's own name"),
+    (ROLE_POLICY, r"role", "the role's own id"),
+    (
+        PARAMETER,
+        r"value\.4dabf18193072939515e22adb298388d",
+        "the SDK's secret marker: pulumi-aws keeps the value secret",
+    ),
+    (SUBSCRIPTION, r"topic|endpoint", "the topic's ARN; endpoints are checked in config (guardianSubscriptions)"),
     (
         "pulumi-python:dynamic/bluegreen:TrafficGate",
         r".*",

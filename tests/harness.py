@@ -94,9 +94,16 @@ def _fake_id(type_: str, name: str) -> str:
 class _Mocks(pulumi.runtime.Mocks):
     """Answers like AWS would: ids, ARNs and the attributes the program reads."""
 
-    def __init__(self, previous_outputs: Mapping[str, Any] | None, image: str) -> None:
+    def __init__(
+        self, previous_outputs: Mapping[str, Any] | None, image: str, parameters: Mapping[str, str] | None = None
+    ) -> None:
         self.previous_outputs = dict(previous_outputs or {})
         self.image = image
+        self.parameters = dict(parameters or {})  # SSM parameters in the account, by name
+        # The last update created the guardian's record parameter, empty until the guardian writes it.
+        record = self.previous_outputs.get("guardianRecordParameter")
+        if isinstance(record, str):
+            self.parameters.setdefault(record, "{}")
         self.invokes: list[tuple[str, dict[str, Any]]] = []
         self.stack_references: list[tuple[str, str]] = []  # (logical name, the stack it reads)
 
@@ -118,9 +125,24 @@ class _Mocks(pulumi.runtime.Mocks):
             state["latestVersion"] = 1
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[: int(args.inputs.get("length", 32))]
-        elif args.typ in ("aws:autoscaling/group:Group", "aws:cloudwatch/metricAlarm:MetricAlarm"):
+        elif args.typ in (
+            "aws:autoscaling/group:Group",
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+            "aws:cloudwatch/eventRule:EventRule",
+            "aws:lambda/function:Function",
+        ):
             state.setdefault("name", f"{args.name}-{rid[:7]}")
         return rid, state
+
+    def _parameter(self, name: str) -> dict[str, Any]:
+        """GetParameter: the account's parameters, and the public AL2023 AMI parameters."""
+        if name in self.parameters:
+            value = self.parameters[name]
+        elif name.startswith("/aws/service/"):
+            value = LOOKED_UP_ARM_AMI if name.endswith("arm64") and self.image == LOOKED_UP_AMI else self.image
+        else:
+            raise RuntimeError(f"ParameterNotFound: {name}")  # as GetParameter answers
+        return {"id": name, "name": name, "type": "String", "value": value, "version": 1}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.invokes.append((args.token, dict(args.args)))
@@ -130,9 +152,7 @@ class _Mocks(pulumi.runtime.Mocks):
                 "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"],
             }, []
         if args.token == "aws:ssm/getParameter:getParameter":
-            name = args.args["name"]
-            value = LOOKED_UP_ARM_AMI if name.endswith("arm64") and self.image == LOOKED_UP_AMI else self.image
-            return {"id": name, "name": name, "type": "String", "value": value, "version": 1}, []
+            return self._parameter(args.args["name"]), []
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
             family = args.args["instanceType"].split(".")[0]
             graviton = bool(re.search(r"\dg[a-z]*$", family)) or family == "a1"
@@ -185,8 +205,8 @@ class _RecordingMonitor(MockMonitor):
                     urn=response.urn,
                     parent=request.parent or None,
                     custom=bool(request.custom),
-                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
-                    outputs={**state, "id": response.id},
+                    inputs=_comparable(pulumi.runtime.rpc.deserialize_properties(request.object)),
+                    outputs=_comparable({**state, "id": response.id}),
                     dependencies=list(request.dependencies),
                     replace_on_changes=list(request.replaceOnChanges),
                     provider=request.provider,
@@ -194,6 +214,22 @@ class _RecordingMonitor(MockMonitor):
                 )
             )
         return response
+
+
+def _comparable(value: Any) -> Any:
+    """Inputs with assets and archives as what they hold: the engine compares them by content hash, so two
+    runs that package the same files send the same archive."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {path: _comparable(item) for path, item in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset):
+        return {"file": str(value.path)}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    return value
 
 
 def _alias_urns(urn: str, request: Any) -> list[str]:
@@ -261,6 +297,7 @@ def run_program(
     looked_up_image: str = LOOKED_UP_AMI,
     project_dir: Path = PROJECT_DIR,
     project_config: Mapping[str, str] | None = None,
+    parameters: Mapping[str, str] | None = None,
     _registered: list[Registered] | None = None,
 ) -> Recording:
     """Run `__main__.py` with the dev stack's config plus `overrides` (un-namespaced `bluegreen:` keys).
@@ -269,7 +306,7 @@ def run_program(
     project name, with `project_config` (full keys) as the rest of its config.
     """
     project = str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
-    mocks = _Mocks(previous_outputs, looked_up_image)
+    mocks = _Mocks(previous_outputs, looked_up_image, parameters)
     monitor = _RecordingMonitor(mocks)
     if _registered is not None:
         monitor.registered = _registered
@@ -357,11 +394,12 @@ def diff(before: Recording, after: Recording) -> Diff:
 def run_failing(
     overrides: Mapping[str, Any] | None = None,
     previous_outputs: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> tuple[BaseException, list[Registered]]:
     """Run a program that must fail; returns the error and whatever was registered before it."""
     registered: list[Registered] = []
     try:
-        run_program(overrides, previous_outputs, _registered=registered)
+        run_program(overrides, previous_outputs, parameters=parameters, _registered=registered)
     except Exception as error:
         return error, registered
     raise AssertionError(f"program succeeded with overrides {overrides!r}")

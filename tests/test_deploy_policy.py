@@ -41,8 +41,23 @@ def test_the_deploy_role_may_create_the_instances_role_and_profile_and_nothing_e
     assert not allows("iam:CreateRole", "arn:aws:iam::ACCOUNT_ID:role/Admin")
 
 
-def test_the_instances_role_is_passed_to_ec2_only() -> None:
-    (passing,) = statements("iam:PassRole")
+def test_each_role_is_passed_to_its_own_service_only() -> None:
+    passing = {s["Resource"]: s["Condition"] for s in statements("iam:PassRole")}
 
-    assert passing["Resource"] == "arn:aws:iam::ACCOUNT_ID:role/bluegreen-instance-role-*"
-    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    assert passing == {
+        "arn:aws:iam::ACCOUNT_ID:role/bluegreen-instance-role-*": {
+            "StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}
+        },
+        "arn:aws:iam::ACCOUNT_ID:role/bluegreen-guardian-role-*": {
+            "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}
+        },
+    }
+
+
+def test_the_deploy_role_may_create_the_guardian_and_no_other_function() -> None:
+    assert allows(
+        "lambda:CreateFunction", "arn:aws:lambda:REGION:ACCOUNT_ID:function:bluegreen-guardian-function-abcdefg"
+    )
+    assert not allows("lambda:CreateFunction", "arn:aws:lambda:REGION:ACCOUNT_ID:function:payments")
+    assert allows("iam:PutRolePolicy", "arn:aws:iam::ACCOUNT_ID:role/bluegreen-guardian-role-abcdefg")
+    assert not allows("iam:PutRolePolicy", "arn:aws:iam::ACCOUNT_ID:role/bluegreen-instance-role-abcdefg")

@@ -93,11 +93,14 @@ def test_a_flip_changes_only_the_listener(base):
     flipped = run_program({"activeColor": "green"}, previous_outputs=deployed(base))
     outcome = simulate(flipped, before=base)
     assert_finishes_cleanly(outcome)
-    # The gate checks green first; the listener moves after it.
-    assert [(s.name, s.op) for s in outcome.finished if s.op != "same"] == [
+    # The gate checks green first; the listener moves after it; the guardian's state records the new target.
+    changed = [(s.name, s.op) for s in outcome.finished if s.op != "same"]
+    assert sorted(changed) == [
         ("bluegreen-gate", "update"),
+        ("bluegreen-guardian-state", "update"),
         ("bluegreen-router-http", "update"),
     ]
+    assert changed.index(("bluegreen-gate", "update")) < changed.index(("bluegreen-router-http", "update"))
 
 
 # -- the model catches the orders that hang or leak traffic ----------------------------------------

@@ -81,7 +81,8 @@ def run(event: dict[str, Any], clients: guardian.Clients | None = None, topic: s
 
 
 def recorded(world: World) -> dict[str, Any]:
-    return json.loads(client("ssm", world.endpoint).get_parameter(Name=RECORD)["Parameter"]["Value"])
+    value: dict[str, Any] = json.loads(client("ssm", world.endpoint).get_parameter(Name=RECORD)["Parameter"]["Value"])
+    return value
 
 
 def subscribed_queue(world: World) -> tuple[str, str]:

@@ -47,7 +47,7 @@ def test_requirements_name_the_policy_sdk():
 
 def test_names_are_unique_kebab_case():
     names = [p.name for p in POLICIES]
-    assert len(set(names)) == len(names) == 12
+    assert len(set(names)) == len(names) == 13
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", name) for name in names)
 
 
@@ -82,6 +82,7 @@ def test_cross_resource_checks_are_stack_policies():
         "database-schema-compatibility",
         "instance-ingress-from-alb-only",
         "http-redirects-to-https",
+        "guardian-armed",
     }
 
 

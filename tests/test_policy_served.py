@@ -42,6 +42,7 @@ STACK_POLICIES = {
     "database-schema-compatibility",
     "instance-ingress-from-alb-only",
     "http-redirects-to-https",
+    "guardian-armed",
 }
 RESOURCE_POLICIES = {
     "production-traffic-split",

@@ -4,29 +4,46 @@ from __future__ import annotations
 
 from tests.harness import deployed, diff, run_program
 
+# The state the guardian reads (listener, fingerprints, rollback target): every update that moves
+# traffic or restages a colour rewrites this one SSM parameter's value, in place.
+GUARDIAN_STATE = {"bluegreen-guardian-state": ["value"]}
+
 
 def test_flip_changes_only_the_production_listener_in_place():
     blue = run_program({"activeColor": "blue"})
     green = run_program({"activeColor": "green"}, previous_outputs=deployed(blue))
     change = diff(blue, green)
     assert change.added == [] and change.removed == []
-    # The listener, and the traffic gate that checks green before the listener moves.
-    assert change.changed == {"bluegreen-router-http": ["defaultActions"], "bluegreen-gate": ["colors"]}
+    # The listener, the traffic gate that checks green before the listener moves, and the guardian's state.
+    assert change.changed == {
+        "bluegreen-router-http": ["defaultActions"],
+        "bluegreen-gate": ["colors"],
+        **GUARDIAN_STATE,
+    }
 
 
 def test_rollback_is_the_same_one_resource_change_back():
     blue = run_program({"activeColor": "blue"})
     green = run_program({"activeColor": "green"}, previous_outputs=deployed(blue))
     back = run_program({"activeColor": "blue"}, previous_outputs=deployed(green))
-    assert diff(green, back).changed == {"bluegreen-router-http": ["defaultActions"], "bluegreen-gate": ["colors"]}
-    assert diff(blue, back).touched == set()
+    assert diff(green, back).changed == {
+        "bluegreen-router-http": ["defaultActions"],
+        "bluegreen-gate": ["colors"],
+        **GUARDIAN_STATE,
+    }
+    # Back where it started but for the guardian's state, which now records green as the rollback target.
+    assert diff(blue, back).touched == set(GUARDIAN_STATE)
 
 
 def test_flip_with_https_changes_only_the_https_listener():
     cert = {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"}
     blue = run_program({**cert, "activeColor": "blue"})
     green = run_program({**cert, "activeColor": "green"}, previous_outputs=deployed(blue))
-    assert diff(blue, green).changed == {"bluegreen-router-https": ["defaultActions"], "bluegreen-gate": ["colors"]}
+    assert diff(blue, green).changed == {
+        "bluegreen-router-https": ["defaultActions"],
+        "bluegreen-gate": ["colors"],
+        **GUARDIAN_STATE,
+    }
 
 
 def test_starting_a_canary_changes_only_the_listener():
@@ -40,7 +57,7 @@ def test_staging_the_idle_colour_touches_only_that_colour():
     staged = run_program({"greenRelease": "v2.0.0"}, previous_outputs=deployed(base))
     change = diff(base, staged)
     assert change.added == [] and change.removed == []
-    assert set(change.changed) == {"bluegreen-green-tg", "bluegreen-green-lt", "bluegreen-green-asg"}
+    assert set(change.changed) == {"bluegreen-green-tg", "bluegreen-green-lt", "bluegreen-green-asg", *GUARDIAN_STATE}
     assert change.changed["bluegreen-green-lt"] == ["tagSpecifications", "tags", "userData"]
 
 
@@ -51,6 +68,7 @@ def test_staging_a_new_image_on_the_idle_colour_touches_only_that_colour():
         "bluegreen-green-tg",
         "bluegreen-green-lt",
         "bluegreen-green-asg",
+        *GUARDIAN_STATE,
     }
     assert "imageId" in diff(base, staged).changed["bluegreen-green-lt"]
 
@@ -70,7 +88,11 @@ def test_declaring_schema_support_updates_tags_in_place_without_a_new_launch_tem
     base = run_program(on)
     # On idle green: schema support is part of the release, so the guard refuses it on live blue.
     declared = run_program({**on, "greenSchemaVersions": [1, 2]}, previous_outputs=deployed(base))
-    assert diff(base, declared).changed == {"bluegreen-green-tg": ["tags"], "bluegreen-green-asg": ["tags"]}
+    assert diff(base, declared).changed == {
+        "bluegreen-green-tg": ["tags"],
+        "bluegreen-green-asg": ["tags"],
+        **GUARDIAN_STATE,  # green's fingerprint covers its schema support
+    }
 
 
 def test_changing_user_tags_updates_tags_in_place_and_never_touches_a_launch_template():

@@ -140,7 +140,8 @@ def test_reordering_the_policies_replaces_nothing() -> None:
 def test_without_policies_there_is_no_instance_profile() -> None:
     rec = run_program()
 
-    assert rec.of_type("aws:iam/role:Role") == []
+    assert [r.name for r in rec.of_type("aws:iam/role:Role")] == ["bluegreen-guardian-role"]  # the guardian's own
+    assert rec.of_type("aws:iam/instanceProfile:InstanceProfile") == []
     assert rec.by_name("bluegreen-blue-lt").inputs.get("iamInstanceProfile") is None
 
 

@@ -99,7 +99,7 @@ def test_every_documented_output_is_exported():
     expected = {
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
-        "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget",
+        "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianRecordParameter",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")

@@ -165,6 +165,14 @@ def state(**changes: Any) -> DeployedState:
     return DeployedState(**{**base, **changes})
 
 
+def guardian_of(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Where the deployed stack's guardian state and record are (DeployedState's guardian fields)."""
+    return {
+        "guardian_state_id": outputs["guardianStateId"],
+        "guardian_record_parameter": outputs["guardianRecordParameter"],
+    }
+
+
 def no_lookup() -> str:
     raise AssertionError("the AMI lookup ran although both colours pin an image")
 
@@ -240,8 +248,10 @@ def test_an_override_turns_every_refusal_into_a_warning_and_keeps_the_images():
 
 def test_deployed_state_reads_the_guards_outputs(live_blue):
     read = DeployedState.from_outputs({**live_blue, "blueWeight": "100", "greenWeight": "0"})
-    assert read == state(), "weights are read as numbers, idleScaledDown defaults to false"
-    assert DeployedState.from_outputs({**live_blue, "idleScaledDown": True}) == state(idle_scaled_down=True)
+    assert read == state(**guardian_of(live_blue)), "weights are read as numbers, idleScaledDown defaults to false"
+    assert DeployedState.from_outputs({**live_blue, "idleScaledDown": True}) == state(
+        idle_scaled_down=True, **guardian_of(live_blue)
+    )
     assert DeployedState.from_outputs({}) is None
 
 
@@ -269,7 +279,7 @@ def test_allow_incomplete_turns_the_refusal_into_a_warning(live_blue):
         "outputs greenWeight are missing or invalid (activeColor='blue'), so it cannot tell which colour serves "
         f"traffic. {RECOVERY}"
     ]
-    assert deployed_state(live_blue) == (state(), [])
+    assert deployed_state(live_blue) == (state(**guardian_of(live_blue)), [])
 
 
 def test_the_guard_reads_this_stacks_own_outputs():

@@ -39,6 +39,7 @@ from tests.moto_server import (
     SmokeTarget,
     World,
     build_world,
+    client,
     patched_env,
 )
 
@@ -383,10 +384,16 @@ def test_a_quiet_bake_keeps_the_colour_and_records_every_poll(
         "minutes": 1.0,
         "decision": "keep",
         "rollbackTo": None,
+        "shortOfTargets": None,
     }
-    # Each poll reads the alarms and the rollback target's health, so that a rollback decided at
-    # any poll goes straight to its one ModifyListener call.
-    assert tool.log.calls == ["<config>", "<outputs>", *["DescribeAlarms", "DescribeTargetHealth"] * 5]
+    # Each poll reads the alarms, the live colour's health (a colour short of targets is a rollback) and
+    # the rollback target's, so that a rollback decided at any poll goes straight to its ModifyListener.
+    assert tool.log.calls == [
+        "<config>",
+        "<outputs>",
+        "DescribeAutoScalingGroups",  # the live colour's desired capacity, once
+        *["DescribeAlarms", "DescribeTargetHealth", "DescribeTargetHealth"] * 5,
+    ]
     assert clock.sleeps[-4:] == [15, 15, 15, 15]
     bake_step = next(s for s in run.doc["steps"] if s["name"] == "bake green for 1 min")
     assert (bake_step["status"], bake_step["detail"]) == ("ok", "no alarm")
@@ -467,12 +474,15 @@ def test_an_alarm_during_bake_rolls_back_with_one_write_and_no_further_reads(
     assert run.code == 3
     assert run.doc["error"] == f"{GREEN_5XX} fired during bake; traffic is back on blue"
     # what was read on the poll that fired is all the rollback needs: its next call is the write
-    assert tool.log.calls[:7] == [
+    assert tool.log.calls[:10] == [
         "<config>",
         "<outputs>",
+        "DescribeAutoScalingGroups",
         "DescribeAlarms",
         "DescribeTargetHealth",
+        "DescribeTargetHealth",
         "DescribeAlarms",
+        "DescribeTargetHealth",
         "DescribeTargetHealth",
         "ModifyListener",
     ]
@@ -520,7 +530,8 @@ def test_bake_without_rollback_advises_and_leaves_traffic_where_it_is(
     assert run.doc["error"] == f"{GREEN_5XX} tripped during bake; --no-rollback given, traffic left on green"
     record = run.doc["result"]["decision"]
     assert (record["decision"], record["rollbackTo"]) == ("rollback-advised", "blue")
-    assert "DescribeTargetHealth" not in tool.log.calls  # nothing to roll back to, so no standby to read
+    # Each poll reads green's own health; nothing is rolled back to, so no standby is read.
+    assert tool.log.calls.count("DescribeTargetHealth") == record["polls"] == 2
     assert "ModifyListener" not in tool.log.calls
     assert world.live_weights() == {"blue": 0, "green": 100}
 
@@ -887,6 +898,64 @@ def test_ctrl_c_mid_ramp_puts_traffic_back_on_the_old_colour(
     assert engine.config_values["idleTrafficPercent"] == "0"
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_cancelled_job_mid_ramp_puts_traffic_back_and_config_too(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock, stop: signal.Signals
+) -> None:
+    # A CI runner cancels the job (SIGTERM) or the terminal closes (SIGHUP) while 10% is on green.
+    stage_and_verify(tool, checks)
+    holds = engine.up_count + 1
+
+    def cancel(_engine: FakeEngine, count: int) -> None:
+        if count == holds:
+            clock.at(clock.t + 5, lambda: signal.raise_signal(stop))
+
+    engine.after_up = cancel
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "30")
+
+    assert run.code == 130
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert engine.config_values["activeColor"] == "blue"
+    assert engine.config_values["idleTrafficPercent"] == "0"
+    assert signal.getsignal(stop) is signal.SIG_DFL  # the tool put the default handling back
+
+
+def lose_targets(world: World, color: str) -> None:
+    """The colour's instances drop out of its target group (a crash loop, a bad deploy of its own)."""
+    targets = [{"Id": instance} for instance in world.instances(color)]
+    client("elbv2", world.endpoint).deregister_targets(TargetGroupArn=world.target_groups[color], Targets=targets)
+
+
+def test_a_colour_that_loses_its_targets_during_a_ramp_hold_is_rolled_back_before_any_alarm(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    stage_and_verify(tool, checks)
+    holds = engine.up_count + 1
+    engine.after_up = lambda _e, count: (
+        clock.at(clock.t + 5, lambda: lose_targets(world, "green")) if count == holds else None
+    )
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "120")
+
+    assert run.code == 3
+    assert "targets: green has 0/0 healthy, desired 2" in run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}  # never reached 50%, let alone 100%
+
+
+def test_a_bake_of_a_colour_that_lost_its_targets_rolls_back(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    clock.at(clock.t + 30, lambda: lose_targets(world, "green"))
+
+    run = tool("bake", "--minutes", "5")
+
+    assert run.code == 3
+    assert run.doc["result"]["decision"]["shortOfTargets"] == "green has 0/0 healthy, desired 2"
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
 def test_failed_up_mid_ramp_restores_and_reconciles(tool: Tool, world: World, engine: FakeEngine, checks: Path) -> None:
     stage_and_verify(tool, checks)
     failing = engine.up_count + 2
@@ -941,7 +1010,7 @@ def test_alarm_during_a_ramp_step_rolls_back(
     run = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "15")
 
     assert run.code == 3
-    assert f"{GREEN_5XX} fired while green had 10% of traffic" in run.doc["error"]
+    assert f"{GREEN_5XX} tripped while green had 10% of traffic" in run.doc["error"]
     assert world.live_weights() == {"blue": 100, "green": 0}
     assert engine.config_values["activeColor"] == "blue"
 
@@ -1715,7 +1784,7 @@ def test_two_alarms_during_a_ramp_are_both_named_and_recorded(
     run = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "15")
 
     assert run.code == 3
-    assert run.doc["error"].startswith(f"{GREEN_5XX}, {GREEN_P99} fired while green had 10% of traffic")
+    assert run.doc["error"].startswith(f"{GREEN_5XX}, {GREEN_P99} tripped while green had 10% of traffic")
     fired = run.doc["result"]["details"]["observation"]["fired"]
     assert [f["alarm"] for f in fired] == [GREEN_5XX, GREEN_P99]
 

@@ -10,6 +10,7 @@ from typing import Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
+from .guardian import GUARDIAN_ARMED
 from .parity import PARITY
 from .rollback import DATABASE_SCHEMA, ROLLBACK_READINESS
 from .security import DROP_INVALID_HEADERS, HTTPS_REDIRECT, IMDSV2, INSTANCE_INGRESS, NO_PUBLIC_IP, TLS_POLICY
@@ -18,7 +19,7 @@ from .traffic import PREVIEW_RULES, PRODUCTION_TARGETS, PRODUCTION_TRAFFIC
 PACK_NAME: Final = "bluegreen"
 PACK_DESCRIPTION: Final = (
     "Blue-green release guard rails: colour parity, the production traffic split, rollback readiness, "
-    "shared-database schema compatibility and the security baseline."
+    "shared-database schema compatibility, the guardian's wiring and the security baseline."
 )
 PACK_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
 
@@ -29,6 +30,7 @@ POLICIES: Final[list[Policy]] = [
     PREVIEW_RULES,
     ROLLBACK_READINESS,
     DATABASE_SCHEMA,
+    GUARDIAN_ARMED,
     IMDSV2,
     NO_PUBLIC_IP,
     INSTANCE_INGRESS,

@@ -101,3 +101,20 @@ def is_set_field(type_: str, path: tuple[object, ...]) -> bool:
         and all((p == "*" and isinstance(s, int)) or p == s for p, s in zip(pattern, path, strict=True))
         for pattern in SET_FIELDS.get(type_, ())
     )
+
+
+# The guardian's resources (components/guardian.py): one of each per stack, named without a colour, so
+# blue-green-parity never pairs or compares them and their set fields were not looked up.
+UNPAIRED_TYPES: Final = frozenset(
+    {
+        "aws:lambda/function:Function",
+        "aws:lambda/permission:Permission",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:ssm/parameter:Parameter",
+        "aws:sns/topic:Topic",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:cloudwatch/logGroup:LogGroup",
+    }
+)

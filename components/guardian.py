@@ -1,0 +1,191 @@
+"""The guardian in the account: the Lambda that rolls back when the live colour's release health fails.
+
+It does not depend on the runner: EventBridge invokes it on a "CloudWatch Alarm State Change" of
+either colour's release-health alarm to ALARM, and it reads the state this update writes to an SSM
+parameter (`bluegreen.guardian.handler` says when it acts). Its record goes to a second parameter,
+which the program reads on the next `pulumi up` (`bluegreen.guardian_record`), and to an SNS topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from bluegreen import contract
+from bluegreen.contract import COLORS, Color, type_token
+
+# The installed `bluegreen` package, wherever it is (a checkout, an editable install or a wheel).
+PACKAGE = Path(contract.__file__).resolve().parent
+# The handler's archive: the handler and the contract it takes the forward action from (standard library
+# only), under an empty `bluegreen` package so nothing else of the package is imported in the Lambda.
+ARCHIVE_FILES = ("contract.py", "guardian/__init__.py", "guardian/handler.py")
+RUNTIME = "python3.12"
+HANDLER = "bluegreen.guardian.handler.handler"
+
+
+def archive() -> pulumi.AssetArchive:
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {"bluegreen/__init__.py": pulumi.StringAsset("")}
+    for relative in ARCHIVE_FILES:
+        assets[f"bluegreen/{relative}"] = pulumi.FileAsset(str(PACKAGE / relative))
+    return pulumi.AssetArchive(assets)
+
+
+@dataclass(frozen=True)
+class GuardianArgs:
+    parameter_prefix: str  # e.g. /bluegreen/<project>/<stack>
+    listener_arn: pulumi.Input[str]
+    release_health_alarms: Mapping[Color, pulumi.Input[str]]
+    # The state the handler reads, as a JSON string (built by BlueGreenService from this update).
+    state: pulumi.Input[str]
+    subscriptions: Sequence[str] = ()  # email addresses and https:// endpoints
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Guardian(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    topic: aws.sns.Topic
+    state_parameter: aws.ssm.Parameter
+    record_parameter: aws.ssm.Parameter
+    rule: aws.cloudwatch.EventRule
+
+    def __init__(self, name: str, args: GuardianArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token("Guardian"), name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags}
+        self.topic = aws.sns.Topic(f"{name}-topic", tags=tags, opts=child)
+        for index, endpoint in enumerate(args.subscriptions):
+            aws.sns.TopicSubscription(
+                f"{name}-subscription-{index}",
+                topic=self.topic.arn,
+                protocol="https" if endpoint.startswith("https://") else "email",
+                endpoint=endpoint,
+                opts=child,
+            )
+        self.state_parameter = aws.ssm.Parameter(
+            f"{name}-state",
+            name=f"{args.parameter_prefix}/guardian-state",
+            type="String",
+            tier="Standard",
+            value=args.state,
+            description="bluegreen: what the guardian reads (written by every pulumi up)",
+            tags=tags,
+            opts=child,
+        )
+        # The guardian writes the value; the program only creates the parameter, and never writes it back.
+        self.record_parameter = aws.ssm.Parameter(
+            f"{name}-record",
+            name=f"{args.parameter_prefix}/guardian-record",
+            type="String",
+            tier="Standard",
+            value="{}",
+            description="bluegreen: the guardian's last decision record",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=30, tags=tags, opts=child)
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=pulumi.Output.all(
+                args.listener_arn,
+                self.state_parameter.arn,
+                self.record_parameter.arn,
+                self.topic.arn,
+                log_group.arn,
+            ).apply(lambda values: json.dumps(guardian_policy(*values))),
+            opts=child,
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            runtime=RUNTIME,
+            handler=HANDLER,
+            code=archive(),
+            role=self.role.arn,
+            timeout=30,
+            memory_size=128,
+            reserved_concurrent_executions=1,
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            environment={
+                "variables": {
+                    "BLUEGREEN_STATE_PARAMETER": self.state_parameter.name,
+                    "BLUEGREEN_RECORD_PARAMETER": self.record_parameter.name,
+                    "BLUEGREEN_TOPIC_ARN": self.topic.arn,
+                }
+            },
+            tags=tags,
+            opts=child,
+        )
+        names = [args.release_health_alarms[c] for c in COLORS]
+        self.rule = aws.cloudwatch.EventRule(
+            f"{name}-alarm",
+            description="bluegreen: a colour's release-health alarm goes to ALARM",
+            event_pattern=pulumi.Output.all(*names).apply(
+                lambda alarms: json.dumps(
+                    {
+                        "source": ["aws.cloudwatch"],
+                        "detail-type": ["CloudWatch Alarm State Change"],
+                        "detail": {"alarmName": list(alarms), "state": {"value": ["ALARM"]}},
+                    }
+                )
+            ),
+            tags=tags,
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="events.amazonaws.com",
+            source_arn=self.rule.arn,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(f"{name}-target", rule=self.rule.name, arn=self.function.arn, opts=child)
+        self.register_outputs({"functionName": self.function.name, "topicArn": self.topic.arn})
+
+
+def guardian_policy(
+    listener_arn: str, state_arn: str, record_arn: str, topic_arn: str, log_group_arn: str
+) -> dict[str, Any]:
+    """The guardian's permissions: write this listener only, read its state, write its record and lock
+    parameters, publish to its topic, log to its group. The ELB describes support no resource-level
+    permissions (Service Authorization Reference, Elastic Load Balancing V2), so they are on `*`."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "FlipThisListenerOnly", "Effect": "Allow", "Action": "elasticloadbalancing:ModifyListener",
+             "Resource": listener_arn},
+            {"Sid": "ReadTraffic", "Effect": "Allow",
+             "Action": ["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth"],
+             "Resource": "*"},
+            {"Sid": "ReadState", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": state_arn},
+            {"Sid": "WriteRecord", "Effect": "Allow", "Action": "ssm:PutParameter",
+             "Resource": [record_arn, f"{record_arn}-lock-*"]},
+            {"Sid": "Notify", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
+            {"Sid": "Log", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": f"{log_group_arn}:*"},
+        ],
+    }  # fmt: skip

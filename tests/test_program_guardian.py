@@ -1,0 +1,140 @@
+"""The guardian's wiring under mocks, its IAM policy, and the program's refusal after it rolled back."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluegreen.guardian_record import GuardianRolledBackError
+from components.guardian import ARCHIVE_FILES, PACKAGE, guardian_policy
+from tests.harness import Recording, deployed, run_failing, run_program
+
+FLIPPED = {"greenRelease": "v2.0.0", "activeColor": "green"}
+
+
+@pytest.fixture(scope="module")
+def just_flipped() -> Recording:
+    live = run_program()
+    staged = run_program({"greenRelease": "v2.0.0"}, previous_outputs=deployed(live))
+    return run_program(FLIPPED, previous_outputs=deployed(staged))
+
+
+def state(rec: Recording) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(rec.by_name("bluegreen-guardian-state").inputs["value"]["value"])
+    return value
+
+
+def test_either_colours_release_health_alarm_going_to_alarm_invokes_the_guardian() -> None:
+    rec = run_program()
+    pattern = json.loads(rec.by_name("bluegreen-guardian-alarm").inputs["eventPattern"])
+    assert pattern == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {
+            "alarmName": [rec.outputs["blueReleaseHealthAlarm"], rec.outputs["greenReleaseHealthAlarm"]],
+            "state": {"value": ["ALARM"]},
+        },
+    }
+    function = rec.by_name("bluegreen-guardian-function")
+    target = rec.by_name("bluegreen-guardian-target").inputs
+    assert target["arn"] == function.outputs["arn"]
+    permission = rec.by_name("bluegreen-guardian-invoke").inputs
+    assert (permission["principal"], permission["sourceArn"]) == (
+        "events.amazonaws.com",
+        rec.by_name("bluegreen-guardian-alarm").outputs["arn"],
+    )
+
+
+def test_the_function_runs_alone_on_the_runtimes_boto3() -> None:
+    function = run_program().by_name("bluegreen-guardian-function").inputs
+    assert function["runtime"] == "python3.12" and function["reservedConcurrentExecutions"] == 1
+    assert all(re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9_])+", name) for name in function["environment"]["variables"])
+
+
+def test_the_archive_holds_everything_the_handler_imports(tmp_path: Path) -> None:
+    # Unpacked as Lambda unpacks it, with nothing of the package but the archive's files on the path.
+    (tmp_path / "bluegreen" / "guardian").mkdir(parents=True)
+    (tmp_path / "bluegreen" / "__init__.py").write_text("")
+    for relative in ARCHIVE_FILES:
+        (tmp_path / "bluegreen" / relative).write_text((PACKAGE / relative).read_text())
+    repo = str(Path(__file__).resolve().parent.parent)
+    code = (
+        f"import sys; sys.path = ['.'] + [p for p in sys.path if p and p != {repo!r}];"
+        "import bluegreen.guardian.handler as h, bluegreen.contract as c; print(h.handler.__name__, c.__file__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    name, contract = done.stdout.split()
+    assert name == "handler" and contract.startswith(str(tmp_path))
+
+
+def test_the_guardians_role_writes_this_listener_only() -> None:
+    policy = guardian_policy("arn:listener/app/lb/1/2", "arn:state", "arn:record", "arn:topic", "arn:logs")
+    writes = [s for s in policy["Statement"] if "elasticloadbalancing:ModifyListener" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in writes] == ["arn:listener/app/lb/1/2"]
+    on_everything = [s["Action"] for s in policy["Statement"] if s["Resource"] == "*"]
+    assert on_everything == [["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth"]]
+
+
+def test_the_state_arms_the_colour_traffic_left_until_the_bake_is_decided(just_flipped: Recording) -> None:
+    written = state(just_flipped)
+    assert written["target"] == {
+        "color": "blue",
+        "fingerprint": just_flipped.outputs["blueSpec"]["fingerprint"],
+        "armed": True,
+    }
+    assert written["fingerprints"]["green"] == just_flipped.outputs["greenSpec"]["fingerprint"]
+    assert written["stateId"] == just_flipped.outputs["guardianStateId"]
+    decided = {**FLIPPED, "bakeDecision": just_flipped.outputs["greenSpec"]["fingerprint"]}
+    assert state(run_program(decided, previous_outputs=deployed(just_flipped)))["target"]["armed"] is False
+    always = {**decided, "guardianArmed": "always"}
+    assert state(run_program(always, previous_outputs=deployed(just_flipped)))["target"]["armed"] is True
+    off = {**FLIPPED, "guardianArmed": "off"}
+    assert state(run_program(off, previous_outputs=deployed(just_flipped)))["target"]["armed"] is False
+
+
+def rolled_back(rec: Recording) -> dict[str, str]:
+    """The record parameter after the guardian flipped `rec`'s live green back to blue."""
+    record = {
+        "action": "rollback",
+        "from": "green",
+        "to": "blue",
+        "alarm": "bluegreen-dev-green-release-health",
+        "why": "ALARM on green",
+        "at": "2026-12-02T08:00:00Z",
+        "stateId": rec.outputs["guardianStateId"],
+    }
+    return {rec.outputs["guardianRecordParameter"]: json.dumps(record)}
+
+
+def test_after_the_guardian_rolled_back_an_update_may_not_send_traffic_back(just_flipped: Recording) -> None:
+    error, registered = run_failing(FLIPPED, deployed(just_flipped), parameters=rolled_back(just_flipped))
+    assert isinstance(error, GuardianRolledBackError) and registered == []
+    assert str(error).startswith(
+        "the guardian rolled back from green to blue at 2026-12-02T08:00:00Z (bluegreen-dev-green-release-health: "
+        "ALARM on green), and this update would send 100% of traffic back to green. Either accept the rollback: "
+        "`pulumi config set activeColor blue`"
+    )
+    assert "`pulumi config set guardianAck 2026-12-02T08:00:00Z`" in str(error)
+
+
+def test_accepting_the_rollback_in_config_or_acknowledging_it_lets_the_update_through(just_flipped: Recording) -> None:
+    parameters = rolled_back(just_flipped)
+    accepted = run_program({**FLIPPED, "activeColor": "blue"}, deployed(just_flipped), parameters=parameters)
+    assert accepted.outputs["activeColor"] == "blue"
+    acked = run_program(
+        {**FLIPPED, "guardianAck": "2026-12-02T08:00:00Z"}, deployed(just_flipped), parameters=parameters
+    )
+    assert acked.outputs["activeColor"] == "green"
+
+
+def test_a_record_about_an_older_deployment_refuses_nothing(just_flipped: Recording) -> None:
+    parameters = {name: value.replace(just_flipped.outputs["guardianStateId"], "older") for name, value in
+                  rolled_back(just_flipped).items()}  # fmt: skip
+    assert run_program(FLIPPED, deployed(just_flipped), parameters=parameters).outputs["activeColor"] == "green"

@@ -17,23 +17,9 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from bluegreen.gate import GateFailedError, TrafficGateProvider, _elbv2_healthy, moves_toward
 from tests.moto_server import PREVIEW_TOKEN as TOKEN
-from tests.moto_server import REGION, MotoServer, SmokeTarget, World, build_world, patched_env
+from tests.moto_server import REGION, SmokeTarget, World
 
 RELEASES = {"blue": "v1", "green": "v2"}
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer().start()
-    with patched_env(server.env()):
-        yield server
-    server.stop()
-
-
-@pytest.fixture
-def world(moto: MotoServer) -> World:
-    moto.reset()
-    return build_world(moto.endpoint)
 
 
 @pytest.fixture

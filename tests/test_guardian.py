@@ -8,32 +8,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bluegreen.guardian import handler as guardian
-from tests.moto_server import MotoServer, World, build_world, client, patched_env
+from tests.moto_server import World, client
 
 STATE = "/bluegreen/test/guardian-state"
 RECORD = "/bluegreen/test/guardian-record"
 ALARMS = {"blue": "bluegreen-test-blue-release-health", "green": "bluegreen-test-green-release-health"}
 FINGERPRINTS = {"blue": "b" * 64, "green": "g" * 64}
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer().start()
-    with patched_env(server.env()):
-        yield server
-    server.stop()
-
-
-@pytest.fixture
-def world(moto: MotoServer) -> World:
-    moto.reset()
-    return build_world(moto.endpoint)
 
 
 def write_state(world: World, live: str = "green", armed: bool = True, target_fingerprint: str | None = None) -> None:

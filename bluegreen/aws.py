@@ -42,12 +42,25 @@ class AlarmState:
     updated_at: str
     metric: str
     threshold: float | None
+    # Set on an ALARM read from the alarm's history that had already ended when the tool polled:
+    # the state the alarm was in at that poll.
+    now: str | None = None
+    # StateUpdatedTimestamp at full precision (`updated_at` is to the second, for people).
+    changed: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """`bluegreen-dev-green-5xx-rate`, or `… (ALARM at 12:00:05Z, OK again by the next poll)`."""
+        if self.now is None:
+            return self.name
+        return f"{self.name} (ALARM at {self.updated_at}, {self.now} by the next poll)"
 
     def as_record(self) -> dict[str, Any]:
         return {
             "alarm": self.name,
             "state": self.state,
             "since": self.updated_at,
+            "stateAtPoll": self.now or self.state,
             "metric": self.metric,
             "threshold": self.threshold,
             "reason": self.reason,
@@ -115,6 +128,47 @@ class Aws:
             raise CheckFailedError(f"alarms named in the stack outputs do not exist in CloudWatch: {missing}")
         return [found[n] for n in names]
 
+    def alarms_raised_since(self, current: AlarmState, since: datetime) -> list[AlarmState]:
+        """The ALARM transitions of `current`'s alarm at or after `since`, oldest first.
+
+        A poll reads a snapshot of `StateValue`; an ALARM shorter than the interval between two polls
+        shows only in the alarm's history (DescribeAlarmHistory, StateUpdate items, whose HistoryData
+        carries `newState.stateValue`, as in the AWS CLI's describe-alarm-history example).
+        """
+        raised: list[AlarmState] = []
+        paginator = self.cloudwatch.get_paginator("describe_alarm_history")
+        pages = paginator.paginate(
+            AlarmName=current.name,
+            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+            HistoryItemType="StateUpdate",
+            StartDate=since,
+            ScanBy="TimestampAscending",
+        )
+        for page in pages:
+            for item in page.get("AlarmHistoryItems", []):
+                try:
+                    new = json.loads(item.get("HistoryData") or "{}").get("newState", {})
+                except (ValueError, AttributeError):
+                    continue
+                if not isinstance(new, dict) or new.get("stateValue") != "ALARM":
+                    continue
+                data = new.get("stateReasonData")
+                stamp = item.get("Timestamp")
+                raised.append(
+                    AlarmState(
+                        name=current.name,
+                        state="ALARM",
+                        reason=str(new.get("stateReason", "")),
+                        reason_data=data if isinstance(data, dict) else {},
+                        updated_at=iso(stamp) if isinstance(stamp, datetime) else str(stamp or ""),
+                        metric=current.metric,
+                        threshold=current.threshold,
+                        now=current.state,
+                        changed=stamp if isinstance(stamp, datetime) else None,
+                    )
+                )
+        return raised
+
 
 def _stat_text(metric: Mapping[str, Any], stat: str) -> str:
     """`AWS/ApplicationELB HTTPCode_Target_5XX_Count Sum/60s`."""
@@ -173,4 +227,5 @@ def _alarm_state(alarm: Mapping[str, Any]) -> AlarmState:
         updated_at=iso(updated) if isinstance(updated, datetime) else str(updated or ""),
         metric=describe_metric(alarm),
         threshold=float(threshold) if threshold is not None else None,
+        changed=updated if isinstance(updated, datetime) else None,
     )

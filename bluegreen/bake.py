@@ -28,8 +28,10 @@ def _print_record(ctx: Context, record: dict[str, Any]) -> None:
         return
     say(f"Decision: {decision.upper()} {record['color']} (release {record['release']}) → {record['rollbackTo']}")
     for fired in record["fired"]:
+        ended = f" (already {fired['stateAtPoll']} at the next poll, read from its history)"
         say(
-            f"  fired: {fired['alarm']} {fired['state']} since {fired['since']}: metric {fired['metric']} "
+            f"  fired: {fired['alarm']} {fired['state']} since {fired['since']}"
+            f"{ended if fired['stateAtPoll'] != fired['state'] else ''}: metric {fired['metric']} "
             f"threshold {fired['threshold']} values {fired['values']}"
         )
         say(f"         reason: {fired['reason']}")

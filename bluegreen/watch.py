@@ -5,9 +5,10 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from bluegreen.aws import AlarmState, TargetCounts
+from bluegreen.aws import AlarmState, Aws, TargetCounts
 from bluegreen.clock import iso
 from bluegreen.context import Context
 from bluegreen.errors import OutputError, UsageError
@@ -38,7 +39,7 @@ class Observation:
 
     def what(self) -> str:
         """What tripped, e.g. `bluegreen-dev-green-5xx-rate, targets: green has 0/2 healthy`."""
-        parts = [a.name for a in self.fired] + [f"smoke:{r.name}" for r in self.smoke_failures]
+        parts = [a.label for a in self.fired] + [f"smoke:{r.name}" for r in self.smoke_failures]
         if self.short_of_targets:
             parts.append(f"targets: {self.short_of_targets}")
         return ", ".join(parts)
@@ -148,10 +149,12 @@ def watch(
     start = ctx.clock.monotonic()
     started_at = iso(ctx.clock.now())
     polls = 0
+    changed_at: dict[str, datetime | None] = {}  # alarm -> StateUpdatedTimestamp at the previous poll
     while True:
         polls += 1
         states = aws.alarm_states(names)
-        fired = [s for s in states if s.state == "ALARM"]
+        fired = [s for s in states if s.state == "ALARM"] + _raised_between_polls(aws, states, changed_at)
+        changed_at = {s.name: s.changed for s in states}
         smoke_failures: list[CheckResult] = []
         if smoke is not None and not fired:
             results = smoke_color(ctx, outputs, color, suite=smoke[0], url=smoke[1])
@@ -180,6 +183,22 @@ def watch(
         summary = ", ".join(f"{s.name}={s.state}" for s in states)
         ctx.reporter.progress(f"{label} {color}: {summary}; {remaining:.0f}s left", start)
         _wait(ctx, min(interval, remaining), f"{label} {color}: next poll", start)
+
+
+def _raised_between_polls(
+    aws: Aws, states: list[AlarmState], changed_at: dict[str, datetime | None]
+) -> list[AlarmState]:
+    """ALARMs that began and ended between two polls.
+
+    Only an alarm that is not in ALARM now but whose state changed since the previous poll can hide
+    one, so the history is read for those alone: a quiet poll costs no extra call.
+    """
+    raised: list[AlarmState] = []
+    for state in states:
+        before = changed_at.get(state.name)
+        if state.state != "ALARM" and before is not None and state.changed != before:
+            raised.extend(aws.alarms_raised_since(state, before))
+    return raised
 
 
 def _wait(ctx: Context, seconds: float, what: str, start: float) -> None:

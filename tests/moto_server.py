@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -57,11 +58,69 @@ FAKE_ENV = {
 # ---------------------------------------------------------------- moto server
 
 
+def _describe_alarm_history(self: Any) -> Any:
+    """DescribeAlarmHistory's StateUpdate items, which moto 5.2 does not serve.
+
+    moto keeps, per alarm, the state each SetAlarmState replaced (`Alarm.history`); each transition
+    here is one of those followed by the state that replaced it. The item shape (a HistoryData JSON
+    with `oldState`/`newState`, a summary "Alarm updated from OK to ALARM") is the AWS CLI's
+    describe-alarm-history example. Filters: AlarmName, HistoryItemType, StartDate/EndDate
+    (inclusive), ScanBy. One page: a test alarm has a handful of transitions.
+    """
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("AlarmName")
+    item_type = self._get_param("HistoryItemType")
+    start, end = self._get_param("StartDate"), self._get_param("EndDate")
+    items: list[dict[str, Any]] = []
+    for alarm in self.cloudwatch_backend.alarms.values():
+        if name and alarm.name != name:
+            continue
+        states = [(h[3], h[1], h[2], h[4]) for h in alarm.history if h[0] == "StateUpdate"]
+        states.append((alarm.state_value, alarm.state_reason, alarm.state_reason_data, alarm.state_updated_timestamp))
+        for old, new in itertools.pairwise(states):
+            stamp = new[3] if isinstance(new[3], datetime) else datetime.fromisoformat(str(new[3]))
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+            if (start and stamp < _as_time(start)) or (end and stamp > _as_time(end)):
+                continue
+            new_state: dict[str, Any] = {"stateValue": new[0], "stateReason": new[1]}
+            if new[2]:
+                new_state["stateReasonData"] = json.loads(new[2])
+            data = {"version": "1.0", "oldState": {"stateValue": old[0], "stateReason": old[1]}, "newState": new_state}
+            items.append(
+                {
+                    "AlarmName": alarm.name,
+                    "AlarmType": "CompositeAlarm" if alarm.rule else "MetricAlarm",
+                    "Timestamp": stamp,
+                    "HistoryItemType": "StateUpdate",
+                    "HistorySummary": f"Alarm updated from {old[0]} to {new[0]}",
+                    "HistoryData": json.dumps(data),
+                }
+            )
+    if item_type and item_type != "StateUpdate":
+        items = []
+    items.sort(key=lambda i: i["Timestamp"], reverse=self._get_param("ScanBy") != "TimestampAscending")
+    return ActionResult({"AlarmHistoryItems": items})
+
+
+def _as_time(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _model_alarm_history() -> None:
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    if not hasattr(CloudWatchResponse, "describe_alarm_history"):
+        CloudWatchResponse.describe_alarm_history = _describe_alarm_history  # type: ignore[attr-defined]
+
+
 class MotoServer:
     """A ThreadedMotoServer on 127.0.0.1 with a free port."""
 
     def __init__(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        _model_alarm_history()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
 

@@ -956,6 +956,51 @@ def test_a_bake_of_a_colour_that_lost_its_targets_rolls_back(
     assert world.live_weights() == {"blue": 100, "green": 0}
 
 
+def blip(world: World, alarm: str) -> None:
+    """ALARM, then OK again before the tool's next poll: only the alarm's history shows it."""
+    world.set_alarm(alarm, "ALARM", 40.0)
+    world.set_alarm(alarm, "OK", 0.0)
+
+
+def test_an_alarm_shorter_than_a_bake_poll_is_read_from_the_history_and_rolls_back(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    clock.at(clock.t + 25, lambda: blip(world, GREEN_5XX))
+
+    run = tool("bake", "--minutes", "5", "--interval", "20")
+
+    assert run.code == 3, run.doc["error"]
+    record = run.doc["result"]["decision"]
+    assert record["decision"] == "rollback"
+    fired = record["fired"][0]
+    assert (fired["alarm"], fired["state"], fired["stateAtPoll"], fired["values"]) == (GREEN_5XX, "ALARM", "OK", [40.0])
+    assert f"{GREEN_5XX} (ALARM at " in run.doc["error"] and "OK by the next poll" in run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert engine.config_values["activeColor"] == "blue"
+
+
+def test_an_alarm_shorter_than_a_ramp_poll_stops_the_ramp(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    stage_and_verify(tool, checks)
+    clock.at(clock.t + 20, lambda: blip(world, GREEN_5XX))
+
+    run = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "15")
+
+    assert run.code == 3
+    assert "OK by the next poll) tripped while green had 10% of traffic" in run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_a_quiet_poll_reads_no_alarm_history(tool: Tool, world: World, checks: Path) -> None:
+    switched_to_green(tool, checks)
+    tool.log.calls.clear()
+
+    assert tool("bake", "--minutes", "1", "--interval", "20").code == 0
+    assert tool.log.count("DescribeAlarmHistory") == 0  # only a state change since the last poll costs a read
+
+
 def test_failed_up_mid_ramp_restores_and_reconciles(tool: Tool, world: World, engine: FakeEngine, checks: Path) -> None:
     stage_and_verify(tool, checks)
     failing = engine.up_count + 2

@@ -980,19 +980,6 @@ def test_an_alarm_shorter_than_a_bake_poll_is_read_from_the_history_and_rolls_ba
     assert engine.config_values["activeColor"] == "blue"
 
 
-def test_an_alarm_shorter_than_a_ramp_poll_stops_the_ramp(
-    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
-) -> None:
-    stage_and_verify(tool, checks)
-    clock.at(clock.t + 20, lambda: blip(world, GREEN_5XX))
-
-    run = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "15")
-
-    assert run.code == 3
-    assert "OK by the next poll) tripped while green had 10% of traffic" in run.doc["error"]
-    assert world.live_weights() == {"blue": 100, "green": 0}
-
-
 def test_a_quiet_poll_reads_no_alarm_history(tool: Tool, world: World, checks: Path) -> None:
     switched_to_green(tool, checks)
     tool.log.calls.clear()
@@ -1046,16 +1033,31 @@ def test_interrupt_picks_the_healthy_colour_when_the_old_one_died(
     assert engine.config_values["activeColor"] == "green"
 
 
+@pytest.mark.parametrize(
+    ("fault", "named"),
+    [
+        (lambda world: world.set_alarm(GREEN_5XX, "ALARM"), f"{GREEN_5XX} tripped"),
+        # over before the next poll: read from the alarm's history
+        (lambda world: blip(world, GREEN_5XX), "OK by the next poll) tripped"),
+    ],
+    ids=["alarm", "short-alarm"],
+)
 def test_alarm_during_a_ramp_step_rolls_back(
-    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+    tool: Tool,
+    world: World,
+    engine: FakeEngine,
+    checks: Path,
+    clock: FakeClock,
+    fault: Callable[[World], None],
+    named: str,
 ) -> None:
     stage_and_verify(tool, checks)
-    clock.at(clock.t + 20, lambda: world.set_alarm(GREEN_5XX, "ALARM"))
+    clock.at(clock.t + 20, lambda: fault(world))
 
     run = tool("switch", "--ramp", "10", "--pause", "60", "--interval", "15")
 
     assert run.code == 3
-    assert f"{GREEN_5XX} tripped while green had 10% of traffic" in run.doc["error"]
+    assert f"{named} while green had 10% of traffic" in run.doc["error"]
     assert world.live_weights() == {"blue": 100, "green": 0}
     assert engine.config_values["activeColor"] == "blue"
 

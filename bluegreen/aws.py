@@ -78,6 +78,9 @@ class Aws:
         self.elbv2: Any = session.client("elbv2", region_name=region, config=_RETRIES)
         self.autoscaling: Any = session.client("autoscaling", region_name=region, config=_RETRIES)
         self.cloudwatch: Any = session.client("cloudwatch", region_name=region, config=_RETRIES)
+        self.ssm: Any = session.client("ssm", region_name=region, config=_RETRIES)
+        self.sts: Any = session.client("sts", region_name=region, config=_RETRIES)
+        self._caller: str | None = None
 
     def add_call_hook(self, hook: Callable[[str], None]) -> None:
         """Call `hook(operation_name)` before every API call these clients make."""
@@ -85,7 +88,7 @@ class Aws:
         def _before_call(model: Any, **_: Any) -> None:
             hook(str(model.name))
 
-        for client in (self.elbv2, self.autoscaling, self.cloudwatch):
+        for client in (self.elbv2, self.autoscaling, self.cloudwatch, self.ssm, self.sts):
             client.meta.events.register("before-call", _before_call)
 
     def listener_weights(self, listener_arn: str) -> dict[str, int]:
@@ -114,6 +117,29 @@ class Aws:
         if not groups:
             raise CheckFailedError(f"auto scaling group {asg_name!r} (stack output) does not exist in AWS")
         return int(groups[0]["DesiredCapacity"])
+
+    def parameter(self, name: str) -> str | None:
+        """An SSM parameter's value (the guardian's record), or None when it does not exist yet."""
+        try:
+            return str(self.ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        except self.ssm.exceptions.ParameterNotFound:
+            return None
+
+    def parameter_history(self, name: str) -> list[tuple[int, str]]:
+        """Every kept version of an SSM parameter as (version, value), oldest first; [] when it does not exist."""
+        found: list[tuple[int, str]] = []
+        try:
+            for page in self.ssm.get_paginator("get_parameter_history").paginate(Name=name):
+                found += [(int(p["Version"]), str(p["Value"])) for p in page["Parameters"]]
+        except self.ssm.exceptions.ParameterNotFound:
+            return []
+        return sorted(found)
+
+    def caller_arn(self) -> str:
+        """Who these credentials are (STS GetCallerIdentity, which needs no permission), read once."""
+        if self._caller is None:
+            self._caller = str(self.sts.get_caller_identity()["Arn"])
+        return self._caller
 
     def alarm_states(self, names: Sequence[str]) -> list[AlarmState]:
         if not names:

@@ -213,6 +213,21 @@ class StackOutputs:
         return list(value)
 
     @property
+    def guardian_record_parameter(self) -> str | None:
+        """Where the guardian writes its decision record; None for a stack deployed without one."""
+        return _text(self.raw.get(Outputs.GUARDIAN_RECORD_PARAMETER.name()))
+
+    @property
+    def decision_log_parameter(self) -> str | None:
+        """Where the release tool appends its decision records; None for a stack deployed without one."""
+        return _text(self.raw.get(Outputs.DECISION_LOG_PARAMETER.name()))
+
+    @property
+    def guardian_state_id(self) -> str | None:
+        """The id of the state the last update wrote for the guardian; its records name it."""
+        return _text(self.raw.get(Outputs.GUARDIAN_STATE_ID.name()))
+
+    @property
     def preview_color_header(self) -> str:
         return self._str(Outputs.PREVIEW_COLOR_HEADER.name())
 

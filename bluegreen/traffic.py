@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bluegreen.aws import TargetCounts
 from bluegreen.context import Context
 from bluegreen.errors import CheckFailedError
+from bluegreen.guardian_record import acted_on, describe_record, parse_record
 from bluegreen.outputs import StackOutputs
 from bluegreen.stackconfig import COLORS, other
 
@@ -30,13 +34,31 @@ def check_live_matches_outputs(ctx: Context, outputs: StackOutputs, command: str
     if live == recorded:
         return
     serving = max(COLORS, key=lambda c: live.get(c, 0))
+    record = guardian_record(ctx, outputs)
+    why = (
+        describe_record(record)
+        if acted_on(record, outputs.guardian_state_id) and record is not None
+        else "a flip or rollback was interrupted, or someone changed the listener"
+    )
     raise CheckFailedError(
         f"{command} refused: the production listener sends {format_weights(live)}, but the last update's outputs say "
-        f"{format_weights(recorded)} (a flip or rollback was interrupted, or someone changed the listener). "
+        f"{format_weights(recorded)} ({why}). "
         f"Reconcile first: `bluegreen rollback --to {serving}` puts config and outputs on what the listener does, "
         "then run this again",
         details={"live": live, "outputs": recorded},
     )
+
+
+def guardian_record(ctx: Context, outputs: StackOutputs) -> dict[str, Any] | None:
+    """The guardian's last decision record (None: no guardian, no record yet, or it cannot be read)."""
+    name = outputs.guardian_record_parameter
+    if not name:
+        return None
+    try:
+        return parse_record(ctx.aws(outputs).parameter(name))
+    except (BotoCoreError, ClientError) as exc:
+        ctx.reporter.warn(f"cannot read the guardian's record {name} ({exc})")
+        return None
 
 
 def format_weights(weights: dict[str, int]) -> str:

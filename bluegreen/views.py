@@ -7,9 +7,10 @@ from typing import Any
 from bluegreen.context import Context
 from bluegreen.contract import Color, traffic_weights
 from bluegreen.errors import CheckFailedError, UsageError
+from bluegreen.guardian_record import acted_on, describe_record
 from bluegreen.release_spec import describe_plan
 from bluegreen.stackconfig import COLORS, ReleaseConfig
-from bluegreen.traffic import format_weights, health, live_weights
+from bluegreen.traffic import format_weights, guardian_record, health, live_weights
 
 
 def expected_by_color(cfg: ReleaseConfig) -> dict[Color, int]:
@@ -58,6 +59,8 @@ def status(ctx: Context) -> dict[str, Any]:
         pending += [f"{c.color} ({c.role}) gets {c.describe()}" for c in planned.now]
         pending += planned.pending
         pending += [f"refused: {c.describe()} on {c.color} while traffic moves to it" for c in planned.refused]
+    guardian = guardian_record(ctx, outputs)
+    guardian_since_update = acted_on(guardian, outputs.guardian_state_id)
     result = {
         "stack": ctx.engine.stack_name,
         "activeColor": cfg.active,
@@ -68,6 +71,8 @@ def status(ctx: Context) -> dict[str, Any]:
         "drift": drift,
         "pendingUp": pending,
         "colors": colors,
+        # The guardian's last decision, and whether it acted after the last update (config must follow).
+        "guardian": {"record": guardian, "sinceLastUpdate": guardian_since_update},
     }
     ctx.reporter.result["status"] = result
     say = ctx.reporter.info
@@ -92,6 +97,9 @@ def status(ctx: Context) -> dict[str, Any]:
         )
     for line in pending:
         say(f"pending `pulumi up`: {line}")
+    if guardian is not None:
+        since = " after the last update" if guardian_since_update else " (an earlier deployment)"
+        say(f"guardian: {describe_record(guardian)}{since}")
     if drift:
         raise CheckFailedError(
             f"drift: live weights {format_weights(live)} differ from config {format_weights(expected)} "

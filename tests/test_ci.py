@@ -184,6 +184,52 @@ def test_weights_come_from_outputs_not_from_the_active_colour():
     assert live.describe() == "blue 75% / green 25%"
 
 
+# What the guardian wrote after it moved traffic off green, for the deployment `stateId` names.
+GUARDIAN_RECORD = {
+    "action": "rollback",
+    "from": "green",
+    "to": "blue",
+    "alarm": "bluegreen-dev-green-release-health",
+    "at": "2026-12-02T10:00:00Z",
+    "why": "bluegreen-dev-green-release-health is ALARM on green, which carried 100%; blue is armed",
+    "stateId": "state-7",
+}
+GREEN_LIVE_WITH_GUARDIAN = {
+    "activeColor": "green",
+    "idleColor": "blue",
+    "blueWeight": 0,
+    "greenWeight": 100,
+    "guardianStateId": "state-7",
+    "guardianRecordParameter": "/bluegreen/bluegreen/dev/guardian-record",
+}
+
+
+def test_a_guardian_rollback_is_shown_and_a_change_that_sends_traffic_back_is_marked_refused():
+    md = traffic_summary(config(activeColor="green"), outputs(**GREEN_LIVE_WITH_GUARDIAN), GUARDIAN_RECORD)
+
+    refused = next(line for line in md.splitlines() if line.startswith("> ⛔"))
+    assert "refused: the guardian rolled back from green to blue at 2026-12-02T10:00:00Z" in refused
+    assert "`activeColor: blue`" in refused and "`guardianAck: 2026-12-02T10:00:00Z`" in refused
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"activeColor": "blue"}, {"activeColor": "green", "guardianAck": "2026-12-02T10:00:00Z"}],
+    ids=["accepts", "acknowledges"],
+)
+def test_a_change_that_accepts_or_acknowledges_the_guardian_rollback_is_not_refused(change):
+    md = traffic_summary(config(**change), outputs(**GREEN_LIVE_WITH_GUARDIAN), GUARDIAN_RECORD)
+
+    assert "> ⛔" not in md
+    assert "> ℹ️ the guardian rolled back from green to blue" in md
+
+
+def test_a_guardian_record_from_an_earlier_deployment_is_not_shown():
+    earlier = outputs(**{**GREEN_LIVE_WITH_GUARDIAN, "guardianStateId": "state-8"})  # an update since recorded it
+
+    assert "guardian" not in traffic_summary(config(activeColor="green"), earlier, GUARDIAN_RECORD)
+
+
 def test_bad_config_is_an_error_not_a_summary():
     with pytest.raises(SummaryError, match="activeColor"):
         traffic_summary(config(activeColor="purple"), outputs())
@@ -229,6 +275,20 @@ def write_outputs(project: Path, data: Any) -> Path:
     path = project / "outputs.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+def test_cli_reads_the_guardian_record_parameters_value(project, capsys):
+    live = write_outputs(project, outputs(**GREEN_LIVE_WITH_GUARDIAN))
+    record = project / "guardian-record.json"
+    record.write_text(json.dumps(GUARDIAN_RECORD), encoding="utf-8")
+
+    args = ["--stack", "dev", "--outputs", str(live), "--project-dir", str(project), "--guardian-record", str(record)]
+    assert main(args) == 0  # the summary reports; the program itself refuses the update
+
+    assert "> ⛔ **refused: the guardian rolled back from green to blue" in capsys.readouterr().out
+    record.write_text("{}", encoding="utf-8")  # the value the parameter starts with: no decision yet
+    assert main(args) == 0
+    assert "guardian" not in capsys.readouterr().out
 
 
 def test_cli_reads_stack_file_and_outputs(project, capsys):

@@ -2,7 +2,7 @@
 
 Standalone, without GitHub or the Pulumi CLI:
 
-    python -m bluegreen.ci --stack dev [--outputs outputs.json] [--project-dir DIR]
+    python -m bluegreen.ci --stack dev [--outputs outputs.json] [--project-dir DIR] [--guardian-record record.json]
                            [--base-project-dir DIR [--listener listener.json]]
     python -m bluegreen.ci --stack dev --bake-report bake.json
 
@@ -24,6 +24,7 @@ import yaml
 from bluegreen.ci.bake_report import bake_summary
 from bluegreen.ci.drift import GuardDecision, drift_guard, listener_drift
 from bluegreen.ci.summary import SummaryError, traffic_summary
+from bluegreen.guardian_record import parse_record
 from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
 
 
@@ -45,7 +46,22 @@ def load_outputs(path: Path | None) -> dict[str, Any]:
     return _json_object(path, text, "an object of stack outputs")
 
 
-def stack_summary(stack: str, outputs: Mapping[str, Any], project_dir: Path = PROJECT_DIR) -> str:
+def load_guardian_record(path: Path | None) -> dict[str, Any] | None:
+    """The guardian's record parameter's value (`aws ssm get-parameter … --query Parameter.Value`); None
+    without --guardian-record or when the guardian has not written one ({} or empty)."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise SummaryError(f"--guardian-record {path} does not exist")
+    return parse_record(path.read_text(encoding="utf-8").strip())
+
+
+def stack_summary(
+    stack: str,
+    outputs: Mapping[str, Any],
+    project_dir: Path = PROJECT_DIR,
+    guardian_record: Mapping[str, Any] | None = None,
+) -> str:
     """The summary for one stack's committed config, under a heading naming the stack.
 
     `stack` may be fully qualified (`org/dev`, `org/project/dev`); the stack file is named after
@@ -60,7 +76,7 @@ def stack_summary(stack: str, outputs: Mapping[str, Any], project_dir: Path = PR
     if not (project_dir / f"Pulumi.{short}.yaml").exists():
         raise SummaryError(f"no stack file Pulumi.{short}.yaml in {project_dir}")
     config = effective_config(short, project_dir=project_dir)
-    return f"### {project} `{short}`\n\n" + traffic_summary(config, outputs)
+    return f"### {project} `{short}`\n\n" + traffic_summary(config, outputs, guardian_record)
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -108,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "when it contradicts the outputs' weights (an interrupted flip)",
     )
     parser.add_argument(
+        "--guardian-record",
+        type=Path,
+        help="the value of the stack's guardianRecordParameter (JSON): the summary shows a rollback the guardian "
+        "made after the last update, and whether this change accepts it",
+    )
+    parser.add_argument(
         "--bake-report",
         type=Path,
         help="instead of the traffic summary, render this `python -m bluegreen bake --json` report",
@@ -123,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard: GuardDecision | None = None
     try:
         outputs = load_outputs(args.outputs)
-        text = stack_summary(args.stack, outputs, args.project_dir)
+        text = stack_summary(args.stack, outputs, args.project_dir, load_guardian_record(args.guardian_record))
         if args.base_project_dir is not None:
             short = args.stack.rsplit("/", 1)[-1]
             guard = drift_guard(

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.contract import COLORS, Color, Outputs, other, traffic_weights
+from bluegreen.contract import COLORS, Color, Keys, Outputs, other, traffic_weights
+from bluegreen.guardian_record import GuardianRolledBackError, acted_on, check_guardian_record, describe_record
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
 from bluegreen.release_spec import describe_plan, edge_values
 from bluegreen.settings import ConfigError as SettingsConfigError
@@ -177,8 +178,29 @@ def _role_cell(color: Color, before: Traffic | None, after: Traffic) -> str:
     return f"{before.role(color)} {ARROW} {after.role(color)}"
 
 
-def traffic_summary(config: Mapping[str, str], outputs: Mapping[str, Any]) -> str:
-    """Markdown for a reviewer: traffic headline, per-colour table, release-guard warnings."""
+def guardian_lines(settings: Settings, deployed: DeployedState | None, record: Mapping[str, Any] | None) -> list[str]:
+    """The guardian's rollback since the last update, and whether this change accepts it: the
+    program refuses an update that sends traffic back (`bluegreen.guardian_record`)."""
+    state_id = deployed.guardian_state_id if deployed is not None else None
+    if record is None or not acted_on(record, state_id):
+        return []
+    try:
+        check_guardian_record(settings, state_id, record)
+    except GuardianRolledBackError:
+        to, at = record.get("to"), record.get("at")
+        return [
+            f"> ⛔ **refused: {describe_record(record)}**, and this change still sends traffic back. "
+            f"Accept the rollback (`{Keys.ACTIVE_COLOR.key}: {to}`, `{Keys.IDLE_TRAFFIC_PERCENT.key}: 0`), "
+            f"or re-arm once it is fixed (`{Keys.GUARDIAN_ACK.key}: {at}`)."
+        ]
+    return [f"> ℹ️ {describe_record(record)}; this change accepts the rollback or acknowledges it."]
+
+
+def traffic_summary(
+    config: Mapping[str, str], outputs: Mapping[str, Any], guardian_record: Mapping[str, Any] | None = None
+) -> str:
+    """Markdown for a reviewer: traffic headline, per-colour table, release-guard warnings, and the
+    guardian's record (the value of its record parameter) when it rolled back after the last update."""
     settings = read_config(config)
     after = _traffic(settings)
     deployed = deployed_state(outputs)
@@ -197,6 +219,7 @@ def traffic_summary(config: Mapping[str, str], outputs: Mapping[str, Any]) -> st
             f"> ⚠️ **the flip to {after.active} is refused**: the idle colour is (or was until this update) "
             "scaled down. Set `idleScaledDown: false`, deploy, then flip in a separate update."
         )
+    warnings += guardian_lines(settings, deployed, guardian_record)
     notes = [*spec_lines(settings, deployed, after), *edge_lines(settings, outputs)]
     if warnings or notes:
         lines.append("")

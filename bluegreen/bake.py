@@ -7,12 +7,13 @@ from typing import Any
 
 from bluegreen.context import Context
 from bluegreen.contract import Keys
+from bluegreen.decisions import log_decision
 from bluegreen.errors import CheckFailedError, ReleaseInterruptedError, RolledBackError, ToolError, UsageError
 from bluegreen.interrupts import InterruptHold
 from bluegreen.outputs import StackOutputs
 from bluegreen.release import rollback
 from bluegreen.smoke import load_checks
-from bluegreen.stackconfig import IDLE_TRAFFIC_PERCENT, other
+from bluegreen.stackconfig import IDLE_TRAFFIC_PERCENT, ReleaseConfig, other
 from bluegreen.watch import Observation, smoke_base_url, watch
 
 
@@ -27,6 +28,9 @@ def _print_record(ctx: Context, record: dict[str, Any]) -> None:
         )
         return
     say(f"Decision: {decision.upper()} {record['color']} (release {record['release']}) → {record['rollbackTo']}")
+    acted = record.get("guardian")
+    if acted:
+        say(f"  guardian: rolled back {acted.get('from')} → {acted.get('to')} at {acted.get('at')}: {acted.get('why')}")
     for fired in record["fired"]:
         ended = f" (already {fired['stateAtPoll']} at the next poll, read from its history)"
         say(
@@ -38,6 +42,67 @@ def _print_record(ctx: Context, record: dict[str, Any]) -> None:
     for failure in record["smokeFailures"]:
         say(f"  smoke: {failure['check']}: {failure['detail']}")
     say(f"  detected at {record['decidedAt']}, {record['elapsedSeconds']:.0f}s into the bake ({record['polls']} polls)")
+
+
+def _log_bake(ctx: Context, outputs: StackOutputs, record: dict[str, Any], why: str) -> None:
+    """The bake decision in the stack's decision log (`bluegreen history`)."""
+    live, to, decision = record["color"], record["rollbackTo"], record["decision"]
+    what = {
+        "keep": f"keep {live} (release {record['release']})",
+        "rollback": f"roll back {live} → {to}",
+        "rollback-advised": f"rollback of {live} advised; --no-rollback, so traffic stays on {live}",
+        "rollback-failed": f"roll back {live} → {to}: FAILED (see the rollback record)",
+        "rollback-interrupted": f"roll back {live} → {to}: interrupted (see the rollback record)",
+        "rolled-back-by-guardian": f"the guardian rolled back {live} → {to}; config follows",
+    }[decision]
+    log_decision(ctx, outputs, "bake", what, why)
+
+
+def _after_guardian(
+    ctx: Context,
+    record: dict[str, Any],
+    acted: dict[str, Any],
+    loaded: tuple[ReleaseConfig, StackOutputs],
+    what: str,
+    *,
+    auto_rollback: bool,
+) -> dict[str, Any]:
+    """The guardian has already moved traffic: no second ModifyListener, only config and state to match.
+
+    With --no-rollback nothing is written; the next `pulumi up` is refused until config accepts the
+    rollback or acknowledges the record, so the message gives both.
+    """
+    to = str(acted.get("to"))
+    record["rollbackTo"] = to
+    record["decision"] = "rolled-back-by-guardian"
+    _print_record(ctx, record)
+    _log_bake(ctx, loaded[1], record, what)
+    if not auto_rollback:
+        raise CheckFailedError(
+            f"{what}: the guardian moved traffic to {to} at {acted.get('at')}; --no-rollback given, so config was "
+            f"not changed. Accept it with `{ctx.config_set_command({Keys.ACTIVE_COLOR.key: to})}`, or re-arm once "
+            f"the colour is fixed with `{ctx.config_set_command({Keys.GUARDIAN_ACK.key: str(acted.get('at'))})}`",
+            details=record,
+        )
+    hold = InterruptHold().start()
+    try:
+        with ctx.reporter.step(f"make config and state agree with the guardian's rollback to {to}"):
+            record["rollback"] = rollback(
+                ctx, to=to, fast=True, force=False, loaded=loaded, hold=hold, traffic_moved=True, reason=what
+            )
+    except ReleaseInterruptedError as exc:
+        record["decision"] = "rollback-interrupted"
+        exc.message = f"{what}; making config agree was {exc.message}"
+        exc.args = (exc.message,)
+        raise
+    except ToolError as exc:
+        record["decision"] = "rollback-failed"
+        exc.message = f"{what}; traffic is on {to}, but making config and state agree failed: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+    finally:
+        hold.discard()
+    raise RolledBackError(f"{what} during bake; traffic is on {to} and config agrees", details=record)
 
 
 def record_keep(ctx: Context, outputs: StackOutputs, live: str) -> None:
@@ -111,12 +176,16 @@ def bake(
     if not seen.tripped:
         _print_record(ctx, record)
         record_keep(ctx, outputs, live)
+        _log_bake(ctx, outputs, record, f"no alarm in {record['elapsedSeconds']:.0f}s over {record['polls']} polls")
         return record
     what = seen.what()
     record["rollbackTo"] = previous
+    if seen.guardian is not None:
+        return _after_guardian(ctx, record, seen.guardian, (cfg, outputs), what, auto_rollback=auto_rollback)
     if not auto_rollback:
         record["decision"] = "rollback-advised"
         _print_record(ctx, record)
+        _log_bake(ctx, outputs, record, what)
         raise CheckFailedError(f"{what} tripped during bake; --no-rollback given, traffic left on {live}")
     # Decided: from here until traffic and config are both on `previous`, Ctrl-C is held off
     # (`rollback` ends the hold after its config write; a held Ctrl-C is raised then).
@@ -133,6 +202,7 @@ def bake(
                 known_health=seen.standby_health,
                 loaded=(cfg, outputs),
                 hold=hold,
+                reason=f"bake: {what}",
             )
     except ReleaseInterruptedError as exc:
         record["decision"] = "rollback-interrupted"
@@ -146,4 +216,6 @@ def bake(
         raise
     finally:
         hold.discard()
+        # After the fast path, never before it: the log's two calls must not delay the ModifyListener.
+        _log_bake(ctx, outputs, record, what)
     raise RolledBackError(f"{what} fired during bake; traffic is back on {previous}", details=record)

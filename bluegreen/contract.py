@@ -78,6 +78,9 @@ TLS_POLICY_PATTERN: Final = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-
 DEFAULT_TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # The longest bake, in minutes: config bakeMinutes and `bake --minutes` share it.
 MAX_BAKE_MINUTES: Final = 1440
+# The version of the state document each update writes for the guardian (`bluegreen.guardian_state`);
+# the handler refuses any other, so an old function never misreads a newer state.
+GUARDIAN_STATE_VERSION: Final = 1
 
 # ---------------------------------------------------------------- the production forward action
 
@@ -311,6 +314,11 @@ class Outputs:
     )
     GUARDIAN_RECORD_PARAMETER = Output(
         "guardianRecordParameter", "The SSM parameter holding the guardian's last decision record."
+    )
+    DECISION_LOG_PARAMETER = Output(
+        "decisionLogParameter",
+        "The SSM parameter the release tool appends its decision records to (switch, bake decision, rollback); "
+        "its version history and the guardian's record parameter's are what `bluegreen history` prints.",
     )
     EDGE = Output(
         "edge",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bluegreen.commands import bake, deploy, migrate, plan, rollback, stage, status, switch, verify
+from bluegreen.commands import bake, deploy, history, migrate, plan, rollback, stage, status, switch, verify
 from bluegreen.commands.base import CommandSpec
 
 __all__ = ["COMMANDS", "COMMAND_MODULES", "CommandSpec", "check_unique", "load_commands"]
@@ -22,6 +22,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     switch.COMMAND,
     bake.COMMAND,
     rollback.COMMAND,
+    history.COMMAND,
     deploy.COMMAND,
     migrate.COMMAND,
 )

@@ -18,6 +18,7 @@ from typing import Any
 from bluegreen.aws import TargetCounts
 from bluegreen.clock import iso
 from bluegreen.context import Context
+from bluegreen.decisions import log_decision
 from bluegreen.errors import (
     CheckFailedError,
     OutputError,
@@ -33,6 +34,7 @@ from bluegreen.outputs import StackOutputs
 from bluegreen.smoke import load_checks
 from bluegreen.stackconfig import (
     ACTIVE_COLOR,
+    COLORS,
     IDLE_SCALED_DOWN,
     IDLE_TRAFFIC_PERCENT,
     ROLLBACK_COLOR,
@@ -231,17 +233,29 @@ def require_ready(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs, color
 
 
 def restore_traffic(
-    ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs, preferred: str, *, reconcile: bool, why: str
+    ctx: Context,
+    cfg: ReleaseConfig,
+    outputs: StackOutputs,
+    preferred: str,
+    *,
+    reconcile: bool,
+    why: str,
+    moved_by_guardian: str | None = None,
 ) -> str:
     """After a failed or interrupted switch: traffic on a healthy colour, config to match.
 
     Ctrl-C is held off until both the listener and config point at that colour; if either write
     fails, the error says so (with `why` the switch stopped) and gives the commands to run.
+    `moved_by_guardian`: the colour the guardian has already sent 100% to; the listener is left as
+    it is (the guardian checked that colour's health), and only config and state follow.
     """
     with held_interrupts(), ctx.reporter.step("restore traffic") as rec:
         try:
-            color, _ = choose_safe_color(ctx, outputs, preferred)
-            put_traffic_on(ctx, outputs, color, cfg.stickiness_seconds)
+            if moved_by_guardian is not None:
+                color = moved_by_guardian
+            else:
+                color, _ = choose_safe_color(ctx, outputs, preferred)
+                put_traffic_on(ctx, outputs, color, cfg.stickiness_seconds)
         except Exception as exc:
             raise CheckFailedError(
                 f"{why}; COULD NOT RESTORE TRAFFIC ({exc}): the listener may still split traffic; run "
@@ -255,7 +269,9 @@ def restore_traffic(
             failed.message = f"{why}; {failed.message}"
             failed.args = (failed.message,)
             raise failed from exc
-        rec.detail = f"100% on {color} (ModifyListener), config activeColor={color}"
+        moved = "by the guardian" if moved_by_guardian is not None else "(ModifyListener)"
+        rec.detail = f"100% on {color} {moved}, config activeColor={color}"
+        log_decision(ctx, outputs, "rollback", f"traffic back on {color} (the switch stopped)", why)
         if reconcile:
             try:
                 with ctx.reporter.keepalive("pulumi up is still running"):
@@ -287,7 +303,7 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
         ctx.reporter.result["switch"] = result
         return result
     with ctx.reporter.step(f"check {target} is ready"):
-        require_ready(ctx, cfg, outputs, target)
+        ready = require_ready(ctx, cfg, outputs, target)
     # A ramp resumes above the current step; when the target is already active only the final step is left.
     ramp = [] if cfg.active == target else [p for p in ramp if p > cfg.idle_percent]
     requested = pause
@@ -316,7 +332,7 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
             if seen.tripped:
                 raise RolledBackError(
                     f"{seen.what()} tripped while {target} had {percent}% of traffic",
-                    details={"observation": seen.as_record()},
+                    details={"observation": seen.as_record(), "guardian": seen.guardian},
                 )
         stage_name = f"switch to {target}"
         with ctx.reporter.step(f"switch traffic to {target}"):
@@ -354,7 +370,9 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
         ) from None
     except ToolError as exc:
         why = f"switch aborted during {stage_name} ({(exc.message.splitlines() or [type(exc).__name__])[0]})"
-        color = restore_traffic(ctx, cfg, outputs, previous, reconcile=True, why=why)
+        acted = exc.details.get("guardian") if isinstance(exc, RolledBackError) else None
+        guardian_to = str(acted["to"]) if isinstance(acted, dict) and acted.get("to") in COLORS else None
+        color = restore_traffic(ctx, cfg, outputs, previous, reconcile=True, why=why, moved_by_guardian=guardian_to)
         exc.message = f"{exc.message}\nswitch aborted during {stage_name}; traffic is on {color}"
         exc.args = (exc.message,)
         raise
@@ -364,6 +382,15 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
         raise CheckFailedError(f"{why}; traffic is on {color}") from exc
     result = {"switched": True, "active": target, "previous": previous, "ramp": ramp}
     ctx.reporter.result["switch"] = result
+    steps = f" in steps {', '.join(f'{p}%' for p in ramp)}, 100%" if ramp else ""
+    log_decision(
+        ctx,
+        outputs,
+        "switch",
+        f"traffic {previous} → {target}{steps}",
+        f"{target} runs release {outputs.release(target)}, verified, {ready.describe()}; an operator ran "
+        "`bluegreen switch`",
+    )
     return result
 
 
@@ -425,8 +452,15 @@ def rollback(
     known_health: TargetCounts | None = None,
     loaded: tuple[ReleaseConfig, StackOutputs] | None = None,
     hold: InterruptHold | None = None,
+    traffic_moved: bool = False,
+    reason: str = "an operator ran `bluegreen rollback`",
 ) -> dict[str, Any]:
     """Traffic to the target now (fast path), config to match, then `pulumi up` and confirm.
+
+    `traffic_moved`: the guardian has already made the fast path's ModifyListener call, so this
+    one writes config and runs `pulumi up` (under the same Ctrl-C hold) but touches no listener,
+    and checks neither the target's health nor its fingerprint: once traffic is there, config
+    must follow, or the next `pulumi up` would send it back to the colour it left.
 
     `loaded` lets a caller that has just read config and outputs (bake) skip reading them
     again: with the real engine those reads are Pulumi CLI calls that would delay the fast path.
@@ -442,8 +476,9 @@ def rollback(
         target = to or rollback_target(ctx, cfg, outputs)  # `--to` is one of COLORS (argparse choices)
         result: dict[str, Any] = {"to": target, "from": other(target), "fast": fast}
         ctx.reporter.result["rollback"] = result
-        check_still_the_rollback_target(outputs, target)
-        if not force:
+        if not traffic_moved:
+            check_still_the_rollback_target(outputs, target)
+        if not force and not traffic_moved:
             counts = known_health if known_health is not None else health(ctx, outputs, target)
             if counts.healthy == 0:
                 raise CheckFailedError(
@@ -453,10 +488,13 @@ def rollback(
         changes = {ACTIVE_COLOR: target, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: target}
         if fast:
             hold.start()
-            with ctx.reporter.step(f"fast path: ModifyListener, 100% to {target}") as rec:
-                seconds = put_traffic_on(ctx, outputs, target, cfg.stickiness_seconds)
-                rec.detail = f"{seconds * 1000:.1f} ms"
-            result["fastPathSeconds"] = round(seconds, 4)
+            if traffic_moved:
+                result["fastPath"] = "guardian"
+            else:
+                with ctx.reporter.step(f"fast path: ModifyListener, 100% to {target}") as rec:
+                    seconds = put_traffic_on(ctx, outputs, target, cfg.stickiness_seconds)
+                    rec.detail = f"{seconds * 1000:.1f} ms"
+                result["fastPathSeconds"] = round(seconds, 4)
             # Config must point at the target before anything else: a later `pulumi up` (ours, or
             # anyone's after a failure) would otherwise undo the fast path.
             try:
@@ -466,6 +504,8 @@ def rollback(
     except BaseException:
         hold.discard()
         raise
+    if fast:  # traffic and config are on the target: the decision is carried out, whatever `pulumi up` does
+        _log_rollback(ctx, outputs, result, reason)
     try:
         hold.release()  # only the fast path starts a hold, so a Ctrl-C raised here came after it
     except KeyboardInterrupt:
@@ -491,6 +531,14 @@ def rollback(
             )
             exc.args = (exc.message,)
         raise
+    if not fast:
+        _log_rollback(ctx, outputs, result, reason)
     with ctx.reporter.step("confirm live weights"):
         confirm_live(ctx, outputs, weights_for(target, 0))
     return result
+
+
+def _log_rollback(ctx: Context, outputs: StackOutputs, result: dict[str, Any], reason: str) -> None:
+    how = {"guardian": "the guardian's ModifyListener"}.get(str(result.get("fastPath")), "")
+    how = how or ("fast path: one ModifyListener" if result["fast"] else "`pulumi up` only")
+    log_decision(ctx, outputs, "rollback", f"rollback {result['from']} → {result['to']} ({how})", reason)

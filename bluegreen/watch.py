@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from bluegreen.aws import AlarmState, Aws, TargetCounts
 from bluegreen.clock import iso
 from bluegreen.context import Context
 from bluegreen.errors import OutputError, UsageError
+from bluegreen.guardian_record import acted_on, parse_record
 from bluegreen.outputs import StackOutputs
 from bluegreen.report import HEARTBEAT_SECONDS
 from bluegreen.smoke import CheckResult, CheckSuite, run_checks
@@ -32,16 +35,21 @@ class Observation:
     # Set when the watched colour has fewer healthy targets than its desired capacity: a dying colour
     # trips the watch before its alarms' evaluation periods have passed.
     short_of_targets: str | None = None
+    # The guardian's decision record, when it moved traffic off the watched colour during the watch
+    # (or after the update being watched): the tool then only makes config and state agree.
+    guardian: dict[str, Any] | None = None
 
     @property
     def tripped(self) -> bool:
-        return bool(self.fired or self.smoke_failures or self.short_of_targets)
+        return bool(self.fired or self.smoke_failures or self.short_of_targets or self.guardian)
 
     def what(self) -> str:
         """What tripped, e.g. `bluegreen-dev-green-5xx-rate, targets: green has 0/2 healthy`."""
         parts = [a.label for a in self.fired] + [f"smoke:{r.name}" for r in self.smoke_failures]
         if self.short_of_targets:
             parts.append(f"targets: {self.short_of_targets}")
+        if self.guardian:
+            parts.append(f"guardian: rolled back to {self.guardian.get('to')} on {self.guardian.get('alarm')}")
         return ", ".join(parts)
 
     def as_record(self) -> dict[str, Any]:
@@ -57,6 +65,7 @@ class Observation:
             ],
             "alarms": {a.name: a.state for a in self.last_states},
             "shortOfTargets": self.short_of_targets,
+            "guardian": self.guardian,
         }
 
 
@@ -150,11 +159,13 @@ def watch(
     started_at = iso(ctx.clock.now())
     polls = 0
     changed_at: dict[str, datetime | None] = {}  # alarm -> StateUpdatedTimestamp at the previous poll
+    guardian = GuardianRecordWatch(ctx, aws, outputs, color)
     while True:
         polls += 1
         states = aws.alarm_states(names)
         fired = [s for s in states if s.state == "ALARM"] + _raised_between_polls(aws, states, changed_at)
         changed_at = {s.name: s.changed for s in states}
+        acted = guardian.acted()
         smoke_failures: list[CheckResult] = []
         if smoke is not None and not fired:
             results = smoke_color(ctx, outputs, color, suite=smoke[0], url=smoke[1])
@@ -174,6 +185,7 @@ def watch(
             last_states=states,
             standby_health=standby_health,
             short_of_targets=short,
+            guardian=acted,
         )
         if observation.tripped:
             return observation
@@ -183,6 +195,40 @@ def watch(
         summary = ", ".join(f"{s.name}={s.state}" for s in states)
         ctx.reporter.progress(f"{label} {color}: {summary}; {remaining:.0f}s left", start)
         _wait(ctx, min(interval, remaining), f"{label} {color}: next poll", start)
+
+
+class GuardianRecordWatch:
+    """Reads the guardian's record parameter on each poll: has it rolled back from the watched colour?
+
+    It has when the record is a rollback from `color` and is either new since the watch began or
+    names the deployment being watched (its `stateId`): a rollback recorded before an earlier
+    update is history. A stack without a guardian (no record output) costs no call; a record the
+    operator may not read (no `ssm:GetParameter`) is warned about once and the alarms still decide.
+    """
+
+    def __init__(self, ctx: Context, aws: Aws, outputs: StackOutputs, color: str) -> None:
+        self.ctx, self.aws, self.color = ctx, aws, color
+        self.name = outputs.guardian_record_parameter
+        self.state_id = outputs.guardian_state_id
+        self.baseline = self._read()
+
+    def _read(self) -> dict[str, Any] | None:
+        if not self.name:
+            return None
+        try:
+            return parse_record(self.aws.parameter(self.name))
+        except (BotoCoreError, ClientError) as exc:
+            self.ctx.reporter.warn(
+                f"cannot read the guardian's record {self.name} ({exc}); the alarms alone decide this watch"
+            )
+            self.name = None
+            return None
+
+    def acted(self) -> dict[str, Any] | None:
+        record = self._read()
+        if record is None or record.get("action") != "rollback" or record.get("from") != self.color:
+            return None
+        return record if record != self.baseline or acted_on(record, self.state_id) else None
 
 
 def _raised_between_polls(

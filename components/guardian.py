@@ -53,6 +53,7 @@ class Guardian(pulumi.ComponentResource):
     topic: aws.sns.Topic
     state_parameter: aws.ssm.Parameter
     record_parameter: aws.ssm.Parameter
+    decision_log_parameter: aws.ssm.Parameter
     rule: aws.cloudwatch.EventRule
 
     def __init__(self, name: str, args: GuardianArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -86,6 +87,18 @@ class Guardian(pulumi.ComponentResource):
             tier="Standard",
             value="{}",
             description="bluegreen: the guardian's last decision record",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+        )
+        # The release tool's decision log (`bluegreen.decisions`): each record is a new version of this
+        # parameter, written by the tool and never by the program, like the record above.
+        self.decision_log_parameter = aws.ssm.Parameter(
+            f"{name}-decisions",
+            name=f"{args.parameter_prefix}/decisions",
+            type="String",
+            tier="Standard",
+            value="{}",
+            description="bluegreen: the release tool's decision log (switch, bake, rollback)",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
         )

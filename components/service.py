@@ -25,6 +25,7 @@ from bluegreen.contract import (
     type_token,
 )
 from bluegreen.gate import TrafficGate
+from bluegreen.guardian_state import guardian_state
 from bluegreen.release_spec import ReleaseSpec, edge_values
 from bluegreen.rollback_target import RollbackTarget
 from bluegreen.settings import ColorSpec, Settings, validated
@@ -255,30 +256,17 @@ class BlueGreenService(pulumi.ComponentResource):
 
     def _guardian_state(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """The guardian's view of this update (`bluegreen.guardian.handler` reads it) and its id."""
-        settings, target = self.settings, self.rollback_target
-        mode = settings.guardian.armed
-        armed = target is not None and (mode == "always" or (mode == "bake" and target.kept))
-        fixed: dict[str, Any] = {
-            "version": 1,
-            "desired": settings.fleet.desired_capacity,
-            "stickinessSeconds": settings.traffic.stickiness_seconds,
-            "fingerprints": {c: self.release_spec(c).fingerprint for c in COLORS},
-            "target": None
-            if target is None
-            else {"color": target.color, "fingerprint": target.fingerprint, "armed": armed},
-            # A new acknowledgement is a new state: the guardian may act again on the same alarm.
-            "ack": settings.guardian.ack,
-        }
+        fingerprints: dict[str, str] = {c: self.release_spec(c).fingerprint for c in COLORS}
 
         def build(listener: str, blue_tg: str, green_tg: str, blue_alarm: str, green_alarm: str) -> dict[str, Any]:
-            state = {
-                **fixed,
-                "listenerArn": listener,
-                "targetGroups": {"blue": blue_tg, "green": green_tg},
-                "releaseHealthAlarms": {"blue": blue_alarm, "green": green_alarm},
-            }
-            state_id = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
-            return {**state, "stateId": state_id}
+            return guardian_state(
+                self.settings,
+                self.rollback_target,
+                fingerprints,
+                listener_arn=listener,
+                target_groups={"blue": blue_tg, "green": green_tg},
+                release_health_alarms={"blue": blue_alarm, "green": green_alarm},
+            )
 
         full = pulumi.Output.all(
             self.router.production_listener.arn,
@@ -334,6 +322,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.ROLLBACK_TARGET.name()] = target.to_output() if target is not None else {}
         out[Outputs.GUARDIAN_STATE_ID.name()] = self.guardian_state_id
         out[Outputs.GUARDIAN_RECORD_PARAMETER.name()] = self.guardian.record_parameter.name
+        out[Outputs.DECISION_LOG_PARAMETER.name()] = self.guardian.decision_log_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
         out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER

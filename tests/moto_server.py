@@ -6,6 +6,7 @@ Everything listens on 127.0.0.1 only; credentials are fake.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -28,6 +29,8 @@ from bluegreen.contract import COLORS as PROGRAM_COLORS
 from bluegreen.contract import Color, traffic_weights
 from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
+from bluegreen.guardian_record import check_guardian_record, parse_record
+from bluegreen.guardian_state import guardian_state
 from bluegreen.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
 from bluegreen.release_spec import ReleaseSpec
 from bluegreen.rollback_target import RollbackTarget
@@ -184,6 +187,10 @@ class World:
     asg_names: dict[str, str]
     alarm_names: dict[str, list[str]]
     image_id: str
+    # Each colour's composite release-health alarm, by name: what the guardian's events carry.
+    release_health_alarms: dict[str, str] = field(
+        default_factory=lambda: {c: f"bluegreen-{c}-alarms-release-health" for c in COLORS}
+    )
 
     def elbv2(self) -> Any:
         return client("elbv2", self.endpoint)
@@ -386,6 +393,11 @@ def program_weights(config: Mapping[str, str]) -> dict[str, int]:
 
 UpHook = Callable[["FakeEngine", int], None]
 
+# Where the program's Guardian component keeps its state and record (`/bluegreen/<project>/<stack>/…`).
+GUARDIAN_STATE_PARAMETER = "/bluegreen/bluegreen/test/guardian-state"
+GUARDIAN_RECORD_PARAMETER = "/bluegreen/bluegreen/test/guardian-record"
+DECISION_LOG_PARAMETER = "/bluegreen/bluegreen/test/decisions"
+
 
 @dataclass
 class FakeEngine:
@@ -417,13 +429,16 @@ class FakeEngine:
     _images: dict[str, str] = field(default_factory=dict)
     _specs: dict[str, ReleaseSpec] = field(default_factory=dict)
     _target: RollbackTarget | None = None
+    _settings: Settings | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._elbv2 = client("elbv2", self.world.endpoint)
         self._autoscaling = client("autoscaling", self.world.endpoint)
+        self._ssm = client("ssm", self.world.endpoint)
         self.latest_image = self.latest_image or self.world.image_id
         settings, guard = self._program()  # the first deploy
+        self._settings = settings
         self._images = {str(c): image for c, image in guard.image_ids.items()}
         self._specs = self._release_specs(settings, guard)
         self.publish()
@@ -468,6 +483,7 @@ class FakeEngine:
             self._images = {str(c): image for c, image in guard.image_ids.items()}
             self._specs = self._release_specs(settings, guard)
             self._target = guard.rollback_target
+            self._settings = settings
             self.publish()
             on_output(f"weights blue={weights['blue']} green={weights['green']}")
             if self.after_up:
@@ -502,6 +518,9 @@ class FakeEngine:
         try:
             settings = read_settings(wire)
             previous, state_warnings = deployed_state(self.outputs_values, settings.allow_live_release)
+            if previous is not None and previous.guardian_record_parameter:  # as `bluegreen.program.deploy`
+                record = parse_record(self.parameter(previous.guardian_record_parameter))
+                check_guardian_record(settings, previous.guardian_state_id, record)
             guard = check_release(settings, previous, lambda: self.latest_image)
         except (SettingsError, ReleaseGuardError) as exc:
             raise EngineError(f"pulumi up failed: the program refused this update:\n{exc}") from exc
@@ -549,7 +568,35 @@ class FakeEngine:
                 out[f"{color}SchemaVersions"] = list(self._specs[color].schema_versions)
                 out[f"{color}Spec"] = self._specs[color].to_output()
         out["rollbackTarget"] = self._target.to_output() if self._target is not None else {}
+        if self._settings is not None:
+            # The Guardian component's state parameter, as `BlueGreenService._guardian_state` builds it.
+            state = guardian_state(
+                self._settings,
+                self._target,
+                {c: spec.fingerprint for c, spec in self._specs.items()},
+                listener_arn=self.world.listener_arn,
+                target_groups=self.world.target_groups,
+                release_health_alarms=self.world.release_health_alarms,
+            )
+            self._ssm.put_parameter(
+                Name=GUARDIAN_STATE_PARAMETER, Value=json.dumps(state, sort_keys=True), Type="String", Overwrite=True
+            )
+            # The guardian's record and the tool's decision log start as "{}"; only the guardian and the
+            # tool write them (the program ignores changes to their values).
+            for name in (GUARDIAN_RECORD_PARAMETER, DECISION_LOG_PARAMETER):
+                with contextlib.suppress(self._ssm.exceptions.ParameterAlreadyExists):
+                    self._ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=False)
+            out["guardianStateId"] = state["stateId"]
+            out["guardianRecordParameter"] = GUARDIAN_RECORD_PARAMETER
+            out["decisionLogParameter"] = DECISION_LOG_PARAMETER
         self.outputs_values = out
+
+    def parameter(self, name: str) -> str | None:
+        """An SSM parameter's value, as the program's `aws.ssm.get_parameter` invoke reads it; None when absent."""
+        try:
+            return str(self._ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        except self._ssm.exceptions.ParameterNotFound:
+            return None
 
     @staticmethod
     def _release_specs(settings: Settings, guard: GuardResult) -> dict[str, ReleaseSpec]:

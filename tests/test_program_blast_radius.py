@@ -46,10 +46,11 @@ def test_flip_with_https_changes_only_the_https_listener():
     }
 
 
-def test_starting_a_canary_changes_only_the_listener():
+def test_starting_a_canary_changes_only_the_listener_and_what_the_guardian_reads():
     base = run_program()
     canary = run_program({"idleTrafficPercent": 10}, previous_outputs=deployed(base))
-    assert diff(base, canary).touched == {"bluegreen-router-http", "bluegreen-gate"}
+    # The guardian's state now arms blue, the colour serving the rest of the traffic, for the canary.
+    assert diff(base, canary).touched == {"bluegreen-router-http", "bluegreen-gate", *GUARDIAN_STATE}
 
 
 def test_staging_the_idle_colour_touches_only_that_colour():

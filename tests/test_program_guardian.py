@@ -99,6 +99,22 @@ def test_the_state_arms_the_colour_traffic_left_until_the_bake_is_decided(just_f
     assert state(run_program(off, previous_outputs=deployed(just_flipped)))["target"]["armed"] is False
 
 
+def test_during_a_canary_the_state_arms_the_active_colour_so_a_dead_runners_ramp_is_watched() -> None:
+    staged = run_program({"greenRelease": "v2.0.0"}, previous_outputs=deployed(run_program()))
+    canary = {"greenRelease": "v2.0.0", "idleTrafficPercent": 10}
+
+    written = state(run_program(canary, previous_outputs=deployed(staged)))
+
+    assert written["target"] == {
+        "color": "blue",
+        "fingerprint": staged.outputs["blueSpec"]["fingerprint"],
+        "armed": True,
+        "canary": True,
+    }
+    off = state(run_program({**canary, "guardianArmed": "off"}, previous_outputs=deployed(staged)))
+    assert off["target"]["armed"] is False
+
+
 def rolled_back(rec: Recording) -> dict[str, str]:
     """The record parameter after the guardian flipped `rec`'s live green back to blue."""
     record = {

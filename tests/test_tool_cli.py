@@ -31,7 +31,7 @@ from bluegreen.stack_files import effective_config
 from bluegreen.stackconfig import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMAND_NAMES = ["status", "plan", "stage", "verify", "switch", "bake", "rollback", "deploy", "migrate"]
+COMMAND_NAMES = ["status", "plan", "stage", "verify", "switch", "bake", "rollback", "history", "deploy", "migrate"]
 
 
 def never_called(_args: argparse.Namespace) -> Any:
@@ -180,6 +180,7 @@ OPTIONS_USED = {
     "switch": {"--to", "--ramp", "--pause", "--interval", *CONFIRM},
     "bake": {"--minutes", "--checks", "--base-url", "--interval", "--no-rollback", *CONFIRM},
     "rollback": {"--to", "--no-fast", "--force", *CONFIRM},
+    "history": {"--limit"},
     "deploy": {
         "--image-id",
         "--checks",

@@ -24,11 +24,14 @@ from bluegreen.ci.summary import traffic_summary
 from bluegreen.cli import build_parser, main
 from bluegreen.clock import SystemClock, iso
 from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError
+from bluegreen.guardian import handler as guardian
 from bluegreen.outputs import StackOutputs
 from bluegreen.registry import COMMANDS
 from bluegreen.report import Reporter
 from bluegreen.stack_files import PROJECT_DIR
 from tests.moto_server import (
+    GUARDIAN_RECORD_PARAMETER,
+    GUARDIAN_STATE_PARAMETER,
     RATE_EXPRESSION,
     REGION,
     SMOKE_CHECKS_YAML,
@@ -385,14 +388,18 @@ def test_a_quiet_bake_keeps_the_colour_and_records_every_poll(
         "decision": "keep",
         "rollbackTo": None,
         "shortOfTargets": None,
+        "guardian": None,
     }
-    # Each poll reads the alarms, the live colour's health (a colour short of targets is a rollback) and
-    # the rollback target's, so that a rollback decided at any poll goes straight to its ModifyListener.
+    # Each poll reads the alarms, the guardian's record (has it already rolled back?), the live colour's
+    # health (a colour short of targets is a rollback) and the rollback target's, so that a rollback
+    # decided at any poll goes straight to its ModifyListener. The decision goes to the decision log.
     assert tool.log.calls == [
         "<config>",
         "<outputs>",
         "DescribeAutoScalingGroups",  # the live colour's desired capacity, once
-        *["DescribeAlarms", "DescribeTargetHealth", "DescribeTargetHealth"] * 5,
+        "GetParameter",  # the guardian's record before the bake: only a new one counts
+        *["DescribeAlarms", "GetParameter", "DescribeTargetHealth", "DescribeTargetHealth"] * 5,
+        "PutParameter",  # the keep decision, in the stack's decision log
     ]
     assert clock.sleeps[-4:] == [15, 15, 15, 15]
     bake_step = next(s for s in run.doc["steps"] if s["name"] == "bake green for 1 min")
@@ -474,14 +481,17 @@ def test_an_alarm_during_bake_rolls_back_with_one_write_and_no_further_reads(
     assert run.code == 3
     assert run.doc["error"] == f"{GREEN_5XX} fired during bake; traffic is back on blue"
     # what was read on the poll that fired is all the rollback needs: its next call is the write
-    assert tool.log.calls[:10] == [
+    assert tool.log.calls[:13] == [
         "<config>",
         "<outputs>",
         "DescribeAutoScalingGroups",
+        "GetParameter",
         "DescribeAlarms",
+        "GetParameter",
         "DescribeTargetHealth",
         "DescribeTargetHealth",
         "DescribeAlarms",
+        "GetParameter",
         "DescribeTargetHealth",
         "DescribeTargetHealth",
         "ModifyListener",
@@ -624,7 +634,8 @@ def test_fast_rollback_restores_weights_with_one_call_before_pulumi_runs(
     run = tool("rollback", "--force")
 
     assert run.code == 0, run.doc["error"]
-    assert seen["calls"] == ["ModifyListener"]  # one call and traffic is back ...
+    # One call and traffic is back; then the decision log, before `pulumi up` starts.
+    assert seen["calls"] == ["ModifyListener", "PutParameter"]
     assert seen["weights"] == {"blue": 100, "green": 0}  # ... before `pulumi up` starts
     assert tool.log.count("ModifyListener") == 1
     assert world.live_weights() == {"blue": 100, "green": 0}
@@ -643,7 +654,7 @@ def test_guarded_rollback_reads_health_once_then_one_write(
 
     assert tool("rollback").code == 0
 
-    assert tool.log.calls[:3] == ["DescribeTargetHealth", "ModifyListener", "<pulumi up>"]
+    assert tool.log.calls[:4] == ["DescribeTargetHealth", "ModifyListener", "PutParameter", "<pulumi up>"]
 
 
 def test_no_fast_rollback_uses_only_pulumi(tool: Tool, world: World, engine: FakeEngine, checks: Path) -> None:
@@ -986,6 +997,147 @@ def test_a_quiet_poll_reads_no_alarm_history(tool: Tool, world: World, checks: P
 
     assert tool("bake", "--minutes", "1", "--interval", "20").code == 0
     assert tool.log.count("DescribeAlarmHistory") == 0  # only a state change since the last poll costs a read
+
+
+def guardian_acts(world: World, color: str, clock: FakeClock | None = None) -> dict[str, Any]:
+    """The guardian's Lambda as EventBridge invokes it when `color`'s release-health alarm goes to ALARM:
+    the real handler, against the state the engine double's last `pulumi up` wrote to moto's SSM."""
+    event = {
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "detail": {"alarmName": world.release_health_alarms[color], "state": {"value": "ALARM"}},
+    }
+    return guardian.decide(
+        event,
+        state_parameter=GUARDIAN_STATE_PARAMETER,
+        record_parameter=GUARDIAN_RECORD_PARAMETER,
+        topic_arn="",
+        clients=guardian.Clients(),
+        now=(lambda: iso(clock.now())) if clock is not None else guardian.utc_now,
+    )
+
+
+def test_a_bake_defers_to_the_guardian_and_only_makes_config_agree(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    switched_to_green(tool, checks)
+    acted: dict[str, Any] = {}
+    # The guardian acts between two polls; the tool's own alarms never show ALARM, only the record tells.
+    clock.at(clock.t + 25, lambda: acted.update(guardian_acts(world, "green")))
+    tool.log.calls.clear()
+
+    run = tool("bake", "--minutes", "5", "--interval", "20")
+
+    assert acted["action"] == "rollback", acted["why"]
+    assert run.code == 3, run.doc["error"]
+    record = run.doc["result"]["decision"]
+    assert (record["decision"], record["rollbackTo"], record["guardian"]) == ("rolled-back-by-guardian", "blue", acted)
+    assert record["rollback"]["fastPath"] == "guardian"
+    assert tool.log.count("ModifyListener") == 0  # the guardian's one call moved traffic
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert (engine.config_values["activeColor"], engine.config_values["rollbackColor"]) == ("blue", "blue")
+    assert "guardian: rolled back to blue" in run.doc["error"]
+    # The record names the deployment it acted on; the reconciling update is a new one, so a later
+    # bake of blue is not tripped by it.
+    assert tool("bake", "--minutes", "1", "--interval", "20").code == 0
+
+
+def test_after_the_guardian_acts_an_update_that_sends_traffic_back_is_refused(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+    assert guardian_acts(world, "green")["action"] == "rollback"  # no runner alive: only the guardian acted
+
+    # Config still sends traffic to green: a plain `pulumi up` is refused by the program itself ...
+    with pytest.raises(PreviewFailedError, match="the guardian rolled back from green to blue") as refused:
+        engine.up("pulumi up", lambda _line: None)
+    assert "pulumi config set activeColor blue" in refused.value.message
+    assert "pulumi config set guardianAck" in refused.value.message
+    # ... and the tool says why the listener and the outputs disagree before it changes anything.
+    run = tool("stage", "v3")
+    assert run.code != 0
+    assert "(the guardian rolled back from green to blue at " in run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert engine.config_values["greenRelease"] == "v2" and engine.config_values["blueRelease"] == "v1"
+    # Accepting the rollback is the way forward: config follows traffic, and the update goes through.
+    assert tool("rollback", "--to", "blue").code == 0
+    assert (world.live_weights(), engine.config_values["activeColor"]) == ({"blue": 100, "green": 0}, "blue")
+
+
+def test_a_ramp_hold_defers_to_the_guardian_and_writes_no_listener_itself(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
+) -> None:
+    stage_and_verify(tool, checks)
+    holds = engine.up_count + 1
+    acted: dict[str, Any] = {}
+
+    def alarm_during_the_hold(_engine: FakeEngine, count: int) -> None:
+        if count == holds:  # green has 10%; its release-health alarm fires and the guardian acts
+            clock.at(clock.t + 5, lambda: acted.update(guardian_acts(world, "green")))
+
+    engine.after_up = alarm_during_the_hold
+    tool.log.calls.clear()
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "60")
+
+    assert acted["action"] == "rollback", acted["why"]
+    assert run.code == 3, run.doc["error"]
+    assert "guardian: rolled back to blue" in run.doc["error"]
+    assert tool.log.count("ModifyListener") == 0  # the guardian's one call is the only listener write
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert (engine.config_values["activeColor"], engine.config_values["idleTrafficPercent"]) == ("blue", "0")
+    restore = next(s for s in run.doc["steps"] if s["name"] == "restore traffic")
+    assert restore["detail"] == "100% on blue by the guardian, config activeColor=blue"
+
+
+def test_history_shows_every_decision_with_who_why_and_fingerprints_from_any_machine(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock, moto: AwsEnv
+) -> None:
+    switched_to_green(tool, checks)
+    acted: dict[str, Any] = {}
+    clock.at(clock.t + 25, lambda: acted.update(guardian_acts(world, "green", clock)))  # the tool's clock
+    assert tool("bake", "--minutes", "5", "--interval", "20").code == 3
+    assert acted["action"] == "rollback"
+    fingerprints = {c: engine.outputs_values[f"{c}Spec"]["fingerprint"] for c in ("blue", "green")}
+
+    # Another machine: new clients, nothing shared with the runs above but the account.
+    elsewhere = Tool(engine, clock, Aws(REGION), CallLog())
+    run = elsewhere("history")
+
+    assert run.code == 0, run.doc["error"]
+    records = run.doc["result"]["history"]
+    assert [(r["kind"], r["source"]) for r in records] == [
+        ("switch", "tool"),
+        ("guardian", "guardian"),
+        ("bake", "tool"),
+        ("rollback", "tool"),
+    ]
+    switch, acted, baked, rolled = records
+    assert switch["what"] == "traffic blue → green"
+    assert "green runs release v2, verified, 2/2 healthy" in switch["why"]
+    assert acted["what"] == "rollback green → blue (one ModifyListener call)"
+    assert acted["who"].startswith("the guardian (Lambda")
+    assert baked["what"] == "the guardian rolled back green → blue; config follows"
+    assert rolled["what"] == "rollback green → blue (the guardian's ModifyListener)"
+    caller = moto.aws.sts.get_caller_identity()["Arn"]
+    assert all(r["who"] == caller for r in records if r["source"] == "tool")
+    assert all(r["fingerprints"] == fingerprints for r in records)
+    assert [r["at"] for r in records] == sorted(r["at"] for r in records)
+    # For people: one block per record, oldest first; --limit keeps the newest.
+    text = elsewhere("history", "--limit", "2", json_mode=False).out
+    assert "the newest 2 of 4 records" in text
+    assert "bake      the guardian rolled back green → blue" in text and "switch" not in text
+    assert f"fingerprints: blue={fingerprints['blue'][:12]} green={fingerprints['green'][:12]}" in text
+
+
+def test_history_of_a_stack_deployed_without_a_decision_log_says_what_to_do(tool: Tool, engine: FakeEngine) -> None:
+    for key in ("decisionLogParameter", "guardianRecordParameter"):
+        del engine.outputs_values[key]
+
+    run = tool("history")
+
+    assert run.code == 2
+    assert "run `pulumi up` with the current program first" in run.doc["error"]
 
 
 def test_failed_up_mid_ramp_restores_and_reconciles(tool: Tool, world: World, engine: FakeEngine, checks: Path) -> None:

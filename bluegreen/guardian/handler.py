@@ -25,22 +25,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from bluegreen.contract import COLORS, FORWARD_API, forward_action, forward_weights, other
+from bluegreen.contract import COLORS, FORWARD_API, GUARDIAN_STATE_VERSION, forward_action, forward_weights, other
 
 STATE_PARAMETER = "BLUEGREEN_STATE_PARAMETER"
 RECORD_PARAMETER = "BLUEGREEN_RECORD_PARAMETER"
 TOPIC_ARN = "BLUEGREEN_TOPIC_ARN"
-STATE_VERSION = 1
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -78,17 +77,20 @@ def decide(
     record_parameter: str,
     topic_arn: str,
     clients: Clients,
+    now: Callable[[], str] = utc_now,
 ) -> dict[str, Any]:
     """What the guardian does about `event`, done; the decision record it returns is also logged."""
     detail = event.get("detail") or {}
     alarm = str(detail.get("alarmName", ""))
     value = str((detail.get("state") or {}).get("value", ""))
-    base: dict[str, Any] = {"alarm": alarm, "at": _now(), "action": "none"}
+    # Who decided, for `bluegreen history`: the function's name (set by the Lambda runtime), not a person.
+    who = f"the guardian (Lambda {os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'outside Lambda')})"
+    base: dict[str, Any] = {"alarm": alarm, "at": now(), "action": "none", "who": who}
     if value != "ALARM":
         return {**base, "why": f"the alarm is {value or 'in no state'}, not ALARM"}
     state = json.loads(clients.ssm.get_parameter(Name=state_parameter)["Parameter"]["Value"])
     colour = next((c for c in COLORS if (state.get("releaseHealthAlarms") or {}).get(c) == alarm), None)
-    if state.get("version") != STATE_VERSION or colour is None:
+    if state.get("version") != GUARDIAN_STATE_VERSION or colour is None:
         return {**base, "why": "not one of this stack's release-health alarms (or an unknown state version)"}
     situation = Situation.read(state, colour, clients)
     base.update(color=colour, weights=situation.weights, stateId=state["stateId"])

@@ -4,6 +4,7 @@ names defines its own, which pytest prefers."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -25,3 +26,16 @@ def world(moto: MotoServer) -> World:
     """A fresh ALB, listener, target groups and instances for each test."""
     moto.reset()
     return build_world(moto.endpoint)
+
+
+@pytest.fixture
+def no_gc_callbacks() -> Iterator[None]:
+    """For tests that deliver a signal: a KeyboardInterrupt raised while a gc callback runs (hypothesis
+    installs one once a property test has run in the process) is reported as unraisable and lost, so
+    the test would wait for an interrupt that never comes. The tool installs no gc callbacks."""
+    saved = list(gc.callbacks)
+    gc.callbacks.clear()
+    try:
+        yield
+    finally:
+        gc.callbacks[:] = saved

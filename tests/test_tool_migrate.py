@@ -624,6 +624,7 @@ def test_a_command_ignoring_sigterm_is_killed(tmp_path, monkeypatch):
     assert engine.messages == []
 
 
+@pytest.mark.usefixtures("no_gc_callbacks")
 def test_ctrl_c_stops_the_command_and_leaves_the_version(tmp_path, monkeypatch):
     monkeypatch.setattr(migrate_module, "KILL_GRACE_SECONDS", 0.3)
     stub = write_stub(tmp_path, "echo working\nsleep 30\n")

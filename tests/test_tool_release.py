@@ -909,6 +909,7 @@ def test_ctrl_c_mid_ramp_puts_traffic_back_on_the_old_colour(
     assert engine.config_values["idleTrafficPercent"] == "0"
 
 
+@pytest.mark.usefixtures("no_gc_callbacks")
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
 def test_a_cancelled_job_mid_ramp_puts_traffic_back_and_config_too(
     tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock, stop: signal.Signals
@@ -1442,8 +1443,7 @@ def test_a_pause_or_bake_shorter_than_the_alarm_window_is_warned_about(tool: Too
 
 
 # ---------------------------------------------------------------- Ctrl-C and failed config writes
-
-
+@pytest.mark.usefixtures("no_gc_callbacks")
 def test_ctrl_c_during_a_rollback_is_held_until_config_points_at_the_target(
     tool: Tool, world: World, engine: FakeEngine, checks: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1468,6 +1468,7 @@ def test_ctrl_c_during_a_rollback_is_held_until_config_points_at_the_target(
     assert "python -m bluegreen rollback --to blue --stack test" in run.doc["error"]
 
 
+@pytest.mark.usefixtures("no_gc_callbacks")
 def test_ctrl_c_once_bake_decided_to_roll_back_does_not_stop_the_rollback(
     tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

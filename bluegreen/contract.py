@@ -48,6 +48,9 @@ COLOR_TAG: Final = "bluegreen:color"
 RELEASE_TAG: Final = "bluegreen:release"
 IMAGE_ID_TAG: Final = "bluegreen:imageId"
 SUBNET_TIER_TAG: Final = "bluegreen:subnetTier"
+# `<project>/<stack>` on everything the stack creates: the deploy role's EC2 writes are conditioned on it
+# (`aws:ResourceTag/bluegreen:stack`, `aws:RequestTag/bluegreen:stack` on create).
+STACK_TAG: Final = "bluegreen:stack"
 SCHEMA_VERSIONS_TAG: Final = "bluegreen:schemaVersions"  # space-separated: ELB tag values allow no comma
 IDLE_SCALED_DOWN_TAG: Final = "bluegreen:idleScaledDown"
 DATABASE_SCHEMA_VERSION_TAG: Final = "bluegreen:databaseSchemaVersion"
@@ -221,6 +224,7 @@ class Keys:
     VPC_ID = Key("vpcId")
     SUBNET_IDS = Key("subnetIds")
     INSTANCE_SUBNET_IDS = Key("instanceSubnetIds")
+    INSTANCE_EGRESS = Key("instanceEgress")
     TAGS = Key("tags")
     ROLLBACK_ERROR_RATE_PERCENT = Key("rollbackErrorRatePercent")
     ROLLBACK_LATENCY_P99_MS = Key("rollbackLatencyP99Ms")

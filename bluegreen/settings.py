@@ -161,10 +161,44 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class EgressRule:
+    """One outbound rule for the instances: `protocol:port[-port]:cidr` in config."""
+
+    protocol: str  # tcp | udp
+    from_port: int
+    to_port: int
+    cidr: str
+
+    @property
+    def spec(self) -> str:
+        ports = str(self.from_port) if self.from_port == self.to_port else f"{self.from_port}-{self.to_port}"
+        return f"{self.protocol}:{ports}:{self.cidr}"
+
+
+EGRESS_RULE = re.compile(r"^(tcp|udp):(\d{1,5})(?:-(\d{1,5}))?:(\S+)$")
+# EC2: 60 outbound rules per security group by default (VPC quotas); HTTPS takes one of them.
+MAX_INSTANCE_EGRESS_RULES = 50
+
+
+def parse_egress_rule(text: str) -> EgressRule | None:
+    """`tcp:5432:10.0.0.0/16` or `udp:8125-8126:10.0.0.0/16`; None when it is not one."""
+    found = EGRESS_RULE.match(text)
+    if found is None or not _is_cidr(found.group(4)):
+        return None
+    low = int(found.group(2))
+    high = int(found.group(3) or low)
+    if not 1 <= low <= high <= 65535:
+        return None
+    return EgressRule(found.group(1), low, high, found.group(4))
+
+
+@dataclass(frozen=True)
 class NetworkSettings:
     vpc_id: str = ""  # "" = create one
     subnet_ids: tuple[str, ...] = ()
     instance_subnet_ids: tuple[str, ...] = ()
+    # Outbound rules besides HTTPS to anywhere (the default: packages, SSM, AWS APIs).
+    instance_egress: tuple[EgressRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -367,6 +401,28 @@ def _check_fleet(r: _Reader, fleet: FleetSpec) -> None:
         )
 
 
+def _egress_rules(r: _Reader) -> tuple[EgressRule, ...]:
+    key = Keys.INSTANCE_EGRESS.key
+    rules: list[EgressRule] = []
+    for text in r.array(key, str):
+        rule = parse_egress_rule(text)
+        if rule is None:
+            r.problems.append(
+                f"{key} entries must be protocol:port[-port]:cidr with protocol tcp or udp and ports 1-65535, "
+                f"e.g. tcp:5432:10.0.0.0/16, got {text!r}"
+            )
+        elif rule in rules:
+            r.problems.append(f"{key} lists {text!r} twice")
+        else:
+            rules.append(rule)
+    if len(rules) > MAX_INSTANCE_EGRESS_RULES:
+        r.problems.append(
+            f"{key} may list at most {MAX_INSTANCE_EGRESS_RULES} rules (a security group takes 60 outbound rules "
+            f"by default, HTTPS among them), got {len(rules)}"
+        )
+    return tuple(rules)
+
+
 def _check_network(r: _Reader, net: NetworkSettings) -> None:
     if net.vpc_id:
         if len(net.subnet_ids) < 2:
@@ -522,6 +578,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         vpc_id=r.string(Keys.VPC_ID.key, lambda v: v == "" or bool(VPC_ID.match(v)), "empty or a VPC id (vpc-...)"),
         subnet_ids=r.array(Keys.SUBNET_IDS.key, str),
         instance_subnet_ids=r.array(Keys.INSTANCE_SUBNET_IDS.key, str),
+        instance_egress=_egress_rules(r),
     )
     _check_network(r, network)
     alarms = AlarmSettings(
@@ -629,6 +686,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.VPC_ID.key: net.vpc_id,
         Keys.SUBNET_IDS.key: list(net.subnet_ids),
         Keys.INSTANCE_SUBNET_IDS.key: list(net.instance_subnet_ids),
+        Keys.INSTANCE_EGRESS.key: [rule.spec for rule in net.instance_egress],
         Keys.TAGS.key: [f"{key}={value}" for key, value in settings.tags.items()],
         Keys.ROLLBACK_ERROR_RATE_PERCENT.key: alarms.error_rate_percent,
         Keys.ROLLBACK_LATENCY_P99_MS.key: alarms.latency_p99_ms,

@@ -15,6 +15,7 @@ from bluegreen.contract import (
     RELEASE_TAG,
     SCHEMA_VERSIONS_TAG,
     SPEC_TAG,
+    STACK_TAG,
     SUBNET_TIER_TAG,
     Color,
     type_token,
@@ -169,7 +170,10 @@ class Environment(pulumi.ComponentResource):
             # The template's own tags carry no user tags either: Terraform marks `latest_version` unknown on
             # any template change but name, description and default version, so a tag edit here would
             # preview as a replacement of both Auto Scaling groups.
-            tags=own_tags("lt"),
+            # The stack tag (constant for a stack) is the one exception: the deploy role may modify and
+            # delete only templates that carry it. Adding it to a deployed template previews, once, as
+            # unknown `latest_version`; the apply writes the tag and makes no new version.
+            tags={**own_tags("lt"), **{k: v for k, v in args.tags.items() if k == STACK_TAG}},
             # The provider waits out IAM's eventual consistency for a new profile (terraform-provider-aws
             # #5633, #40088); depending on the policy attachments means instances boot with their permissions.
             iam_instance_profile={"arn": args.instance_profile_arn} if args.instance_profile_arn is not None else None,

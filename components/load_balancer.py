@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bluegreen.contract import type_token
+from bluegreen.settings import EgressRule
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class LoadBalancerArgs:
     # closed once no colour uses it (expand and contract).
     app_ports: Sequence[int]
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The instances' outbound rules besides HTTPS to anywhere (config `instanceEgress`).
+    instance_egress: Sequence[EgressRule] = ()
 
 
 def _slug(cidr: str) -> str:
@@ -71,6 +74,7 @@ class LoadBalancer(pulumi.ComponentResource):
                     cidr_ipv4=None if v6 else cidr,
                     cidr_ipv6=cidr if v6 else None,
                     description=f"listener port {port}",
+                    tags=args.tags,
                     opts=child,
                 )
         self.app_port_rules: list[pulumi.Resource] = []
@@ -87,6 +91,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 from_port=port,
                 to_port=port,
                 description=f"to instances on app port {port}",
+                tags=args.tags,
                 opts=pulumi.ResourceOptions(
                     parent=self, aliases=[pulumi.Alias(name=f"{name}-alb-egress")] if legacy else None
                 ),
@@ -99,19 +104,42 @@ class LoadBalancer(pulumi.ComponentResource):
                 from_port=port,
                 to_port=port,
                 description=f"app port {port} from the ALB only",
+                tags=args.tags,
                 opts=pulumi.ResourceOptions(
                     parent=self, aliases=[pulumi.Alias(name=f"{name}-instance-ingress")] if legacy else None
                 ),
             )
             self.app_port_rules += [egress, ingress]
+        # Outbound: HTTPS to anywhere (packages, SSM, AWS APIs) and what config adds. Nothing else, and no rule
+        # for DNS or NTP: security groups do not filter traffic to the Amazon DNS server or the Amazon Time
+        # Sync Service (Amazon VPC User Guide, "Security group rules"; seen in practice: dev.classmethod.jp,
+        # "security-group-outbound-rule-cannot-filter-traffic-to-amazon-dns-server"). A custom resolver needs
+        # an `instanceEgress` entry such as udp:53:10.0.0.10/32.
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-instance-egress",
             security_group_id=self.instance_security_group.id,
             cidr_ipv4="0.0.0.0/0",
-            ip_protocol="-1",
-            description="all outbound: packages, SSM and app dependencies",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS out: packages, SSM and AWS APIs",
+            tags=args.tags,
             opts=child,
         )
+        for rule in args.instance_egress:
+            v6 = ":" in rule.cidr
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-instance-egress-{rule.protocol}-{rule.from_port}-{rule.to_port}-{_slug(rule.cidr)}",
+                security_group_id=self.instance_security_group.id,
+                cidr_ipv4=None if v6 else rule.cidr,
+                cidr_ipv6=rule.cidr if v6 else None,
+                ip_protocol=rule.protocol,
+                from_port=rule.from_port,
+                to_port=rule.to_port,
+                description=f"instanceEgress {rule.spec}",
+                tags=args.tags,
+                opts=child,
+            )
         self.alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",

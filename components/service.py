@@ -19,6 +19,7 @@ from bluegreen.contract import (
     IDLE_SCALED_DOWN_TAG,
     PREVIEW_COLOR_HEADER,
     PREVIEW_TOKEN_HEADER,
+    STACK_TAG,
     Color,
     Outputs,
     traffic_weights,
@@ -38,6 +39,11 @@ from .guardian import Guardian, GuardianArgs
 from .load_balancer import LoadBalancer, LoadBalancerArgs
 from .network import Network, NetworkArgs
 from .router import Router, RouterArgs
+
+
+def stack_tag_value() -> str:
+    """`<project>/<stack>`: within the ELB and EC2 tag value charsets, and one pattern (`<project>/*`) in IAM."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,8 @@ class BlueGreenService(pulumi.ComponentResource):
         self.specs = specs
         self.rollback_target = args.rollback_target
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(settings.tags)
+        # Every resource carries the stack tag: the deploy role may change only what carries it.
+        tags = {**settings.tags, STACK_TAG: stack_tag_value()}
 
         self.network = Network(
             f"{name}-network",
@@ -113,6 +120,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 # Expand and contract: every port a colour runs on is open, and only those.
                 app_ports=sorted({specs[c].app_port for c in COLORS}),
                 tags=tags,
+                instance_egress=settings.network.instance_egress,
             ),
             child,
         )

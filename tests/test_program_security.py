@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+
 import pytest
 
-from tests.harness import run_program
+from bluegreen.contract import STACK_TAG
+from tests.harness import run_failing, run_program
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
 EXISTING = {
@@ -80,6 +84,53 @@ def test_alb_egress_goes_only_to_instances_on_the_app_port():
     egress = rec.by_name("bluegreen-lb-alb-egress-9000").inputs
     assert egress["referencedSecurityGroupId"] == rec.by_name("bluegreen-lb-instance-sg").outputs["id"]
     assert (egress["fromPort"], egress["toPort"]) == (9000, 9000)
+
+
+def instance_egress(rec) -> set[tuple[str, int, int, str]]:
+    instance_sg = rec.by_name("bluegreen-lb-instance-sg").outputs["id"]
+    return {
+        (
+            r.inputs["ipProtocol"],
+            r.inputs["fromPort"],
+            r.inputs["toPort"],
+            r.inputs.get("cidrIpv4") or r.inputs["cidrIpv6"],
+        )
+        for r in rec.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == instance_sg
+    }
+
+
+def test_instances_may_go_out_on_https_only_by_default(rec):
+    # No all-protocols rule: DNS and NTP to Amazon's servers need none (security groups do not filter them).
+    assert instance_egress(rec) == {("tcp", 443, 443, "0.0.0.0/0")}
+
+
+def test_instance_egress_from_config_adds_exactly_those_rules():
+    rec = run_program(
+        {"instanceEgress": ["tcp:5432:10.0.0.0/16", "udp:53:10.0.0.10/32", "tcp:9000-9100:2001:db8::/32"]}
+    )
+    assert instance_egress(rec) == {
+        ("tcp", 443, 443, "0.0.0.0/0"),
+        ("tcp", 5432, 5432, "10.0.0.0/16"),
+        ("udp", 53, 53, "10.0.0.10/32"),
+        ("tcp", 9000, 9100, "2001:db8::/32"),
+    }
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "icmp:0:10.0.0.0/16",
+        "tcp:0:10.0.0.0/16",
+        "tcp:70000:10.0.0.0/16",
+        "tcp:443-80:10.0.0.0/16",
+        "tcp:443:10.0.0.1/8",
+    ],
+)
+def test_a_bad_instance_egress_entry_is_refused_naming_the_key_and_the_value(entry):
+    error, registered = run_failing({"instanceEgress": [entry]})
+    assert "instanceEgress entries must be protocol:port[-port]:cidr" in str(error) and repr(entry) in str(error)
+    assert registered == []  # nothing half-applied
 
 
 def test_alb_drops_invalid_header_fields(rec):
@@ -180,3 +231,28 @@ def test_the_release_health_alarm_is_any_of_the_colours_alarms(color):
     assert health["alarmRule"] == " OR ".join(f'ALARM("{n}")' for n in names)
     assert health["alarmName"] == f"bluegreen-dev-{color}-release-health"
     assert rec.outputs[f"{color}ReleaseHealthAlarm"] == health["alarmName"]
+
+
+def _takes_tags(type_token: str) -> bool:
+    """Whether the pulumi_aws resource behind `aws:<module>/<name>:<Class>` has a `tags` input."""
+    module, cls = type_token.split(":")[1:]
+    name = module.split("/")[0]
+    module_name = {"index": "pulumi_aws", "lambda": "pulumi_aws.lambda_"}.get(name, f"pulumi_aws.{name}")
+    package = importlib.import_module(module_name)  # `lambda` is a keyword: its module is `lambda_`
+    return "tags" in inspect.signature(getattr(package, cls)._internal_init).parameters
+
+
+def test_everything_that_takes_tags_carries_the_stack_tag_the_deploy_role_is_scoped_by(rec):
+    untagged = []
+    for resource in rec.resources:
+        if not resource.type.startswith("aws:") or not _takes_tags(resource.type):
+            continue
+        tags = resource.inputs.get("tags")
+        if isinstance(tags, list):  # an Auto Scaling group: key/value/propagateAtLaunch, and it reaches instances
+            found = {t["key"]: (t["value"], t["propagateAtLaunch"]) for t in tags}.get(STACK_TAG)
+            ok = found == ("bluegreen/dev", True)
+        else:
+            ok = (tags or {}).get(STACK_TAG) == "bluegreen/dev"
+        if not ok:
+            untagged.append(resource.name)
+    assert untagged == []

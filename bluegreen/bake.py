@@ -148,7 +148,7 @@ def bake(
     previous = other(live)
     suite = load_checks(checks_path) if checks_path else None
     if suite is not None:
-        smoke_base_url(outputs, base_url)  # an unusable URL fails now, not on the first poll
+        smoke_base_url(outputs, base_url, ctx.reporter.warn)  # an unusable URL fails now, not on the first poll
     with ctx.reporter.step(f"bake {live} for {duration:g} min") as rec:
         seen: Observation = watch(
             ctx,

@@ -218,6 +218,7 @@ class Keys:
     UNHEALTHY_THRESHOLD = Key("unhealthyThreshold")
     DEREGISTRATION_DELAY_SECONDS = Key("deregistrationDelaySeconds")
     CERTIFICATE_ARN = Key("certificateArn")
+    ALLOW_INSECURE_PREVIEW = Key("allowInsecurePreview")
     PUBLIC_HOSTNAME = Key("publicHostname")
     SSL_POLICY = Key("sslPolicy")
     ALLOWED_CIDRS = Key("allowedCidrs")
@@ -333,6 +334,11 @@ class Outputs:
         "ReleaseHealthAlarm",
         "The colour's composite release-health alarm: ALARM when any of its alarms is (the guardian acts on it).",
         per_color=True,
+    )
+    ALLOW_INSECURE_PREVIEW = Output(
+        "allowInsecurePreview",
+        "Whether the preview route was deployed over plain HTTP (`allowInsecurePreview`, no certificate); the "
+        "release tool refuses to send the preview token to an http:// URL unless it is true.",
     )
     PREVIEW_COLOR_HEADER = Output("previewColorHeader", "The header that picks a colour on the preview route.")
     PREVIEW_TOKEN_HEADER = Output("previewTokenHeader", "The header that carries the preview token.")

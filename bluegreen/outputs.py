@@ -218,6 +218,11 @@ class StackOutputs:
         return _text(self.raw.get(Outputs.GUARDIAN_RECORD_PARAMETER.name()))
 
     @property
+    def allow_insecure_preview(self) -> bool:
+        """Whether the preview route was deployed over plain HTTP on purpose; False when not exported."""
+        return self.raw.get(Outputs.ALLOW_INSECURE_PREVIEW.name()) is True
+
+    @property
     def decision_log_parameter(self) -> str | None:
         """Where the release tool appends its decision records; None for a stack deployed without one."""
         return _text(self.raw.get(Outputs.DECISION_LOG_PARAMETER.name()))

@@ -160,7 +160,7 @@ def verify(ctx: Context, checks_path: Path, color: str | None = None, base_url: 
     cfg, outputs = ctx.load()
     target = check_color("--color", color) if color else cfg.idle
     suite = load_checks(checks_path)
-    url = smoke_base_url(outputs, base_url)
+    url = smoke_base_url(outputs, base_url, ctx.reporter.warn)
     problem = _not_staged(cfg, outputs, target)
     if problem:
         raise CheckFailedError(problem)

@@ -154,6 +154,8 @@ class Edge:
     ssl_policy: str = DEFAULT_TLS_POLICY
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     public_hostname: str = ""  # "" = the ALB's own DNS name
+    # Without a certificate the preview token would cross the internet in clear text: refused unless set.
+    allow_insecure_preview: bool = False
 
     @property
     def https(self) -> bool:
@@ -563,12 +565,19 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
             f"a TLS 1.2+ ELB policy such as {DEFAULT_TLS_POLICY}",
         ),
         allowed_cidrs=r.array(Keys.ALLOWED_CIDRS.key, str),
+        allow_insecure_preview=r.boolean(Keys.ALLOW_INSECURE_PREVIEW.key),
         public_hostname=r.string(
             Keys.PUBLIC_HOSTNAME.key,
             lambda v: v == "" or bool(HOSTNAME.match(v)),
             "empty or a lower-case DNS name such as app.example.com",
         ),
     )
+    if not edge.https and not edge.allow_insecure_preview:
+        r.problems.append(
+            f"{Keys.CERTIFICATE_ARN.key} is empty, so the preview route and its token would be served over plain "
+            f"HTTP: set {Keys.CERTIFICATE_ARN.key} to an ACM certificate ARN, or, for a throwaway stack only, "
+            f"set {Keys.ALLOW_INSECURE_PREVIEW.key} to true"
+        )
     if not edge.allowed_cidrs and Keys.ALLOWED_CIDRS.key in raw:
         r.problems.append("allowedCidrs must list at least one CIDR block, got []")
     for cidr in edge.allowed_cidrs:
@@ -683,6 +692,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.PUBLIC_HOSTNAME.key: edge.public_hostname,
         Keys.SSL_POLICY.key: edge.ssl_policy,
         Keys.ALLOWED_CIDRS.key: list(edge.allowed_cidrs),
+        Keys.ALLOW_INSECURE_PREVIEW.key: edge.allow_insecure_preview,
         Keys.VPC_ID.key: net.vpc_id,
         Keys.SUBNET_IDS.key: list(net.subnet_ids),
         Keys.INSTANCE_SUBNET_IDS.key: list(net.instance_subnet_ids),

@@ -77,10 +77,14 @@ def preview_headers(outputs: StackOutputs, color: str) -> dict[str, str]:
 ALB_DNS_SUFFIXES = (".elb.amazonaws.com", ".elb.amazonaws.com.cn")
 
 
-def smoke_base_url(outputs: StackOutputs, override: str | None = None) -> str:
+def smoke_base_url(
+    outputs: StackOutputs, override: str | None = None, warn: Callable[[str], None] | None = None
+) -> str:
     """Where smoke checks go: `--base-url`, else the stack output `url`.
 
-    Refuses up front, before any request, an https URL whose host is the ALB's own DNS name: the
+    Refuses an http:// URL unless the stack was deployed with `allowInsecurePreview` (the checks carry
+    the preview token), and warns through `warn` when it was. Refuses up front, before any request, an
+    https URL whose host is the ALB's own DNS name: the
     listener's certificate is for your domain, so every request would fail TLS verification (and
     a failed verify looks like a broken release). Set config `publicHostname` (then `url` is
     https://<publicHostname>) or pass `--base-url`.
@@ -94,6 +98,18 @@ def smoke_base_url(outputs: StackOutputs, override: str | None = None) -> str:
             "e.g. https://app.example.com",
             details={"argument": source, "value": url},
         )
+    if parts.scheme == "http":
+        if not outputs.allow_insecure_preview:
+            raise UsageError(
+                f"{source}={url!r}: the smoke checks carry the preview token, which must not cross the network in "
+                "clear text. Use an https:// URL (set config bluegreen:certificateArn and run `pulumi up`); for a "
+                "throwaway stack only, set bluegreen:allowInsecurePreview=true and run `pulumi up`",
+                details={"argument": source, "value": url},
+            )
+        if warn is not None:
+            warn(
+                f"INSECURE PREVIEW: {url} is plain HTTP; the preview token travels in clear text (allowInsecurePreview)"
+            )
     host = parts.hostname.lower().rstrip(".")
     if parts.scheme == "https" and host.endswith(ALB_DNS_SUFFIXES):
         raise UsageError(

@@ -96,6 +96,14 @@ class BlueGreenService(pulumi.ComponentResource):
         self.specs = specs
         self.rollback_target = args.rollback_target
         child = pulumi.ResourceOptions(parent=self)
+        if not settings.edge.https:  # only with allowInsecurePreview: `validated` refuses it otherwise
+            pulumi.log.warn(
+                "INSECURE PREVIEW: allowInsecurePreview is true and certificateArn is empty, so the preview route "
+                "is plain HTTP and its token crosses the network in clear text with every verify, gate check and "
+                "bake poll. Anyone who sees one request can reach an untested colour. Set certificateArn for any "
+                "stack users reach.",
+                resource=self,
+            )
         # Every resource carries the stack tag: the deploy role may change only what carries it.
         tags = {**settings.tags, STACK_TAG: stack_tag_value()}
 
@@ -332,6 +340,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.GUARDIAN_RECORD_PARAMETER.name()] = self.guardian.record_parameter.name
         out[Outputs.DECISION_LOG_PARAMETER.name()] = self.guardian.decision_log_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
+        out[Outputs.ALLOW_INSECURE_PREVIEW.name()] = not settings.edge.https
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
         out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER
         out[Outputs.PREVIEW_TOKEN.name()] = pulumi.Output.secret(self.preview_token.result)

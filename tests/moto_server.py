@@ -375,6 +375,7 @@ def base_config(**overrides: str) -> dict[str, str]:
         "desiredCapacity": "2",
         "idleScaledDown": "false",
         "stickinessSeconds": "0",
+        "allowInsecurePreview": "true",  # no certificate here: the preview route is plain HTTP, as in Pulumi.dev.yaml
         "bakeMinutes": "2",
         "allowLiveRelease": "false",
         "rollbackColor": "",
@@ -544,6 +545,8 @@ class FakeEngine:
         weights = program_weights(cfg)
         out: dict[str, Any] = {
             "url": self.url or f"http://{self.world.dns_name}",
+            # No certificate in the test world: the stack allows a plain HTTP preview route, as the dev stack does.
+            "allowInsecurePreview": True,
             "albDnsName": self.world.dns_name,
             "loadBalancerArn": self.world.load_balancer_arn,
             "listenerArn": self.world.listener_arn,

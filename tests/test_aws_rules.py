@@ -105,7 +105,10 @@ def test_every_value_sent_for_any_valid_config_passes_awss_rules(config: dict[st
 
 
 def test_a_stack_name_with_dots_still_gives_a_valid_dashboard_name():
-    rec = run_program(stack="prod.eu-west-1")
+    # A stack of its own has no Pulumi.<stack>.yaml here: it needs a certificate, as production would.
+    rec = run_program(
+        {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"}, stack="prod.eu-west-1"
+    )
     assert rec.by_name("bluegreen-dashboard-dashboard").inputs["dashboardName"] == "bluegreen-prod-eu-west-1"
     assert violations(rec) == []
 

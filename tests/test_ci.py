@@ -38,6 +38,7 @@ def config(**changes: str) -> dict[str, str]:
         "greenImageId": AMI_GREEN,
         "allowLiveRelease": "false",
         "idleScaledDown": "false",
+        "allowInsecurePreview": "true",  # no certificate in these stacks
     }
     base.update(changes)
     return base
@@ -261,6 +262,7 @@ config:
   bluegreen:blueRelease: v1
   bluegreen:greenRelease: v2
   bluegreen:tags: [team=platform]
+  bluegreen:allowInsecurePreview: true
 """
 
 

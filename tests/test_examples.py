@@ -15,11 +15,14 @@ OWN_NETWORK = {
     "bluegreen-own-app:albSubnetIds": '["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]',
     "bluegreen-own-app:instanceSubnetIds": '["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"]',
 }
+# The examples' stacks have no certificate here: each test stack allows the plain-HTTP preview route, as
+# Pulumi.dev.yaml does. A stack users reach sets bluegreen:certificateArn instead.
+INSECURE = {"allowInsecurePreview": True}
 EXPORTED = sorted(name for output in Outputs.all() for name in output.names())
 
 
 def test_the_minimal_example_is_the_whole_stack_at_its_defaults() -> None:
-    rec = run_program(project_dir=EXAMPLES / "minimal")
+    rec = run_program(INSECURE, project_dir=EXAMPLES / "minimal")
 
     assert sorted(rec.outputs) == EXPORTED
     assert (rec.outputs["activeColor"], rec.outputs["blueRelease"], rec.outputs["greenRelease"]) == ("blue", "v1", "v1")
@@ -28,15 +31,17 @@ def test_the_minimal_example_is_the_whole_stack_at_its_defaults() -> None:
 
 
 def test_the_minimal_example_flips_with_the_same_config_key() -> None:
-    before = run_program(project_dir=EXAMPLES / "minimal")
-    after = run_program({"activeColor": "green"}, previous_outputs=before.outputs, project_dir=EXAMPLES / "minimal")
+    before = run_program(INSECURE, project_dir=EXAMPLES / "minimal")
+    after = run_program(
+        {**INSECURE, "activeColor": "green"}, previous_outputs=before.outputs, project_dir=EXAMPLES / "minimal"
+    )
 
     assert (after.outputs["blueWeight"], after.outputs["greenWeight"]) == (0, 100)
 
 
 def test_the_own_app_example_runs_in_its_vpc_with_its_boot_script_and_profile() -> None:
     rec = run_program(
-        {"greenRelease": "v2", "greenImageId": "ami-0aaaaaaaaaaaaaaaa"},
+        {**INSECURE, "greenRelease": "v2", "greenImageId": "ami-0aaaaaaaaaaaaaaaa"},
         project_dir=EXAMPLES / "own-app",
         project_config=OWN_NETWORK,
     )
@@ -63,6 +68,7 @@ def test_the_own_app_example_needs_its_network() -> None:
 
 def test_the_larger_program_points_its_dns_name_at_the_service() -> None:
     rec = run_program(
+        INSECURE,
         project_dir=EXAMPLES / "larger-program",
         project_config={
             "bluegreen-larger-program:hostedZoneId": "Z0123456789ABCDEFGHIJ",
@@ -81,7 +87,7 @@ def test_the_larger_program_points_its_dns_name_at_the_service() -> None:
 def run_failing_in(project_dir: Path) -> tuple[BaseException, list[Registered]]:
     registered: list[Registered] = []
     try:
-        run_program(project_dir=project_dir, _registered=registered)
+        run_program(INSECURE, project_dir=project_dir, _registered=registered)
     except Exception as error:
         return error, registered
     raise AssertionError(f"{project_dir.name} ran without its required config")

@@ -14,6 +14,7 @@ import yaml
 from bluegreen.settings import (
     CONFIG_KEYS,
     ConfigError,
+    Edge,
     FleetSpec,
     Release,
     Settings,
@@ -23,6 +24,8 @@ from bluegreen.settings import (
 )
 from bluegreen.stack_files import to_wire
 from tests.harness import PROJECT_DIR, deployed, run_failing, run_program
+
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
 
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 SSM = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -61,7 +64,7 @@ def test_a_file_path_is_relative_to_the_project_directory(tmp_path: Path) -> Non
     (tmp_path / "boot").mkdir()
     (tmp_path / "boot" / "app.sh").write_text("#!/bin/bash\necho {{release}}\n")
 
-    rec = run_program({"blueBootScript": "file:boot/app.sh"}, project_dir=tmp_path)
+    rec = run_program({"blueBootScript": "file:boot/app.sh", "allowInsecurePreview": True}, project_dir=tmp_path)
 
     assert boot_script(rec, "blue") == "#!/bin/bash\necho v1\n"  # v1: Settings' default release
 
@@ -202,6 +205,7 @@ def test_settings_survive_the_trip_through_stack_config() -> None:
         },
         database_schema_version=3,
         tags={"team": "payments"},
+        edge=Edge(certificate_arn=CERT),
     )
 
     assert read_settings(to_config(settings)) == settings
@@ -209,7 +213,10 @@ def test_settings_survive_the_trip_through_stack_config() -> None:
 
 
 def test_settings_built_in_python_are_checked_by_the_same_rules() -> None:
-    bad = Settings(fleet=dataclasses.replace(FleetSpec(), app_port=0, instance_type="large"))
+    bad = Settings(
+        fleet=dataclasses.replace(FleetSpec(), app_port=0, instance_type="large"),
+        edge=Edge(certificate_arn=CERT),
+    )
 
     with pytest.raises(ConfigError) as refused:
         validated(bad)

@@ -256,3 +256,17 @@ def test_everything_that_takes_tags_carries_the_stack_tag_the_deploy_role_is_sco
         if not ok:
             untagged.append(resource.name)
     assert untagged == []
+
+
+def test_without_a_certificate_the_preview_route_is_refused_unless_the_stack_allows_plain_http():
+    error, registered = run_failing({"allowInsecurePreview": False})
+    assert "certificateArn is empty, so the preview route and its token would be served over plain HTTP" in str(error)
+    assert registered == []  # refused before anything is registered
+
+    insecure = run_program()  # Pulumi.dev.yaml allows it, and every update says so
+    assert [m for level, m in insecure.logs if level == "warning" and m.startswith("INSECURE PREVIEW")]
+    assert insecure.outputs["allowInsecurePreview"] is True  # the release tool sends the token over http only then
+
+    secure = run_program({"certificateArn": CERT, "allowInsecurePreview": False})
+    assert not [m for _, m in secure.logs if "INSECURE PREVIEW" in m]
+    assert secure.outputs["allowInsecurePreview"] is False

@@ -100,7 +100,7 @@ def test_every_documented_output_is_exported():
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
         "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianRecordParameter",
-        "decisionLogParameter",
+        "decisionLogParameter", "allowInsecurePreview",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")

@@ -35,7 +35,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(PROJECT_DIR / "Pulumi.yaml", project / "Pulumi.yaml")
-    stack_file = {"config": {"bluegreen:greenRelease": "v2", "bluegreen:activeColor": "blue"}}
+    stack_file = {
+        "config": {
+            "bluegreen:greenRelease": "v2",
+            "bluegreen:activeColor": "blue",
+            "bluegreen:certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+        }
+    }
     (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack_file))
     return project
 

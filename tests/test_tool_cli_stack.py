@@ -30,8 +30,9 @@ def project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(PROJECT_DIR / "Pulumi.yaml", project / "Pulumi.yaml")
-    (project / "Pulumi.staging.yaml").write_text("config:\n  bluegreen:greenRelease: v2\n")
-    (project / "Pulumi.prod.yaml").write_text("config: {}\n")
+    cert = "  bluegreen:certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123\n"
+    (project / "Pulumi.staging.yaml").write_text("config:\n  bluegreen:greenRelease: v2\n" + cert)
+    (project / "Pulumi.prod.yaml").write_text("config:\n" + cert)
     return project
 
 

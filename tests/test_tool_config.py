@@ -207,7 +207,24 @@ def test_parse_config_takes_the_defaults_of_the_given_project(tmp_path: Path) ->
     ],
 )
 def test_smoke_base_url(url: str, override: str | None, expected: str) -> None:
-    assert smoke_base_url(StackOutputs({"url": url}), override) == expected
+    assert smoke_base_url(StackOutputs({"url": url, "allowInsecurePreview": True}), override) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "override"),
+    [("http://app.example.com", None), ("https://app.example.com", "http://app.example.com")],
+    ids=["stack-url", "base-url"],
+)
+def test_the_preview_token_is_never_sent_over_http_unless_the_stack_allows_it(url: str, override: str | None) -> None:
+    with pytest.raises(UsageError, match="must not cross the network in clear text") as raised:
+        smoke_base_url(StackOutputs({"url": url, "allowInsecurePreview": False}), override)
+    assert "bluegreen:certificateArn" in raised.value.message and "allowInsecurePreview" in raised.value.message
+
+    warnings: list[str] = []
+    allowed = StackOutputs({"url": url, "allowInsecurePreview": True})
+    assert smoke_base_url(allowed, override, warnings.append) == override or url
+    assert warnings == [f"INSECURE PREVIEW: {override or url} is plain HTTP; the preview token travels in clear text "
+                        "(allowInsecurePreview)"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -226,7 +243,7 @@ def test_smoke_base_url(url: str, override: str | None, expected: str) -> None:
 )
 def test_smoke_base_url_refusals(url: str, override: str | None, message: str) -> None:
     with pytest.raises(UsageError) as raised:
-        smoke_base_url(StackOutputs({"url": url}), override)
+        smoke_base_url(StackOutputs({"url": url, "allowInsecurePreview": True}), override)
 
     assert message in raised.value.message
 

@@ -104,6 +104,18 @@ class Aws:
         action = forward_action(weights, stickiness_seconds, FORWARD_API)
         self.elbv2.modify_listener(ListenerArn=listener_arn, DefaultActions=[action])
 
+    def listener_rules(self, listener_arn: str) -> list[dict[str, Any]]:
+        """The listener's rules as DescribeRules returns them (every page), the default rule included."""
+        rules: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"ListenerArn": listener_arn}
+        while True:
+            page = self.elbv2.describe_rules(**request)
+            rules += page.get("Rules", [])
+            marker = page.get("NextMarker")
+            if not marker:
+                return rules
+            request["Marker"] = marker
+
     def target_health(self, target_group_arn: str) -> TargetCounts:
         described = self.elbv2.describe_target_health(TargetGroupArn=target_group_arn)
         states: dict[str, int] = {}

@@ -61,6 +61,15 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             return text
         return text + " (default: %(default)s)"
 
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        # Python 3.11 and 3.12 measure sub-commands without the indent they are listed with, so the help of a
+        # long one (rotate-token) would start on the next line; 3.13 measures them as listed.
+        if action.help is not argparse.SUPPRESS:
+            for subaction in self._iter_indented_subactions(action):
+                length = len(self._format_action_invocation(subaction)) + self._current_indent
+                self._action_max_length = max(self._action_max_length, length)
+
 
 def _fill(text: str) -> str:
     """A command's description as paragraphs wrapped for the terminal, as argparse wraps option help."""

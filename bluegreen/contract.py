@@ -81,6 +81,8 @@ TLS_POLICY_PATTERN: Final = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-
 DEFAULT_TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # The longest bake, in minutes: config bakeMinutes and `bake --minutes` share it.
 MAX_BAKE_MINUTES: Final = 1440
+# The highest preview token generation (config previewTokenGeneration; `rotate-token` adds one).
+MAX_PREVIEW_TOKEN_GENERATION: Final = 1_000_000
 # The version of the state document each update writes for the guardian (`bluegreen.guardian_state`);
 # the handler refuses any other, so an old function never misreads a newer state.
 GUARDIAN_STATE_VERSION: Final = 1
@@ -219,13 +221,19 @@ class Keys:
     DEREGISTRATION_DELAY_SECONDS = Key("deregistrationDelaySeconds")
     CERTIFICATE_ARN = Key("certificateArn")
     ALLOW_INSECURE_PREVIEW = Key("allowInsecurePreview")
+    PREVIEW_TOKEN_GENERATION = Key("previewTokenGeneration")
     PUBLIC_HOSTNAME = Key("publicHostname")
     SSL_POLICY = Key("sslPolicy")
     ALLOWED_CIDRS = Key("allowedCidrs")
+    ALB_DELETION_PROTECTION = Key("albDeletionProtection")
+    ACCESS_LOGS = Key("accessLogs")
+    ACCESS_LOGS_BUCKET = Key("accessLogsBucket")
+    ACCESS_LOGS_RETENTION_DAYS = Key("accessLogsRetentionDays")
     VPC_ID = Key("vpcId")
     SUBNET_IDS = Key("subnetIds")
     INSTANCE_SUBNET_IDS = Key("instanceSubnetIds")
     INSTANCE_EGRESS = Key("instanceEgress")
+    PRIVATE_INSTANCES = Key("privateInstances")
     TAGS = Key("tags")
     ROLLBACK_ERROR_RATE_PERCENT = Key("rollbackErrorRatePercent")
     ROLLBACK_LATENCY_P99_MS = Key("rollbackLatencyP99Ms")
@@ -329,6 +337,11 @@ class Outputs:
         "edge",
         "The shared edge as deployed, by config key (certificateArn, sslPolicy, allowedCidrs, publicHostname, "
         "stickinessSeconds): it changes in place for both colours, and the summary says so.",
+    )
+    INSTANCE_SUBNET_TIER = Output(
+        "instanceSubnetTier",
+        "Where the instances run: `private` (no public IP; a created VPC's private subnets behind its NAT gateway, "
+        "or an existing VPC) or `public`. The release guard refuses to move a colour that serves traffic.",
     )
     RELEASE_HEALTH_ALARM = Output(
         "ReleaseHealthAlarm",

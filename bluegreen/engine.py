@@ -130,6 +130,12 @@ class AutomationEngine:
             )
         return [str(self.policy_pack_dir)]
 
+    def _policy_pack_configs(self) -> list[str] | None:
+        """`policies/stacks/<stack>.json` when the stack has one: its enforcement overrides (the dev stack's
+        baseline findings are advisory). One config per pack, as `--policy-pack-config` takes them."""
+        path = self.policy_pack_dir / "stacks" / f"{self.stack_name.rsplit('/', 1)[-1]}.json"
+        return [str(path)] if path.is_file() else None
+
     def _wrap(self, action: str, call: Callable[[], Any]) -> Any:
         from pulumi import automation as auto
 
@@ -168,14 +174,19 @@ class AutomationEngine:
 
     def up(self, message: str, on_output: OutputSink) -> OperationResult:
         stack = self._select()
-        packs = self._policy_packs()
+        packs, configs = self._policy_packs(), self._policy_pack_configs()
         # `stack.up` passes --skip-preview; preview first so that a mandatory violation, of stack
         # policies too, stops the update before it changes anything.
         try:
             self._wrap(
                 "preview",
                 lambda: stack.preview(
-                    policy_packs=packs, diff=True, message=message, on_output=on_output, color="never"
+                    policy_packs=packs,
+                    policy_pack_configs=configs,
+                    diff=True,
+                    message=message,
+                    on_output=on_output,
+                    color="never",
                 ),
             )
         except StackLockedError:
@@ -184,15 +195,19 @@ class AutomationEngine:
             raise preview_failed(exc) from exc
         result = self._wrap(
             "up",
-            lambda: stack.up(policy_packs=packs, message=message, on_output=on_output, color="never"),
+            lambda: stack.up(
+                policy_packs=packs, policy_pack_configs=configs, message=message, on_output=on_output, color="never"
+            ),
         )
         return OperationResult(changes=dict(result.summary.resource_changes or {}))
 
     def preview(self, on_output: OutputSink) -> OperationResult:
         stack = self._select()
-        packs = self._policy_packs()
+        packs, configs = self._policy_packs(), self._policy_pack_configs()
         result = self._wrap(
             "preview",
-            lambda: stack.preview(policy_packs=packs, diff=True, on_output=on_output, color="never"),
+            lambda: stack.preview(
+                policy_packs=packs, policy_pack_configs=configs, diff=True, on_output=on_output, color="never"
+            ),
         )
         return OperationResult(changes=dict(result.change_summary or {}))

@@ -65,6 +65,11 @@ class DeployedState:
     # The state the last update wrote for the guardian, and where the guardian writes its record.
     guardian_state_id: str | None = None
     guardian_record_parameter: str | None = None
+    # Where the instances ran: "private" or "public"; None for a stack deployed before it was exported.
+    instance_subnet_tier: str | None = None
+    # The preview token the last update exported (a secret: kept out of repr). While it differs from the
+    # token this update makes, the preview rules accept both (bluegreen.preview_token).
+    preview_token: str | None = field(default=None, repr=False)
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
@@ -122,6 +127,8 @@ class DeployedState:
             rollback_target=target,
             guardian_state_id=_text(outputs.get(Outputs.GUARDIAN_STATE_ID.name())),
             guardian_record_parameter=_text(outputs.get(Outputs.GUARDIAN_RECORD_PARAMETER.name())),
+            instance_subnet_tier=_text(outputs.get(Outputs.INSTANCE_SUBNET_TIER.name())),
+            preview_token=_text(outputs.get(Outputs.PREVIEW_TOKEN.name())),
         )
 
 

@@ -71,6 +71,8 @@ def deploy(
             root_device_names={color: images[color].root_device_name for color in COLORS},
             specs=specs,
             rollback_target=guard.rollback_target,
+            # While a new token is deployed, the preview rules accept the last one too (bluegreen.preview_token).
+            deployed_preview_token=deployed.preview_token if deployed is not None else None,
         ),
         opts,
     )

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bluegreen.commands import bake, deploy, history, migrate, plan, rollback, stage, status, switch, verify
+from bluegreen.commands import (
+    bake,
+    deploy,
+    history,
+    migrate,
+    plan,
+    rollback,
+    rotate_token,
+    stage,
+    status,
+    switch,
+    verify,
+)
 from bluegreen.commands.base import CommandSpec
 
 __all__ = ["COMMANDS", "COMMAND_MODULES", "CommandSpec", "check_unique", "load_commands"]
@@ -25,6 +37,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     history.COMMAND,
     deploy.COMMAND,
     migrate.COMMAND,
+    rotate_token.COMMAND,
 )
 
 # The module of each command, in table order; names a subset for `load_commands` and `cli.main(modules=...)`.

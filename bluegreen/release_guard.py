@@ -129,6 +129,9 @@ def check_release(
                 f"{why}; schema support is part of the release: declare it with the release that brings it, on the "
                 "idle colour with 0% traffic, then flip in a separate update"
             )
+    tier_problem = _subnet_tier_change(settings, previous, serving)
+    if tier_problem is not None:
+        problems.append(tier_problem)
     if kept is not None and settings.idle_scaled_down and not previous.idle_scaled_down and target is not None:
         problems.append(f"idleScaledDown=true would scale down {kept}, but {target.hold_reason()}")
     deployed_specs = {c: spec.settings for c, spec in previous.specs.items()} if previous.specs else None
@@ -160,6 +163,29 @@ def check_release(
     if problems:
         raise ReleaseGuardError("release guard refused this update:\n  - " + "\n  - ".join(problems))
     return GuardResult(images, tuple(warnings), tuple(notes), plan, target)
+
+
+def instance_subnet_tier(settings: Settings) -> str:
+    """Where this update puts the instances: an existing VPC's subnets count as private."""
+    return "private" if settings.network.vpc_id or settings.network.private_instances else "public"
+
+
+def _subnet_tier_change(settings: Settings, previous: DeployedState, serving: list[Color]) -> str | None:
+    """Moving the instances between public and private subnets rebuilds every colour's fleet, the ones
+    serving traffic included (new subnets and a new launch template version), so it is refused like a
+    live release change. A stack deployed before the tier was exported ran in public subnets when the
+    program created its VPC (it had no private ones)."""
+    before = previous.instance_subnet_tier or ("private" if settings.network.vpc_id else "public")
+    after = instance_subnet_tier(settings)
+    if before == after:
+        return None
+    keep = "false" if before == "public" else "true"
+    return (
+        f"privateInstances moves the instances from {before} to {after} subnets, which rebuilds the fleets of "
+        f"{' and '.join(serving)} while they serve traffic; keep them where they are with "
+        f"`pulumi config set privateInstances {keep}`, or move them with allowLiveRelease=true for this one update "
+        "(each Auto Scaling group is replaced by a healthy one before the old one is deleted)"
+    )
 
 
 def deployed_state(

@@ -25,6 +25,7 @@ from bluegreen.contract import (
     DEFAULT_TLS_POLICY,
     MAX_BAKE_MINUTES,
     MAX_IDLE_TRAFFIC_PERCENT,
+    MAX_PREVIEW_TOKEN_GENERATION,
     STICKINESS_SECONDS,
     TLS_POLICY_PATTERN,
     Color,
@@ -156,6 +157,14 @@ class Edge:
     public_hostname: str = ""  # "" = the ALB's own DNS name
     # Without a certificate the preview token would cross the internet in clear text: refused unless set.
     allow_insecure_preview: bool = False
+    # A new generation makes a new preview token (bluegreen.preview_token); `bluegreen rotate-token` adds one.
+    preview_token_generation: int = 1
+    # The production baseline (AWS's ELB guidance): the ALB can't be deleted by accident, and its access
+    # logs say which colour served each request.
+    deletion_protection: bool = True
+    access_logs: bool = True
+    access_logs_bucket: str = ""  # "" = the stack creates one
+    access_logs_retention_days: int = 90
 
     @property
     def https(self) -> bool:
@@ -201,6 +210,8 @@ class NetworkSettings:
     instance_subnet_ids: tuple[str, ...] = ()
     # Outbound rules besides HTTPS to anywhere (the default: packages, SSM, AWS APIs).
     instance_egress: tuple[EgressRule, ...] = ()
+    # A created VPC puts instances in private subnets behind a NAT gateway; False: public subnets, public IPs.
+    private_instances: bool = True
 
 
 @dataclass(frozen=True)
@@ -444,6 +455,8 @@ def _check_network(r: _Reader, net: NetworkSettings) -> None:
             r.problems.append(f"{key} lists a subnet twice: {list(ids)}")
 
 
+# S3 general purpose bucket naming rules (S3 User Guide, "Bucket naming rules").
+S3_BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 # IAM: 10 managed policies per role by default (IAM quotas, "Managed policies attached to an IAM role").
@@ -566,6 +579,15 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         ),
         allowed_cidrs=r.array(Keys.ALLOWED_CIDRS.key, str),
         allow_insecure_preview=r.boolean(Keys.ALLOW_INSECURE_PREVIEW.key),
+        preview_token_generation=r.integer(Keys.PREVIEW_TOKEN_GENERATION.key, 1, MAX_PREVIEW_TOKEN_GENERATION),
+        deletion_protection=r.boolean(Keys.ALB_DELETION_PROTECTION.key),
+        access_logs=r.boolean(Keys.ACCESS_LOGS.key),
+        access_logs_bucket=r.string(
+            Keys.ACCESS_LOGS_BUCKET.key,
+            lambda v: v == "" or bool(S3_BUCKET.match(v)),
+            "empty or an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)",
+        ),
+        access_logs_retention_days=r.integer(Keys.ACCESS_LOGS_RETENTION_DAYS.key, 1, 3650),
         public_hostname=r.string(
             Keys.PUBLIC_HOSTNAME.key,
             lambda v: v == "" or bool(HOSTNAME.match(v)),
@@ -588,6 +610,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         subnet_ids=r.array(Keys.SUBNET_IDS.key, str),
         instance_subnet_ids=r.array(Keys.INSTANCE_SUBNET_IDS.key, str),
         instance_egress=_egress_rules(r),
+        private_instances=r.boolean(Keys.PRIVATE_INSTANCES.key),
     )
     _check_network(r, network)
     alarms = AlarmSettings(
@@ -693,10 +716,16 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.SSL_POLICY.key: edge.ssl_policy,
         Keys.ALLOWED_CIDRS.key: list(edge.allowed_cidrs),
         Keys.ALLOW_INSECURE_PREVIEW.key: edge.allow_insecure_preview,
+        Keys.PREVIEW_TOKEN_GENERATION.key: edge.preview_token_generation,
+        Keys.ALB_DELETION_PROTECTION.key: edge.deletion_protection,
+        Keys.ACCESS_LOGS.key: edge.access_logs,
+        Keys.ACCESS_LOGS_BUCKET.key: edge.access_logs_bucket,
+        Keys.ACCESS_LOGS_RETENTION_DAYS.key: edge.access_logs_retention_days,
         Keys.VPC_ID.key: net.vpc_id,
         Keys.SUBNET_IDS.key: list(net.subnet_ids),
         Keys.INSTANCE_SUBNET_IDS.key: list(net.instance_subnet_ids),
         Keys.INSTANCE_EGRESS.key: [rule.spec for rule in net.instance_egress],
+        Keys.PRIVATE_INSTANCES.key: net.private_instances,
         Keys.TAGS.key: [f"{key}={value}" for key, value in settings.tags.items()],
         Keys.ROLLBACK_ERROR_RATE_PERCENT.key: alarms.error_rate_percent,
         Keys.ROLLBACK_LATENCY_P99_MS.key: alarms.latency_p99_ms,

@@ -55,6 +55,9 @@ class EnvironmentArgs:
     # target group in use (health-checked) before its ASG waits for healthy capacity.
     warmup_listener_arn: pulumi.Input[str] = ""
     preview_token: pulumi.Input[str] = ""
+    # The token the last update exported: during a rotation the warm-up rule, like the preview rules,
+    # takes both, so blue and green stay twins of the preview rules they mirror.
+    deployed_preview_token: pulumi.Input[str] | None = None
     scaled_down: bool = False  # explicit idleScaledDown: no instances, no rollback target
     tags: Mapping[str, str] = field(default_factory=dict)
     # The instances' IAM instance profile (ARN), when the service made one; created before the template.
@@ -122,7 +125,7 @@ class Environment(pulumi.ComponentResource):
             listener_arn=args.warmup_listener_arn,
             priority=PREVIEW_PRIORITY[args.color],
             actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
-            conditions=preview_conditions(args.color, args.preview_token),
+            conditions=preview_conditions(args.color, args.preview_token, args.deployed_preview_token),
             # No release tags: staging must not touch the route.
             tags={**args.tags, "Name": f"{name}-warmup", COLOR_TAG: args.color},
             opts=child,

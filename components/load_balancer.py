@@ -12,6 +12,8 @@ import pulumi_aws as aws
 from bluegreen.contract import type_token
 from bluegreen.settings import EgressRule
 
+from .access_logs import LOG_PREFIX as ACCESS_LOG_PREFIX
+
 
 @dataclass(frozen=True)
 class LoadBalancerArgs:
@@ -25,6 +27,10 @@ class LoadBalancerArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     # The instances' outbound rules besides HTTPS to anywhere (config `instanceEgress`).
     instance_egress: Sequence[EgressRule] = ()
+    deletion_protection: bool = True
+    # Where the access logs go ("" = off), and what must exist before the ALB may write there.
+    access_logs_bucket: pulumi.Input[str] = ""
+    access_logs_ready: Sequence[pulumi.Resource] = ()
 
 
 def _slug(cidr: str) -> str:
@@ -147,8 +153,15 @@ class LoadBalancer(pulumi.ComponentResource):
             security_groups=[self.alb_security_group.id],
             subnets=args.subnet_ids,
             drop_invalid_header_fields=True,
+            enable_deletion_protection=args.deletion_protection,
+            access_logs=(
+                {"bucket": args.access_logs_bucket, "enabled": True, "prefix": ACCESS_LOG_PREFIX}
+                if args.access_logs_bucket
+                else None
+            ),
             tags={**args.tags, "Name": f"{name}-alb"},
-            opts=child,
+            # ELB checks its write access to the bucket when access logs are switched on.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.access_logs_ready)),
         )
         # ELB health-checks a target group's targets only once a listener or rule forwards to it; until
         # then they stay `unused` (Target.NotInUse), and an ASG waiting for ELB capacity there never

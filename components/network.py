@@ -20,6 +20,9 @@ class NetworkArgs:
     cidr_block: str = "10.0.0.0/16"
     instance_types: Sequence[str] = ("t3.micro",)  # a created VPC's two zones must offer each
     tags: Mapping[str, str] = field(default_factory=dict)
+    # A created VPC: instances in private subnets behind one NAT gateway, or (False) in the public subnets
+    # with public IPs. An existing VPC's instances are always private.
+    private_instances: bool = True
 
 
 def _zones_offering(instance_types: Sequence[str], opts: pulumi.InvokeOptions) -> list[str]:
@@ -47,10 +50,16 @@ def _zones_offering(instance_types: Sequence[str], opts: pulumi.InvokeOptions) -
 class Network(pulumi.ComponentResource):
     """Exposes `vpc_id`, `alb_subnet_ids`, `instance_subnet_ids` and `instance_subnet_tier`.
 
-    A created VPC has public subnets only (no NAT gateway to pay for), so its instances need a
-    public IP for egress; the security groups still admit only the ALB. Instances in an existing
-    VPC are treated as private and never get a public IP.
+    A created VPC has two public subnets for the ALB. With `private_instances` (the default) it also has
+    two private subnets for the instances, whose outbound traffic leaves through one NAT gateway in the
+    first public subnet: about 32 USD a month plus data processing, and outbound only depends on that
+    zone (the ALB reaches instances in both zones without it). Without it the instances sit in the public
+    subnets with public IPs; the security groups still admit only the ALB. Instances in an existing VPC
+    are treated as private and never get a public IP.
     """
+
+    # What an instance's boot needs before its ASG waits for it: its default route (NAT or internet).
+    egress_ready: list[pulumi.Resource]
 
     vpc_id: pulumi.Output[str]
     alb_subnet_ids: pulumi.Output[list[str]]
@@ -59,6 +68,7 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("Network"), name, None, opts)
+        self.egress_ready = []
         if args.vpc_id:
             self.vpc_id = pulumi.Output.from_input(args.vpc_id)
             self.alb_subnet_ids = pulumi.Output.from_input(list(args.subnet_ids))
@@ -66,7 +76,7 @@ class Network(pulumi.ComponentResource):
             self.instance_subnet_tier = "private"
         else:
             self._create(name, args)
-            self.instance_subnet_tier = "public"
+            self.instance_subnet_tier = "private" if args.private_instances else "public"
         self.register_outputs({"vpcId": self.vpc_id, "albSubnetIds": self.alb_subnet_ids})
 
     def _create(self, name: str, args: NetworkArgs) -> None:
@@ -84,9 +94,10 @@ class Network(pulumi.ComponentResource):
             f"{name}-igw", vpc_id=vpc.id, tags={**args.tags, "Name": f"{name}-igw"}, opts=child
         )
         table = aws.ec2.RouteTable(f"{name}-rt", vpc_id=vpc.id, tags={**args.tags, "Name": f"{name}-rt"}, opts=child)
-        aws.ec2.Route(
+        public_route = aws.ec2.Route(
             f"{name}-route", route_table_id=table.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child
         )
+        self.egress_ready = [public_route]
         subnets = []
         for index, zone in enumerate(zones):
             subnet = aws.ec2.Subnet(
@@ -105,6 +116,63 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = vpc.id
         self.alb_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)
         self.instance_subnet_ids = self.alb_subnet_ids
+        if args.private_instances:
+            self._private(name, args, vpc, zones, nat_subnet=subnets[0], igw=igw)
+
+    def _private(
+        self,
+        name: str,
+        args: NetworkArgs,
+        vpc: aws.ec2.Vpc,
+        zones: Sequence[str],
+        *,
+        nat_subnet: aws.ec2.Subnet,
+        igw: aws.ec2.InternetGateway,
+    ) -> None:
+        """Two private subnets (the VPC's third and fourth /+4 blocks) routed through one NAT gateway."""
+        child = pulumi.ResourceOptions(parent=self)
+        address = aws.ec2.Eip(
+            f"{name}-nat-eip", domain="vpc", tags={**args.tags, "Name": f"{name}-nat-eip"}, opts=child
+        )
+        # A NAT gateway needs the VPC's internet gateway attached before it can route (EC2 API reference,
+        # CreateNatGateway; the terraform-provider-aws example depends on it too).
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat",
+            allocation_id=address.allocation_id,
+            subnet_id=nat_subnet.id,
+            connectivity_type="public",
+            tags={**args.tags, "Name": f"{name}-nat"},
+            # Its Elastic IP can be attached to one gateway only: a replacement must delete the old one first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[igw], delete_before_replace=True),
+        )
+        table = aws.ec2.RouteTable(
+            f"{name}-private-rt", vpc_id=vpc.id, tags={**args.tags, "Name": f"{name}-private-rt"}, opts=child
+        )
+        route = aws.ec2.Route(
+            f"{name}-private-route",
+            route_table_id=table.id,
+            destination_cidr_block="0.0.0.0/0",
+            nat_gateway_id=nat.id,
+            opts=child,
+        )
+        subnets = []
+        for index, zone in enumerate(zones):
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-subnet-{index}",
+                vpc_id=vpc.id,
+                availability_zone=zone,
+                cidr_block=_nth_block(args.cidr_block, len(zones) + index),
+                map_public_ip_on_launch=False,
+                tags={**args.tags, "Name": f"{name}-private-subnet-{index}", SUBNET_TIER_TAG: "private"},
+                opts=child,
+            )
+            association = aws.ec2.RouteTableAssociation(
+                f"{name}-private-rta-{index}", subnet_id=subnet.id, route_table_id=table.id, opts=child
+            )
+            subnets.append(subnet)
+            self.egress_ready.append(association)
+        self.egress_ready.append(route)
+        self.instance_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)
 
 
 def _nth_block(cidr: str, index: int) -> str:

@@ -19,15 +19,36 @@ from bluegreen.contract import (
     type_token,
 )
 from bluegreen.contract import forward_action as contract_forward
+from bluegreen.preview_token import accepted_tokens
 
 PREVIEW_PRIORITY: Mapping[Color, int] = {"blue": 10, "green": 20}
 
 
-def preview_conditions(color: Color, token: pulumi.Input[str]) -> list[aws.lb.ListenerRuleConditionArgsDict]:
-    """A request reaches one colour directly only with its colour header and the secret token."""
+def accepted_token_values(
+    token: pulumi.Input[str], deployed_token: pulumi.Input[str] | None = None
+) -> pulumi.Output[list[str]]:
+    """The token condition's values: `token`, and while a new token is being deployed, the one the last
+    update exported too (`bluegreen.preview_token.accepted_tokens`). The condition is met when the header
+    matches any one of them (ELB API reference, HttpHeaderConditionConfig).
+
+    Secret because `token` is: `random.RandomPassword` registers `result` as an additional secret output
+    (pulumi_random/random_password.py), and a value computed from a secret is a secret, so the list, the
+    deployed token in it included, is stored encrypted in state. (No explicit `Output.secret` here: under
+    the SDK's mocks that would wrap the whole `conditions` input, which no longer reads as conditions.)
+    While the new token is unknown (the preview of a rotation), so is the list."""
+    both = pulumi.Output.all(token, deployed_token)
+    return both.apply(lambda values: accepted_tokens(str(values[0]), values[1]))
+
+
+def preview_conditions(
+    color: Color, token: pulumi.Input[str], deployed_token: pulumi.Input[str] | None = None
+) -> list[aws.lb.ListenerRuleConditionArgsDict]:
+    """A request reaches one colour directly only with its colour header and the secret token (during a
+    rotation, the new or the deployed one)."""
+    tokens = accepted_token_values(token, deployed_token)
     return [
         {"http_header": {"http_header_name": PREVIEW_COLOR_HEADER, "values": [color]}},
-        {"http_header": {"http_header_name": PREVIEW_TOKEN_HEADER, "values": [token]}},
+        {"http_header": {"http_header_name": PREVIEW_TOKEN_HEADER, "values": tokens}},
     ]
 
 
@@ -37,6 +58,8 @@ class RouterArgs:
     target_group_arns: Mapping[Color, pulumi.Input[str]]
     weights: Mapping[Color, int]
     preview_token: pulumi.Input[str]
+    # The token the last update exported; while it differs from `preview_token`, the preview rules accept both.
+    deployed_preview_token: pulumi.Input[str] | None = None
     # What the production listener waits for before it is created or changed: both colours' ASGs, so
     # production weights never reach a colour whose wait for healthy capacity has not finished.
     serve_after: Sequence[pulumi.Resource] = ()
@@ -109,7 +132,7 @@ class Router(pulumi.ComponentResource):
                 listener_arn=self.production_listener.arn,
                 priority=PREVIEW_PRIORITY[color],
                 actions=[{"type": "forward", "target_group_arn": args.target_group_arns[color]}],
-                conditions=preview_conditions(color, args.preview_token),
+                conditions=preview_conditions(color, args.preview_token, args.deployed_preview_token),
                 tags={**args.tags, "Name": f"{name}-preview-{color}", COLOR_TAG: color},
                 opts=child,
             )

@@ -27,11 +27,13 @@ from bluegreen.contract import (
 )
 from bluegreen.gate import TrafficGate
 from bluegreen.guardian_state import guardian_state
+from bluegreen.preview_token import token_keepers
 from bluegreen.release_spec import ReleaseSpec, edge_values
 from bluegreen.rollback_target import RollbackTarget
 from bluegreen.settings import ColorSpec, Settings, validated
 from bluegreen.user_data import boot_script_fingerprint
 
+from .access_logs import AccessLogs, AccessLogsArgs
 from .alarms import ColorAlarms, ColorAlarmsArgs
 from .dashboard import Dashboard, DashboardArgs
 from .environment import Environment, EnvironmentArgs, ResolvedRelease
@@ -57,6 +59,10 @@ class BlueGreenServiceArgs:
     specs: Mapping[Color, ColorSpec] | None = None
     # The colour traffic left at the last flip, as the release guard carries it forward (exported).
     rollback_target: RollbackTarget | None = None
+    # The preview token the last update exported (stack output previewToken; None on a first deploy).
+    # While it differs from this update's token (a new previewTokenGeneration), the preview rules accept
+    # both; the update after, only the new one (bluegreen.preview_token).
+    deployed_preview_token: str | None = field(default=None, repr=False)
 
 
 class BlueGreenService(pulumi.ComponentResource):
@@ -113,14 +119,30 @@ class BlueGreenService(pulumi.ComponentResource):
                 vpc_id=settings.network.vpc_id,
                 subnet_ids=settings.network.subnet_ids,
                 instance_subnet_ids=settings.network.instance_subnet_ids,
+                private_instances=settings.network.private_instances,
                 instance_types=sorted({specs[c].instance_type for c in COLORS}),
                 tags=tags,
             ),
             child,
         )
+        # Access logs: to a bucket config names, or to one this stack creates; None when switched off.
+        self.access_logs: AccessLogs | None = None
+        access_logs_bucket: pulumi.Input[str] = settings.edge.access_logs_bucket if settings.edge.access_logs else ""
+        access_logs_ready: list[pulumi.Resource] = []
+        if settings.edge.access_logs and not settings.edge.access_logs_bucket:
+            self.access_logs = AccessLogs(
+                f"{name}-access-logs",
+                AccessLogsArgs(retention_days=settings.edge.access_logs_retention_days, tags=tags),
+                child,
+            )
+            access_logs_bucket = self.access_logs.bucket.bucket
+            access_logs_ready = [self.access_logs.policy]
         self.load_balancer = LoadBalancer(
             f"{name}-lb",
             LoadBalancerArgs(
+                deletion_protection=settings.edge.deletion_protection,
+                access_logs_bucket=access_logs_bucket,
+                access_logs_ready=access_logs_ready,
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.alb_subnet_ids,
                 listener_ports=[80, 443] if settings.edge.https else [80],
@@ -143,8 +165,19 @@ class BlueGreenService(pulumi.ComponentResource):
                 self.instance_profiles[color], policy_attachments[color] = _instance_profile(
                     name, color, specs[color].instance_policy_arns, tags, parent=self, live=live
                 )
-        # The secret the preview route and the warm-up rules require, with the colour header.
-        self.preview_token = random.RandomPassword(f"{name}-preview-token", length=32, special=False, opts=child)
+        # The secret the preview route and the warm-up rules require, with the colour header. A new
+        # previewTokenGeneration changes its keepers, which makes a new token (generation 1 has none, so
+        # stacks deployed before the key existed keep theirs); while the deployed token differs from it,
+        # the rules accept both (bluegreen.preview_token).
+        self.preview_token = random.RandomPassword(
+            f"{name}-preview-token",
+            length=32,
+            special=False,
+            keepers=token_keepers(settings.edge.preview_token_generation),
+            opts=child,
+        )
+        # The rules take it combined with the new token's secret `result`, which keeps it secret in state.
+        deployed_token = args.deployed_preview_token or None
         idle = settings.traffic.idle_color
         self.environments = {
             color: Environment(
@@ -166,11 +199,13 @@ class BlueGreenService(pulumi.ComponentResource):
                     instance_security_group_id=self.load_balancer.instance_security_group.id,
                     warmup_listener_arn=self.load_balancer.warmup_listener.arn,
                     preview_token=self.preview_token.result,
+                    deployed_preview_token=deployed_token,
                     scaled_down=settings.idle_scaled_down and color == idle,
                     tags=tags,
                     instance_profile_arn=self.instance_profiles[color].arn if color in self.instance_profiles else None,
                     instance_profile_ready=policy_attachments[color],
-                    reachable_after=self.load_balancer.app_port_rules,
+                    # The app port open from the ALB, and the instances' way out (NAT or internet) for their boot.
+                    reachable_after=[*self.load_balancer.app_port_rules, *self.network.egress_ready],
                 ),
                 child,
             )
@@ -198,7 +233,11 @@ class BlueGreenService(pulumi.ComponentResource):
             {
                 "region": self.load_balancer.alb.arn.apply(lambda arn: arn.split(":")[3]),
                 "url": self.url(),
-                "token": pulumi.Output.secret(self.preview_token.result),
+                # The gate runs before the production listener, and the preview rules hang off that listener,
+                # so the gate always meets the rules as the last update left them: they accept the deployed
+                # token (after a rotation's first update, the new one as well, which the outputs then name).
+                # A first deploy, with nothing deployed, checks target health only.
+                "token": pulumi.Output.secret(deployed_token or self.preview_token.result),
                 "bypass": settings.gate_bypass,
                 "colors": {
                     c: {
@@ -222,6 +261,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 target_group_arns={c: self.environments[c].target_group.arn for c in COLORS},
                 weights=self.weights,
                 preview_token=self.preview_token.result,
+                deployed_preview_token=deployed_token,
                 # Production traffic reaches a colour only after its ASG's wait has finished: on the first
                 # deploy, and whenever a target group or an ASG is replaced. The waits themselves can
                 # finish because the warm-up rules, which wait for nothing, keep both groups in use.
@@ -340,6 +380,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.GUARDIAN_RECORD_PARAMETER.name()] = self.guardian.record_parameter.name
         out[Outputs.DECISION_LOG_PARAMETER.name()] = self.guardian.decision_log_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
+        out[Outputs.INSTANCE_SUBNET_TIER.name()] = self.network.instance_subnet_tier
         out[Outputs.ALLOW_INSECURE_PREVIEW.name()] = not settings.edge.https
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
         out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER

@@ -196,7 +196,18 @@ EC2_TYPES = (
     "aws:ec2/subnet:Subnet",
     "aws:ec2/internetGateway:InternetGateway",
     "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/eip:Eip",
+    "aws:ec2/natGateway:NatGateway",
 )
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+# S3 User Guide, "Bucket naming rules": 3..63 of lower-case letters, digits, dots and hyphens, starting and
+# ending with a letter or digit. Pulumi's auto-name adds "-" and 7 lower-case characters.
+S3_BUCKET_NAME = matches(r"(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3..63 of [a-z0-9.-])")
 
 
 @dataclass(frozen=True)
@@ -320,8 +331,67 @@ RULES: tuple[Rule, ...] = (
         matches(r"\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-8])", "a /16../28 block"),
         "VPC user guide: sizes /16 to /28",
     ),
+    Rule(("aws:ec2/eip:Eip",), r"domain", model_enum("ec2", "DomainType"), "botocore ec2 DomainType"),
+    Rule(
+        ("aws:ec2/natGateway:NatGateway",),
+        r"connectivityType",
+        model_enum("ec2", "ConnectivityType"),
+        "botocore ec2 ConnectivityType",
+    ),
+    # -- S3: the access log bucket -------------------------------------------------------------------------
+    Rule(
+        (BUCKET,),
+        r"<name>",
+        lambda _, res: S3_BUCKET_NAME(f"{res.name}-abcdefg", res),
+        "S3 User Guide, bucket naming rules",
+    ),
+    Rule((BUCKET,), r"tags\.<key>", model_string("s3", "ObjectKey"), "S3 tags: keys 1..128 (checked loosely)"),
+    Rule(
+        (BUCKET,),
+        r"tags\[.+\]",
+        lambda v, _: None if len(str(v)) <= 256 else "S3 tag values are at most 256 characters",
+        "S3 User Guide, bucket tagging: values up to 256",
+    ),
+    Rule(
+        (BUCKET_OWNERSHIP,),
+        r"rule\.objectOwnership",
+        model_enum("s3", "ObjectOwnership"),
+        "botocore s3 ObjectOwnership",
+    ),
+    Rule(
+        (BUCKET_ENCRYPTION,),
+        r"rules\[\d+\]\.applyServerSideEncryptionByDefault\.sseAlgorithm",
+        matches("AES256", "AES256"),
+        "ELB User Guide, access logs: the bucket must use SSE-S3 (AES256); SSE-KMS is not supported",
+    ),
+    Rule((BUCKET_LIFECYCLE,), r"rules\[\d+\]\.id", charset(r"\x20-\x7e", 255), "S3 LifecycleRule ID: up to 255"),
+    Rule((BUCKET_LIFECYCLE,), r"rules\[\d+\]\.status", model_enum("s3", "ExpirationStatus"), "botocore s3"),
+    Rule((BUCKET_LIFECYCLE,), r"rules\[\d+\]\.expiration\.days", between(1, 2147483647), "S3 Expiration Days >= 1"),
+    Rule(
+        (BUCKET_LIFECYCLE,),
+        r"rules\[\d+\]\.filter\.prefix",
+        lambda v, _: None if len(str(v).encode()) <= 1024 else "an S3 key prefix is at most 1024 bytes",
+        "S3 object keys: up to 1024 bytes",
+    ),
+    Rule(
+        (BUCKET_POLICY,),
+        r"policy",
+        lambda v, _: None if len(str(v).encode()) <= 20480 else "a bucket policy is at most 20 KB",
+        "S3 User Guide, bucket policies: up to 20 KB",
+    ),
     # -- ELB --------------------------------------------------------------------------------------------
     Rule((LB,), r"<name>", autoname(32), "ELB: names up to 32 alphanumerics and hyphens"),
+    Rule(
+        (LB,),
+        r"accessLogs\.prefix",
+        lambda v, _: (
+            None
+            if "AWSLogs" not in str(v) and not str(v).startswith("/") and not str(v).endswith("/")
+            else f"an access log prefix may not contain AWSLogs nor start or end with /, got {v!r}"
+        ),
+        "ELB User Guide, access logs: the prefix must not include AWSLogs (and has no leading or trailing /)",
+    ),
+    Rule((LB,), r"accessLogs\.bucket", S3_BUCKET_NAME, "S3 bucket naming rules"),
     Rule((LB,), r"loadBalancerType", model_enum("elbv2", "LoadBalancerTypeEnum"), "botocore elbv2"),
     Rule((TG,), r"<name>", autoname(32), "ELB: target group names up to 32 alphanumerics and hyphens"),
     Rule((TG, LISTENER), r"port", model_range("elbv2", "Port"), "botocore elbv2 Port"),
@@ -612,7 +682,18 @@ REVIEWED: tuple[tuple[str, str, str], ...] = (
         "booleans (sent as booleans or 'true'/'false')",
     ),
     ("*", r"(.*\.)?[a-zA-Z]*(Arn|Id|arn)", "references to other resources' ids and ARNs, which AWS itself generated"),
-    (LB, r"(internal|dropInvalidHeaderFields|securityGroups\[\d+\]|subnets\[\d+\])", "booleans and references"),
+    (
+        LB,
+        r"(internal|dropInvalidHeaderFields|enableDeletionProtection|securityGroups\[\d+\]|subnets\[\d+\])",
+        "booleans and references",
+    ),
+    (BUCKET, r"forceDestroy", "a provider option (empty the bucket on delete), not sent to AWS"),
+    (BUCKET_PUBLIC_ACCESS, r"(blockPublicAcls|blockPublicPolicy|ignorePublicAcls|restrictPublicBuckets)", "booleans"),
+    *(
+        (t, r"bucket", "the bucket's own name")
+        for t in (BUCKET_OWNERSHIP, BUCKET_PUBLIC_ACCESS, BUCKET_ENCRYPTION, BUCKET_LIFECYCLE, BUCKET_POLICY)
+    ),
+    ("aws:ec2/route:Route", r"natGatewayId", "the NAT gateway's own id"),
     (LT, r"updateDefaultVersion", "a provider option, not sent to AWS"),
     (LT, r"networkInterfaces\[\d+\]\.(deviceIndex|securityGroups\[\d+\])", "index 0 and security group references"),
     (LT, r"iamInstanceProfile\.arn", "the instance profile's own ARN"),
@@ -628,6 +709,11 @@ REVIEWED: tuple[tuple[str, str, str], ...] = (
     (TG, r"healthCheck\.enabled", "boolean"),
     (ALARM, r"(alarmActions|okActions|insufficientDataActions)\[\d+\]", "SNS/Lambda ARNs"),
     ("random:index/randomPassword:RandomPassword", r"(special|upper|lower|numeric)", "booleans"),
+    (
+        "random:index/randomPassword:RandomPassword",
+        r"keepers\.generation",
+        "previewTokenGeneration as text: read by the random provider (a new value, a new token), never sent to AWS",
+    ),
     (FUNCTION, r"code\.archive\..+", "the guardian's files, zipped by the engine (a few KB; Lambda allows 50 MB)"),
     (
         FUNCTION,

@@ -28,6 +28,7 @@ from bluegreen.stack_files import effective_config, namespaced, to_wire
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
+ELB_LOG_ACCOUNT = "156460612806"  # eu-west-1
 LOOKED_UP_AMI = "ami-0123456789abcdef0"
 LOOKED_UP_ARM_AMI = "ami-0123456789abcdefa"
 # What DescribeImages says of the images tests use: (architecture, root device name, root snapshot GiB).
@@ -123,6 +124,11 @@ class _Mocks(pulumi.runtime.Mocks):
             state["arnSuffix"] = f"targetgroup/{args.name}/{rid}"
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
+        elif args.typ == "aws:ec2/eip:Eip":
+            state["allocationId"] = f"eipalloc-{rid}"
+        elif args.typ == "aws:s3/bucket:Bucket":  # auto-named as the provider does, and an S3 ARN has no region
+            state.setdefault("bucket", f"{args.name}-{rid[:7]}")
+            state["arn"] = f"arn:aws:s3:::{state['bucket']}"
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[: int(args.inputs.get("length", 32))]
         elif args.typ in (
@@ -144,7 +150,7 @@ class _Mocks(pulumi.runtime.Mocks):
             raise RuntimeError(f"ParameterNotFound: {name}")  # as GetParameter answers
         return {"id": name, "name": name, "type": "String", "value": value, "version": 1}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:  # noqa: PLR0911
         self.invokes.append((args.token, dict(args.args)))
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {
@@ -184,6 +190,16 @@ class _Mocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"id": REGION, "name": REGION, "region": REGION}, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
+                "userId": "AIDTEST",
+                "id": ACCOUNT,
+            }, []
+        if args.token == "aws:elb/getServiceAccount:getServiceAccount":
+            # The provider's fixed table: eu-west-1's ELB account (ELB User Guide, access logs).
+            return {"id": ELB_LOG_ACCOUNT, "arn": f"arn:aws:iam::{ELB_LOG_ACCOUNT}:root"}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 

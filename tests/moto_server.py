@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,7 +32,14 @@ from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
 from bluegreen.guardian_record import check_guardian_record, parse_record
 from bluegreen.guardian_state import guardian_state
-from bluegreen.release_guard import GuardResult, ReleaseGuardError, check_release, deployed_state
+from bluegreen.preview_token import MAX_VALUES_PER_CONDITION, MAX_VALUES_PER_RULE, accepted_tokens, token_keepers
+from bluegreen.release_guard import (
+    GuardResult,
+    ReleaseGuardError,
+    check_release,
+    deployed_state,
+    instance_subnet_tier,
+)
 from bluegreen.release_spec import ReleaseSpec
 from bluegreen.rollback_target import RollbackTarget
 from bluegreen.settings import ConfigError as SettingsError
@@ -43,7 +51,8 @@ REGION = "us-east-1"
 COLORS = ("blue", "green")
 PREVIEW_COLOR_HEADER = "X-Bluegreen-Color"
 PREVIEW_TOKEN_HEADER = "X-Bluegreen-Token"
-PREVIEW_TOKEN = "preview-token-0123456789abcdef"
+PREVIEW_TOKEN = "preview-token-0123456789abcdef"  # generation 1's token; each rotation makes another
+PREVIEW_PRIORITY = {"blue": 10, "green": 20}  # components/router.py
 MOTO_AMI = "ami-03cf127a"
 RATE_EXPRESSION = "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"  # components/alarms.py
 FAKE_ENV = {
@@ -432,6 +441,11 @@ class FakeEngine:
     _target: RollbackTarget | None = None
     _settings: Settings | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The preview token (`random.RandomPassword`): a new one whenever its keepers change.
+    _token: str = PREVIEW_TOKEN
+    _token_keepers: dict[str, str] | None = None
+    _tokens_made: int = 1
+    _preview_rules: dict[str, str] = field(default_factory=dict)  # colour -> listener rule ARN
 
     def __post_init__(self) -> None:
         self._elbv2 = client("elbv2", self.world.endpoint)
@@ -442,6 +456,8 @@ class FakeEngine:
         self._settings = settings
         self._images = {str(c): image for c, image in guard.image_ids.items()}
         self._specs = self._release_specs(settings, guard)
+        self._token_keepers = token_keepers(settings.edge.preview_token_generation)
+        self._write_preview_rules(accepted_tokens(self._token, None))
         self.publish()
 
     # -- Engine protocol
@@ -481,6 +497,11 @@ class FakeEngine:
                 settings.traffic.stickiness_seconds,
             )
             self._scale()
+            # The preview rules, as `components/router.py` builds them: the new token, and the deployed one
+            # while they differ (the program reads it from the last outputs, as here).
+            deployed, _ = deployed_state(self.outputs_values, settings.allow_live_release)
+            self._make_token(settings)
+            self._write_preview_rules(accepted_tokens(self._token, deployed.preview_token if deployed else None))
             self._images = {str(c): image for c, image in guard.image_ids.items()}
             self._specs = self._release_specs(settings, guard)
             self._target = guard.rollback_target
@@ -530,6 +551,35 @@ class FakeEngine:
                 on_output(f"warning: {line}")
         return settings, guard
 
+    def _make_token(self, settings: Settings) -> None:
+        """`random.RandomPassword`: new keepers (a new previewTokenGeneration) make a new token."""
+        keepers = token_keepers(settings.edge.preview_token_generation)
+        if keepers != self._token_keepers:
+            self._tokens_made += 1
+            digest = hashlib.sha256(str(keepers).encode()).hexdigest()[:12]
+            self._token = f"preview-token-{self._tokens_made:04d}-{digest}"
+            self._token_keepers = keepers
+
+    def _write_preview_rules(self, tokens: list[str]) -> None:
+        """Each colour's preview rule on the production listener (CreateRule, then ModifyRule), matching the colour
+        header and any of `tokens`. moto does not enforce the ELB quotas on condition values; AWS would refuse."""
+        assert len(tokens) <= MAX_VALUES_PER_CONDITION and 1 + len(tokens) <= MAX_VALUES_PER_RULE, tokens
+        for color in COLORS:
+            conditions = [
+                {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": name, "Values": values}}
+                for name, values in ((PREVIEW_COLOR_HEADER, [color]), (PREVIEW_TOKEN_HEADER, tokens))
+            ]
+            if color in self._preview_rules:
+                self._elbv2.modify_rule(RuleArn=self._preview_rules[color], Conditions=conditions)
+                continue
+            created = self._elbv2.create_rule(
+                ListenerArn=self.world.listener_arn,
+                Priority=PREVIEW_PRIORITY[color],
+                Conditions=conditions,
+                Actions=[{"Type": "forward", "TargetGroupArn": self.world.target_groups[color]}],
+            )
+            self._preview_rules[color] = created["Rules"][0]["RuleArn"]
+
     def _scale(self) -> None:
         active = self.config_values["activeColor"]
         desired = int(self.config_values["desiredCapacity"])
@@ -555,7 +605,7 @@ class FakeEngine:
             "idleColor": "green" if cfg["activeColor"] == "blue" else "blue",
             "previewColorHeader": PREVIEW_COLOR_HEADER,
             "previewTokenHeader": PREVIEW_TOKEN_HEADER,
-            "previewToken": PREVIEW_TOKEN,
+            "previewToken": self._token,
             "idleScaledDown": cfg.get("idleScaledDown") == "true",
         }
         for color in COLORS:
@@ -592,6 +642,7 @@ class FakeEngine:
             out["guardianStateId"] = state["stateId"]
             out["guardianRecordParameter"] = GUARDIAN_RECORD_PARAMETER
             out["decisionLogParameter"] = DECISION_LOG_PARAMETER
+            out["instanceSubnetTier"] = instance_subnet_tier(self._settings)
         self.outputs_values = out
 
     def parameter(self, name: str) -> str | None:
@@ -622,12 +673,39 @@ class FakeEngine:
 # ---------------------------------------------------------------- the smoke target
 
 
+def alb_route(world: World, headers: Message) -> tuple[str, str]:
+    """Where the production listener sends a request, and by which rule: the rules in moto (DescribeRules) in
+    priority order, the first whose conditions all match, else the default action's weighted forward (here its
+    heaviest colour). An http-header condition matches when the header, or one of its repeats, equals any of its
+    values, compared case-insensitively (ELB API reference, HttpHeaderConditionConfig; no wildcards here)."""
+    rules = world.elbv2().describe_rules(ListenerArn=world.listener_arn)["Rules"]
+    colors = {arn: color for color, arn in world.target_groups.items()}
+
+    def matches(condition: Mapping[str, Any]) -> bool:
+        config = condition.get("HttpHeaderConfig")
+        if condition.get("Field") != "http-header" or not config:
+            return False  # the program's rules use http-header conditions only
+        sent = [value.lower() for value in headers.get_all(config["HttpHeaderName"]) or []]
+        return any(value.lower() in sent for value in config["Values"])
+
+    for rule in sorted((r for r in rules if not r["IsDefault"]), key=lambda r: int(r["Priority"])):
+        if all(matches(condition) for condition in rule["Conditions"]):
+            return colors[rule["Actions"][0]["TargetGroupArn"]], f"rule {rule['Priority']}"
+    weights = world.live_weights()
+    return max(COLORS, key=lambda c: weights[c]), "default"
+
+
 @dataclass
 class SmokeTarget:
     """Stands in for the ALB's preview routes: only answers with the right colour + token headers.
 
     /health -> 200 "ok"; /version -> {"version": <release>} with X-App-Version.
     `broken` colours answer 500 on /version.
+
+    With `world`, it routes as the ALB would by the listener rules in moto (`alb_route`): a request that
+    matches a colour's preview rule (the tokens the FakeEngine's last `pulumi up` wrote) reaches that colour,
+    any other the default action's colour; `routes` records which rule took each request. Without it, only
+    the colour header with `PREVIEW_TOKEN` is answered, and anything else is refused with 403.
     """
 
     releases: Callable[[str], str]
@@ -636,6 +714,8 @@ class SmokeTarget:
     url: str = ""
     # An app behind a route that ignores the preview headers: every request reaches this colour.
     answers_as: str | None = None
+    world: World | None = None
+    routes: list[tuple[str, str | None, str]] = field(default_factory=list)  # (path, colour header, rule)
 
     @contextmanager
     def serving(self) -> Iterator[SmokeTarget]:
@@ -648,8 +728,15 @@ class SmokeTarget:
             def do_GET(self) -> None:
                 color = self.headers.get(PREVIEW_COLOR_HEADER)
                 target.requests.append((self.path, color))
-                color = target.answers_as or color
-                if color not in COLORS or self.headers.get(PREVIEW_TOKEN_HEADER) != PREVIEW_TOKEN:
+                if target.world is not None:
+                    routed, rule = alb_route(target.world, self.headers)
+                    target.routes.append((self.path, color, rule))
+                    color = target.answers_as or routed
+                else:
+                    color = target.answers_as or color
+                    if self.headers.get(PREVIEW_TOKEN_HEADER) != PREVIEW_TOKEN:
+                        color = None
+                if color not in COLORS:
                     self._reply(403, "no preview route for these headers", {})
                 elif self.path == "/health":
                     self._reply(200, "ok", {})

@@ -41,6 +41,9 @@ BOOT_SCRIPTS = (
 )
 
 
+EGRESS = ("tcp:5432:10.0.0.0/16", "udp:53:10.0.0.10/32", "tcp:8125-8126:2001:db8::/32")
+
+
 @st.composite
 def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     low = draw(st.integers(1, 4))
@@ -84,6 +87,13 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
         "blueSchemaVersions": [schema, schema + 1] if schema else [],
         "greenSchemaVersions": [schema] if schema else [],
     }
+    # The production baseline on or off, each on its own, and the instances' extra outbound rules.
+    config["albDeletionProtection"] = draw(st.booleans())
+    config["accessLogs"] = draw(st.booleans())
+    config["accessLogsBucket"] = draw(st.sampled_from(["", "acme-alb-logs", "logs.example.com"]))
+    config["accessLogsRetentionDays"] = draw(st.integers(1, 3650))
+    config["privateInstances"] = draw(st.booleans())
+    config["instanceEgress"] = draw(st.lists(st.sampled_from(EGRESS), max_size=3, unique=True))
     if draw(st.booleans()):
         config.update(VPC)
     if draw(st.booleans()):  # your own app: an instance profile, extra groups, boot scripts

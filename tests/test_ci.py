@@ -38,7 +38,7 @@ def config(**changes: str) -> dict[str, str]:
         "greenImageId": AMI_GREEN,
         "allowLiveRelease": "false",
         "idleScaledDown": "false",
-        "allowInsecurePreview": "true",  # no certificate in these stacks
+        "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",  # the production baseline
     }
     base.update(changes)
     return base
@@ -262,7 +262,7 @@ config:
   bluegreen:blueRelease: v1
   bluegreen:greenRelease: v2
   bluegreen:tags: [team=platform]
-  bluegreen:allowInsecurePreview: true
+  bluegreen:certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123
 """
 
 
@@ -676,7 +676,8 @@ def test_a_flip_carrying_a_fleet_setting_is_shown_as_refused():
 
 
 def test_a_shared_edge_change_says_it_is_in_place_for_both_colours():
-    md = traffic_summary(config(allowedCidrs='["203.0.113.0/24"]'), deployed_stack_outputs())
+    same_edge = {"certificateArn": "", "allowInsecurePreview": "true"}  # as deployed: only the CIDRs change
+    md = traffic_summary(config(**same_edge, allowedCidrs='["203.0.113.0/24"]'), deployed_stack_outputs())
     assert (
         "> ℹ️ **shared edge, in place for both colours at once**: `allowedCidrs ['0.0.0.0/0'] → ['203.0.113.0/24']`"
         in md
@@ -713,3 +714,21 @@ def test_a_listener_that_contradicts_the_outputs_stops_the_deploy(project, base,
         "> ⛔ **not deploying**: the production listener sends blue=100 green=0, but the last outputs say blue=0 "
         "green=100" in capsys.readouterr().out
     )
+
+
+def test_a_stack_without_the_production_baseline_says_so_on_every_change():
+    dev = config(
+        certificateArn="",
+        allowInsecurePreview="true",
+        albDeletionProtection="false",
+        accessLogs="false",
+        privateInstances="false",
+    )
+
+    (line,) = [line for line in traffic_summary(dev, outputs()).splitlines() if "production baseline" in line]
+
+    assert "HTTPS on the preview route (`allowInsecurePreview`" in line
+    assert "ALB deletion protection (`albDeletionProtection`)" in line
+    assert "ALB access logs (`accessLogs`)" in line
+    assert "private instances (`privateInstances`" in line
+    assert "production baseline" not in traffic_summary(config(), outputs())  # Pulumi.yaml's defaults

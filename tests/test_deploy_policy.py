@@ -1,5 +1,9 @@
-"""The deploy role's policy (deploy/iam/github-oidc-role-policy.json) covers the IAM resources the
-program creates, and hands the instances' role to EC2 only."""
+"""The deploy role's policies cover what the program creates, only what it creates, and fit IAM.
+
+The role has two: deploy/iam/github-oidc-role-policy.json (its inline policy) and
+deploy/iam/github-oidc-role-policy-2.json (a managed policy attached to it, for the guardian and the
+access-log bucket), split because one policy no longer fits IAM's size quota. IAM allows what either
+allows, so the tests below read the union of their statements; each file's size is checked on its own."""
 
 from __future__ import annotations
 
@@ -13,8 +17,40 @@ import pytest
 from bluegreen.contract import STACK_TAG
 from tests.harness import PROJECT_DIR, run_program
 
-POLICY = json.loads((PROJECT_DIR / "deploy/iam/github-oidc-role-policy.json").read_text())
+# The deploy role's policies, with the IAM quota each counts against and how docs/aws-setup.md attaches it. IAM and
+# AWS STS quotas (IAM User Guide) and the IAM FAQ: "the total aggregate policy size (the sum size of all inline
+# policies) per entity cannot exceed [...] Role policy size cannot exceed 10,240 characters", and "The size of each
+# managed policy cannot exceed 6,144 characters"; white space is not counted. A second inline policy would share the
+# first one's 10,240, so the second file is a managed policy (a role takes 10 by default).
+INLINE, MANAGED = "put-role-policy", "create-policy"
+DEPLOY_POLICIES = {
+    "deploy/iam/github-oidc-role-policy.json": (10_240, INLINE),
+    "deploy/iam/github-oidc-role-policy-2.json": (6_144, MANAGED),
+}
+POLICY_FILES = {path: json.loads((PROJECT_DIR / path).read_text()) for path in DEPLOY_POLICIES}
+POLICY = {"Version": "2012-10-17", "Statement": [s for doc in POLICY_FILES.values() for s in doc["Statement"]]}
+# A stack as it runs in production: what Pulumi.yaml turns on by default and the dev stack turns off (access logs to
+# a bucket the stack creates, instances in private subnets behind a NAT gateway, deletion protection), with HTTPS.
+PRODUCTION = {
+    "accessLogs": True,
+    "privateInstances": True,
+    "albDeletionProtection": True,
+    "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+    "allowInsecurePreview": False,
+}
+OWN_VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
+CONFIGS = pytest.mark.parametrize(
+    "overrides",
+    [{}, OWN_VPC, PRODUCTION, {**PRODUCTION, **OWN_VPC}],
+    ids=["dev", "dev own VPC", "prod", "prod own VPC"],
+)
 ARN_KIND = {"aws:iam/role:Role": "role", "aws:iam/instanceProfile:InstanceProfile": "instance-profile"}
+
+
+def test_the_two_deploy_policies_are_one_policy_split_in_two() -> None:
+    assert all(doc["Version"] == "2012-10-17" for doc in POLICY_FILES.values())
+    sids = [s["Sid"] for s in POLICY["Statement"]]
+    assert len(sids) == len(set(sids)), "a Sid names one statement across both files"
 
 
 def statements(action: str) -> list[dict[str, Any]]:
@@ -92,6 +128,18 @@ EC2_WRITES: dict[str, dict[str, str]] = {
     "ec2:AttachInternetGateway": {"internet-gateway": RESOURCE, "vpc": RESOURCE},
     "ec2:DetachInternetGateway": {"internet-gateway": RESOURCE, "vpc": RESOURCE},
     "ec2:DeleteInternetGateway": {"internet-gateway": RESOURCE},
+    # The private subnets' NAT gateway and its Elastic IP (privateInstances, a created VPC). AllocateAddress:
+    # elastic-ip* (aws:RequestTag); ipam-pool and ipv4pool-ec2 only with a pool, which the program never names.
+    # CreateNatGateway: natgateway* (aws:RequestTag) and, optional, the elastic-ip, subnet and vpc it uses.
+    "ec2:AllocateAddress": {"elastic-ip": REQUEST},
+    "ec2:CreateNatGateway": {"natgateway": REQUEST, "elastic-ip": RESOURCE, "subnet": RESOURCE, "vpc": RESOURCE},
+    "ec2:DeleteNatGateway": {"natgateway": RESOURCE},
+    "ec2:ReleaseAddress": {"elastic-ip": RESOURCE},
+    # aws_eip's delete disassociates first when its state holds an association id, which a refresh or a tag
+    # update after the NAT gateway exists records (terraform-provider-aws ec2_eip.go, resourceEIPDelete). By then
+    # the NAT gateway, deleted first, has released the address; AWS lists elastic-ip and network-interface, both
+    # optional, and the NAT gateway's interface is AWS's, untagged: see docs/aws-setup.md, still unverified.
+    "ec2:DisassociateAddress": {"elastic-ip": RESOURCE},
     "ec2:CreateSubnet": {"subnet": REQUEST, "vpc": RESOURCE},
     "ec2:DeleteSubnet": {"subnet": RESOURCE},
     "ec2:ModifySubnetAttribute": {"subnet": RESOURCE},
@@ -100,7 +148,7 @@ EC2_WRITES: dict[str, dict[str, str]] = {
     "ec2:AssociateRouteTable": {"route-table": RESOURCE, "subnet": RESOURCE},
     "ec2:DisassociateRouteTable": {"route-table": RESOURCE, "subnet": RESOURCE},
     "ec2:ReplaceRouteTableAssociation": {"route-table": RESOURCE, "subnet": RESOURCE},
-    "ec2:CreateRoute": {"route-table": RESOURCE},
+    "ec2:CreateRoute": {"route-table": RESOURCE},  # also to the NAT gateway: AWS checks only the route table
     "ec2:ReplaceRoute": {"route-table": RESOURCE},
     "ec2:DeleteRoute": {"route-table": RESOURCE},
     "ec2:CreateSecurityGroup": {"security-group": REQUEST, "vpc": ANY_VPC},
@@ -254,16 +302,14 @@ EC2_RESOURCE_TYPE = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "security-group-rule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "security-group-rule",
     "aws:ec2/launchTemplate:LaunchTemplate": "launch-template",
+    "aws:ec2/eip:Eip": "elastic-ip",
+    "aws:ec2/natGateway:NatGateway": "natgateway",
 }
 UNTAGGABLE = {"aws:ec2/route:Route", "aws:ec2/routeTableAssociation:RouteTableAssociation"}
 CREATED = {type_ for types in EC2_WRITES.values() for type_, scope in types.items() if scope == REQUEST}
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [{}, {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}],
-    ids=["new VPC", "own VPC"],
-)
+@CONFIGS
 def test_the_program_tags_what_it_creates_in_ec2_as_the_policy_expects(overrides: dict[str, Any]) -> None:
     rec = run_program(overrides)
     ours = OURS.replace("PROJECT", "bluegreen")  # the project in Pulumi.yaml
@@ -281,6 +327,127 @@ def test_the_program_tags_what_it_creates_in_ec2_as_the_policy_expects(overrides
             assert fnmatch.fnmatchcase(value, ours), f"{res.name} is created without {STACK_TAG}={ours}: {value!r}"
 
 
+def test_the_production_stack_creates_the_nat_gateway_and_its_address() -> None:
+    # So the parametrized test above sees them: the dev stack turns privateInstances off.
+    created = {res.type for res in run_program(PRODUCTION).resources}
+    assert {"aws:ec2/eip:Eip", "aws:ec2/natGateway:NatGateway"} <= created
+
+
+# ---------------------------------------------------------------- the access-log bucket: S3 by bucket name
+
+# What terraform-provider-aws calls for each S3 resource the program creates, as IAM actions (S3 API Reference: each
+# operation's permission; DeletePublicAccessBlock, DeleteBucketOwnershipControls, DeleteBucketEncryption and
+# DeleteBucketLifecycle need the Put action, e.g. "For this operation, a user must have the
+# s3:PutLifecycleConfiguration permission"). All on the bucket (Service Authorization Reference, Amazon S3: resource
+# type bucket, arn:aws:s3:::<name>), except the object deletes.
+S3_BUCKET_ACTIONS: dict[str, tuple[str, ...]] = {
+    # aws_s3_bucket (internal/service/s3/bucket.go): CreateBucket; read: HeadBucket (s3:ListBucket) and the
+    # bucket's policy, ACL, CORS, website, versioning, accelerate, request payment, logging, lifecycle,
+    # replication, encryption and Object Lock configurations (it tolerates "not found" and "not implemented"
+    # answers, not a refusal); DeleteBucket.
+    # Tags: pulumi-aws 7 "will now attempt to send tags in the create request and use the S3 Control tagging APIs
+    # TagResource, UntagResource, and ListTagsForResource for read and update operations" (s3.Bucket docs).
+    "aws:s3/bucket:Bucket": (
+        "s3:CreateBucket",
+        "s3:DeleteBucket",
+        "s3:ListBucket",
+        "s3:TagResource",
+        "s3:UntagResource",
+        "s3:ListTagsForResource",
+        "s3:GetBucketPolicy",
+        "s3:GetBucketAcl",
+        "s3:GetBucketCORS",
+        "s3:GetBucketWebsite",
+        "s3:GetBucketVersioning",
+        "s3:GetAccelerateConfiguration",
+        "s3:GetBucketRequestPayment",
+        "s3:GetBucketLogging",
+        "s3:GetLifecycleConfiguration",
+        "s3:GetReplicationConfiguration",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketObjectLockConfiguration",
+        # force_destroy empties the bucket first (internal/service/s3/delete.go, emptyBucket): ListObjectVersions,
+        # then DeleteObjects of every version and delete marker.
+        "s3:ListBucketVersions",
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": (
+        "s3:PutBucketOwnershipControls",
+        "s3:GetBucketOwnershipControls",
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "s3:PutEncryptionConfiguration",
+        "s3:GetEncryptionConfiguration",
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "s3:PutLifecycleConfiguration",
+        "s3:GetLifecycleConfiguration",
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": ("s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"),
+}
+# On arn:aws:s3:::<bucket>/<key> (resource type object): what emptying the bucket deletes. DeleteObjects is authorized
+# per object, with s3:DeleteObjectVersion for a version id (every entry ListObjectVersions returns has one).
+S3_OBJECT_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+BACKEND = "SelfManagedBackend"  # the state bucket's statements
+
+
+def s3_statements() -> list[dict[str, Any]]:
+    return [
+        s
+        for s in POLICY["Statement"]
+        if not s["Sid"].startswith(BACKEND) and any(a.startswith("s3:") for a in listed(s["Action"]))
+    ]
+
+
+@CONFIGS
+def test_every_s3_call_the_program_needs_is_allowed_on_its_own_bucket(overrides: dict[str, Any]) -> None:
+    rec = run_program(overrides)
+    buckets = {res.outputs["id"]: res for res in rec.of_type("aws:s3/bucket:Bucket")}
+    assert bool(buckets) == bool(overrides.get("accessLogs")), sorted(buckets)
+    missing = []
+    for res in rec.resources:
+        if not res.type.startswith("aws:s3/"):
+            continue
+        assert res.type in S3_BUCKET_ACTIONS, f"{res.type} is new in S3: add the calls it makes to S3_BUCKET_ACTIONS"
+        bucket = res if res.type == "aws:s3/bucket:Bucket" else buckets[res.inputs["bucket"]]
+        # Pulumi auto-names the bucket `<logical name>-<7 characters>` (as the mocks do), like the IAM names above.
+        assert bucket.outputs["bucket"].startswith(f"{bucket.name}-"), bucket.outputs["bucket"]
+        arn = bucket.outputs["arn"]
+        missing += [f"{a} on {arn}" for a in S3_BUCKET_ACTIONS[res.type] if not allows(a, arn)]
+        if res.type == "aws:s3/bucket:Bucket":
+            missing += [f"{a} on {arn}/alb/x" for a in S3_OBJECT_ACTIONS if not allows(a, f"{arn}/alb/x")]
+    assert not missing, "the deploy would be refused:\n" + "\n".join(missing)
+
+
+def test_s3_is_granted_on_the_access_log_buckets_only_and_only_what_their_calls_need() -> None:
+    granted = {a for s in s3_statements() for a in listed(s["Action"])}
+    needed = {a for actions in S3_BUCKET_ACTIONS.values() for a in actions} | set(S3_OBJECT_ACTIONS)
+    assert granted == needed, f"granted but not needed: {granted - needed}; needed but not granted: {needed - granted}"
+    for s in s3_statements():
+        resources = listed(s["Resource"])
+        assert all(r.startswith("arn:aws:s3:::bluegreen-access-logs-bucket-") for r in resources), s["Sid"]
+    # Not a state bucket named after the project, nor another bucket whose name starts like the log bucket's.
+    for name in ("bluegreen-pulumi-state", "bluegreen-access-logs", "bluegreen-access-logs-bucketeer", "logs"):
+        assert not allows("s3:DeleteBucket", f"arn:aws:s3:::{name}"), name
+        assert not allows("s3:DeleteObject", f"arn:aws:s3:::{name}/.pulumi/stacks/x.json"), name
+
+
+@pytest.mark.parametrize("overrides", [{}, PRODUCTION], ids=["dev", "prod"])
+def test_the_load_balancers_access_logs_and_deletion_protection_attributes_are_allowed(
+    overrides: dict[str, Any],
+) -> None:
+    # Access logs and deletion protection are load balancer attributes (ModifyLoadBalancerAttributes, also on
+    # create). ELB itself writes the logs, under the bucket policy the program sets: the role needs no S3 write.
+    albs = run_program(overrides).of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert albs
+    for res in albs:
+        arn = f"arn:aws:elasticloadbalancing:REGION:ACCOUNT_ID:loadbalancer/app/{res.name}-abcdefg/50dc6c495c0c9188"
+        assert allows("elasticloadbalancing:ModifyLoadBalancerAttributes", arn), arn
+
+
 # ---------------------------------------------------------------- the filled policies fit IAM
 
 
@@ -292,13 +459,28 @@ def filled(path: str, region: str, project: str, bucket: str) -> str:
     return text.replace("OWNER/REPO", "acme/bluegreen").replace("BACKEND_BUCKET", bucket)
 
 
-@pytest.mark.parametrize(
-    "path", ["deploy/iam/github-oidc-role-policy.json", "deploy/iam/github-oidc-preview-role-policy.json"]
-)
-def test_each_role_policy_fits_iams_inline_policy_quota(path: str) -> None:
-    # IAM and AWS STS quotas (IAM User Guide): "Role policy size cannot exceed 10,240 characters", the sum of a
-    # role's inline policies, white space not counted. A 63-character bucket name and a long region and project.
-    assert len(filled(path, "ap-southeast-2", "a-thirty-character-project-nam", "b" * 63)) <= 10_240
+ROLE_POLICIES = {**DEPLOY_POLICIES, "deploy/iam/github-oidc-preview-role-policy.json": (10_240, INLINE)}
+
+
+@pytest.mark.parametrize("path", sorted(ROLE_POLICIES))
+def test_each_role_policy_fits_its_iam_quota(path: str) -> None:
+    # Each role has one inline policy, so its size is the role's inline total. A 63-character bucket name and a
+    # long region and project.
+    quota, _ = ROLE_POLICIES[path]
+    assert len(filled(path, "ap-southeast-2", "a-thirty-character-project-nam", "b" * 63)) <= quota
+
+
+def test_the_setup_guide_attaches_each_policy_as_its_quota_assumes() -> None:
+    guide = (PROJECT_DIR / "docs/aws-setup.md").read_text()
+    block = guide[guide.index("fill() {") :].split("```", 1)[0].replace("\\\n", " ")
+    commands = [line.split() for line in block.splitlines() if line.startswith("aws iam ")]
+    for path, (_, how) in ROLE_POLICIES.items():
+        name = path.removeprefix("deploy/iam/github-oidc-").removesuffix(".json")
+        assert re.search(rf"\bfill {name}(;|$)", block, re.MULTILINE), f"{path} is not filled in"
+        verbs = [command[2] for command in commands if f"file://{name}.json" in command]
+        assert verbs == [how], f"{path}: written with {verbs}, but its quota is the {how} one"
+    attached = [c for c in commands if c[2] == "attach-role-policy" and "bluegreen-github" in c]
+    assert len(attached) == 1, "the managed policy is attached to the deploy role"
 
 
 def test_the_setup_guide_fills_every_placeholder_of_the_policies() -> None:

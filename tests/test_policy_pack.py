@@ -47,7 +47,7 @@ def test_requirements_name_the_policy_sdk():
 
 def test_names_are_unique_kebab_case():
     names = [p.name for p in POLICIES]
-    assert len(set(names)) == len(names) == 13
+    assert len(set(names)) == len(names) == 16
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", name) for name in names)
 
 
@@ -95,4 +95,7 @@ def test_checks_of_one_resources_inputs_are_resource_policies():
         "no-public-ip-in-private-subnets",
         "alb-drops-invalid-headers",
         "https-listener-tls-policy",
+        "alb-access-logs-enabled",
+        "alb-deletion-protection",
+        "instances-without-public-ip",
     }

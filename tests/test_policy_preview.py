@@ -18,6 +18,7 @@ from policies.bluegreen_policies.values import UNKNOWN, ChecksDeferredError, pla
 from tests.harness import Recording, run_program
 from tests.policy_server import UNKNOWN as SENTINEL
 from tests.policy_server import ServedPack, StackResource, fresh_preview, from_recording, serve_pack
+from tests.test_policy_baseline import DevStackPack
 
 PREFIX = "can't run policy '{}' from policy pack 'bluegreen@v0.0.1' during preview: "
 
@@ -25,7 +26,7 @@ PREFIX = "can't run policy '{}' from policy pack 'bluegreen@v0.0.1' during previ
 @pytest.fixture(scope="module")
 def pack() -> Iterator[ServedPack]:
     with serve_pack() as served:
-        yield served
+        yield DevStackPack(served)
 
 
 @pytest.fixture(scope="module")

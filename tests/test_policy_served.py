@@ -3,6 +3,10 @@
 Each test runs `__main__.py` under the SDK's mocks (tests/harness.py), sends every resource's
 inputs to `Analyze` and every resource's outputs, parents and dependencies to `AnalyzeStack`, and
 compares the diagnostics that come back with the exact list expected.
+
+The program runs as the dev stack (Pulumi.dev.yaml), which turns the production baseline off, so the
+pack runs with the dev stack's policy config (`DevStackPack`); tests/test_policy_baseline.py checks
+the baseline's findings.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from tests.policy_server import (
     serve_pack,
     stack_reference,
 )
+from tests.test_policy_baseline import DevStackPack
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0f0f0f0f-0000-4000-8000-000000000000"
 FIX_INGRESS = "Allow instance ingress only from the ALB's security group (referencedSecurityGroupId)."
@@ -50,13 +55,16 @@ RESOURCE_POLICIES = {
     "no-public-ip-in-private-subnets",
     "alb-drops-invalid-headers",
     "https-listener-tls-policy",
+    "alb-access-logs-enabled",
+    "alb-deletion-protection",
+    "instances-without-public-ip",
 }
 
 
 @pytest.fixture(scope="module")
 def pack() -> Iterator[ServedPack]:
     with serve_pack() as served:
-        yield served
+        yield DevStackPack(served)
 
 
 @pytest.fixture(scope="module")

@@ -35,8 +35,12 @@ INVOKE_ACTIONS: dict[str, tuple[str, ...]] = {
     # aws_region (internal/service/meta/region_data_source.go) resolves the provider's region from the SDK's
     # endpoint tables (FindRegionByName over endpoints.DefaultPartitions()): no API call.
     "aws:index/getRegion:getRegion": (),
-    # STS API Reference, GetCallerIdentity: "No permissions are required to perform this operation."
+    # STS API Reference, GetCallerIdentity: "No permissions are required to perform this operation." The access-log
+    # bucket's policy names this account.
     "aws:index/getCallerIdentity:getCallerIdentity": (),
+    # aws_elb_service_account (internal/service/elb/service_account_data_source.go) looks the region up in a fixed
+    # map, accountIDPerRegionMap, of the ELB accounts the access-log bucket policy trusts: no API call.
+    "aws:elb/getServiceAccount:getServiceAccount": (),
 }
 
 # Calls the provider makes when it is configured, which no invoke shows. pulumi-aws validates the
@@ -50,13 +54,22 @@ PROVIDER_CONFIGURE: dict[str, str] = {
 
 OWN_VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 PINNED = {"blueImageId": "ami-0aaaaaaaaaaaaaaaa", "greenImageId": "ami-0bbbbbbbbbbbbbbbb"}
+# What Pulumi.yaml turns on by default and the dev stack off: access logs to a bucket the stack creates (the ELB
+# account and this account's id), private instances behind a NAT gateway, deletion protection; with HTTPS.
+PRODUCTION = {
+    "accessLogs": True,
+    "privateInstances": True,
+    "albDeletionProtection": True,
+    "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+    "allowInsecurePreview": False,
+}
 
 
 @pytest.fixture(scope="module")
 def previews() -> list[Recording]:
     """Previews that between them make every kind of invoke: a new VPC (zones and offerings) or your own,
     the latest AL2023 (SSM, x86 and arm64) or pinned images, a first deploy or an update of a deployed
-    stack (its guardian record)."""
+    stack (its guardian record), the dev stack or production's defaults (the access-log bucket's invokes)."""
     live = deployed(run_program())
     return [
         run_program(preview=True),
@@ -65,11 +78,17 @@ def previews() -> list[Recording]:
         run_program(OWN_VPC, preview=True),
         run_program({"greenRelease": "v2.0.0"}, live, preview=True),
         run_program({**OWN_VPC, **PINNED}, deployed(run_program({**OWN_VPC, **PINNED})), preview=True),
+        run_program(PRODUCTION, deployed(run_program(PRODUCTION)), preview=True),
     ]
 
 
 def invoked(previews: list[Recording]) -> set[str]:
     return {token for rec in previews for token, _ in rec.invokes}
+
+
+def test_the_previews_make_the_access_log_buckets_invokes(previews: list[Recording]) -> None:
+    access_logs = {"aws:elb/getServiceAccount:getServiceAccount", "aws:index/getCallerIdentity:getCallerIdentity"}
+    assert access_logs <= invoked(previews), "no preview runs with access logs to a bucket the stack creates"
 
 
 def statements(backend: bool = False) -> list[dict[str, Any]]:

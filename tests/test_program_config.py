@@ -139,6 +139,7 @@ INTEGER_BOUNDS = [
     ("alarmEvaluationMinutes", 1, 60),
     ("bakeMinutes", 0, 1440),
     ("databaseSchemaVersion", 0, 1_000_000),
+    ("previewTokenGeneration", 1, 1_000_000),
 ]
 # Keys whose bounds depend on others: keep the rest valid around the value tried.
 AROUND: dict[str, Callable[[int], dict[str, object]]] = {

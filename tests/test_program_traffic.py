@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
+from pulumi.runtime.sync_await import _sync_await
 
+from components.router import accepted_token_values
+from tests.aws_rules import unreviewed, violations
 from tests.harness import Recording, run_program
 
 LISTENER = "aws:lb/listener:Listener"
@@ -100,7 +104,7 @@ def test_every_documented_output_is_exported():
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
         "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianRecordParameter",
-        "decisionLogParameter", "allowInsecurePreview",
+        "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")
@@ -115,3 +119,83 @@ def test_every_documented_output_is_exported():
 def test_releases_are_exported_per_colour():
     rec = run_program({"blueRelease": "v7", "greenRelease": "v8"})
     assert (rec.outputs["blueRelease"], rec.outputs["greenRelease"]) == ("v7", "v8")
+
+
+# ---------------------------------------------------------------- rotating the preview token
+
+TOKEN_HEADER = "X-Bluegreen-Token"
+GATE = "pulumi-python:dynamic/bluegreen:TrafficGate"
+RULE, PASSWORD = "aws:lb/listenerRule:ListenerRule", "random:index/randomPassword:RandomPassword"
+SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")  # the SDK's secret envelope
+
+
+def token_values(rec: Recording) -> dict[str, list[str]]:
+    """The token values of every preview and warm-up rule, by rule name."""
+    found = {}
+    for color in ("blue", "green"):
+        for name in (f"bluegreen-router-preview-{color}", f"bluegreen-{color}-warmup"):
+            conditions = rec.by_name(name).inputs["conditions"]
+            found[name] = next(
+                c["httpHeader"]["values"] for c in conditions if c["httpHeader"]["httpHeaderName"] == TOKEN_HEADER
+            )
+    return found
+
+
+def gate_token(rec: Recording) -> str:
+    (gate,) = rec.of_type(GATE)
+    envelope = gate.inputs["token"]
+    assert envelope[SECRET_SIG[0]] == SECRET_SIG[1]  # sent to the gate as a secret
+    return str(envelope["value"])
+
+
+def test_generation_1_gives_the_token_no_keepers_so_a_deployed_stack_keeps_its_token():
+    # Keepers going from absent to any value replace a RandomPassword (terraform-provider-random's
+    # RequiresReplaceIfValuesNotNull), so the first generation sends none, as before the key existed.
+    assert "keepers" not in run_program().by_name("bluegreen-preview-token").inputs
+
+
+def test_each_later_generation_gives_the_token_its_own_keepers():
+    inputs = run_program({"previewTokenGeneration": 2}).by_name("bluegreen-preview-token").inputs
+    assert inputs["keepers"] == {"generation": "2"}
+    again = run_program({"previewTokenGeneration": 3}).by_name("bluegreen-preview-token").inputs
+    assert again["keepers"] == {"generation": "3"}
+
+
+def test_while_a_new_token_is_deployed_the_rules_accept_it_and_the_deployed_one():
+    # The mocks make the same `result` for every generation; the deployed token stands in for generation 1's.
+    previous = {**run_program().outputs, "previewToken": "generation-1-token"}
+
+    rec = run_program({"previewTokenGeneration": 2}, previous_outputs=previous)
+
+    new = rec.outputs["previewToken"]
+    assert new != "generation-1-token" and "previewToken" in rec.secret_outputs
+    assert set(token_values(rec)) == {
+        f"bluegreen-{role}" for role in ("router-preview-blue", "router-preview-green", "blue-warmup", "green-warmup")
+    }
+    assert all(values == [new, "generation-1-token"] for values in token_values(rec).values())
+    # Within the ELB quotas: 3 values per condition, 5 per rule (the colour and two tokens).
+    assert [v for v in violations(rec) if "preview" in v or "warmup" in v] == []
+    assert {(t, p) for t, p in unreviewed(rec) if t in (RULE, PASSWORD)} == set()
+    # The gate runs before the preview rules change in this update: it sends the token they accept now.
+    assert gate_token(rec) == "generation-1-token"
+
+
+def test_the_update_after_accepts_only_the_new_token_and_the_gate_sends_it():
+    rotated = run_program(
+        {"previewTokenGeneration": 2}, previous_outputs={**run_program().outputs, "previewToken": "x"}
+    )
+
+    rec = run_program({"previewTokenGeneration": 2}, previous_outputs=rotated.outputs)
+
+    new = rec.outputs["previewToken"]
+    assert all(values == [new] for values in token_values(rec).values())
+    assert gate_token(rec) == new
+    assert token_values(run_program()) == token_values(rec)  # as on a first deploy: one value
+
+
+def test_the_accepted_tokens_are_a_secret_with_the_deployed_one_in_them():
+    # Under the mocks `result` is not a secret; the engine makes it one (an additional secret output).
+    values = accepted_token_values(pulumi.Output.secret("new"), "deployed")
+
+    assert _sync_await(values.future()) == ["new", "deployed"]
+    assert _sync_await(values.is_secret())

@@ -31,7 +31,10 @@ from bluegreen.stack_files import effective_config
 from bluegreen.stackconfig import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMAND_NAMES = ["status", "plan", "stage", "verify", "switch", "bake", "rollback", "history", "deploy", "migrate"]
+COMMAND_NAMES = [
+    *("status", "plan", "stage", "verify", "switch", "bake", "rollback", "history", "deploy", "migrate"),
+    "rotate-token",
+]
 
 
 def never_called(_args: argparse.Namespace) -> Any:
@@ -135,6 +138,7 @@ def test_modules_pick_commands_from_the_table_without_importing_anything() -> No
         ("rollback", []),
         ("deploy", ["v2", "--checks", "CHECKS"]),
         ("migrate", ["expand", "2"]),
+        ("rotate-token", []),
     ],
 )
 def test_each_command_reports_its_work_under_one_step_named_after_it_and_the_stack(
@@ -194,6 +198,7 @@ OPTIONS_USED = {
         *CONFIRM,
     },
     "migrate": {"--timeout"},
+    "rotate-token": {"--base-url", "--finish"},
 }
 OPTION_LINE = re.compile(r"^  (?:(-\w), )?(--[\w-]+)(?: ([A-Z][\w,.\[\]]*|\{[\w,]+\}))?(.*)$")
 

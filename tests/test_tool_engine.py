@@ -119,6 +119,23 @@ def test_up_and_preview_always_carry_the_policy_pack(stack: RecordingStack, proj
     assert preview.describe() == "no changes"
 
 
+def test_a_stack_with_its_own_pack_config_gets_it_on_every_preview_and_update(
+    stack: RecordingStack, project: Path
+) -> None:
+    # policies/stacks/<stack>.json: the dev stack runs without the production baseline, as advisory findings.
+    (project / "policies" / "stacks").mkdir()
+    config = project / "policies" / "stacks" / "dev.json"
+    config.write_text('{"alb-deletion-protection": "advisory"}')
+
+    engine = AutomationEngine("dev", project_dir=project)
+    engine.up("bluegreen stage v2 on green", print)
+    engine.preview(print)
+    config.unlink()  # a stack without one runs the pack as it is
+    engine.preview(print)
+
+    assert [args["policy_pack_configs"] for _, args in stack.calls] == [[str(config)]] * 3 + [None]
+
+
 def test_up_previews_first_because_the_update_skips_its_preview(stack: RecordingStack, project: Path) -> None:
     """`stack.up` runs `pulumi up --yes --skip-preview`, so stack policies would only see applied outputs."""
     AutomationEngine("dev", project_dir=project).up("bluegreen stage v2 on green", print)

@@ -9,6 +9,7 @@ import json
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,14 +25,18 @@ from bluegreen.ci.summary import traffic_summary
 from bluegreen.cli import build_parser, main
 from bluegreen.clock import SystemClock, iso
 from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError
+from bluegreen.gate import ColorCheck, check_color
 from bluegreen.guardian import handler as guardian
 from bluegreen.outputs import StackOutputs
+from bluegreen.preview_token import preview_rule_tokens
 from bluegreen.registry import COMMANDS
 from bluegreen.report import Reporter
 from bluegreen.stack_files import PROJECT_DIR
 from tests.moto_server import (
     GUARDIAN_RECORD_PARAMETER,
     GUARDIAN_STATE_PARAMETER,
+    PREVIEW_COLOR_HEADER,
+    PREVIEW_TOKEN_HEADER,
     RATE_EXPRESSION,
     REGION,
     SMOKE_CHECKS_YAML,
@@ -142,7 +147,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def smoke(engine: FakeEngine) -> Iterator[SmokeTarget]:
-    target = SmokeTarget(releases=lambda color: str(engine.outputs_values[f"{color}Release"]))
+    # Routed as the ALB would, by the preview rules the engine's `pulumi up` writes to moto.
+    target = SmokeTarget(releases=lambda color: str(engine.outputs_values[f"{color}Release"]), world=engine.world)
     with target.serving():
         engine.url = target.url
         engine.publish()
@@ -2190,3 +2196,172 @@ def test_verify_prints_each_attempt_for_people(tool: Tool, checks: Path) -> None
 
 def _refuse(*_args: Any, **_kwargs: Any) -> None:
     raise RuntimeError("ModifyListener refused")
+
+
+# ---------------------------------------------------------------- rotating the preview token
+
+
+def probe(smoke: SmokeTarget, color: str, token: str) -> tuple[str, str]:
+    """GET /version through the (moto-routed) preview route: (the rule that took it, the release that answered)."""
+    headers = {PREVIEW_COLOR_HEADER: color, PREVIEW_TOKEN_HEADER: token}
+    request = urllib.request.Request(f"{smoke.url}/version", headers=headers)
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        answered = str(json.loads(reply.read())["version"])
+    return smoke.routes[-1][2], answered
+
+
+def rule_tokens(world: World) -> dict[str, set[str]]:
+    rules = world.elbv2().describe_rules(ListenerArn=world.listener_arn)["Rules"]
+    found = preview_rule_tokens(rules, PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER, ("blue", "green"))
+    return {color: set(values) for color, values in found.items()}
+
+
+def test_rotate_token_accepts_old_and_new_during_the_switch_then_only_the_new(
+    tool: Tool, world: World, engine: FakeEngine, smoke: SmokeTarget, checks: Path, moto: AwsEnv, clock: FakeClock
+) -> None:
+    assert tool("stage", "v2").code == 0  # green (idle) answers v2, blue (live) v1: /version tells them apart
+    old = engine.outputs_values["previewToken"]
+    assert probe(smoke, "green", old) == ("rule 20", "v2")
+    during: dict[str, Any] = {}
+
+    def in_the_switch(engine: FakeEngine, count: int) -> None:
+        if count == ups + 1:  # the update that makes the new token has finished; the next one has not started
+            new = engine.outputs_values["previewToken"]
+            during.update(rules=rule_tokens(world), new=new, old_probe=probe(smoke, "green", old))
+            during["new_probe"] = probe(smoke, "green", new)
+
+    ups = engine.up_count
+    engine.after_up = in_the_switch
+
+    run = tool("rotate-token")
+
+    assert run.code == 0, run.doc["error"]
+    new = engine.outputs_values["previewToken"]
+    assert new != old and during["new"] == new
+    # During the switch both tokens reach the idle colour through its preview rule.
+    assert during["rules"] == {"blue": {old, new}, "green": {old, new}}
+    assert during["old_probe"] == ("rule 20", "v2")
+    assert during["new_probe"] == ("rule 20", "v2")
+    # After it only the new one does; the old one falls through to the default action, the live colour.
+    assert rule_tokens(world) == {"blue": {new}, "green": {new}}
+    assert probe(smoke, "green", new) == ("rule 20", "v2")
+    assert probe(smoke, "green", old) == ("default", "v1")
+    assert engine.config_values["previewTokenGeneration"] == "2"
+    assert engine.messages[-2:] == [
+        "bluegreen rotate-token: generation 2",
+        "bluegreen rotate-token: retire the token before generation 2",
+    ]
+    assert run.doc["result"]["rotateToken"] == {"generation": 2, "previousGeneration": 1, "checkedColor": "green"}
+    names = [step["name"] for step in run.doc["steps"]]
+    assert "the preview rules accept the old and the new token" in names
+    assert "the preview rules accept only the new token" in names
+    assert old not in run.out + run.err and new not in run.out + run.err  # compared, never shown
+    # The tool (verify reads the previewToken output) and the gate use the new token: the program gives the gate
+    # the deployed token, which is now the new one; the old one would reach blue, which answers v1, not v2.
+    assert tool("verify", "--checks", str(checks)).code == 0
+    assert smoke.routes[-1][1:] == ("green", "rule 20")
+    green = ColorCheck("green", "v2", world.target_groups["green"], 2, "/health")
+
+    def gate(token: str) -> list[str]:
+        return check_color(
+            green,
+            url=smoke.url,
+            token=token,
+            healthy_count=lambda arn: moto.aws.target_health(arn).healthy,
+            sleep=clock.sleep,
+        )
+
+    assert gate(new) == []
+    assert gate(old) == [
+        "green /version through the preview route: answered release 'v1', not 'v2': another colour answered (does "
+        "the app ignore the preview headers?), or the colour does not run the release it was deployed with"
+    ]
+
+
+def test_a_rotation_stopped_between_its_updates_says_so_and_finish_completes_it(
+    tool: Tool, world: World, engine: FakeEngine, smoke: SmokeTarget
+) -> None:
+    old = engine.outputs_values["previewToken"]
+    smoke.broken.add("green")  # the new token reaches green, whose /version answers 500
+
+    run = tool("rotate-token")
+
+    assert run.code == 1
+    new = engine.outputs_values["previewToken"]
+    assert run.doc["error"].startswith(
+        "rotate-token stopped after the update that made the new token (green /version through the preview route: "
+        "status 500, expected 200). previewTokenGeneration=2 is deployed: the preview rules accept the old and the "
+        "new token, and the stack output previewToken, which verify, bake and the traffic gate use, is the new one."
+    )
+    assert run.doc["error"].endswith(
+        "Fix the cause, then run `python -m bluegreen rotate-token --finish --stack test` (or `pulumi up "
+        "--policy-pack policies`) to retire it"
+    )
+    assert run.doc["result"]["details"] == {"generation": 2, "resume": "rotate-token --finish"}
+    assert rule_tokens(world) == {"blue": {old, new}, "green": {old, new}}
+
+    smoke.broken.clear()
+    ups = engine.up_count
+    finished = tool("rotate-token", "--finish")
+
+    assert finished.code == 0, finished.doc["error"]
+    assert engine.up_count == ups + 1
+    assert engine.outputs_values["previewToken"] == new
+    assert engine.config_values["previewTokenGeneration"] == "2"  # --finish makes no new token
+    assert rule_tokens(world) == {"blue": {new}, "green": {new}}
+
+
+def test_a_rotation_whose_first_update_failed_is_finished_by_two_updates(
+    tool: Tool, world: World, engine: FakeEngine
+) -> None:
+    old = engine.outputs_values["previewToken"]
+    engine.before_up = fail_on_up(engine.up_count + 1, EngineError("pulumi up failed: provider error"))
+
+    run = tool("rotate-token")
+
+    assert run.code == 1
+    assert run.doc["error"].startswith(
+        "rotate-token stopped in the update that makes the new token (pulumi up failed: provider error). Config "
+        "previewTokenGeneration is 2. Until an update with it finishes, the stack output previewToken names the old "
+        "token and the preview rules accept it"
+    )
+    assert engine.outputs_values["previewToken"] == old
+    assert rule_tokens(world) == {"blue": {old}, "green": {old}}
+
+    ups = engine.up_count
+    finished = tool("rotate-token", "--finish")
+
+    assert finished.code == 0, finished.doc["error"]
+    assert engine.up_count == ups + 2  # the first makes the new token (both accepted), the second retires the old
+    new = engine.outputs_values["previewToken"]
+    assert new != old
+    assert rule_tokens(world) == {"blue": {new}, "green": {new}}
+
+
+def test_a_rotation_refused_by_its_preview_changes_nothing(tool: Tool, world: World, engine: FakeEngine) -> None:
+    old = engine.outputs_values["previewToken"]
+    # As the Automation API engine's config() reads it: Pulumi.yaml's default applied (this double applies none).
+    engine.config_values["previewTokenGeneration"] = "1"
+    engine.before_preview = fail_on_up(
+        engine.preview_count + 1, EngineError("pulumi preview failed:\nmandatory policy violation")
+    )
+
+    run = tool("rotate-token")
+
+    assert run.code == 1
+    assert "config left as it was: previewTokenGeneration" in run.doc["error"]
+    assert engine.config_values["previewTokenGeneration"] == "1"
+    assert engine.outputs_values["previewToken"] == old
+    assert rule_tokens(world) == {"blue": {old}, "green": {old}}
+
+
+def test_rotate_token_checks_the_live_colours_route_while_the_idle_one_is_scaled_down(
+    tool: Tool, engine: FakeEngine
+) -> None:
+    engine.config_values["idleScaledDown"] = "true"
+    engine.up("scale down green", lambda _line: None)
+
+    run = tool("rotate-token")
+
+    assert run.code == 0, run.doc["error"]
+    assert run.doc["result"]["rotateToken"]["checkedColor"] == "blue"

@@ -196,6 +196,26 @@ def guardian_lines(settings: Settings, deployed: DeployedState | None, record: M
     return [f"> ℹ️ {describe_record(record)}; this change accepts the rollback or acknowledges it."]
 
 
+def baseline_lines(settings: Settings) -> list[str]:
+    """What this stack turns off of the production baseline, so a reviewer sees it on every change."""
+    edge, net = settings.edge, settings.network
+    off = [
+        what
+        for what, missing in (
+            (f"HTTPS on the preview route (`{Keys.ALLOW_INSECURE_PREVIEW.key}`: the token travels in clear text)",
+             not edge.https),
+            (f"ALB deletion protection (`{Keys.ALB_DELETION_PROTECTION.key}`)", not edge.deletion_protection),
+            (f"ALB access logs (`{Keys.ACCESS_LOGS.key}`)", not edge.access_logs),
+            (f"private instances (`{Keys.PRIVATE_INSTANCES.key}`: they get public IPs)",
+             not net.vpc_id and not net.private_instances),
+        )
+        if missing
+    ]  # fmt: skip
+    if not off:
+        return []
+    return [f"> ⚠️ this stack runs without the production baseline: {'; '.join(off)}."]
+
+
 def traffic_summary(
     config: Mapping[str, str], outputs: Mapping[str, Any], guardian_record: Mapping[str, Any] | None = None
 ) -> str:
@@ -220,7 +240,7 @@ def traffic_summary(
             "scaled down. Set `idleScaledDown: false`, deploy, then flip in a separate update."
         )
     warnings += guardian_lines(settings, deployed, guardian_record)
-    notes = [*spec_lines(settings, deployed, after), *edge_lines(settings, outputs)]
+    notes = [*spec_lines(settings, deployed, after), *edge_lines(settings, outputs), *baseline_lines(settings)]
     if warnings or notes:
         lines.append("")
         lines.extend([*warnings, *notes])

@@ -10,6 +10,7 @@ from typing import Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
+from .baseline import ACCESS_LOGS, DELETION_PROTECTION, NO_INSTANCE_PUBLIC_IP
 from .guardian import GUARDIAN_ARMED
 from .parity import PARITY
 from .rollback import DATABASE_SCHEMA, ROLLBACK_READINESS
@@ -19,7 +20,8 @@ from .traffic import PREVIEW_RULES, PRODUCTION_TARGETS, PRODUCTION_TRAFFIC
 PACK_NAME: Final = "bluegreen"
 PACK_DESCRIPTION: Final = (
     "Blue-green release guard rails: colour parity, the production traffic split, rollback readiness, "
-    "shared-database schema compatibility, the guardian's wiring and the security baseline."
+    "shared-database schema compatibility, the guardian's wiring, the security baseline and the production "
+    "baseline (access logs, deletion protection, private instances)."
 )
 PACK_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
 
@@ -37,6 +39,9 @@ POLICIES: Final[list[Policy]] = [
     DROP_INVALID_HEADERS,
     TLS_POLICY,
     HTTPS_REDIRECT,
+    ACCESS_LOGS,
+    DELETION_PROTECTION,
+    NO_INSTANCE_PUBLIC_IP,
 ]
 
 __all__ = ["PACK_DESCRIPTION", "PACK_ENFORCEMENT", "PACK_NAME", "POLICIES"]

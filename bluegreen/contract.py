@@ -210,6 +210,7 @@ class Keys:
     ROOT_VOLUME_SIZE_GB = Key("rootVolumeSizeGb")
     HEALTH_CHECK_GRACE_PERIOD_SECONDS = Key("healthCheckGracePeriodSeconds")
     INSTANCE_POLICY_ARNS = Key("instancePolicyArns")
+    DETAILED_MONITORING = Key("detailedMonitoring")
     EXTRA_SECURITY_GROUP_IDS = Key("extraSecurityGroupIds")
     APP_PORT = Key("appPort")
     HEALTH_CHECK_PATH = Key("healthCheckPath")

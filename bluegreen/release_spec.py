@@ -37,10 +37,19 @@ def color_spec_values(spec: ColorSpec) -> dict[str, Any]:
         Keys.DEREGISTRATION_DELAY_SECONDS.key: spec.deregistration_delay_seconds,
         # Sorted: the order in config attaches nothing differently (attachments are named by policy).
         Keys.INSTANCE_POLICY_ARNS.key: sorted(spec.instance_policy_arns),
+        # Present only when on: a spec without it fingerprints as it did before the setting existed.
+        **({Keys.DETAILED_MONITORING.key: True} if spec.detailed_monitoring else {}),
     }
 
 
-SPEC_KEYS: tuple[str, ...] = tuple(color_spec_values(ColorSpec()))
+# Settings a spec leaves out at their default, so older specs and their fingerprints stay valid.
+OPTIONAL_SPEC_DEFAULTS: dict[str, Any] = {Keys.DETAILED_MONITORING.key: False}
+SPEC_KEYS: tuple[str, ...] = (*color_spec_values(ColorSpec()), *OPTIONAL_SPEC_DEFAULTS)
+
+
+def spec_value(values: Mapping[str, Any], key: str) -> Any:
+    """A setting of `color_spec_values`, with an optional one at its default when left out."""
+    return values[key] if key in values else OPTIONAL_SPEC_DEFAULTS[key]
 
 
 def edge_values(settings: Settings) -> dict[str, Any]:
@@ -95,6 +104,7 @@ def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
         ),
         deregistration_delay_seconds=number(Keys.DEREGISTRATION_DELAY_SECONDS.key),
         instance_policy_arns=tuple(arns),
+        detailed_monitoring=values.get(Keys.DETAILED_MONITORING.key) is True,
     )
 
 
@@ -163,7 +173,11 @@ class SpecChange:
 
 def spec_changes(deployed: ColorSpec, wanted: ColorSpec) -> list[SpecChange]:
     before, after = color_spec_values(deployed), color_spec_values(wanted)
-    return [SpecChange(key, before[key], after[key]) for key in SPEC_KEYS if before[key] != after[key]]
+    return [
+        SpecChange(key, spec_value(before, key), spec_value(after, key))
+        for key in SPEC_KEYS
+        if spec_value(before, key) != spec_value(after, key)
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,7 +198,7 @@ class SpecPlan:
         lines: list[str] = []
         for color, changes in self.pending.items():
             for change in changes:
-                have = [c for c in COLORS if color_spec_values(self.specs[c])[change.key] == change.wanted]
+                have = [c for c in COLORS if spec_value(color_spec_values(self.specs[c]), change.key) == change.wanted]
                 now = "; ".join(f"on {c} ({roles[c]}) now" for c in have) or "on no colour yet"
                 when = (
                     "once a bake decides and it is restaged" if color in self.kept else "when it is idle and restaged"

@@ -88,6 +88,8 @@ class ColorSpec:
     deregistration_delay_seconds: int = 30
     # The managed policies of the colour's own instance role; none: no role, no instance profile.
     instance_policy_arns: tuple[str, ...] = ()
+    # EC2 detailed monitoring (one-minute instance metrics): a cost switch, off by default.
+    detailed_monitoring: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class FleetSpec:
     capacity_timeout: str = "10m"
     # The instances' IAM role gets these managed policies (an instance profile); none: no profile.
     instance_policy_arns: tuple[str, ...] = ()
+    detailed_monitoring: bool = False
     # Security groups the instances join besides their own (e.g. the database's client group).
     extra_security_group_ids: tuple[str, ...] = ()
 
@@ -119,6 +122,7 @@ class FleetSpec:
             health_check=self.health_check,
             deregistration_delay_seconds=self.deregistration_delay_seconds,
             instance_policy_arns=self.instance_policy_arns,
+            detailed_monitoring=self.detailed_monitoring,
         )
 
 
@@ -564,6 +568,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
             Keys.CAPACITY_TIMEOUT.key, lambda v: bool(DURATION.match(v)), "a duration such as 10m or 1h30m"
         ),
         instance_policy_arns=r.array(Keys.INSTANCE_POLICY_ARNS.key, str),
+        detailed_monitoring=r.boolean(Keys.DETAILED_MONITORING.key),
         extra_security_group_ids=r.array(Keys.EXTRA_SECURITY_GROUP_IDS.key, str),
     )
     _check_fleet(r, fleet)
@@ -739,6 +744,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.DATABASE_SCHEMA_VERSION.key: settings.database_schema_version,
         Keys.MIGRATION_COMMAND.key: settings.migration_command,
         Keys.INSTANCE_POLICY_ARNS.key: list(fleet.instance_policy_arns),
+        Keys.DETAILED_MONITORING.key: fleet.detailed_monitoring,
         Keys.EXTRA_SECURITY_GROUP_IDS.key: list(fleet.extra_security_group_ids),
     }
     for color in COLORS:

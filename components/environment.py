@@ -145,6 +145,8 @@ class Environment(pulumi.ComponentResource):
                 "http_tokens": "required",
                 "http_put_response_hop_limit": 1,
             },
+            # Only when on: a template without the block is what every colour ran before the setting existed.
+            monitoring={"enabled": True} if spec.detailed_monitoring else None,
             block_device_mappings=[
                 {
                     "device_name": release.root_device_name,

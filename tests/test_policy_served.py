@@ -762,10 +762,12 @@ def test_release_only_differences_get_no_violations(pack: ServedPack):
 
 # -- release-spec differences -------------------------------------------------------------------------------
 def staged_spec() -> Recording:
-    """Green staged with a new app port, instance type and health check while blue serves on the old ones."""
+    """Green staged with a new app port, instance type, health check and detailed monitoring while blue serves
+    on the old ones."""
     live = run_program()
     return run_program(
-        {"appPort": 9090, "instanceType": "t3.large", "healthCheckPath": "/ready"}, previous_outputs=deployed(live)
+        {"appPort": 9090, "instanceType": "t3.large", "healthCheckPath": "/ready", "detailedMonitoring": True},
+        previous_outputs=deployed(live),
     )
 
 

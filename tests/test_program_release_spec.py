@@ -26,6 +26,7 @@ SPEC_CHANGES: dict[str, Any] = {
     "healthyThreshold": 3,
     "unhealthyThreshold": 5,
     "deregistrationDelaySeconds": 60,
+    "detailedMonitoring": True,
 }
 
 
@@ -55,6 +56,17 @@ def test_a_spec_change_reaches_the_idle_colour_only(live_blue: Recording, key: s
     assert [name for name in changes.changed if name.startswith("bluegreen-green-")], changes
     assert colour_resources(after, "blue") == colour_resources(live_blue, "blue")
     assert 8080 in ports_open(after), "live blue's port stays open from the ALB"
+
+
+def test_detailed_monitoring_is_a_release_setting_that_older_specs_read_as_off(live_blue: Recording) -> None:
+    after = run_program({"detailedMonitoring": True}, previous_outputs=deployed(live_blue))
+
+    assert after.by_name("bluegreen-green-lt").inputs["monitoring"] == {"enabled": True}
+    assert "monitoring" not in after.by_name("bluegreen-blue-lt").inputs
+    # Off, a spec leaves the setting out: every fingerprint a stack exported before it existed still holds.
+    assert "detailedMonitoring" not in after.outputs["blueSpec"]["spec"]
+    assert after.outputs["blueSpec"]["fingerprint"] == live_blue.outputs["blueSpec"]["fingerprint"]
+    assert after.outputs["greenSpec"]["spec"]["detailedMonitoring"] is True
 
 
 def test_a_new_app_port_keeps_both_ports_open_until_no_colour_uses_the_old_one(live_blue: Recording) -> None:

@@ -184,6 +184,14 @@ def _allowed(specs_differ: bool = False) -> list[Allowed]:
                 "instancePolicyArns is part of the release: a colour without policies has no instance profile",
             )
         )
+        entries += [
+            Allowed(
+                LAUNCH_TEMPLATE,
+                path,
+                "detailedMonitoring is part of the release: a colour without it has no monitoring block",
+            )
+            for path in (("monitoring",), ("monitoring", "enabled"))
+        ]
     for tag in RELEASE_TAGS:
         why = "names, the colour tag and the release tags are per colour"
         entries += [
@@ -665,6 +673,12 @@ def _running_settings(resources: Mapping[str, Resource], attachments: list[Resou
             else:
                 as_number = number(value)
                 values[key] = int(as_number) if as_number is not None and as_number.is_integer() else value
+    # detailedMonitoring is in a spec only when on (bluegreen.release_spec), so it is counted only when on.
+    monitoring = _spec_value(resources[LAUNCH_TEMPLATE].props, ("monitoring", "enabled"))
+    if is_unknown(monitoring):
+        return None
+    if monitoring is True or monitoring == "true":
+        values[Keys.DETAILED_MONITORING.key] = True
     return values
 
 

@@ -76,7 +76,6 @@ def _after_guardian(
     record["rollbackTo"] = to
     record["decision"] = "rolled-back-by-guardian"
     _print_record(ctx, record)
-    _log_bake(ctx, loaded[1], record, what)
     if not auto_rollback:
         raise CheckFailedError(
             f"{what}: the guardian moved traffic to {to} at {acted.get('at')}; --no-rollback given, so config was "
@@ -102,6 +101,8 @@ def _after_guardian(
         raise
     finally:
         hold.discard()
+        # Config first (the next `pulumi up` must not send traffic back), the decision log after.
+        _log_bake(ctx, loaded[1], record, what)
     raise RolledBackError(f"{what} during bake; traffic is on {to} and config agrees", details=record)
 
 

@@ -49,7 +49,15 @@ from bluegreen.stackconfig import (
     verified_key,
     weights_for,
 )
-from bluegreen.traffic import check_live_matches_outputs, choose_safe_color, confirm_live, health, put_traffic_on
+from bluegreen.traffic import (
+    check_live_matches_outputs,
+    choose_safe_color,
+    confirm_live,
+    guardian_record,
+    health,
+    live_weights,
+    put_traffic_on,
+)
 from bluegreen.watch import smoke_base_url, smoke_color, watch
 
 
@@ -253,6 +261,9 @@ def restore_traffic(
         try:
             if moved_by_guardian is not None:
                 color = moved_by_guardian
+                # A step's `pulumi up` may have rewritten the listener after the guardian acted: make sure.
+                if live_weights(ctx, outputs) != weights_for(color, 0):
+                    put_traffic_on(ctx, outputs, color, cfg.stickiness_seconds)
             else:
                 color, _ = choose_safe_color(ctx, outputs, preferred)
                 put_traffic_on(ctx, outputs, color, cfg.stickiness_seconds)
@@ -313,6 +324,9 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
             f"--pause {requested:g}s is shorter than the {cfg.alarm_window_text()} it takes an alarm to fire: "
             "a regression at a ramp step may not be caught before the next step (default --pause is that window)"
         )
+    # The guardian's record before this switch: a rollback it makes during any step (even during a step's
+    # `pulumi up`) is new against it, so the next hold sees it.
+    guardian_before = guardian_record(ctx, outputs) if ramp else None
     touched_live = False  # True once one of our updates has gone through
     stage_name = "start"
     try:
@@ -327,7 +341,13 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
                 confirm_live(ctx, outputs, weights_for(previous, percent))
             with ctx.reporter.step(f"hold {target} at {percent}% for {pause_seconds:.0f}s"):
                 seen = watch(
-                    ctx, outputs, target, seconds=pause_seconds, interval=ctx.timing.bake_interval, label="ramp"
+                    ctx,
+                    outputs,
+                    target,
+                    seconds=pause_seconds,
+                    interval=ctx.timing.bake_interval,
+                    label="ramp",
+                    guardian_baseline=guardian_before,
                 )
             if seen.tripped:
                 raise RolledBackError(

@@ -164,10 +164,22 @@ def _check(path: Path, index: int, item: Any) -> Check:
     )
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is the answer, not a hop: urllib would resend every header, the preview token included, to
+    wherever the app points (often http:// behind a TLS-terminating ALB). A check that expects 200 then fails
+    with the 3xx status and its Location header in the response."""
+
+    def redirect_request(self, *_args: object, **_kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def urllib_fetch(url: str, headers: Mapping[str, str], timeout: float) -> Response:
     request = urllib.request.Request(url, headers=dict(headers), method="GET")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
+        with _OPENER.open(request, timeout=timeout) as reply:
             body = reply.read(1_000_000).decode("utf-8", "replace")
             return Response(reply.status, {k.lower(): v for k, v in reply.headers.items()}, body)
     except urllib.error.HTTPError as exc:

@@ -148,6 +148,9 @@ def smoke_color(
     )
 
 
+READ_AT_START: Any = object()  # watch(): read the guardian's record when the watch starts
+
+
 def watch(
     ctx: Context,
     outputs: StackOutputs,
@@ -159,8 +162,13 @@ def watch(
     suite: CheckSuite | None = None,
     base_url: str | None = None,
     standby: str | None = None,
+    guardian_baseline: dict[str, Any] | object | None = READ_AT_START,
 ) -> Observation:
     """Poll until `seconds` have passed or something trips.
+
+    `guardian_baseline` is the guardian's record as it was before the command began (a ramp reads it
+    once, so a rollback the guardian made during a step's `pulumi up` still counts at the next hold);
+    by default it is read when the watch starts.
 
     `standby` is the colour a rollback would go to: its health is read on every poll so that a
     rollback decided here needs no further read before its single ModifyListener call.
@@ -175,7 +183,7 @@ def watch(
     started_at = iso(ctx.clock.now())
     polls = 0
     changed_at: dict[str, datetime | None] = {}  # alarm -> StateUpdatedTimestamp at the previous poll
-    guardian = GuardianRecordWatch(ctx, aws, outputs, color)
+    guardian = GuardianRecordWatch(ctx, aws, outputs, color, guardian_baseline)
     while True:
         polls += 1
         states = aws.alarm_states(names)
@@ -222,11 +230,11 @@ class GuardianRecordWatch:
     operator may not read (no `ssm:GetParameter`) is warned about once and the alarms still decide.
     """
 
-    def __init__(self, ctx: Context, aws: Aws, outputs: StackOutputs, color: str) -> None:
+    def __init__(self, ctx: Context, aws: Aws, outputs: StackOutputs, color: str, baseline: object = None) -> None:
         self.ctx, self.aws, self.color = ctx, aws, color
         self.name = outputs.guardian_record_parameter
         self.state_id = outputs.guardian_state_id
-        self.baseline = self._read()
+        self.baseline = self._read() if baseline is READ_AT_START else baseline
 
     def _read(self) -> dict[str, Any] | None:
         if not self.name:

@@ -109,10 +109,11 @@ class Network(pulumi.ComponentResource):
                 tags={**args.tags, "Name": f"{name}-subnet-{index}", SUBNET_TIER_TAG: "public"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            association = aws.ec2.RouteTableAssociation(
                 f"{name}-rta-{index}", subnet_id=subnet.id, route_table_id=table.id, opts=child
             )
             subnets.append(subnet)
+            self.egress_ready.append(association)
         self.vpc_id = vpc.id
         self.alb_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)
         self.instance_subnet_ids = self.alb_subnet_ids

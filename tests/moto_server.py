@@ -429,6 +429,7 @@ class FakeEngine:
     before_preview: UpHook | None = None
     before_up: UpHook | None = None
     after_up: UpHook | None = None
+    while_applying: UpHook | None = None
     on_read: Callable[[str], None] | None = None  # told "<config>" / "<outputs>" on each read
     up_count: int = 0
     preview_count: int = 0
@@ -488,6 +489,8 @@ class FakeEngine:
             if self.before_up:
                 self.before_up(self, self.up_count)
             settings, guard = self._program(on_output)
+            if self.while_applying:  # after the program ran, before the update reaches the listener
+                self.while_applying(self, self.up_count)
             weights = program_weights(self.config_values)
             set_listener(
                 self._elbv2,

@@ -90,3 +90,32 @@ def test_verify_help_says_how_to_start_a_checks_file(capsys: pytest.CaptureFixtu
 
     text = " ".join(capsys.readouterr().out.split())
     assert "`bluegreen verify --print-sample-checks > smoke-checks.yaml`" in text
+
+
+def test_a_redirect_is_the_answer_and_the_preview_token_goes_nowhere_else() -> None:
+    seen: list[dict[str, str]] = []
+    here: dict[str, int] = {}
+
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            if self.path == "/version":  # an app behind a TLS-terminating ALB sending clients to http://
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{here['port']}/elsewhere")
+            else:
+                self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    here["port"] = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reply = urllib_fetch(f"http://127.0.0.1:{here['port']}/version", {"X-Bluegreen-Token": "t"}, 5)
+    finally:
+        server.shutdown()
+
+    assert reply.status == 302 and reply.headers["location"].endswith("/elsewhere")
+    assert len(seen) == 1  # not followed: the token header was sent once, to the URL the check named

@@ -1097,6 +1097,31 @@ def test_a_ramp_hold_defers_to_the_guardian_and_writes_no_listener_itself(
     assert restore["detail"] == "100% on blue by the guardian, config activeColor=blue"
 
 
+def test_a_guardian_rollback_that_a_ramp_steps_update_overwrites_is_caught_at_the_next_hold(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    stage_and_verify(tool, checks)
+    second_step = engine.up_count + 2
+    acted: dict[str, Any] = {}
+
+    def guardian_during_the_update(_engine: FakeEngine, count: int) -> None:
+        # Green has 10%; it alarms while the 50% step is being applied: the program's check has already run,
+        # so the update goes on and writes 50/50 over the guardian's 100/0.
+        if count == second_step:
+            acted.update(guardian_acts(world, "green"))
+
+    engine.while_applying = guardian_during_the_update
+
+    run = tool("switch", "--ramp", "10,50", "--pause", "60")
+
+    assert acted["action"] == "rollback", acted.get("why")
+    assert run.code == 3, run.doc["error"]
+    assert "guardian: rolled back to blue" in run.doc["error"]
+    assert world.live_weights() == {"blue": 100, "green": 0}  # put back: the listener said 50/50
+    assert tool.log.count("ModifyListener") == 1
+    assert (engine.config_values["activeColor"], engine.config_values["idleTrafficPercent"]) == ("blue", "0")
+
+
 def test_history_shows_every_decision_with_who_why_and_fingerprints_from_any_machine(
     tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock, moto: AwsEnv
 ) -> None:
@@ -1116,10 +1141,10 @@ def test_history_shows_every_decision_with_who_why_and_fingerprints_from_any_mac
     assert [(r["kind"], r["source"]) for r in records] == [
         ("switch", "tool"),
         ("guardian", "guardian"),
+        ("rollback", "tool"),  # config follows the guardian first, then the bake records its decision
         ("bake", "tool"),
-        ("rollback", "tool"),
     ]
-    switch, acted, baked, rolled = records
+    switch, acted, rolled, baked = records
     assert switch["what"] == "traffic blue → green"
     assert "green runs release v2, verified, 2/2 healthy" in switch["why"]
     assert acted["what"] == "rollback green → blue (one ModifyListener call)"
@@ -1133,7 +1158,7 @@ def test_history_shows_every_decision_with_who_why_and_fingerprints_from_any_mac
     # For people: one block per record, oldest first; --limit keeps the newest.
     text = elsewhere("history", "--limit", "2", json_mode=False).out
     assert "the newest 2 of 4 records" in text
-    assert "bake      the guardian rolled back green → blue" in text and "switch" not in text
+    assert "bake      the guardian rolled back green → blue" in text and "switch " not in text
     assert f"fingerprints: blue={fingerprints['blue'][:12]} green={fingerprints['green'][:12]}" in text
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bluegreen.context import Context
 from bluegreen.contract import Keys
@@ -66,7 +66,7 @@ def _after_guardian(
     what: str,
     *,
     auto_rollback: bool,
-) -> dict[str, Any]:
+) -> NoReturn:
     """The guardian has already moved traffic: no second ModifyListener, only config and state to match.
 
     With --no-rollback nothing is written; the next `pulumi up` is refused until config accepts the
@@ -74,36 +74,68 @@ def _after_guardian(
     """
     to = str(acted.get("to"))
     record["rollbackTo"] = to
-    record["decision"] = "rolled-back-by-guardian"
-    _print_record(ctx, record)
     if not auto_rollback:
+        record["decision"] = "rolled-back-by-guardian"
+        _print_record(ctx, record)
         raise CheckFailedError(
             f"{what}: the guardian moved traffic to {to} at {acted.get('at')}; --no-rollback given, so config was "
             f"not changed. Accept it with `{ctx.config_set_command({Keys.ACTIVE_COLOR.key: to})}`, or re-arm once "
             f"the colour is fixed with `{ctx.config_set_command({Keys.GUARDIAN_ACK.key: str(acted.get('at'))})}`",
             details=record,
         )
+    _roll_back(
+        ctx,
+        record,
+        what,
+        decision="rolled-back-by-guardian",
+        step=f"make config and state agree with the guardian's rollback to {to}",
+        interrupted=f"{what}; making config agree was ",
+        failed=f"{what}; traffic is on {to}, but making config and state agree failed: ",
+        done=f"{what} during bake; traffic is on {to} and config agrees",
+        to=to,
+        loaded=loaded,
+        traffic_moved=True,
+        reason=what,
+    )
+
+
+def _roll_back(
+    ctx: Context,
+    record: dict[str, Any],
+    what: str,
+    *,
+    decision: str,
+    step: str,
+    interrupted: str,
+    failed: str,
+    done: str,
+    loaded: tuple[ReleaseConfig, StackOutputs],
+    **rollback_args: Any,
+) -> NoReturn:
+    """The bake's decision carried out: `rollback` under a Ctrl-C hold from the moment it is decided until
+    traffic and config are both on the target (`rollback` ends the hold after its config write; a held Ctrl-C
+    is raised then). The outcome goes into `record` and, after the fast path, never before it, into the
+    decision log. `interrupted` and `failed` prefix the error's own message; `done` is the RolledBackError's."""
     hold = InterruptHold().start()
     try:
-        with ctx.reporter.step(f"make config and state agree with the guardian's rollback to {to}"):
-            record["rollback"] = rollback(
-                ctx, to=to, fast=True, force=False, loaded=loaded, hold=hold, traffic_moved=True, reason=what
-            )
+        record["decision"] = decision
+        _print_record(ctx, record)
+        with ctx.reporter.step(step):
+            record["rollback"] = rollback(ctx, fast=True, force=False, loaded=loaded, hold=hold, **rollback_args)
     except ReleaseInterruptedError as exc:
         record["decision"] = "rollback-interrupted"
-        exc.message = f"{what}; making config agree was {exc.message}"
+        exc.message = f"{interrupted}{exc.message}"
         exc.args = (exc.message,)
         raise
     except ToolError as exc:
         record["decision"] = "rollback-failed"
-        exc.message = f"{what}; traffic is on {to}, but making config and state agree failed: {exc.message}"
+        exc.message = f"{failed}{exc.message}"
         exc.args = (exc.message,)
         raise
     finally:
         hold.discard()
-        # Config first (the next `pulumi up` must not send traffic back), the decision log after.
         _log_bake(ctx, loaded[1], record, what)
-    raise RolledBackError(f"{what} during bake; traffic is on {to} and config agrees", details=record)
+    raise RolledBackError(done, details=record)
 
 
 def record_keep(ctx: Context, outputs: StackOutputs, live: str) -> None:
@@ -188,35 +220,17 @@ def bake(
         _print_record(ctx, record)
         _log_bake(ctx, outputs, record, what)
         raise CheckFailedError(f"{what} tripped during bake; --no-rollback given, traffic left on {live}")
-    # Decided: from here until traffic and config are both on `previous`, Ctrl-C is held off
-    # (`rollback` ends the hold after its config write; a held Ctrl-C is raised then).
-    hold = InterruptHold().start()
-    try:
-        record["decision"] = "rollback"
-        _print_record(ctx, record)
-        with ctx.reporter.step(f"roll back to {previous}"):
-            record["rollback"] = rollback(
-                ctx,
-                to=previous,
-                fast=True,
-                force=False,
-                known_health=seen.standby_health,
-                loaded=(cfg, outputs),
-                hold=hold,
-                reason=f"bake: {what}",
-            )
-    except ReleaseInterruptedError as exc:
-        record["decision"] = "rollback-interrupted"
-        exc.message = f"{what} tripped during bake; the rollback to {previous} was {exc.message}"
-        exc.args = (exc.message,)
-        raise
-    except ToolError as exc:
-        record["decision"] = "rollback-failed"
-        exc.message = f"{what} tripped during bake and the rollback failed: {exc.message}"
-        exc.args = (exc.message,)
-        raise
-    finally:
-        hold.discard()
-        # After the fast path, never before it: the log's two calls must not delay the ModifyListener.
-        _log_bake(ctx, outputs, record, what)
-    raise RolledBackError(f"{what} fired during bake; traffic is back on {previous}", details=record)
+    _roll_back(
+        ctx,
+        record,
+        what,
+        decision="rollback",
+        step=f"roll back to {previous}",
+        interrupted=f"{what} tripped during bake; the rollback to {previous} was ",
+        failed=f"{what} tripped during bake and the rollback failed: ",
+        done=f"{what} fired during bake; traffic is back on {previous}",
+        to=previous,
+        loaded=(cfg, outputs),
+        known_health=seen.standby_health,
+        reason=f"bake: {what}",
+    )

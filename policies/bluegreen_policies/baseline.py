@@ -24,6 +24,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from .security import public_interfaces
 from .stack import LAUNCH_TEMPLATE, LOAD_BALANCER
 from .values import Findings, is_unknown, number, plain, show, truthy
 
@@ -150,19 +151,12 @@ def check_instances_without_public_ip(args: ResourceValidationArgs, report_viola
         return
     findings = Findings(report_violation)
     props = plain(args.props)
-    interfaces = props.get("networkInterfaces")
-    if is_unknown(interfaces):
-        findings.defer(f"networkInterfaces of {args.name}")
+    public = public_interfaces(props, findings, args.name)
+    if public is None:
         findings.finish()
         return
+    interfaces = props.get("networkInterfaces")
     interfaces = interfaces if isinstance(interfaces, list) else []
-    public = []
-    for index, interface in enumerate(interfaces):
-        flag = interface.get("associatePublicIpAddress") if isinstance(interface, Mapping) else None
-        if is_unknown(flag):
-            findings.defer(f"networkInterfaces[{index}].associatePublicIpAddress of {args.name}")
-        elif truthy(flag):
-            public.append(index)
     if public:
         where = ", ".join(f"networkInterfaces[{i}]" for i in public)
         findings.violation(

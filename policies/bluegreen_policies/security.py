@@ -68,23 +68,29 @@ IMDSV2 = ResourceValidationPolicy(
 
 
 # -- public IPs -------------------------------------------------------------------------------------
+def public_interfaces(props: Mapping[str, Any], findings: Findings, name: str) -> list[int] | None:
+    """Indexes of a launch template's network interfaces that associate a public IP; an unknown flag is
+    deferred. None when the interfaces themselves are not known yet (deferred too)."""
+    interfaces = props.get("networkInterfaces")
+    if is_unknown(interfaces):
+        findings.defer(f"networkInterfaces of {name}")
+        return None
+    public = []
+    for index, interface in enumerate(interfaces if isinstance(interfaces, list) else []):
+        flag = interface.get("associatePublicIpAddress") if isinstance(interface, Mapping) else interface
+        if is_unknown(flag):
+            findings.defer(f"networkInterfaces[{index}].associatePublicIpAddress of {name}")
+        elif truthy(flag):
+            public.append(index)
+    return public
+
+
 def check_public_ip(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != LAUNCH_TEMPLATE:
         return
     findings = Findings(report_violation)
     props = plain(args.props)
-    interfaces = props.get("networkInterfaces")
-    if is_unknown(interfaces):
-        findings.defer(f"networkInterfaces of {args.name}")
-        findings.finish()
-        return
-    public = []
-    for index, interface in enumerate(interfaces if isinstance(interfaces, list) else []):
-        flag = interface.get("associatePublicIpAddress") if isinstance(interface, Mapping) else interface
-        if is_unknown(flag):
-            findings.defer(f"networkInterfaces[{index}].associatePublicIpAddress of {args.name}")
-        elif truthy(flag):
-            public.append(index)
+    public = public_interfaces(props, findings, args.name)
     if public:
         tags = props.get("tags")
         tier = tags if is_unknown(tags) else tag_map(props).get(SUBNET_TIER_TAG)

@@ -29,6 +29,16 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 ELB_LOG_ACCOUNT = "156460612806"  # eu-west-1
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+# A stack users reach, at Pulumi.yaml's defaults where Pulumi.dev.yaml (every test's base) turns them off: HTTPS,
+# deletion protection, access logs to a bucket the stack creates, instances in private subnets behind a NAT gateway.
+PRODUCTION: dict[str, Any] = {
+    "certificateArn": CERT,
+    "allowInsecurePreview": False,
+    "albDeletionProtection": True,
+    "accessLogs": True,
+    "privateInstances": True,
+}
 LOOKED_UP_AMI = "ami-0123456789abcdef0"
 LOOKED_UP_ARM_AMI = "ami-0123456789abcdefa"
 # What DescribeImages says of the images tests use: (architecture, root device name, root snapshot GiB).

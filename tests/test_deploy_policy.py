@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bluegreen.contract import STACK_TAG
-from tests.harness import PROJECT_DIR, run_program
+from tests.harness import PRODUCTION, PROJECT_DIR, run_program
 
 # The deploy role's policies, with the IAM quota each counts against and how docs/aws-setup.md attaches it. IAM and
 # AWS STS quotas (IAM User Guide) and the IAM FAQ: "the total aggregate policy size (the sum size of all inline
@@ -29,15 +29,6 @@ DEPLOY_POLICIES = {
 }
 POLICY_FILES = {path: json.loads((PROJECT_DIR / path).read_text()) for path in DEPLOY_POLICIES}
 POLICY = {"Version": "2012-10-17", "Statement": [s for doc in POLICY_FILES.values() for s in doc["Statement"]]}
-# A stack as it runs in production: what Pulumi.yaml turns on by default and the dev stack turns off (access logs to
-# a bucket the stack creates, instances in private subnets behind a NAT gateway, deletion protection), with HTTPS.
-PRODUCTION = {
-    "accessLogs": True,
-    "privateInstances": True,
-    "albDeletionProtection": True,
-    "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
-    "allowInsecurePreview": False,
-}
 OWN_VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 CONFIGS = pytest.mark.parametrize(
     "overrides",

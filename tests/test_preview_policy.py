@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import PROJECT_DIR, Recording, deployed, run_program
+from tests.harness import PRODUCTION, PROJECT_DIR, Recording, deployed, run_program
 
 POLICY: dict[str, Any] = json.loads((PROJECT_DIR / "deploy/iam/github-oidc-preview-role-policy.json").read_text())
 BACKEND = "SelfManagedBackend"  # the state bucket's statements: s3 only, deleted with Pulumi Cloud
@@ -54,15 +54,6 @@ PROVIDER_CONFIGURE: dict[str, str] = {
 
 OWN_VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 PINNED = {"blueImageId": "ami-0aaaaaaaaaaaaaaaa", "greenImageId": "ami-0bbbbbbbbbbbbbbbb"}
-# What Pulumi.yaml turns on by default and the dev stack off: access logs to a bucket the stack creates (the ELB
-# account and this account's id), private instances behind a NAT gateway, deletion protection; with HTTPS.
-PRODUCTION = {
-    "accessLogs": True,
-    "privateInstances": True,
-    "albDeletionProtection": True,
-    "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
-    "allowInsecurePreview": False,
-}
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,7 @@ import json
 
 import pytest
 
-from tests.harness import ACCOUNT, ELB_LOG_ACCOUNT, Recording, deployed, run_failing, run_program
-
-CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
-# Pulumi.yaml's defaults for a stack users reach (the dev stack overrides them).
-PRODUCTION = {
-    "certificateArn": CERT,
-    "allowInsecurePreview": False,
-    "albDeletionProtection": True,
-    "accessLogs": True,
-    "privateInstances": True,
-}
+from tests.harness import ACCOUNT, ELB_LOG_ACCOUNT, PRODUCTION, Recording, deployed, run_failing, run_program
 
 
 @pytest.fixture(scope="module")

@@ -79,28 +79,16 @@ class Guardian(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        # The guardian writes the value; the program only creates the parameter, and never writes it back.
-        self.record_parameter = aws.ssm.Parameter(
-            f"{name}-record",
-            name=f"{args.parameter_prefix}/guardian-record",
-            type="String",
-            tier="Standard",
-            value="{}",
-            description="bluegreen: the guardian's last decision record",
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+        # Written by others: the guardian's record by the guardian, and the decision log (`bluegreen.decisions`,
+        # one version per record) by the release tool.
+        self.record_parameter = self._written_elsewhere(
+            f"{name}-record", f"{args.parameter_prefix}/guardian-record", "the guardian's last decision record", tags
         )
-        # The release tool's decision log (`bluegreen.decisions`): each record is a new version of this
-        # parameter, written by the tool and never by the program, like the record above.
-        self.decision_log_parameter = aws.ssm.Parameter(
+        self.decision_log_parameter = self._written_elsewhere(
             f"{name}-decisions",
-            name=f"{args.parameter_prefix}/decisions",
-            type="String",
-            tier="Standard",
-            value="{}",
-            description="bluegreen: the release tool's decision log (switch, bake, rollback)",
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+            f"{args.parameter_prefix}/decisions",
+            "the release tool's decision log (switch, bake, rollback)",
+            tags,
         )
         self.role = aws.iam.Role(
             f"{name}-role",
@@ -178,6 +166,19 @@ class Guardian(pulumi.ComponentResource):
         )
         aws.cloudwatch.EventTarget(f"{name}-target", rule=self.rule.name, arn=self.function.arn, opts=child)
         self.register_outputs({"functionName": self.function.name, "topicArn": self.topic.arn})
+
+    def _written_elsewhere(self, logical: str, parameter: str, what: str, tags: Mapping[str, str]) -> aws.ssm.Parameter:
+        """A parameter the program only creates (as `{}`) and never writes back: its value is someone else's."""
+        return aws.ssm.Parameter(
+            logical,
+            name=parameter,
+            type="String",
+            tier="Standard",
+            value="{}",
+            description=f"bluegreen: {what}",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+        )
 
 
 def guardian_policy(

@@ -98,22 +98,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-route", route_table_id=table.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child
         )
         self.egress_ready = [public_route]
-        subnets = []
-        for index, zone in enumerate(zones):
-            subnet = aws.ec2.Subnet(
-                f"{name}-subnet-{index}",
-                vpc_id=vpc.id,
-                availability_zone=zone,
-                cidr_block=_nth_block(args.cidr_block, index),
-                map_public_ip_on_launch=False,
-                tags={**args.tags, "Name": f"{name}-subnet-{index}", SUBNET_TIER_TAG: "public"},
-                opts=child,
-            )
-            association = aws.ec2.RouteTableAssociation(
-                f"{name}-rta-{index}", subnet_id=subnet.id, route_table_id=table.id, opts=child
-            )
-            subnets.append(subnet)
-            self.egress_ready.append(association)
+        subnets = self._subnets(name, args, vpc, zones, table, tier="public")
         self.vpc_id = vpc.id
         self.alb_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)
         self.instance_subnet_ids = self.alb_subnet_ids
@@ -156,24 +141,42 @@ class Network(pulumi.ComponentResource):
             nat_gateway_id=nat.id,
             opts=child,
         )
+        subnets = self._subnets(name, args, vpc, zones, table, tier="private")
+        self.egress_ready.append(route)
+        self.instance_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)
+
+    def _subnets(
+        self,
+        name: str,
+        args: NetworkArgs,
+        vpc: aws.ec2.Vpc,
+        zones: Sequence[str],
+        table: aws.ec2.RouteTable,
+        *,
+        tier: str,
+    ) -> list[aws.ec2.Subnet]:
+        """One subnet per zone on `table`: public ones take the VPC's first /+4 blocks (`-subnet-<i>`, as a
+        created VPC always had), private ones the next (`-private-subnet-<i>`). Their associations are part
+        of the instances' way out (`egress_ready`)."""
+        child = pulumi.ResourceOptions(parent=self)
+        prefix, first = ("", 0) if tier == "public" else (f"{tier}-", len(zones))
         subnets = []
         for index, zone in enumerate(zones):
             subnet = aws.ec2.Subnet(
-                f"{name}-private-subnet-{index}",
+                f"{name}-{prefix}subnet-{index}",
                 vpc_id=vpc.id,
                 availability_zone=zone,
-                cidr_block=_nth_block(args.cidr_block, len(zones) + index),
+                cidr_block=_nth_block(args.cidr_block, first + index),
                 map_public_ip_on_launch=False,
-                tags={**args.tags, "Name": f"{name}-private-subnet-{index}", SUBNET_TIER_TAG: "private"},
+                tags={**args.tags, "Name": f"{name}-{prefix}subnet-{index}", SUBNET_TIER_TAG: tier},
                 opts=child,
             )
             association = aws.ec2.RouteTableAssociation(
-                f"{name}-private-rta-{index}", subnet_id=subnet.id, route_table_id=table.id, opts=child
+                f"{name}-{prefix}rta-{index}", subnet_id=subnet.id, route_table_id=table.id, opts=child
             )
             subnets.append(subnet)
             self.egress_ready.append(association)
-        self.egress_ready.append(route)
-        self.instance_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)
+        return subnets
 
 
 def _nth_block(cidr: str, index: int) -> str:

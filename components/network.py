@@ -60,6 +60,9 @@ class Network(pulumi.ComponentResource):
 
     # What an instance's boot needs before its ASG waits for it: its default route (NAT or internet).
     egress_ready: list[pulumi.Resource]
+    # What an internet-facing ALB needs before it is created: the created VPC's internet gateway, which
+    # `InternetGateway(vpc_id=...)` attaches as part of its create. Empty for an existing VPC.
+    alb_ready: list[pulumi.Resource]
 
     vpc_id: pulumi.Output[str]
     alb_subnet_ids: pulumi.Output[list[str]]
@@ -69,6 +72,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("Network"), name, None, opts)
         self.egress_ready = []
+        self.alb_ready = []
         if args.vpc_id:
             self.vpc_id = pulumi.Output.from_input(args.vpc_id)
             self.alb_subnet_ids = pulumi.Output.from_input(list(args.subnet_ids))
@@ -98,6 +102,10 @@ class Network(pulumi.ComponentResource):
             f"{name}-route", route_table_id=table.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child
         )
         self.egress_ready = [public_route]
+        # ELB refuses an internet-facing load balancer in a VPC without an attached gateway ("InvalidSubnet: VPC
+        # ... has no internet gateway"), and nothing else orders the two (CloudFormation user guide, DependsOn
+        # attribute; terraform-provider-aws PRs #3494 and #4587 added this dependency to their tests).
+        self.alb_ready = [igw]
         subnets = self._subnets(name, args, vpc, zones, table, tier="public")
         self.vpc_id = vpc.id
         self.alb_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)

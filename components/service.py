@@ -143,6 +143,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 deletion_protection=settings.edge.deletion_protection,
                 access_logs_bucket=access_logs_bucket,
                 access_logs_ready=access_logs_ready,
+                network_ready=self.network.alb_ready,
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.alb_subnet_ids,
                 listener_ports=[80, 443] if settings.edge.https else [80],

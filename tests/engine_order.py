@@ -166,14 +166,18 @@ def _operations(before: Recording | None, after: Recording) -> dict[str, str]:
 def _upstream(res: Registered, by_urn: Mapping[str, Registered]) -> set[str]:
     """Every URN whose step the engine finishes before `res` starts: its dependencies and its parent's, and
     theirs. Nothing else is ordered: steps without such a path run at the same time."""
+
+    def before(r: Registered) -> list[str]:
+        return [*r.dependencies, *([r.parent] if r.parent else [])]
+
     seen: set[str] = set()
-    todo = [*res.dependencies, *([res.parent] if res.parent else [])]
+    todo = before(res)
     while todo:
         urn = todo.pop()
         if urn in seen or urn not in by_urn:
             continue
         seen.add(urn)
-        todo += [*by_urn[urn].dependencies, *([by_urn[urn].parent] if by_urn[urn].parent else [])]
+        todo += before(by_urn[urn])
     return seen
 
 
@@ -192,7 +196,9 @@ def _without_gateway(res: Registered, ops: Mapping[str, str], by_urn: Mapping[st
         vpc = _of(VPC, subnet.inputs.get("vpcId"), by_urn) if subnet is not None else None
         if vpc is None:  # a VPC from config: its gateway is not this update's to make
             continue
-        gateways = [g for g in by_urn.values() if g.type == INTERNET_GATEWAY and g.inputs.get("vpcId") in _physical(vpc)]
+        gateways = [
+            g for g in by_urn.values() if g.type == INTERNET_GATEWAY and g.inputs.get("vpcId") in _physical(vpc)
+        ]
         if not any(ops[g.urn] in ("same", "update") or g.urn in upstream for g in gateways):
             return (
                 f"{res.name}: InvalidSubnet: VPC {vpc.name} has no internet gateway (the load balancer is internet-facing "

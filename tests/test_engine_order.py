@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from tests.engine_order import ASG, INTERNET_GATEWAY, SUBNET, simulate
+from tests.engine_order import ASG, INTERNET_GATEWAY, simulate
 from tests.harness import Recording, deployed, run_program
 
 EXISTING_VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
@@ -170,7 +170,9 @@ def without_gateway_dependency(rec: Recording) -> Recording:
     """The graph before the fix: the ALB depends on its subnets and security group only."""
     igw = rec.by_name("bluegreen-network-igw").urn
     resources = [
-        dataclasses.replace(r, dependencies=[d for d in r.dependencies if d != igw]) if r.name == "bluegreen-lb-alb" else r
+        dataclasses.replace(r, dependencies=[d for d in r.dependencies if d != igw])
+        if r.name == "bluegreen-lb-alb"
+        else r
         for r in rec.resources
     ]
     return dataclasses.replace(rec, resources=resources)
@@ -272,8 +274,10 @@ def test_a_flip_that_fails_between_the_gate_and_the_listener_leaves_the_gates_st
     assert outcome.failed == ["bluegreen-router-http: failed (injected)"]
     gate, listener = outcome.held["bluegreen-gate"], outcome.held["bluegreen-router-http"]
     assert {c: v["weight"] for c, v in gate.inputs["colors"].items()} == {"green": 100}
-    weights = {g["arn"].split(":")[-1].split("/")[0]: g["weight"] for g in
-               listener.inputs["defaultActions"][0]["forward"]["targetGroups"]}
+    weights = {
+        g["arn"].split(":")[-1].split("/")[0]: g["weight"]
+        for g in listener.inputs["defaultActions"][0]["forward"]["targetGroups"]
+    }
     assert weights == {"bluegreen-blue-tg": 100, "bluegreen-green-tg": 0}
 
     # The retry of the same update, from the state the failure left.

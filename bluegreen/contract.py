@@ -344,6 +344,12 @@ class Outputs:
         "Where the instances run: `private` (no public IP; a created VPC's private subnets behind its NAT gateway, "
         "or an existing VPC) or `public`. The release guard refuses to move a colour that serves traffic.",
     )
+    AVAILABILITY_ZONES = Output(
+        "availabilityZones",
+        "The two zones a VPC the stack created has its subnets in (`[]` with vpcId). Pinned: later updates read "
+        "them back and keep them, since a subnet's zone forces its replacement, and refuse an instance type "
+        "either zone does not offer.",
+    )
     RELEASE_HEALTH_ALARM = Output(
         "ReleaseHealthAlarm",
         "The colour's composite release-health alarm: ALARM when any of its alarms is (the guardian acts on it).",

@@ -31,6 +31,8 @@ class LoadBalancerArgs:
     # Where the access logs go ("" = off), and what must exist before the ALB may write there.
     access_logs_bucket: pulumi.Input[str] = ""
     access_logs_ready: Sequence[pulumi.Resource] = ()
+    # What the network must have ready before the ALB is created (`Network.alb_ready`: a created VPC's gateway).
+    network_ready: Sequence[pulumi.Resource] = ()
 
 
 def _slug(cidr: str) -> str:
@@ -160,8 +162,9 @@ class LoadBalancer(pulumi.ComponentResource):
                 else None
             ),
             tags={**args.tags, "Name": f"{name}-alb"},
-            # ELB checks its write access to the bucket when access logs are switched on.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.access_logs_ready)),
+            # ELB checks its write access to the bucket when access logs are switched on, and needs the VPC's
+            # internet gateway attached to create an internet-facing load balancer.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.access_logs_ready, *args.network_ready]),
         )
         # ELB health-checks a target group's targets only once a listener or rule forwards to it; until
         # then they stay `unused` (Target.NotInUse), and an ASG waiting for ELB capacity there never

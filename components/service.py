@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,9 @@ class BlueGreenServiceArgs:
     # While it differs from this update's token (a new previewTokenGeneration), the preview rules accept
     # both; the update after, only the new one (bluegreen.preview_token).
     deployed_preview_token: str | None = field(default=None, repr=False)
+    # A created VPC's two zones (`components.network.network_zones`: the deployed ones, pinned); empty: the
+    # first two that offer both colours' instance types, as on a first deploy.
+    availability_zones: Sequence[str] = ()
 
 
 class BlueGreenService(pulumi.ComponentResource):
@@ -121,6 +124,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 instance_subnet_ids=settings.network.instance_subnet_ids,
                 private_instances=settings.network.private_instances,
                 instance_types=sorted({specs[c].instance_type for c in COLORS}),
+                availability_zones=args.availability_zones,
                 tags=tags,
             ),
             child,
@@ -143,6 +147,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 deletion_protection=settings.edge.deletion_protection,
                 access_logs_bucket=access_logs_bucket,
                 access_logs_ready=access_logs_ready,
+                network_ready=self.network.alb_ready,
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.alb_subnet_ids,
                 listener_ports=[80, 443] if settings.edge.https else [80],
@@ -381,6 +386,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.DECISION_LOG_PARAMETER.name()] = self.guardian.decision_log_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
         out[Outputs.INSTANCE_SUBNET_TIER.name()] = self.network.instance_subnet_tier
+        out[Outputs.AVAILABILITY_ZONES.name()] = list(self.network.availability_zones)
         out[Outputs.ALLOW_INSECURE_PREVIEW.name()] = not settings.edge.https
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
         out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER

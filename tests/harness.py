@@ -66,6 +66,8 @@ class Registered:
     outputs: dict[str, Any] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
+    # `delete_before_replace`: a replacement deletes the old resource before it creates the new one.
+    delete_before_replace: bool = False
     provider: str = ""
     # The URNs this resource answers to besides its own (`pulumi.Alias`): a deployed stack's resource under
     # one of them is updated in place, not replaced.
@@ -235,6 +237,7 @@ class _RecordingMonitor(MockMonitor):
                     outputs=_comparable({**state, "id": response.id}),
                     dependencies=list(request.dependencies),
                     replace_on_changes=list(request.replaceOnChanges),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                     provider=request.provider,
                     alias_urns=_alias_urns(response.urn, request),
                 )

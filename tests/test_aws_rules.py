@@ -25,6 +25,7 @@ TAG_KEY = st.text(
 LABEL = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+:@/=-]{0,40}", fullmatch=True)
 CIDRS = ["0.0.0.0/0", "203.0.113.0/24", "198.51.100.7/32", "::/0", "2001:db8::/32"]
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234"
+HOSTNAMES = ["app.example.com", "shop.eu.example.co.uk", "x.io"]
 VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 
 
@@ -87,6 +88,8 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
         "blueSchemaVersions": [schema, schema + 1] if schema else [],
         "greenSchemaVersions": [schema] if schema else [],
     }
+    # HTTPS needs the name users reach, which the certificate covers; without a certificate it is optional.
+    config["publicHostname"] = draw(st.sampled_from(HOSTNAMES if config["certificateArn"] else ["", *HOSTNAMES]))
     # The production baseline on or off, each on its own, and the instances' extra outbound rules.
     config["albDeletionProtection"] = draw(st.booleans())
     config["accessLogs"] = draw(st.booleans())
@@ -117,7 +120,11 @@ def test_every_value_sent_for_any_valid_config_passes_awss_rules(config: dict[st
 def test_a_stack_name_with_dots_still_gives_a_valid_dashboard_name():
     # A stack of its own has no Pulumi.<stack>.yaml here: it needs a certificate, as production would.
     rec = run_program(
-        {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"}, stack="prod.eu-west-1"
+        {
+            "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+            "publicHostname": "app.example.com",
+        },
+        stack="prod.eu-west-1",
     )
     assert rec.by_name("bluegreen-dashboard-dashboard").inputs["dashboardName"] == "bluegreen-prod-eu-west-1"
     assert violations(rec) == []
@@ -156,3 +163,4 @@ def test_a_name_too_long_for_aws_is_caught():
         "bluegreen-production-blue-tg <name>: the auto-name 'bluegreen-production-blue-tg-abcdefg' must be at most "
         "32 of [a-zA-Z0-9-] (ELB: target group names up to 32 alphanumerics and hyphens)"
     ]
+

@@ -386,6 +386,11 @@ def run_program(
         logs=logger.records,
         stack_references=mocks.stack_references,
     )
+    # Every program a test runs: a gate that probes over https probes the name the certificate covers.
+    from tests.aws_rules import gate_url_problems  # aws_rules imports this module
+
+    problems = gate_url_problems(recording)
+    assert problems == [], "\n".join(problems)
     return recording
 
 

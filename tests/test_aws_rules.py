@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.aws_rules import unreviewed, violations
-from tests.harness import Recording, run_program
+from tests.aws_rules import GATE_URL_SOURCE, gate_url_problems, unreviewed, violations
+from tests.harness import PRODUCTION, Recording, run_program
 
 PUNCTUATION = "_.:/=+-@"
 TAG_TEXT = st.text(
@@ -164,3 +165,53 @@ def test_a_name_too_long_for_aws_is_caught():
         "32 of [a-zA-Z0-9-] (ELB: target group names up to 32 alphanumerics and hyphens)"
     ]
 
+
+# -- the gate's URL names a host a certificate can cover -------------------------------------------------------------
+ALB_URL = "https://bluegreen-lb-alb-1a2b3c4d.eu-west-1.elb.amazonaws.com"
+
+
+def test_a_gate_probing_the_load_balancers_own_name_over_https_is_caught():
+    # The gate before the fix: certificateArn without publicHostname, so it probed the ALB's DNS name.
+    bad = with_input(run_program(PRODUCTION), "bluegreen-gate", "url", ALB_URL)
+    problems = violations(bad)
+    assert problems[0] == (
+        f"bluegreen-gate url: the gate probes {ALB_URL!r}: no certificate covers the load balancer's own DNS name "
+        f"({GATE_URL_SOURCE})"
+    )
+    assert problems[1].startswith(
+        f"bluegreen-gate url: the gate probes {ALB_URL!r}, not the publicHostname the stack serves ('app.example.com')"
+    )
+    assert len(problems) == 2
+
+
+def test_a_gate_probing_another_name_than_publichostname_is_caught():
+    bad = with_input(run_program(PRODUCTION), "bluegreen-gate", "url", "https://www.example.com")
+    assert gate_url_problems(bad) == [
+        "bluegreen-gate url: the gate probes 'https://www.example.com', not the publicHostname the stack serves "
+        f"('app.example.com'), which the certificate covers ({GATE_URL_SOURCE})"
+    ]
+
+
+def test_a_gate_probing_a_name_no_certificate_can_name_is_caught():
+    bad = with_input(run_program(PRODUCTION), "bluegreen-gate", "url", "https://10.0.0.7")
+    assert gate_url_problems(bad)[0].startswith(
+        "bluegreen-gate url: the gate probes 'https://10.0.0.7': '10.0.0.7' is not a DNS name a certificate can name"
+    )
+
+
+def test_a_plain_http_gate_has_no_certificate_to_match():
+    rec = run_program()  # allowInsecurePreview: http to the ALB's own name
+    assert rec.by_name("bluegreen-gate").inputs["url"].startswith("http://")
+    assert gate_url_problems(rec) == []
+
+
+def test_every_program_the_tests_run_has_its_gate_url_checked(monkeypatch):
+    # The harness applies the rule to each recording, so a program that regresses fails every test that runs it.
+    from bluegreen.components.service import BlueGreenService  # the module the program imports
+
+    def before_the_fix(self: BlueGreenService) -> Any:  # https to publicHostname or, without it, to the ALB's name
+        return self.load_balancer.alb.dns_name.apply(lambda dns: f"https://{dns}")
+
+    monkeypatch.setattr(BlueGreenService, "url", before_the_fix)
+    with pytest.raises(AssertionError, match="no certificate covers the load balancer's own DNS name"):
+        run_program(PRODUCTION)

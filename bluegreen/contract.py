@@ -72,6 +72,18 @@ def settings_fingerprint(values: Mapping[str, Any]) -> str:
 PREVIEW_COLOR_HEADER: Final = "X-Bluegreen-Color"
 PREVIEW_TOKEN_HEADER: Final = "X-Bluegreen-Token"
 
+# The ALB's own DNS names (public and internal, all partitions). No certificate can be issued for them: a
+# certificate's name must match the custom domain users reach (ELB User Guide, "SSL certificates for your
+# Application Load Balancer"), so HTTPS checks go to `publicHostname`, never to these.
+ALB_DNS_SUFFIXES: Final = (".elb.amazonaws.com", ".elb.amazonaws.com.cn")
+
+
+def is_alb_dns_name(host: str) -> bool:
+    """Whether `host` is under the ALB's own DNS domain, which no certificate covers."""
+    name = host.lower().rstrip(".")
+    return name.endswith(ALB_DNS_SUFFIXES) or f".{name}" in ALB_DNS_SUFFIXES
+
+
 # ---------------------------------------------------------------- limits
 
 # The forward action's stickiness duration, in seconds (ELB API, TargetGroupStickinessConfig).
@@ -283,7 +295,11 @@ class Output(_Named):
 class Outputs:
     """Every stack output the program exports, in the order it exports them."""
 
-    URL = Output("url", "Where the service answers: `https://<publicHostname>` when set, else the ALB's DNS name.")
+    URL = Output(
+        "url",
+        "Where the service answers: `https://<publicHostname>` with a certificate (HTTPS needs publicHostname); "
+        "without one, `http://` and publicHostname when set, else the ALB's DNS name.",
+    )
     ALB_DNS_NAME = Output("albDnsName", "The load balancer's DNS name (point `publicHostname` at it).")
     LOAD_BALANCER_ARN = Output("loadBalancerArn", "The load balancer.")
     ACTIVE_COLOR = Output("activeColor", "The colour the production listener sends the main share of traffic to.")

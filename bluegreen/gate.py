@@ -14,8 +14,11 @@ A failure fails the update with the listener untouched, and says what failed. It
 provider (pulumi.com/docs/iac/concepts/providers/dynamic-providers): it runs where `pulumi up`
 runs, in the program's virtualenv, and takes the same network path as `bluegreen verify`, so that
 machine needs AWS credentials for `elasticloadbalancing:DescribeTargetHealth` and HTTPS (or, with
-`allowInsecurePreview`, HTTP) to the load balancer. `gateBypass=true` skips the checks with a loud
-warning, for emergencies such as rolling back while the preview route is down.
+`allowInsecurePreview`, HTTP) to the load balancer. Over HTTPS the URL is `https://<publicHostname>`,
+which must resolve to the load balancer: urllib verifies the certificate against that name, and no
+certificate covers the ALB's own `*.elb.amazonaws.com` (settings refuse HTTPS without publicHostname).
+`gateBypass=true` skips the checks with a loud warning, for emergencies such as rolling back while the
+preview route is down.
 """
 
 from __future__ import annotations

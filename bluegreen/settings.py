@@ -30,6 +30,7 @@ from bluegreen.contract import (
     TLS_POLICY_PATTERN,
     Color,
     Keys,
+    is_alb_dns_name,
     other,
 )
 from bluegreen.schema_rule import schema_conflicts
@@ -505,6 +506,29 @@ def _check_boot_scripts(r: _Reader, releases: Mapping[Color, Release], fleet: Fl
             )
 
 
+def _check_hostname(r: _Reader, edge: Edge) -> None:
+    """HTTPS needs the name users reach: the gate, `verify` and the bake poll verify the certificate against it.
+
+    An ACM certificate cannot name the ALB's own DNS name (`*.elb.amazonaws.com` is Amazon's), and Python's
+    ssl module checks the name (`check_hostname`), so without `publicHostname` every gate check, verify and
+    bake poll would fail TLS verification and every flip with it.
+    """
+    host = edge.public_hostname
+    if HOSTNAME.match(host) and is_alb_dns_name(host):
+        r.problems.append(
+            f"{Keys.PUBLIC_HOSTNAME.key} must be the name users reach, which the certificate covers, got {host!r}: "
+            "no certificate can cover the load balancer's own DNS name (*.elb.amazonaws.com); point your own name "
+            "at the output albDnsName and set that"
+        )
+    elif edge.https and not host:
+        r.problems.append(
+            f"{Keys.PUBLIC_HOSTNAME.key} must be set when {Keys.CERTIFICATE_ARN.key} is set "
+            f"(certificateArn={edge.certificate_arn!r}, publicHostname=''): the traffic gate and the release tool "
+            "check the certificate against the name users reach, a DNS name the certificate covers such as "
+            "app.example.com (no certificate covers the ALB's own *.elb.amazonaws.com)"
+        )
+
+
 def _read_file(path: str) -> str:
     # Pulumi runs the program in the project directory, so relative paths are the project's.
     return Path(path).read_text(encoding="utf-8")
@@ -599,6 +623,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
             "empty or a lower-case DNS name such as app.example.com",
         ),
     )
+    _check_hostname(r, edge)
     if not edge.https and not edge.allow_insecure_preview:
         r.problems.append(
             f"{Keys.CERTIFICATE_ARN.key} is empty, so the preview route and its token would be served over plain "

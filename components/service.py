@@ -337,10 +337,16 @@ class BlueGreenService(pulumi.ComponentResource):
         return full.apply(lambda s: str(s["stateId"])), full.apply(lambda s: json.dumps(s, sort_keys=True))
 
     def url(self) -> pulumi.Output[str]:
-        """Where the service answers: `https://<publicHostname>` when set, else the ALB's DNS name."""
-        scheme = "https" if self.settings.edge.https else "http"
+        """Where the service answers, and where the gate and the release tool send the preview route's checks.
+
+        With a certificate, `https://<publicHostname>` (settings require the name): certificate verification checks
+        the name, and no certificate covers the ALB's own `*.elb.amazonaws.com`. Known in a preview, too. Without
+        one (allowInsecurePreview), `http://` and publicHostname when set, else the ALB's DNS name.
+        """
         host = self.settings.edge.public_hostname
-        return self.load_balancer.alb.dns_name.apply(lambda dns: f"{scheme}://{host or dns}")
+        if self.settings.edge.https:
+            return pulumi.Output.from_input(f"https://{host}")
+        return self.load_balancer.alb.dns_name.apply(lambda dns: f"http://{host or dns}")
 
     def release_spec(self, color: Color) -> ReleaseSpec:
         """What this update deploys on `color`: its build and the settings it runs with."""

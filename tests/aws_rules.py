@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,7 @@ from typing import Any
 import botocore.session
 import regex  # botocore's patterns use \p{L}-style classes, which `re` lacks
 
+from bluegreen.contract import is_alb_dns_name
 from tests.harness import Recording, Registered
 
 Check = Callable[[Any, Registered], str | None]
@@ -257,6 +259,58 @@ def _alarm_period(value: Any, _: Registered) -> str | None:
 def _desired_within_bounds(value: Any, res: Registered) -> str | None:
     low, high = res.inputs["minSize"], res.inputs["maxSize"]
     return None if low <= value <= high else f"desiredCapacity {value} is outside minSize {low}..maxSize {high}"
+
+
+GATE = "pulumi-python:dynamic/bluegreen:TrafficGate"
+# What a public certificate can name: a DNS name of labels (RFC 1035 letters, digits, hyphens) under a top-level
+# domain of letters, 253 characters at most. ACM issues certificates only for names like these.
+CERTIFIABLE_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+GATE_URL_SOURCE = (
+    "ELB User Guide, SSL certificates for your Application Load Balancer: the certificate's domain name must match "
+    "the custom domain users reach; no certificate covers *.elb.amazonaws.com, and Python's ssl checks the name"
+)
+
+
+def _https_host(url: Any) -> str | None:
+    """The host an https URL names; None for anything else (http, an unknown value in a preview)."""
+    parts = urllib.parse.urlsplit(str(url))
+    return (parts.hostname or "") if parts.scheme == "https" else None
+
+
+def _uncertifiable(value: Any) -> str | None:
+    """Why no certificate can match the host of an https URL, or None (the gate verifies the certificate against
+    it, as urllib does)."""
+    host = _https_host(value)
+    if host is None:
+        return None
+    if is_alb_dns_name(host):
+        return f"the gate probes {value!r}: no certificate covers the load balancer's own DNS name"
+    if not CERTIFIABLE_NAME.fullmatch(host):
+        return f"the gate probes {value!r}: {host!r} is not a DNS name a certificate can name"
+    return None
+
+
+def gate_url_problems(recording: Recording) -> list[str]:
+    """Each traffic gate that probes over https must probe `https://<publicHostname>`: the host users reach, which
+    the certificate covers, as the program ran with it (its `edge` output); the ALB's own name would fail every
+    flip at the gate. Checked by `violations()` and, through the harness, for every program a test runs."""
+    found = []
+    for res in recording.of_type(GATE):
+        url = res.inputs.get("url")
+        host = _https_host(url)
+        if host is None:
+            continue
+        problem = _uncertifiable(url)
+        if problem is not None:
+            found.append(f"{res.name} url: {problem} ({GATE_URL_SOURCE})")
+        edge = recording.outputs.get("edge")
+        hostname = edge.get("publicHostname") if isinstance(edge, Mapping) else None
+        if hostname is not None and host != hostname:
+            found.append(
+                f"{res.name} url: the gate probes {url!r}, not the publicHostname the stack serves "
+                f"({hostname!r}), which the certificate covers ({GATE_URL_SOURCE})"
+            )
+    return found
 
 
 RULES: tuple[Rule, ...] = (
@@ -784,7 +838,7 @@ def violations(recording: Recording) -> list[str]:
         tag_count = len(res.inputs.get("tags") or [])
         if tag_count > 50:
             found.append(f"{res.name} tags: {tag_count} tags; AWS allows 50 user tags per resource")
-    return found
+    return found + gate_url_problems(recording)
 
 
 def unreviewed(recording: Recording) -> set[tuple[str, str]]:

@@ -30,10 +30,14 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 ELB_LOG_ACCOUNT = "156460612806"  # eu-west-1
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+# The name users reach, which CERT covers: HTTPS needs it (no certificate covers *.elb.amazonaws.com).
+PUBLIC_HOSTNAME = "app.example.com"
+# HTTPS as a stack users reach has it: the certificate and the name it covers.
+HTTPS: dict[str, Any] = {"certificateArn": CERT, "publicHostname": PUBLIC_HOSTNAME}
 # A stack users reach, at Pulumi.yaml's defaults where Pulumi.dev.yaml (every test's base) turns them off: HTTPS,
 # deletion protection, access logs to a bucket the stack creates, instances in private subnets behind a NAT gateway.
 PRODUCTION: dict[str, Any] = {
-    "certificateArn": CERT,
+    **HTTPS,
     "allowInsecurePreview": False,
     "albDeletionProtection": True,
     "accessLogs": True,
@@ -377,7 +381,7 @@ def run_program(
         return pulumi.Output.from_input(_sync_await(resolve()))
 
     run()
-    return Recording(
+    recording = Recording(
         resources=monitor.registered,
         outputs=exported,
         secret_outputs=secrets,
@@ -385,6 +389,12 @@ def run_program(
         logs=logger.records,
         stack_references=mocks.stack_references,
     )
+    # Every program a test runs: a gate that probes over https probes the name the certificate covers.
+    from tests.aws_rules import gate_url_problems  # aws_rules imports this module
+
+    problems = gate_url_problems(recording)
+    assert problems == [], "\n".join(problems)
+    return recording
 
 
 def deployed(recording: Recording) -> dict[str, Any]:

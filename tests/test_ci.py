@@ -39,6 +39,7 @@ def config(**changes: str) -> dict[str, str]:
         "allowLiveRelease": "false",
         "idleScaledDown": "false",
         "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",  # the production baseline
+        "publicHostname": "app.example.com",  # the name the certificate covers
     }
     base.update(changes)
     return base
@@ -263,6 +264,7 @@ config:
   bluegreen:greenRelease: v2
   bluegreen:tags: [team=platform]
   bluegreen:certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123
+  bluegreen:publicHostname: app.example.com
 """
 
 
@@ -676,7 +678,8 @@ def test_a_flip_carrying_a_fleet_setting_is_shown_as_refused():
 
 
 def test_a_shared_edge_change_says_it_is_in_place_for_both_colours():
-    same_edge = {"certificateArn": "", "allowInsecurePreview": "true"}  # as deployed: only the CIDRs change
+    # As deployed: only the CIDRs change.
+    same_edge = {"certificateArn": "", "publicHostname": "", "allowInsecurePreview": "true"}
     md = traffic_summary(config(**same_edge, allowedCidrs='["203.0.113.0/24"]'), deployed_stack_outputs())
     assert (
         "> ℹ️ **shared edge, in place for both colours at once**: `allowedCidrs ['0.0.0.0/0'] → ['203.0.113.0/24']`"

@@ -47,7 +47,7 @@ def test_first_deploy_finishes_and_opens_production_only_after_both_waits(base):
 
 def test_first_deploy_with_https_finishes_too():
     cert = "arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234"
-    outcome = simulate(run_program({"certificateArn": cert}))
+    outcome = simulate(run_program({"certificateArn": cert, "publicHostname": "app.example.com"}))
     assert_finishes_cleanly(outcome)
     assert outcome.order().index("bluegreen-router-https") > outcome.order().index("bluegreen-blue-asg")
 

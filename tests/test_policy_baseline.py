@@ -302,7 +302,9 @@ def dev() -> Recording:
 @pytest.fixture(scope="module")
 def prod() -> Recording:
     """A stack with no stack file (the project's defaults), logging to a bucket it names."""
-    return run_program({"certificateArn": CERT, "accessLogsBucket": LOG_BUCKET}, stack="prod")
+    return run_program(
+        {"certificateArn": CERT, "publicHostname": "app.example.com", "accessLogsBucket": LOG_BUCKET}, stack="prod"
+    )
 
 
 def by_name(resources: list[StackResource], name: str) -> StackResource:
@@ -316,7 +318,7 @@ def test_the_project_defaults_meet_the_production_baseline(pack: ServedPack, pro
 
 
 def test_the_project_defaults_with_the_bucket_the_stack_creates_meet_the_production_baseline(pack: ServedPack):
-    resources = from_recording(run_program({"certificateArn": CERT}, stack="prod"))
+    resources = from_recording(run_program({"certificateArn": CERT, "publicHostname": "app.example.com"}, stack="prod"))
     assert pack.run(resources) == []
 
 

@@ -140,7 +140,8 @@ class BlueGreenService(pulumi.ComponentResource):
         self.load_balancer = LoadBalancer(
             f"{name}-lb",
             LoadBalancerArgs(
-                deletion_protection=settings.edge.deletion_protection,
+                deletion_protection=settings.edge.alb_deletion_protection,
+                decommission=settings.edge.decommission,
                 access_logs_bucket=access_logs_bucket,
                 access_logs_ready=access_logs_ready,
                 vpc_id=self.network.vpc_id,

@@ -70,6 +70,8 @@ class Registered:
     # The URNs this resource answers to besides its own (`pulumi.Alias`): a deployed stack's resource under
     # one of them is updated in place, not replaced.
     alias_urns: list[str] = field(default_factory=list)
+    # `protect=True`: `pulumi destroy` refuses to delete the resource until it is unprotected.
+    protect: bool = False
 
 
 @dataclass
@@ -237,6 +239,7 @@ class _RecordingMonitor(MockMonitor):
                     replace_on_changes=list(request.replaceOnChanges),
                     provider=request.provider,
                     alias_urns=_alias_urns(response.urn, request),
+                    protect=bool(request.protect),
                 )
             )
         return response

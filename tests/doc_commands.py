@@ -58,3 +58,22 @@ def commands(block: str) -> list[list[str]]:
         if command:
             found.append(command)
     return found
+
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def inline_code(markdown: str) -> list[str]:
+    """The text of every inline code span outside fenced blocks."""
+    spans: list[str] = []
+    fence = ""
+    for line in markdown.splitlines():
+        opened = _FENCE.match(line)
+        if fence:
+            fence = "" if line.startswith(fence) else fence
+            continue
+        if opened:
+            fence = opened[1]
+            continue
+        spans += [span[2].strip() for span in _CODE_SPAN.finditer(line)]
+    return spans

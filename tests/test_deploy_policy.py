@@ -460,6 +460,13 @@ def test_the_load_balancers_access_logs_and_deletion_protection_attributes_are_a
         assert allows("elasticloadbalancing:ModifyLoadBalancerAttributes", arn), arn
 
 
+def test_the_deploy_role_may_decommission_and_destroy_the_load_balancer() -> None:
+    # decommission: deletion protection off (an attribute) and the bluegreen:decommission tag on; then the destroy.
+    arn = "arn:aws:elasticloadbalancing:REGION:ACCOUNT_ID:loadbalancer/app/bluegreen-lb-alb-abcdefg/50dc6c495c0c9188"
+    for action in ("ModifyLoadBalancerAttributes", "AddTags", "RemoveTags", "DeleteLoadBalancer"):
+        assert allows(f"elasticloadbalancing:{action}", arn), action
+
+
 # ---------------------------------------------------------------- the filled policies fit IAM
 
 

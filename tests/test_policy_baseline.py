@@ -475,7 +475,7 @@ def test_a_first_preview_defers_the_log_bucket_the_update_creates(pack: ServedPa
 
 # -- the one way to destroy: decommission, served with what the program registers ----------------------------
 def test_decommissioning_a_deployed_production_stack_passes_the_served_pack(pack: ServedPack, prod: Recording):
-    config = {"certificateArn": CERT, "accessLogsBucket": LOG_BUCKET}
+    config = {"certificateArn": CERT, "publicHostname": "app.example.com", "accessLogsBucket": LOG_BUCKET}
     unlocked = run_program({**config, "decommission": True}, deployed(prod), stack="prod")
     alb = by_name(from_recording(unlocked), "bluegreen-lb-alb")
     assert alb.inputs["enableDeletionProtection"] is False
@@ -486,7 +486,7 @@ def test_decommissioning_a_deployed_production_stack_passes_the_served_pack(pack
 def test_a_plain_switch_off_on_a_deployed_production_stack_still_fails_the_served_pack(
     pack: ServedPack, prod: Recording
 ):
-    config = {"certificateArn": CERT, "accessLogsBucket": LOG_BUCKET}
+    config = {"certificateArn": CERT, "publicHostname": "app.example.com", "accessLogsBucket": LOG_BUCKET}
     switched_off = from_recording(run_program({**config, "albDeletionProtection": False}, deployed(prod), stack="prod"))
     names = {r.urn: r.name for r in switched_off}
     assert [(d.policy, names[d.urn], d.mandatory) for d in pack.run(switched_off)] == [

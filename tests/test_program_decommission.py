@@ -11,7 +11,11 @@ import pytest
 from bluegreen.contract import DECOMMISSION_TAG
 from bluegreen.release_guard import ReleaseGuardError
 from tests.engine_order import simulate
-from tests.harness import PRODUCTION, Recording, deployed, diff, run_failing, run_program
+from tests.harness import PRODUCTION as BASELINE
+from tests.harness import Recording, deployed, diff, run_failing, run_program
+
+# A certificate needs a hostname it covers: the production config as a stack users reach sets both.
+PRODUCTION = {**BASELINE, "publicHostname": "app.example.com"}
 
 
 @pytest.fixture(scope="module")

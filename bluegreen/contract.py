@@ -53,6 +53,8 @@ SUBNET_TIER_TAG: Final = "bluegreen:subnetTier"
 STACK_TAG: Final = "bluegreen:stack"
 SCHEMA_VERSIONS_TAG: Final = "bluegreen:schemaVersions"  # space-separated: ELB tag values allow no comma
 IDLE_SCALED_DOWN_TAG: Final = "bluegreen:idleScaledDown"
+# On the load balancer while config `decommission` is true: the one deletion-protection switch-off the pack accepts.
+DECOMMISSION_TAG: Final = "bluegreen:decommission"
 DATABASE_SCHEMA_VERSION_TAG: Final = "bluegreen:databaseSchemaVersion"
 # On each colour's launch template, target group and ASG: `settings_fingerprint` of the settings the
 # colour runs with. Where the colours' tags differ, their release specs declare a difference.
@@ -239,6 +241,7 @@ class Keys:
     SSL_POLICY = Key("sslPolicy")
     ALLOWED_CIDRS = Key("allowedCidrs")
     ALB_DELETION_PROTECTION = Key("albDeletionProtection")
+    DECOMMISSION = Key("decommission")
     ACCESS_LOGS = Key("accessLogs")
     ACCESS_LOGS_BUCKET = Key("accessLogsBucket")
     ACCESS_LOGS_RETENTION_DAYS = Key("accessLogsRetentionDays")

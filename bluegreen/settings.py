@@ -167,6 +167,9 @@ class Edge:
     # The production baseline (AWS's ELB guidance): the ALB can't be deleted by accident, and its access
     # logs say which colour served each request.
     deletion_protection: bool = True
+    # The stack is about to be destroyed: deletion protection off whatever `deletion_protection` says, and the
+    # load balancer says so (DECOMMISSION_TAG), the one switch-off the policy pack accepts.
+    decommission: bool = False
     access_logs: bool = True
     access_logs_bucket: str = ""  # "" = the stack creates one
     access_logs_retention_days: int = 90
@@ -174,6 +177,11 @@ class Edge:
     @property
     def https(self) -> bool:
         return bool(self.certificate_arn)
+
+    @property
+    def alb_deletion_protection(self) -> bool:
+        """What the load balancer gets: protected unless turned off, or the stack is being decommissioned."""
+        return self.deletion_protection and not self.decommission
 
 
 @dataclass(frozen=True)
@@ -610,6 +618,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         allow_insecure_preview=r.boolean(Keys.ALLOW_INSECURE_PREVIEW.key),
         preview_token_generation=r.integer(Keys.PREVIEW_TOKEN_GENERATION.key, 1, MAX_PREVIEW_TOKEN_GENERATION),
         deletion_protection=r.boolean(Keys.ALB_DELETION_PROTECTION.key),
+        decommission=r.boolean(Keys.DECOMMISSION.key),
         access_logs=r.boolean(Keys.ACCESS_LOGS.key),
         access_logs_bucket=r.string(
             Keys.ACCESS_LOGS_BUCKET.key,
@@ -748,6 +757,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.ALLOW_INSECURE_PREVIEW.key: edge.allow_insecure_preview,
         Keys.PREVIEW_TOKEN_GENERATION.key: edge.preview_token_generation,
         Keys.ALB_DELETION_PROTECTION.key: edge.deletion_protection,
+        Keys.DECOMMISSION.key: edge.decommission,
         Keys.ACCESS_LOGS.key: edge.access_logs,
         Keys.ACCESS_LOGS_BUCKET.key: edge.access_logs_bucket,
         Keys.ACCESS_LOGS_RETENTION_DAYS.key: edge.access_logs_retention_days,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from bluegreen.contract import type_token
+from bluegreen.contract import DECOMMISSION_TAG, type_token
 from bluegreen.settings import EgressRule
 
 from .access_logs import LOG_PREFIX as ACCESS_LOG_PREFIX
@@ -28,6 +28,8 @@ class LoadBalancerArgs:
     # The instances' outbound rules besides HTTPS to anywhere (config `instanceEgress`).
     instance_egress: Sequence[EgressRule] = ()
     deletion_protection: bool = True
+    # The stack is about to be destroyed: the ALB carries DECOMMISSION_TAG (and deletion_protection is False).
+    decommission: bool = False
     # Where the access logs go ("" = off), and what must exist before the ALB may write there.
     access_logs_bucket: pulumi.Input[str] = ""
     access_logs_ready: Sequence[pulumi.Resource] = ()
@@ -161,7 +163,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 if args.access_logs_bucket
                 else None
             ),
-            tags={**args.tags, "Name": f"{name}-alb"},
+            tags={**args.tags, "Name": f"{name}-alb", **({DECOMMISSION_TAG: "true"} if args.decommission else {})},
             # ELB checks its write access to the bucket when access logs are switched on, and needs the VPC's
             # internet gateway attached to create an internet-facing load balancer.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.access_logs_ready, *args.network_ready]),

@@ -144,7 +144,8 @@ class BlueGreenService(pulumi.ComponentResource):
         self.load_balancer = LoadBalancer(
             f"{name}-lb",
             LoadBalancerArgs(
-                deletion_protection=settings.edge.deletion_protection,
+                deletion_protection=settings.edge.alb_deletion_protection,
+                decommission=settings.edge.decommission,
                 access_logs_bucket=access_logs_bucket,
                 access_logs_ready=access_logs_ready,
                 network_ready=self.network.alb_ready,

@@ -76,6 +76,8 @@ class Registered:
     # The URNs this resource answers to besides its own (`pulumi.Alias`): a deployed stack's resource under
     # one of them is updated in place, not replaced.
     alias_urns: list[str] = field(default_factory=list)
+    # `protect=True`: `pulumi destroy` refuses to delete the resource until it is unprotected.
+    protect: bool = False
 
 
 @dataclass
@@ -244,6 +246,7 @@ class _RecordingMonitor(MockMonitor):
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     provider=request.provider,
                     alias_urns=_alias_urns(response.urn, request),
+                    protect=bool(request.protect),
                 )
             )
         return response

@@ -735,3 +735,14 @@ def test_a_stack_without_the_production_baseline_says_so_on_every_change():
     assert "ALB access logs (`accessLogs`)" in line
     assert "private instances (`privateInstances`" in line
     assert "production baseline" not in traffic_summary(config(), outputs())  # Pulumi.yaml's defaults
+
+
+def test_a_stack_being_decommissioned_says_its_load_balancer_is_unprotected():
+    (line,) = [
+        line
+        for line in traffic_summary(config(decommission="true"), outputs()).splitlines()
+        if "production baseline" in line
+    ]
+
+    assert "ALB deletion protection (`decommission`: this stack is about to be destroyed)" in line
+    assert "`albDeletionProtection`" not in line

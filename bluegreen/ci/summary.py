@@ -205,6 +205,8 @@ def baseline_lines(settings: Settings) -> list[str]:
             (f"HTTPS on the preview route (`{Keys.ALLOW_INSECURE_PREVIEW.key}`: the token travels in clear text)",
              not edge.https),
             (f"ALB deletion protection (`{Keys.ALB_DELETION_PROTECTION.key}`)", not edge.deletion_protection),
+            (f"ALB deletion protection (`{Keys.DECOMMISSION.key}`: this stack is about to be destroyed)",
+             edge.deletion_protection and edge.decommission),
             (f"ALB access logs (`{Keys.ACCESS_LOGS.key}`)", not edge.access_logs),
             (f"private instances (`{Keys.PRIVATE_INSTANCES.key}`: they get public IPs)",
              not net.vpc_id and not net.private_instances),

@@ -286,6 +286,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 release_health_alarms={c: self.alarms[c].release_health.alarm_name for c in COLORS},
                 state=state,
                 subscriptions=settings.guardian.subscriptions,
+                reserved_concurrency=settings.guardian.reserved_concurrency,
                 tags=tags,
             ),
             child,

@@ -7,6 +7,7 @@ settings -> deployed state -> release guard -> images -> service -> stack output
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
@@ -18,6 +19,7 @@ from bluegreen.images import (
     ImageError,
     architecture_problems,
     default_architecture,
+    deprecation_warnings,
     describe_image,
     instance_architectures,
     latest_amazon_linux,
@@ -59,7 +61,7 @@ def deploy(
         problems += root_volume_problems(spec.root_volume_size_gb, mine)
     if problems:
         raise ImageError("images refused:\n  - " + "\n  - ".join(problems))
-    for message in [*state_warnings, *guard.warnings]:
+    for message in [*state_warnings, *guard.warnings, *deprecation_warnings(images, datetime.now(UTC))]:
         pulumi.log.warn(message)
     for message in guard.notes:
         pulumi.log.info(message)

@@ -12,7 +12,6 @@ from bluegreen.release_spec import describe_plan
 from bluegreen.stackconfig import COLORS, ReleaseConfig
 from bluegreen.traffic import format_weights, guardian_record, health, live_weights
 
-
 GATE_BYPASS_STATUS = (
     f"{Keys.GATE_BYPASS.key} is true: every `pulumi up` moves traffic without the traffic gate's checks (healthy "
     f"targets, preview route); set {Keys.GATE_BYPASS.key} to false after the emergency"

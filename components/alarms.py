@@ -22,7 +22,6 @@ import pulumi_aws as aws
 from bluegreen.contract import COLOR_TAG, Color, type_token
 from bluegreen.settings import AlarmSettings
 
-
 # What each alarm makes of a minute with no data.
 #
 # 5xx rate and p99 latency: ELB reports these only while requests flow, and only non-zero counts ("If there

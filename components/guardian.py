@@ -140,8 +140,9 @@ class Guardian(pulumi.ComponentResource):
             role=self.role.arn,
             timeout=30,
             memory_size=128,
-            # Unset is the provider's -1, "removes any concurrency limitations" (pulumi-aws lambda.Function), which
-            # also deletes a reservation an earlier version of this component made; 0 would stop every invocation.
+            # Unset is the provider's -1, "removes any concurrency limitations" (pulumi-aws lambda.Function): an
+            # update from a reservation calls DeleteFunctionConcurrency (terraform-provider-aws function.go, which
+            # puts values >= 0 and deletes otherwise), which the deploy role may. 0 would stop every invocation.
             reserved_concurrent_executions=args.reserved_concurrency or None,
             logging_config={"log_format": "Text", "log_group": log_group.name},
             environment={

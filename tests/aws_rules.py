@@ -833,7 +833,9 @@ QUOTAS: Mapping[str, Quota] = {
         "'decreases account's UnreservedConcurrentExecution below its minimum value of [50]')",
     ),
     EIPS_PER_REGION: Quota(
-        "Elastic IP addresses per Region", 5, "Amazon VPC User Guide, 'Amazon VPC quotas': Elastic IP addresses per Region, 5"
+        "Elastic IP addresses per Region",
+        5,
+        "Amazon VPC User Guide, 'Amazon VPC quotas': Elastic IP addresses per Region, 5",
     ),
     NATS_PER_ZONE: Quota(
         "NAT gateways per Availability Zone",
@@ -879,7 +881,9 @@ def quota_usage(recording: Recording) -> dict[str, tuple[int, str]]:
         if r.type == FUNCTION and int(r.inputs.get("reservedConcurrentExecutions", -1)) > 0
     }
     eips = [r.name for r in resources if r.type == "aws:ec2/eip:Eip"]
-    zones = {r.outputs.get("id"): r.inputs.get("availabilityZone") for r in resources if r.type == "aws:ec2/subnet:Subnet"}
+    zones = {
+        r.outputs.get("id"): r.inputs.get("availabilityZone") for r in resources if r.type == "aws:ec2/subnet:Subnet"
+    }
     nats: dict[str, list[str]] = {}
     for nat in (r for r in resources if r.type == "aws:ec2/natGateway:NatGateway"):
         nats.setdefault(str(zones.get(nat.inputs.get("subnetId"), "<unknown zone>")), []).append(nat.name)

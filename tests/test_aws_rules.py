@@ -215,7 +215,11 @@ def copies(rec: Recording, name: str, count: int) -> Recording:
 
 def test_addresses_nat_gateways_rules_and_target_groups_beyond_the_quotas_are_caught():
     rec = run_program(PRODUCTION)
-    crowded = copies(copies(copies(rec, "bluegreen-network-nat-eip", 5), "bluegreen-network-nat", 5), "bluegreen-router-preview-blue", 97)
+    crowded = copies(
+        copies(copies(rec, "bluegreen-network-nat-eip", 5), "bluegreen-network-nat", 5),
+        "bluegreen-router-preview-blue",
+        97,
+    )
     found = quota_problems(crowded)
     assert [p.split(":")[0] for p in found] == [
         "Elastic IP addresses per Region",

@@ -111,9 +111,7 @@ def test_a_colour_pinned_to_a_deprecated_image_still_deploys_and_is_warned_about
 def test_a_deployed_colours_image_deprecated_since_is_found_and_warned_about_on_every_update():
     live = deployed(run_program({"blueImageId": DEPRECATED_AMI}))
     rec = run_program({"blueImageId": DEPRECATED_AMI, "greenRelease": "v2.0.0"}, live)
-    assert [message.split(",")[0] for message in deprecation_warnings(rec)] == [
-        f"blue runs image {DEPRECATED_AMI}"
-    ]
+    assert [message.split(",")[0] for message in deprecation_warnings(rec)] == [f"blue runs image {DEPRECATED_AMI}"]
 
 
 def test_an_image_deprecated_only_in_the_future_is_no_warning():

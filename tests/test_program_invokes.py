@@ -45,7 +45,10 @@ def image(ami: str) -> tuple[str, dict[str, Any]]:
 
 
 def offerings(instance_type: str) -> tuple[str, dict[str, Any]]:
-    return OFFERINGS, {"locationType": "availability-zone", "filters": [{"name": "instance-type", "values": [instance_type]}]}
+    return OFFERINGS, {
+        "locationType": "availability-zone",
+        "filters": [{"name": "instance-type", "values": [instance_type]}],
+    }
 
 
 def new_vpc(instance_type: str = "t3.micro") -> list[tuple[str, dict[str, Any]]]:

@@ -260,6 +260,7 @@ class Keys:
     GUARDIAN_ARMED = Key("guardianArmed")
     GUARDIAN_ACK = Key("guardianAck")
     GUARDIAN_SUBSCRIPTIONS = Key("guardianSubscriptions")
+    GUARDIAN_RESERVED_CONCURRENCY = Key("guardianReservedConcurrency")
     DATABASE_SCHEMA_VERSION = Key("databaseSchemaVersion")
     SCHEMA_VERSIONS = Key("SchemaVersions", per_color=True)
     MIGRATION_COMMAND = Key("migrationCommand")

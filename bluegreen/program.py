@@ -8,6 +8,7 @@ settings -> deployed state -> release guard -> images -> service -> stack output
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
@@ -20,6 +21,7 @@ from bluegreen.images import (
     ImageError,
     architecture_problems,
     default_architecture,
+    deprecation_warnings,
     describe_image,
     instance_architectures,
     latest_amazon_linux,
@@ -63,7 +65,7 @@ def deploy(
     if problems:
         raise ImageError("images refused:\n  - " + "\n  - ".join(problems))
     zones, zone_notes = _zones(settings, deployed, specs)
-    for message in [*state_warnings, *guard.warnings]:
+    for message in [*state_warnings, *guard.warnings, *deprecation_warnings(images, datetime.now(UTC))]:
         pulumi.log.warn(message)
     for message in [*guard.notes, *zone_notes]:
         pulumi.log.info(message)

@@ -246,6 +246,9 @@ class GuardianSettings:
     armed: str = "bake"  # one of GUARDIAN_MODES
     ack: str = ""  # the `at` of a rollback record to override
     subscriptions: tuple[str, ...] = ()
+    # Concurrency reserved for the guardian's Lambda; 0 reserves none (Lambda's unreserved pool). Reserving needs
+    # an account quota of 100 unreserved plus this (Lambda developer guide, "Configuring reserved concurrency").
+    reserved_concurrency: int = 0
 
 
 @dataclass(frozen=True)
@@ -340,6 +343,7 @@ HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_GUARDIAN_SUBSCRIPTIONS = 10
+MAX_GUARDIAN_RESERVED_CONCURRENCY = 10  # one invocation per alarm event; more buys nothing
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,1023}$")
 
 
@@ -668,6 +672,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         armed=r.string(Keys.GUARDIAN_ARMED.key, lambda v: v in GUARDIAN_MODES, " or ".join(GUARDIAN_MODES)),
         ack=r.string(Keys.GUARDIAN_ACK.key),
         subscriptions=r.array(Keys.GUARDIAN_SUBSCRIPTIONS.key, str),
+        reserved_concurrency=r.integer(Keys.GUARDIAN_RESERVED_CONCURRENCY.key, 0, MAX_GUARDIAN_RESERVED_CONCURRENCY),
     )
     for endpoint in guardian.subscriptions:
         if not (EMAIL.match(endpoint) or endpoint.startswith("https://")):
@@ -776,6 +781,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.GUARDIAN_ARMED.key: settings.guardian.armed,
         Keys.GUARDIAN_ACK.key: settings.guardian.ack,
         Keys.GUARDIAN_SUBSCRIPTIONS.key: list(settings.guardian.subscriptions),
+        Keys.GUARDIAN_RESERVED_CONCURRENCY.key: settings.guardian.reserved_concurrency,
         Keys.DATABASE_SCHEMA_VERSION.key: settings.database_schema_version,
         Keys.MIGRATION_COMMAND.key: settings.migration_command,
         Keys.INSTANCE_POLICY_ARNS.key: list(fleet.instance_policy_arns),

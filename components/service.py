@@ -25,7 +25,7 @@ from bluegreen.contract import (
     traffic_weights,
     type_token,
 )
-from bluegreen.gate import TrafficGate
+from bluegreen.gate import GATE_BYPASS_WARNING, TrafficGate
 from bluegreen.guardian_state import guardian_state
 from bluegreen.preview_token import token_keepers
 from bluegreen.release_spec import ReleaseSpec, edge_values
@@ -113,6 +113,10 @@ class BlueGreenService(pulumi.ComponentResource):
                 "stack users reach.",
                 resource=self,
             )
+        if settings.gate_bypass:
+            # Warned here, by the program, on every preview and update while it is on: the gate's own provider
+            # runs in a process of its own whose output the engine does not show as a diagnostic (bluegreen.gate).
+            pulumi.log.warn(GATE_BYPASS_WARNING, resource=self)
         # Every resource carries the stack tag: the deploy role may change only what carries it.
         tags = {**settings.tags, STACK_TAG: stack_tag_value()}
 
@@ -292,6 +296,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 release_health_alarms={c: self.alarms[c].release_health.alarm_name for c in COLORS},
                 state=state,
                 subscriptions=settings.guardian.subscriptions,
+                reserved_concurrency=settings.guardian.reserved_concurrency,
                 tags=tags,
             ),
             child,

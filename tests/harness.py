@@ -15,6 +15,7 @@ import re
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,14 @@ IMAGES: dict[str, tuple[str, str, int]] = {
     "ami-0fffffffffffffff0": ("x86_64", "/dev/xvda", 8),
     "ami-0dbdbdbdbdbdbdbd1": ("x86_64", "/dev/sda1", 30),
     "ami-0a4400000000000a1": ("arm64", "/dev/xvda", 8),
+}
+# Images AWS has deprecated, or will (DescribeImages DeprecationTime). As for any AMI user, a lookup that does not
+# include deprecated images finds nothing once the time has passed ("Deprecate an Amazon EC2 AMI", EC2 user guide).
+DEPRECATED_AMI = "ami-0dec0000000000001"
+SOON_DEPRECATED_AMI = "ami-0dec0000000000002"
+DEPRECATION_TIMES: dict[str, str] = {
+    DEPRECATED_AMI: "2024-06-19T02:23:00.000Z",
+    SOON_DEPRECATED_AMI: "2099-06-19T02:23:00.000Z",
 }
 # Zones that do not offer a type (DescribeInstanceTypeOfferings), to test the zone choice.
 MISSING_OFFERINGS: dict[str, set[str]] = {"c7gn.large": {f"{REGION}a"}, "p5.48xlarge": {f"{REGION}a", f"{REGION}b"}}
@@ -197,6 +206,11 @@ class _Mocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "aws:ec2/getAmi:getAmi":
             image = args.args["filters"][0]["values"][0]
+            deprecation = DEPRECATION_TIMES.get(image, "")
+            past = bool(deprecation) and datetime.fromisoformat(deprecation) <= datetime.now(UTC)
+            if past and not args.args.get("includeDeprecated"):
+                # terraform-provider-aws aws_ami with no image found (the image-id filter is not ImageIds).
+                raise RuntimeError("Your query returned no results. Please change your search criteria and try again.")
             arch, root, size = IMAGES.get(image, ("x86_64", "/dev/xvda", 8))
             mappings = [{"deviceName": root, "ebs": {"volume_size": str(size), "volume_type": "gp3"}}]
             return {
@@ -205,6 +219,7 @@ class _Mocks(pulumi.runtime.Mocks):
                 "architecture": arch,
                 "rootDeviceName": root,
                 "blockDeviceMappings": mappings,
+                "deprecationTime": deprecation,
             }, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"id": REGION, "name": REGION, "region": REGION}, []

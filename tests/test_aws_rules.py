@@ -13,7 +13,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.aws_rules import GATE_URL_SOURCE, gate_url_problems, unreviewed, violations
+from tests.aws_rules import (
+    EIPS_PER_REGION,
+    GATE_URL_SOURCE,
+    LAMBDA_CONCURRENCY,
+    NATS_PER_ZONE,
+    NEW_ACCOUNT,
+    QUOTAS,
+    RULES_PER_ALB,
+    TARGET_GROUPS_PER_ACTION,
+    gate_url_problems,
+    quota_problems,
+    quota_usage,
+    unreviewed,
+    violations,
+)
 from tests.harness import PRODUCTION, Recording, run_program
 
 PUNCTUATION = "_.:/=+-@"
@@ -116,6 +130,7 @@ def test_every_value_sent_for_any_valid_config_passes_awss_rules(config: dict[st
     rec = run_program(config)
     assert violations(rec) == []
     assert unreviewed(rec) == set(), "inputs that no AWS rule covers yet: add a rule with its source"
+    assert quota_problems(rec) == [], "a new account could not deploy this"
 
 
 def test_a_stack_name_with_dots_still_gives_a_valid_dashboard_name():
@@ -215,3 +230,69 @@ def test_every_program_the_tests_run_has_its_gate_url_checked(monkeypatch):
     monkeypatch.setattr(BlueGreenService, "url", before_the_fix)
     with pytest.raises(AssertionError, match="no certificate covers the load balancer's own DNS name"):
         run_program(PRODUCTION)
+
+
+# -- account quotas: what a new account has ------------------------------------------------------------------
+def test_every_quota_has_a_source_and_a_new_accounts_value():
+    assert all(q.source and q.new_account > 0 for q in QUOTAS.values())
+    assert NEW_ACCOUNT[LAMBDA_CONCURRENCY] == 10  # the smaller of the two figures new accounts start with
+
+
+def test_production_fits_a_new_account_and_uses_what_it_should():
+    rec = run_program(PRODUCTION)
+    assert quota_problems(rec) == []
+    used = {name: count for name, (count, _) in quota_usage(rec).items()}
+    # One NAT gateway (and its address) in the first zone; warm-up and preview rules per colour; blue and green.
+    assert used == {
+        LAMBDA_CONCURRENCY: 0,
+        EIPS_PER_REGION: 1,
+        NATS_PER_ZONE: 1,
+        RULES_PER_ALB: 4,
+        TARGET_GROUPS_PER_ACTION: 2,
+    }
+
+
+def test_a_reserved_concurrency_is_refused_by_a_new_account_and_fits_a_raised_quota():
+    # The guardian's reservation of 1 failed the first `pulumi up` on new accounts (issue 21, defect 2).
+    rec = run_program({"guardianReservedConcurrency": 1})
+    (problem,) = quota_problems(rec)
+    assert problem.startswith("Lambda concurrent executions per Region")
+    assert "bluegreen-guardian-function reserves 1), more than 0" in problem
+    assert quota_problems(rec, {**NEW_ACCOUNT, LAMBDA_CONCURRENCY: 50}) != []
+    assert quota_problems(rec, {**NEW_ACCOUNT, LAMBDA_CONCURRENCY: 1000}) == []
+
+
+def copies(rec: Recording, name: str, count: int) -> Recording:
+    """`rec` with `count` more of the resource `name`, as a program that made them would have registered them."""
+    original = rec.by_name(name)
+    extra = [
+        dataclasses.replace(
+            original, name=f"{name}-{i}", outputs={**original.outputs, "id": f"{original.outputs['id']}-{i}"}
+        )
+        for i in range(count)
+    ]
+    return dataclasses.replace(rec, resources=[*rec.resources, *extra])
+
+
+def test_addresses_nat_gateways_rules_and_target_groups_beyond_the_quotas_are_caught():
+    rec = run_program(PRODUCTION)
+    crowded = copies(
+        copies(copies(rec, "bluegreen-network-nat-eip", 5), "bluegreen-network-nat", 5),
+        "bluegreen-router-preview-blue",
+        97,
+    )
+    found = quota_problems(crowded)
+    assert [p.split(":")[0] for p in found] == [
+        "Elastic IP addresses per Region",
+        "NAT gateways per Availability Zone",
+        "Rules per Application Load Balancer (not counting default rules)",
+    ]
+    assert "6 (eu-west-1a: bluegreen-network-nat" in found[1] and "more than 5" in found[1]
+    assert "101 (arn:aws:lb:" in found[2] and "more than 100" in found[2]
+    listener = rec.by_name("bluegreen-router-https")
+    (action,) = listener.inputs["defaultActions"]
+    groups = action["forward"]["targetGroups"]
+    wide = with_input(
+        rec, listener.name, "defaultActions", [{**action, "forward": {**action["forward"], "targetGroups": groups * 3}}]
+    )
+    assert [p.split(":")[0] for p in quota_problems(wide)] == ["Target groups per action per Application Load Balancer"]

@@ -232,6 +232,13 @@ def test_a_guardian_record_from_an_earlier_deployment_is_not_shown():
     assert "guardian" not in traffic_summary(config(activeColor="green"), earlier, GUARDIAN_RECORD)
 
 
+def test_gate_bypass_is_a_warning_in_the_summary_and_the_pr_comment():
+    # The summary is both the CI job summary and the PR comment (.github/workflows/preview.yml).
+    assert not [w for w in warnings(traffic_summary(config(), outputs())) if "gateBypass" in w]
+    (line,) = [w for w in warnings(traffic_summary(config(gateBypass="true"), outputs())) if "gateBypass" in w]
+    assert line.startswith("> ⚠️ **`gateBypass` is true**: this update moves traffic without the traffic gate's checks")
+
+
 def test_bad_config_is_an_error_not_a_summary():
     with pytest.raises(SummaryError, match="activeColor"):
         traffic_summary(config(activeColor="purple"), outputs())

@@ -6,9 +6,10 @@ import importlib
 import inspect
 
 import pytest
+import yaml
 
 from bluegreen.contract import STACK_TAG
-from tests.harness import PRODUCTION, PUBLIC_HOSTNAME, run_failing, run_program
+from tests.harness import PRODUCTION, PROJECT_DIR, PUBLIC_HOSTNAME, run_failing, run_program
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
 EXISTING = {
@@ -247,6 +248,28 @@ def test_a_colour_that_answers_nothing_or_loses_its_targets_alarms(color):
     )
     assert healthy["threshold"] == 2  # 60% of 3, rounded up
     assert set(healthy["dimensions"]) == {"TargetGroup", "LoadBalancer"}
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_no_healthy_host_count_is_a_breach_and_no_requests_are_not(color):
+    # A colour that carries weight and reports no HealthyHostCount answers nothing: it must not look fine
+    # (issue 21, defect 9; components/alarms.py says why). The request metrics are missing whenever it is quiet.
+    rec = run_program({"idleTrafficPercent": 10})
+    missing = {
+        role: rec.by_name(f"bluegreen-{color}-alarms-{role}").inputs["treatMissingData"]
+        for role in ("5xx-rate", "p99-latency", "healthy-hosts")
+    }
+    assert missing == {"5xx-rate": "notBreaching", "p99-latency": "notBreaching", "healthy-hosts": "breaching"}
+    described = rec.by_name(f"bluegreen-{color}-alarms-healthy-hosts").inputs["alarmDescription"]
+    assert described.endswith("or no count reported")
+
+
+def test_the_config_description_and_the_docs_say_what_the_alarms_do_with_missing_data():
+    described = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]["rollbackMinHealthyPercent"]
+    assert "so does no data (missing data is breaching" in described["description"]
+    guide = " ".join((PROJECT_DIR / "docs/release-tool.md").read_text().split())
+    assert "or no count reported (missing data is breaching) |" in guide
+    assert "its healthy-hosts alarm treats missing data as breaching" in guide
 
 
 @pytest.mark.parametrize("color", ["blue", "green"])

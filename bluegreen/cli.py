@@ -291,6 +291,8 @@ def main(
         code, error = exc.exit_code, exc.message
         if exc.details:
             reporter.result.setdefault("details", exc.details)
+    except stack_files.StackFileError as exc:  # a Pulumi.yaml or stack file the tool cannot read: one line
+        code, error = ExitCode.USAGE, str(exc)
     except (ClientError, BotoCoreError) as exc:
         code, error = ExitCode.CHECK_FAILED, f"AWS call failed: {exc}"
     except KeyboardInterrupt:

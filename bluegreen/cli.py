@@ -274,19 +274,20 @@ def main(
     try:
         check_numbers(args)
         spec.check(args)
-        check_project_dir(args.project_dir)
-        timing = _timing(args)
-        ctx = Context(
-            engine=engine_factory(args),
-            reporter=reporter,
-            clock=clock,
-            timing=timing,
-            aws_factory=aws_factory,
-            fetch=fetch,
-            project_dir=args.project_dir,
-        )
-        with stopping_signals_interrupt():  # a cancelled CI job (SIGTERM) is handled like Ctrl-C
-            spec.run(ctx, args)  # the command reports its work under its own step
+        if not spec.run_local(reporter, args):  # e.g. `verify --validate-only`: a local file, no stack
+            check_project_dir(args.project_dir)
+            timing = _timing(args)
+            ctx = Context(
+                engine=engine_factory(args),
+                reporter=reporter,
+                clock=clock,
+                timing=timing,
+                aws_factory=aws_factory,
+                fetch=fetch,
+                project_dir=args.project_dir,
+            )
+            with stopping_signals_interrupt():  # a cancelled CI job (SIGTERM) is handled like Ctrl-C
+                spec.run(ctx, args)  # the command reports its work under its own step
     except ToolError as exc:
         code, error = exc.exit_code, exc.message
         if exc.details:

@@ -379,7 +379,10 @@ def test_cli_refuses_an_unknown_key_in_the_stack_file(project, capsys):
             " line 3, column 3: not valid YAML (while scanning a simple key: could not find expected ':' at line 4, "
             "column 3)",
         ),
-        ("config:\n  bluegreen:activeColor: green\n   bluegreen:blueRelease: v1\n", " line 3, column 25: not valid YAML (mapping values are not allowed here)"),
+        (
+            "config:\n  bluegreen:activeColor: green\n   bluegreen:blueRelease: v1\n",
+            " line 3, column 25: not valid YAML (mapping values are not allowed here)",
+        ),
         ("config:\n  - bluegreen:activeColor: green\n", ": `config:` must be a mapping of keys to values, got a list"),
     ],
 )

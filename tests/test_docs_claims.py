@@ -57,7 +57,11 @@ def test_the_program_names_its_alarms_project_stack_colour_role() -> None:
     names = alarms(default_run())
 
     assert sorted(names.values()) == sorted(f"bluegreen-dev-{c}-{role}" for c in ("blue", "green") for role in ROLES)
-    assert all(names[f"bluegreen-{c}-alarms-{role}"] == f"bluegreen-dev-{c}-{role}" for c in ("blue", "green") for role in ROLES)
+    assert all(
+        names[f"bluegreen-{c}-alarms-{role}"] == f"bluegreen-dev-{c}-{role}"
+        for c in ("blue", "green")
+        for role in ROLES
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(PROJECT_DIR)) for p in PAGES])

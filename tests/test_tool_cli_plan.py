@@ -98,6 +98,7 @@ def test_plan_refuses_an_unknown_key_naming_the_closest_known_one(project: Path)
     code, out, err = _plan(project)
 
     assert code == ExitCode.USAGE
+    assert "activeColour" not in out  # said once, on stderr
     assert err == (
         "error: cannot summarise Pulumi.prod.yaml: invalid stack config: unknown key bluegreen:activeColour "
         "(did you mean activeColor?); docs/reference/config.md lists every bluegreen: key\n"

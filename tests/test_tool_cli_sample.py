@@ -166,7 +166,10 @@ def test_validate_only_checks_a_file_with_no_stack_no_pulumi_cli_and_no_aws(
             "checks:\n  - path: /health\n",
             "checks file {path}: no check expects {{release}}, {{color}} or {{imageId}}, so the checks would pass",
         ),
-        ("checks:\n  - path: /version\n   bodyContains: x\n", "checks file {path} line 2, column 3: not valid YAML (while parsing a block collection: expected <block end>"),
+        (
+            "checks:\n  - path: /version\n   bodyContains: x\n",
+            "checks file {path} line 2, column 3: not valid YAML (while parsing a block collection: expected <block end>",
+        ),
         ("attempt: 3\nchecks: []\n", "checks file {path}: key='attempt' is not allowed"),
     ],
 )

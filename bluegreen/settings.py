@@ -34,7 +34,7 @@ from bluegreen.contract import (
     other,
 )
 from bluegreen.schema_rule import schema_conflicts
-from bluegreen.stack_files import to_wire
+from bluegreen.stack_files import CONFIG_NAMESPACE, to_wire
 from bluegreen.user_data import BOOT_SCRIPT_VARIABLES, MAX_USER_DATA_BYTES, render_user_data, unknown_placeholders
 
 T = TypeVar("T")
@@ -64,7 +64,6 @@ class ConfigError(pulumi.RunError):
         super().__init__(message or "invalid stack config:\n  - " + "\n  - ".join(problems))
 
 
-CONFIG_NAMESPACE = "bluegreen"
 # Every key of the `bluegreen:` namespace: the program's and the release tool's (Pulumi.yaml declares them all).
 KNOWN_KEYS = frozenset([*Keys.program_names(), *Keys.tool_names()])
 KEYS_REFERENCE = "docs/reference/config.md"

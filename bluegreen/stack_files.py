@@ -28,6 +28,9 @@ def find_project_dir(start: Path) -> Path:
     return start
 
 
+# The config namespace the program reads in any project (`pulumi.Config("bluegreen")`), and the release tool writes.
+CONFIG_NAMESPACE = "bluegreen"
+
 # The project the tool and the CI summary work on: the one the current directory belongs to, as for
 # `pulumi` itself (not the folder the package is installed in).
 PROJECT_DIR = find_project_dir(Path.cwd())
@@ -84,9 +87,17 @@ def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
 
 
 def declared_defaults(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """Each declared key's default, as typed YAML values, un-namespaced."""
+    """Each declared `bluegreen:` key's default, as typed YAML values, un-namespaced.
+
+    Pulumi.yaml declares keys of the project's own namespace, so they are `bluegreen:` keys only in a
+    project named bluegreen; another project's (an example's `vpcId`) are not ours, and there the
+    program's own defaults apply.
+    """
     path = project_dir / "Pulumi.yaml"
-    config = _mapping(path, "config", read_yaml(path).get("config"))
+    project = read_yaml(path)
+    if project.get("name") != CONFIG_NAMESPACE:
+        return {}
+    config = _mapping(path, "config", project.get("config"))
     return {key: spec["default"] for key, spec in config.items() if isinstance(spec, dict) and "default" in spec}
 
 
@@ -99,14 +110,14 @@ def _mapping(path: Path, key: str, value: Any) -> dict[str, Any]:
 
 
 def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """The stack file's `bluegreen:` values, un-namespaced; {} when the file does not exist."""
-    name = load_project(project_dir)["name"]
+    """The stack file's `bluegreen:` values, un-namespaced; {} when the file does not exist. Keys of other
+    namespaces (`aws:`, `pulumi:`, another project's own) are not the program's."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         return {}
     config = _mapping(path, "config", read_yaml(path).get("config"))
-    prefix = f"{name}:"
-    return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+    prefix = f"{CONFIG_NAMESPACE}:"
+    return {k[len(prefix) :]: v for k, v in config.items() if isinstance(k, str) and k.startswith(prefix)}
 
 
 def with_defaults(values: Mapping[str, str], project_dir: Path = PROJECT_DIR) -> dict[str, str]:

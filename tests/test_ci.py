@@ -371,6 +371,22 @@ def test_cli_refuses_an_unknown_key_in_the_stack_file(project, capsys):
     )
 
 
+def test_cli_reads_only_the_bluegreen_namespace_in_a_project_of_another_name(tmp_path, capsys):
+    # Your own program (examples/own-app): its project's keys and aws: keys are not the program's.
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: shop\nruntime: python\nconfig:\n  albSubnetIds: {type: array, items: {type: string}, default: []}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  shop:albSubnetIds: [subnet-1]\n  shop:activeColour: x\n"
+        "  bluegreen:activeColor: green\n  bluegreen:allowInsecurePreview: true\n",
+        encoding="utf-8",
+    )
+
+    assert main(["--stack", "dev", "--project-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[2] == "**traffic: first deploy → green 100%**"
+
+
 @pytest.mark.parametrize(
     ("text", "where"),
     [

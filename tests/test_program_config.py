@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
 from bluegreen.settings import ConfigError, UnknownKeyError, namespace_keys, read_settings
-from tests.harness import program_config, run_failing, run_program
+from tests.harness import Registered, program_config, run_failing, run_program
 
 VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 
@@ -353,3 +354,21 @@ def test_the_program_sees_keys_it_never_asks_for(monkeypatch: pytest.MonkeyPatch
     # set_all_config); a key only there is still one of the stack's keys.
     monkeypatch.setenv("PULUMI_CONFIG", '{"bluegreen:activeColuor": "green", "aws:region": "eu-west-1"}')
     assert "activeColuor" in namespace_keys() and "region" not in namespace_keys()
+
+
+def test_a_program_that_builds_settings_in_python_refuses_an_unknown_key_too(tmp_path: Path):
+    # deploy() checks the namespace itself: a program of your own need not call load_settings.
+    (tmp_path / "Pulumi.yaml").write_text("name: my-service\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "from bluegreen.program import deploy\n"
+        "from bluegreen.settings import Edge, Settings\n"
+        "deploy(Settings(edge=Edge(allow_insecure_preview=True)))\n"
+    )
+    registered: list[Registered] = []
+
+    with pytest.raises(
+        UnknownKeyError, match=r"unknown key bluegreen:idleTraficPercent \(did you mean idleTrafficPercent\?\)"
+    ):
+        run_program({"idleTraficPercent": 10}, project_dir=tmp_path, _registered=registered)
+    assert registered == []
+    assert run_program({"blueRelease": "v2"}, project_dir=tmp_path).outputs["activeColor"] == "blue"  # known keys pass

@@ -53,6 +53,8 @@ SUBNET_TIER_TAG: Final = "bluegreen:subnetTier"
 STACK_TAG: Final = "bluegreen:stack"
 SCHEMA_VERSIONS_TAG: Final = "bluegreen:schemaVersions"  # space-separated: ELB tag values allow no comma
 IDLE_SCALED_DOWN_TAG: Final = "bluegreen:idleScaledDown"
+# On the load balancer while config `decommission` is true: the one deletion-protection switch-off the pack accepts.
+DECOMMISSION_TAG: Final = "bluegreen:decommission"
 DATABASE_SCHEMA_VERSION_TAG: Final = "bluegreen:databaseSchemaVersion"
 # On each colour's launch template, target group and ASG: `settings_fingerprint` of the settings the
 # colour runs with. Where the colours' tags differ, their release specs declare a difference.
@@ -71,6 +73,18 @@ def settings_fingerprint(values: Mapping[str, Any]) -> str:
 
 PREVIEW_COLOR_HEADER: Final = "X-Bluegreen-Color"
 PREVIEW_TOKEN_HEADER: Final = "X-Bluegreen-Token"
+
+# The ALB's own DNS names (public and internal, all partitions). No certificate can be issued for them: a
+# certificate's name must match the custom domain users reach (ELB User Guide, "SSL certificates for your
+# Application Load Balancer"), so HTTPS checks go to `publicHostname`, never to these.
+ALB_DNS_SUFFIXES: Final = (".elb.amazonaws.com", ".elb.amazonaws.com.cn")
+
+
+def is_alb_dns_name(host: str) -> bool:
+    """Whether `host` is under the ALB's own DNS domain, which no certificate covers."""
+    name = host.lower().rstrip(".")
+    return name.endswith(ALB_DNS_SUFFIXES) or f".{name}" in ALB_DNS_SUFFIXES
+
 
 # ---------------------------------------------------------------- limits
 
@@ -227,6 +241,7 @@ class Keys:
     SSL_POLICY = Key("sslPolicy")
     ALLOWED_CIDRS = Key("allowedCidrs")
     ALB_DELETION_PROTECTION = Key("albDeletionProtection")
+    DECOMMISSION = Key("decommission")
     ACCESS_LOGS = Key("accessLogs")
     ACCESS_LOGS_BUCKET = Key("accessLogsBucket")
     ACCESS_LOGS_RETENTION_DAYS = Key("accessLogsRetentionDays")
@@ -245,6 +260,7 @@ class Keys:
     GUARDIAN_ARMED = Key("guardianArmed")
     GUARDIAN_ACK = Key("guardianAck")
     GUARDIAN_SUBSCRIPTIONS = Key("guardianSubscriptions")
+    GUARDIAN_RESERVED_CONCURRENCY = Key("guardianReservedConcurrency")
     DATABASE_SCHEMA_VERSION = Key("databaseSchemaVersion")
     SCHEMA_VERSIONS = Key("SchemaVersions", per_color=True)
     MIGRATION_COMMAND = Key("migrationCommand")
@@ -283,7 +299,11 @@ class Output(_Named):
 class Outputs:
     """Every stack output the program exports, in the order it exports them."""
 
-    URL = Output("url", "Where the service answers: `https://<publicHostname>` when set, else the ALB's DNS name.")
+    URL = Output(
+        "url",
+        "Where the service answers: `https://<publicHostname>` with a certificate (HTTPS needs publicHostname); "
+        "without one, `http://` and publicHostname when set, else the ALB's DNS name.",
+    )
     ALB_DNS_NAME = Output("albDnsName", "The load balancer's DNS name (point `publicHostname` at it).")
     LOAD_BALANCER_ARN = Output("loadBalancerArn", "The load balancer.")
     ACTIVE_COLOR = Output("activeColor", "The colour the production listener sends the main share of traffic to.")
@@ -343,6 +363,12 @@ class Outputs:
         "instanceSubnetTier",
         "Where the instances run: `private` (no public IP; a created VPC's private subnets behind its NAT gateway, "
         "or an existing VPC) or `public`. The release guard refuses to move a colour that serves traffic.",
+    )
+    AVAILABILITY_ZONES = Output(
+        "availabilityZones",
+        "The two zones a VPC the stack created has its subnets in (`[]` with vpcId). Pinned: later updates read "
+        "them back and keep them, since a subnet's zone forces its replacement, and refuse an instance type "
+        "either zone does not offer.",
     )
     RELEASE_HEALTH_ALARM = Output(
         "ReleaseHealthAlarm",

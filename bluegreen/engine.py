@@ -82,6 +82,16 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def find_policy_pack(project_dir: Path) -> Path:
+    """`policies/` of the project directory, else of the nearest folder above it that has the pack: an example in
+    this checkout (examples/own-app) runs with the checkout's pack, as its docs run `pulumi up --policy-pack
+    ../../policies`. Without one anywhere, the project's own `policies/` (which `_policy_packs` reports missing)."""
+    for folder in (project_dir, *project_dir.resolve().parents):
+        if (folder / "policies" / "PulumiPolicy.yaml").is_file():
+            return folder / "policies"
+    return project_dir / "policies"
+
+
 class AutomationEngine:
     """`Engine` over `pulumi.automation` (needs the `pulumi` CLI on PATH)."""
 
@@ -94,8 +104,7 @@ class AutomationEngine:
     ) -> None:
         self.stack_name = stack_name
         self.project_dir = project_dir
-        default_pack = project_dir / "policies"
-        self.policy_pack_dir = policy_pack_dir if policy_pack_dir is not None else default_pack
+        self.policy_pack_dir = policy_pack_dir if policy_pack_dir is not None else find_policy_pack(project_dir)
         self._env_vars = dict(env_vars or {})
         self._project = str(stack_files.load_project(project_dir)["name"])
         self._stack: Any = None

@@ -14,8 +14,14 @@ A failure fails the update with the listener untouched, and says what failed. It
 provider (pulumi.com/docs/iac/concepts/providers/dynamic-providers): it runs where `pulumi up`
 runs, in the program's virtualenv, and takes the same network path as `bluegreen verify`, so that
 machine needs AWS credentials for `elasticloadbalancing:DescribeTargetHealth` and HTTPS (or, with
-`allowInsecurePreview`, HTTP) to the load balancer. `gateBypass=true` skips the checks with a loud
-warning, for emergencies such as rolling back while the preview route is down.
+`allowInsecurePreview`, HTTP) to the load balancer. Over HTTPS the URL is `https://<publicHostname>`,
+which must resolve to the load balancer: urllib verifies the certificate against that name, and no
+certificate covers the ALB's own `*.elb.amazonaws.com` (settings refuse HTTPS without publicHostname).
+`gateBypass=true` skips the checks, for
+emergencies such as rolling back while the preview route is down. The loud warning comes from the
+program (`GATE_BYPASS_WARNING`, on every preview and update while it is on), and `status`, the CI
+summary and the PR comment say it too: this provider runs in a process of its own, and what it logs
+reaches the user as stray stderr at best.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ import pulumi.dynamic
 from bluegreen.contract import COLORS, PREVIEW_COLOR_HEADER, PREVIEW_TOKEN_HEADER
 from bluegreen.smoke import Fetch, Response, urllib_fetch
 
+GATE_BYPASS_WARNING = (
+    "GATE BYPASS: gateBypass is true, so this update moves traffic without the traffic gate's checks (desired "
+    "healthy targets, and the preview route answering with the colour's release): a broken colour can get "
+    "production traffic. Set gateBypass to false as soon as the emergency is over."
+)
 # Checked again after this many seconds between attempts, this many times, per check.
 ATTEMPTS = 3
 INTERVAL_SECONDS = 5.0
@@ -143,6 +154,7 @@ class TrafficGateProvider(pulumi.dynamic.ResourceProvider):
 
     def _run(self, props: Mapping[str, Any], colors: list[str], preview_route: bool = True) -> None:
         if props.get("bypass"):
+            # The program warns where the user sees it (GATE_BYPASS_WARNING); this reaches the engine's log at best.
             pulumi.log.warn(
                 "gateBypass=true: traffic moves to "
                 + (", ".join(colors) or "no new colour")

@@ -67,6 +67,9 @@ class DeployedState:
     guardian_record_parameter: str | None = None
     # Where the instances ran: "private" or "public"; None for a stack deployed before it was exported.
     instance_subnet_tier: str | None = None
+    # The zones a created VPC's subnets are in, pinned (`[]`: an existing VPC); None for a stack deployed
+    # before they were exported.
+    availability_zones: tuple[str, ...] | None = None
     # The preview token the last update exported (a secret: kept out of repr). While it differs from the
     # token this update makes, the preview rules accept both (bluegreen.preview_token).
     preview_token: str | None = field(default=None, repr=False)
@@ -104,6 +107,9 @@ class DeployedState:
         if len(specs) == 1:
             bad.append(f"{Outputs.SPEC.name(next(c for c in COLORS if c not in specs))} (the other colour has one)")
         bad += [Outputs.SCHEMA_VERSIONS.name(c) for c, v in listed.items() if v is not None and not _int_list(v)]
+        zones = outputs.get(Outputs.AVAILABILITY_ZONES.name())
+        if zones is not None and not _zone_list(zones):
+            bad.append(f"{Outputs.AVAILABILITY_ZONES.name()} (not a list of zone names: {zones!r})")
         active = outputs.get(active_key)
         if missing or bad or active not in COLORS:
             raise IncompleteDeployedStateError(
@@ -128,12 +134,17 @@ class DeployedState:
             guardian_state_id=_text(outputs.get(Outputs.GUARDIAN_STATE_ID.name())),
             guardian_record_parameter=_text(outputs.get(Outputs.GUARDIAN_RECORD_PARAMETER.name())),
             instance_subnet_tier=_text(outputs.get(Outputs.INSTANCE_SUBNET_TIER.name())),
+            availability_zones=None if zones is None else tuple(zones),
             preview_token=_text(outputs.get(Outputs.PREVIEW_TOKEN.name())),
         )
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _zone_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
 
 
 def _int_list(value: Any) -> bool:

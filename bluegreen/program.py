@@ -7,24 +7,29 @@ settings -> deployed state -> release guard -> images -> service -> stack output
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
 
+from bluegreen.components.network import network_zones
 from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
-from bluegreen.contract import COLORS
+from bluegreen.contract import COLORS, Color
 from bluegreen.guardian_record import check_guardian_record, parse_record
 from bluegreen.images import (
     ImageError,
     architecture_problems,
     default_architecture,
+    deprecation_warnings,
     describe_image,
     instance_architectures,
     latest_amazon_linux,
     root_volume_problems,
 )
+from bluegreen.outputs import DeployedState
 from bluegreen.release_guard import check_release, read_deployed_state
-from bluegreen.settings import Settings, check_known_keys, load_settings, namespace_keys, validated
+from bluegreen.settings import ColorSpec, Settings, check_known_keys, load_settings, namespace_keys, validated
 
 
 def deploy(
@@ -62,9 +67,10 @@ def deploy(
         problems += root_volume_problems(spec.root_volume_size_gb, mine)
     if problems:
         raise ImageError("images refused:\n  - " + "\n  - ".join(problems))
-    for message in [*state_warnings, *guard.warnings]:
+    zones, zone_notes = _zones(settings, deployed, specs)
+    for message in [*state_warnings, *guard.warnings, *deprecation_warnings(images, datetime.now(UTC))]:
         pulumi.log.warn(message)
-    for message in guard.notes:
+    for message in [*guard.notes, *zone_notes]:
         pulumi.log.info(message)
     service = BlueGreenService(
         name,
@@ -76,12 +82,41 @@ def deploy(
             rollback_target=guard.rollback_target,
             # While a new token is deployed, the preview rules accept the last one too (bluegreen.preview_token).
             deployed_preview_token=deployed.preview_token if deployed is not None else None,
+            availability_zones=zones,
         ),
         opts,
     )
     if export:
         export_outputs(service)
     return service
+
+
+def _zones(
+    settings: Settings, deployed: DeployedState | None, specs: Mapping[Color, ColorSpec]
+) -> tuple[list[str], list[str]]:
+    """A created VPC's zones for this update, and a note on where they come from; ([], []) with vpcId.
+
+    Once deployed, the zones are pinned: read back from the availabilityZones output and kept, and an
+    instance type either of them does not offer is refused (`network_zones`). A stack deployed before that
+    output existed gets the zones its last update picked: the first two that offered the instance types of
+    its deployed specs, which the old program chose the same way (no new read permission, unlike looking up
+    its subnets). Only a first deploy, or one with neither, chooses from this update's instance types.
+    """
+    if settings.network.vpc_id:
+        return [], []
+    types = sorted({specs[c].instance_type for c in COLORS})
+    if deployed is None:
+        return network_zones(types), []
+    if deployed.availability_zones is not None:
+        return network_zones(types, deployed.availability_zones), []
+    if deployed.specs is None:
+        return network_zones(types), []
+    pinned = network_zones(sorted({deployed.specs[c].settings.instance_type for c in COLORS}))
+    note = (
+        f"availabilityZones: the stack exported none, so the subnets stay in {' and '.join(pinned)}, the zones its "
+        "deployed instance types gave the last update; this update exports them"
+    )
+    return network_zones(types, pinned), [note]
 
 
 def read_parameter(name: str) -> str:

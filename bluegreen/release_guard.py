@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from bluegreen.contract import COLORS, Color, traffic_weights
+from bluegreen.contract import COLORS, DECOMMISSION_TAG, Color, Keys, traffic_weights
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
 from bluegreen.release_spec import SpecPlan, plan_specs
 from bluegreen.rollback_target import RollbackTarget, next_rollback_target
@@ -55,6 +55,7 @@ def check_release(
         new_weights[settings.traffic.idle_color] = 0
     notes: list[str] = []
     warnings: list[str] = []
+    decommissioning = decommission_warnings(settings, previous, new_weights)
     looked_up = lookup_image() if any(not settings.releases[c].image_id for c in COLORS) else ""
     images: dict[Color, str] = {c: settings.releases[c].image_id or looked_up for c in COLORS}
     if previous is None:
@@ -145,6 +146,7 @@ def check_release(
             f"release: run pulumi up with {color} idle first (it gets them there), smoke-test it, then flip in a "
             "separate update"
         )
+    warnings.extend(decommissioning)
     roles = {c: "live" if c == settings.traffic.active_color else "idle" for c in COLORS}
     notes.extend(plan.pending_lines(roles))
     notes.extend(plan.notes)
@@ -163,6 +165,53 @@ def check_release(
     if problems:
         raise ReleaseGuardError("release guard refused this update:\n  - " + "\n  - ".join(problems))
     return GuardResult(images, tuple(warnings), tuple(notes), plan, target)
+
+
+def decommission_warnings(
+    settings: Settings, previous: DeployedState | None, new_weights: Mapping[Color, int]
+) -> tuple[str, ...]:
+    """`decommission` turns the load balancer's deletion protection off so `pulumi destroy` can delete the stack.
+    It takes an update of its own on a deployed stack: the update that unlocks the front door changes nothing
+    else, so nobody flips, stages or first-deploys a stack without deletion protection under its cover."""
+    if not settings.edge.decommission:
+        return ()
+    key = Keys.DECOMMISSION.key
+    if previous is None:
+        raise ReleaseGuardError(
+            f"release guard refused this update:\n  - {key}=true on a stack that has never been deployed: it turns "
+            "deletion protection off only to destroy a deployed stack. Deploy with it false (a throwaway stack "
+            f"sets {Keys.ALB_DELETION_PROTECTION.key} false and lowers alb-deletion-protection to advisory)"
+        )
+    changes = [
+        f"{color}Release {previous.releases[color]} -> {settings.releases[color].label}"
+        for color in COLORS
+        if settings.releases[color].label != previous.releases[color]
+    ]
+    changes += [
+        f"{color}ImageId {previous.image_ids[color]} -> {settings.releases[color].image_id}"
+        for color in COLORS
+        if settings.releases[color].image_id and settings.releases[color].image_id != previous.image_ids[color]
+    ]
+    if settings.traffic.active_color != previous.active_color or dict(new_weights) != dict(previous.weights):
+        changes.append(
+            f"traffic {_weights(previous.weights)} -> {_weights(new_weights)}"
+            + (f" (activeColor {previous.active_color} -> {settings.traffic.active_color})"
+               if settings.traffic.active_color != previous.active_color else "")
+        )  # fmt: skip
+    if changes:
+        raise ReleaseGuardError(
+            f"release guard refused this update:\n  - {key}=true turns deletion protection off to destroy the "
+            f"stack, so it takes an update of its own, but this one also changes {'; '.join(changes)}. Set {key} "
+            "false, deploy the change (or put the config back), then decommission"
+        )
+    return (
+        f"{key}=true: the load balancer has no deletion protection now (tag {DECOMMISSION_TAG}=true); run "
+        f"`pulumi destroy` next, or set {key} false and run `pulumi up` to keep the stack",
+    )
+
+
+def _weights(weights: Mapping[Color, int]) -> str:
+    return " ".join(f"{color} {weights[color]}%" for color in COLORS)
 
 
 def instance_subnet_tier(settings: Settings) -> str:

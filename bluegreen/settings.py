@@ -31,6 +31,7 @@ from bluegreen.contract import (
     TLS_POLICY_PATTERN,
     Color,
     Keys,
+    is_alb_dns_name,
     other,
 )
 from bluegreen.schema_rule import schema_conflicts
@@ -209,6 +210,9 @@ class Edge:
     # The production baseline (AWS's ELB guidance): the ALB can't be deleted by accident, and its access
     # logs say which colour served each request.
     deletion_protection: bool = True
+    # The stack is about to be destroyed: deletion protection off whatever `deletion_protection` says, and the
+    # load balancer says so (DECOMMISSION_TAG), the one switch-off the policy pack accepts.
+    decommission: bool = False
     access_logs: bool = True
     access_logs_bucket: str = ""  # "" = the stack creates one
     access_logs_retention_days: int = 90
@@ -216,6 +220,11 @@ class Edge:
     @property
     def https(self) -> bool:
         return bool(self.certificate_arn)
+
+    @property
+    def alb_deletion_protection(self) -> bool:
+        """What the load balancer gets: protected unless turned off, or the stack is being decommissioned."""
+        return self.deletion_protection and not self.decommission
 
 
 @dataclass(frozen=True)
@@ -280,6 +289,9 @@ class GuardianSettings:
     armed: str = "bake"  # one of GUARDIAN_MODES
     ack: str = ""  # the `at` of a rollback record to override
     subscriptions: tuple[str, ...] = ()
+    # Concurrency reserved for the guardian's Lambda; 0 reserves none (Lambda's unreserved pool). Reserving needs
+    # an account quota of 100 unreserved plus this (Lambda developer guide, "Configuring reserved concurrency").
+    reserved_concurrency: int = 0
 
 
 @dataclass(frozen=True)
@@ -374,6 +386,7 @@ HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_GUARDIAN_SUBSCRIPTIONS = 10
+MAX_GUARDIAN_RESERVED_CONCURRENCY = 10  # one invocation per alarm event; more buys nothing
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,1023}$")
 
 
@@ -548,6 +561,29 @@ def _check_boot_scripts(r: _Reader, releases: Mapping[Color, Release], fleet: Fl
             )
 
 
+def _check_hostname(r: _Reader, edge: Edge) -> None:
+    """HTTPS needs the name users reach: the gate, `verify` and the bake poll verify the certificate against it.
+
+    An ACM certificate cannot name the ALB's own DNS name (`*.elb.amazonaws.com` is Amazon's), and Python's
+    ssl module checks the name (`check_hostname`), so without `publicHostname` every gate check, verify and
+    bake poll would fail TLS verification and every flip with it.
+    """
+    host = edge.public_hostname
+    if HOSTNAME.match(host) and is_alb_dns_name(host):
+        r.problems.append(
+            f"{Keys.PUBLIC_HOSTNAME.key} must be the name users reach, which the certificate covers, got {host!r}: "
+            "no certificate can cover the load balancer's own DNS name (*.elb.amazonaws.com); point your own name "
+            "at the output albDnsName and set that"
+        )
+    elif edge.https and not host:
+        r.problems.append(
+            f"{Keys.PUBLIC_HOSTNAME.key} must be set when {Keys.CERTIFICATE_ARN.key} is set "
+            f"(certificateArn={edge.certificate_arn!r}, publicHostname=''): the traffic gate and the release tool "
+            "check the certificate against the name users reach, a DNS name the certificate covers such as "
+            "app.example.com (no certificate covers the ALB's own *.elb.amazonaws.com)"
+        )
+
+
 def _read_file(path: str) -> str:
     # Pulumi runs the program in the project directory, so relative paths are the project's.
     return Path(path).read_text(encoding="utf-8")
@@ -634,6 +670,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         allow_insecure_preview=r.boolean(Keys.ALLOW_INSECURE_PREVIEW.key),
         preview_token_generation=r.integer(Keys.PREVIEW_TOKEN_GENERATION.key, 1, MAX_PREVIEW_TOKEN_GENERATION),
         deletion_protection=r.boolean(Keys.ALB_DELETION_PROTECTION.key),
+        decommission=r.boolean(Keys.DECOMMISSION.key),
         access_logs=r.boolean(Keys.ACCESS_LOGS.key),
         access_logs_bucket=r.string(
             Keys.ACCESS_LOGS_BUCKET.key,
@@ -647,6 +684,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
             "empty or a lower-case DNS name such as app.example.com",
         ),
     )
+    _check_hostname(r, edge)
     if not edge.https and not edge.allow_insecure_preview:
         r.problems.append(
             f"{Keys.CERTIFICATE_ARN.key} is empty, so the preview route and its token would be served over plain "
@@ -682,6 +720,7 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         armed=r.string(Keys.GUARDIAN_ARMED.key, lambda v: v in GUARDIAN_MODES, " or ".join(GUARDIAN_MODES)),
         ack=r.string(Keys.GUARDIAN_ACK.key),
         subscriptions=r.array(Keys.GUARDIAN_SUBSCRIPTIONS.key, str),
+        reserved_concurrency=r.integer(Keys.GUARDIAN_RESERVED_CONCURRENCY.key, 0, MAX_GUARDIAN_RESERVED_CONCURRENCY),
     )
     for endpoint in guardian.subscriptions:
         if not (EMAIL.match(endpoint) or endpoint.startswith("https://")):
@@ -771,6 +810,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.ALLOW_INSECURE_PREVIEW.key: edge.allow_insecure_preview,
         Keys.PREVIEW_TOKEN_GENERATION.key: edge.preview_token_generation,
         Keys.ALB_DELETION_PROTECTION.key: edge.deletion_protection,
+        Keys.DECOMMISSION.key: edge.decommission,
         Keys.ACCESS_LOGS.key: edge.access_logs,
         Keys.ACCESS_LOGS_BUCKET.key: edge.access_logs_bucket,
         Keys.ACCESS_LOGS_RETENTION_DAYS.key: edge.access_logs_retention_days,
@@ -789,6 +829,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.GUARDIAN_ARMED.key: settings.guardian.armed,
         Keys.GUARDIAN_ACK.key: settings.guardian.ack,
         Keys.GUARDIAN_SUBSCRIPTIONS.key: list(settings.guardian.subscriptions),
+        Keys.GUARDIAN_RESERVED_CONCURRENCY.key: settings.guardian.reserved_concurrency,
         Keys.DATABASE_SCHEMA_VERSION.key: settings.database_schema_version,
         Keys.MIGRATION_COMMAND.key: settings.migration_command,
         Keys.INSTANCE_POLICY_ARNS.key: list(fleet.instance_policy_arns),

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen.context import Context
-from bluegreen.contract import Color, traffic_weights
+from bluegreen.contract import Color, Keys, traffic_weights
 from bluegreen.errors import CheckFailedError, UsageError
 from bluegreen.guardian_record import acted_on, describe_record
 from bluegreen.release_spec import describe_plan
 from bluegreen.stackconfig import COLORS, ReleaseConfig
 from bluegreen.traffic import format_weights, guardian_record, health, live_weights
+
+GATE_BYPASS_STATUS = (
+    f"{Keys.GATE_BYPASS.key} is true: every `pulumi up` moves traffic without the traffic gate's checks (healthy "
+    f"targets, preview route); set {Keys.GATE_BYPASS.key} to false after the emergency"
+)
 
 
 def expected_by_color(cfg: ReleaseConfig) -> dict[Color, int]:
@@ -73,6 +78,7 @@ def status(ctx: Context) -> dict[str, Any]:
         "colors": colors,
         # The guardian's last decision, and whether it acted after the last update (config must follow).
         "guardian": {"record": guardian, "sinceLastUpdate": guardian_since_update},
+        "gateBypass": cfg.settings.gate_bypass,
     }
     ctx.reporter.result["status"] = result
     say = ctx.reporter.info
@@ -80,6 +86,8 @@ def status(ctx: Context) -> dict[str, Any]:
         f"stack {ctx.engine.stack_name}: activeColor={cfg.active} idleTrafficPercent={cfg.idle_percent} "
         f"rollbackColor={cfg.rollback_color or '-'}"
     )
+    if cfg.settings.gate_bypass:
+        ctx.reporter.warn(GATE_BYPASS_STATUS)
     say(
         f"{'colour':6} {'role':6} {'config':>6} {'live':>5}  {'release (config/deployed)':28} {'targets':>9}  "
         f"{'verified':8} alarms"

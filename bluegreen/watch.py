@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bluegreen.aws import AlarmState, Aws, TargetCounts
 from bluegreen.clock import iso
 from bluegreen.context import Context
+from bluegreen.contract import is_alb_dns_name
 from bluegreen.errors import OutputError, UsageError
 from bluegreen.guardian_record import acted_on, parse_record
 from bluegreen.outputs import StackOutputs
@@ -73,10 +74,6 @@ def preview_headers(outputs: StackOutputs, color: str) -> dict[str, str]:
     return {outputs.preview_color_header: color, outputs.preview_token_header: outputs.preview_token}
 
 
-# The ALB's own DNS names (public and internal, all partitions); no certificate can be issued for them.
-ALB_DNS_SUFFIXES = (".elb.amazonaws.com", ".elb.amazonaws.com.cn")
-
-
 def smoke_base_url(
     outputs: StackOutputs, override: str | None = None, warn: Callable[[str], None] | None = None
 ) -> str:
@@ -111,7 +108,7 @@ def smoke_base_url(
                 f"INSECURE PREVIEW: {url} is plain HTTP; the preview token travels in clear text (allowInsecurePreview)"
             )
     host = parts.hostname.lower().rstrip(".")
-    if parts.scheme == "https" and host.endswith(ALB_DNS_SUFFIXES):
+    if parts.scheme == "https" and is_alb_dns_name(host):
         raise UsageError(
             f"{source}={url!r}: smoke checks over https cannot reach the load balancer by its own DNS name "
             f"({host}), because the listener's certificate is for your domain, not for *.elb.amazonaws.com, "

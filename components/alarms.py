@@ -5,10 +5,8 @@
   ALB returns 502/504 for it, is not "0% errors".
 - p99 latency.
 - Healthy hosts: `HealthyHostCount` (dimensions TargetGroup and LoadBalancer) below
-  `rollbackMinHealthyPercent` of `desiredCapacity`. ELB reports its metrics only while requests flow
-  (ELB docs, "CloudWatch metrics for your Application Load Balancer"), so a quiet stack reports
-  nothing, and missing data is not a breach; a colour with weight gets requests, so its count is
-  reported, and 0 fires.
+  `rollbackMinHealthyPercent` of `desiredCapacity`, and no count at all is a breach too (see
+  `MISSING_HEALTHY_HOSTS`).
 - Release health: a composite alarm, ALARM when any of them is. The release tool and the guardian
   watch it.
 """
@@ -23,6 +21,26 @@ import pulumi_aws as aws
 
 from bluegreen.contract import COLOR_TAG, Color, type_token
 from bluegreen.settings import AlarmSettings
+
+# What each alarm makes of a minute with no data.
+#
+# 5xx rate and p99 latency: ELB reports these only while requests flow, and only non-zero counts ("If there
+# are no requests flowing through the load balancer or no data for a metric, the metric is not reported", ELB
+# docs, "CloudWatch metrics for your Application Load Balancer"). No data is a quiet colour, not a failing one.
+MISSING_REQUEST_METRICS = "notBreaching"
+# Healthy hosts: a colour that carries weight and answers nothing is failing, and must not look fine. Unlike
+# the request metrics, HealthyHostCount does not wait for requests: its reporting criterion is "Reported if
+# health checks are enabled" (same page), and ELB health-checks a target group while a listener or rule
+# forwards to it, which every colour's is at all times (its warm-up rule, its preview rule). So a colour whose
+# count is missing is one the ALB does not vouch for, weight or not; it is in ALARM, as Pulumi.yaml says
+# (`rollbackMinHealthyPercent`).
+# Idle colours (weight 0, or scaled down with no targets) may sit in ALARM; nothing acts on that wrongly. The
+# guardian acts only on an alarm of a colour that carries traffic ("<colour> carries no traffic": no flip, no
+# record), and checks its target's health itself (DescribeTargetHealth) before it flips to it. An idle colour
+# in ALARM is a true answer to "could it take traffic now?", which `status` shows. Before a colour takes
+# traffic again its healthy targets are counted (the traffic gate; a scaled-down colour is first scaled up in
+# an update of its own, which waits for them), and its alarm returns to OK on the first minute it has enough.
+MISSING_HEALTHY_HOSTS = "breaching"
 
 
 @dataclass(frozen=True)
@@ -80,7 +98,7 @@ class ColorAlarms(pulumi.ComponentResource):
             threshold=t.error_rate_percent,
             evaluation_periods=t.evaluation_minutes,
             datapoints_to_alarm=t.evaluation_minutes,
-            treat_missing_data="notBreaching",
+            treat_missing_data=MISSING_REQUEST_METRICS,
             metric_queries=[
                 metric("errors", "HTTPCode_Target_5XX_Count"),
                 metric("unreachable", "TargetConnectionErrorCount"),
@@ -108,7 +126,7 @@ class ColorAlarms(pulumi.ComponentResource):
             threshold=t.latency_p99_ms / 1000,  # the metric is in seconds
             evaluation_periods=t.evaluation_minutes,
             datapoints_to_alarm=t.evaluation_minutes,
-            treat_missing_data="notBreaching",
+            treat_missing_data=MISSING_REQUEST_METRICS,
             tags=tags("p99-latency"),
             opts=child,
         )
@@ -118,7 +136,7 @@ class ColorAlarms(pulumi.ComponentResource):
             name=alarm_name("healthy-hosts"),
             alarm_description=(
                 f"{args.color}: fewer than {minimum} healthy targets ({t.min_healthy_percent}% of desiredCapacity "
-                f"{args.desired_capacity})"
+                f"{args.desired_capacity}), or no count reported"
             ),
             namespace="AWS/ApplicationELB",
             metric_name="HealthyHostCount",
@@ -129,7 +147,7 @@ class ColorAlarms(pulumi.ComponentResource):
             threshold=minimum,
             evaluation_periods=t.evaluation_minutes,
             datapoints_to_alarm=t.evaluation_minutes,
-            treat_missing_data="notBreaching",
+            treat_missing_data=MISSING_HEALTHY_HOSTS,
             tags=tags("healthy-hosts"),
             opts=child,
         )

@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from bluegreen import contract
 from bluegreen.contract import COLORS, Color, type_token
+from bluegreen.settings import MAX_GUARDIAN_RESERVED_CONCURRENCY
 
 # The installed `bluegreen` package, wherever it is (a checkout, an editable install or a wheel).
 PACKAGE = Path(contract.__file__).resolve().parent
@@ -44,6 +45,12 @@ class GuardianArgs:
     # The state the handler reads, as a JSON string (built by BlueGreenService from this update).
     state: pulumi.Input[str]
     subscriptions: Sequence[str] = ()  # email addresses and https:// endpoints
+    # Concurrency reserved for the function; 0 reserves none. Lambda refuses a reservation that leaves fewer
+    # than 100 unreserved ("You can reserve up to the Unreserved account concurrency value that is shown, minus
+    # 100", Lambda developer guide, "Configuring reserved concurrency"; PutFunctionConcurrency), and new accounts
+    # start with a quota of 10 or 50 (aws-samples/one-observability-demo#278), so a default of 1 failed the first
+    # `pulumi up` there. The handler needs none: its lock makes concurrent invocations flip at most once.
+    reserved_concurrency: int = 0
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -57,6 +64,11 @@ class Guardian(pulumi.ComponentResource):
     rule: aws.cloudwatch.EventRule
 
     def __init__(self, name: str, args: GuardianArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not 0 <= args.reserved_concurrency <= MAX_GUARDIAN_RESERVED_CONCURRENCY:
+            raise ValueError(
+                f"reserved_concurrency must be from 0 (none) to {MAX_GUARDIAN_RESERVED_CONCURRENCY}, "
+                f"got {args.reserved_concurrency}"
+            )
         super().__init__(type_token("Guardian"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags}
@@ -128,7 +140,10 @@ class Guardian(pulumi.ComponentResource):
             role=self.role.arn,
             timeout=30,
             memory_size=128,
-            reserved_concurrent_executions=1,
+            # Unset is the provider's -1, "removes any concurrency limitations" (pulumi-aws lambda.Function): an
+            # update from a reservation calls DeleteFunctionConcurrency (terraform-provider-aws function.go, which
+            # puts values >= 0 and deletes otherwise), which the deploy role may. 0 would stop every invocation.
+            reserved_concurrent_executions=args.reserved_concurrency or None,
             logging_config={"log_format": "Text", "log_group": log_group.name},
             environment={
                 "variables": {

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from bluegreen.contract import type_token
+from bluegreen.contract import DECOMMISSION_TAG, type_token
 from bluegreen.settings import EgressRule
 
 from .access_logs import LOG_PREFIX as ACCESS_LOG_PREFIX
@@ -28,9 +28,13 @@ class LoadBalancerArgs:
     # The instances' outbound rules besides HTTPS to anywhere (config `instanceEgress`).
     instance_egress: Sequence[EgressRule] = ()
     deletion_protection: bool = True
+    # The stack is about to be destroyed: the ALB carries DECOMMISSION_TAG (and deletion_protection is False).
+    decommission: bool = False
     # Where the access logs go ("" = off), and what must exist before the ALB may write there.
     access_logs_bucket: pulumi.Input[str] = ""
     access_logs_ready: Sequence[pulumi.Resource] = ()
+    # What the network must have ready before the ALB is created (`Network.alb_ready`: a created VPC's gateway).
+    network_ready: Sequence[pulumi.Resource] = ()
 
 
 def _slug(cidr: str) -> str:
@@ -159,9 +163,10 @@ class LoadBalancer(pulumi.ComponentResource):
                 if args.access_logs_bucket
                 else None
             ),
-            tags={**args.tags, "Name": f"{name}-alb"},
-            # ELB checks its write access to the bucket when access logs are switched on.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.access_logs_ready)),
+            tags={**args.tags, "Name": f"{name}-alb", **({DECOMMISSION_TAG: "true"} if args.decommission else {})},
+            # ELB checks its write access to the bucket when access logs are switched on, and needs the VPC's
+            # internet gateway attached to create an internet-facing load balancer.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.access_logs_ready, *args.network_ready]),
         )
         # ELB health-checks a target group's targets only once a listener or rule forwards to it; until
         # then they stay `unused` (Target.NotInUse), and an ASG waiting for ELB capacity there never

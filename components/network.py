@@ -19,24 +19,62 @@ class NetworkArgs:
     instance_subnet_ids: Sequence[str] = ()
     cidr_block: str = "10.0.0.0/16"
     instance_types: Sequence[str] = ("t3.micro",)  # a created VPC's two zones must offer each
+    # A created VPC's two zones, as `network_zones` resolved them (the deployed ones, pinned); empty: the first
+    # two available zones that offer every one of `instance_types`.
+    availability_zones: Sequence[str] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     # A created VPC: instances in private subnets behind one NAT gateway, or (False) in the public subnets
     # with public IPs. An existing VPC's instances are always private.
     private_instances: bool = True
 
 
-def _zones_offering(instance_types: Sequence[str], opts: pulumi.InvokeOptions) -> list[str]:
+class ZoneError(pulumi.RunError):
+    """An instance type the stack's zones do not offer. A `pulumi.RunError`: the message alone, no traceback."""
+
+
+def _offered(instance_type: str, opts: pulumi.InvokeOptions | None) -> set[str]:
+    """The zones of the provider's region that offer `instance_type` (DescribeInstanceTypeOfferings)."""
+    return set(
+        aws.ec2.get_instance_type_offerings(
+            location_type="availability-zone",
+            filters=[{"name": "instance-type", "values": [instance_type]}],
+            opts=opts,
+        ).locations
+    )
+
+
+def network_zones(
+    instance_types: Sequence[str], pinned: Sequence[str] = (), opts: pulumi.InvokeOptions | None = None
+) -> list[str]:
+    """A created VPC's two zones: `pinned` (the zones it was deployed with) when given, else the first two
+    available zones that offer every one of `instance_types`.
+
+    Pinned zones never move: a subnet's zone forces its replacement, a replacement with the same CIDR cannot
+    be created while the old subnet exists (InvalidSubnet.Conflict, pulumi/pulumi-awsx#520 and #910), and the
+    ALB and the live colour's instances sit in those subnets. An instance type a pinned zone does not offer is
+    refused, naming the zone.
+    """
+    if not pinned:
+        return _zones_offering(instance_types, opts)
+    for instance_type in instance_types:
+        offered = _offered(instance_type, opts)
+        missing = [zone for zone in pinned if zone not in offered]
+        if missing:
+            raise ZoneError(
+                f"instanceType {instance_type} is not offered in {' and '.join(missing)}, and this stack's subnets are "
+                f"pinned to {' and '.join(pinned)} (stack output availabilityZones): moving a subnet to another zone "
+                "replaces it, and the ALB and the live colour with it. Choose an instance type offered in "
+                f"{' and '.join(pinned)}"
+            )
+    return list(pinned)
+
+
+def _zones_offering(instance_types: Sequence[str], opts: pulumi.InvokeOptions | None) -> list[str]:
     """Two available zones that offer every one of `instance_types`: not every zone has every type."""
     available = aws.get_availability_zones(state="available", opts=opts).names
     zones = list(available)
     for instance_type in instance_types:
-        offered = set(
-            aws.ec2.get_instance_type_offerings(
-                location_type="availability-zone",
-                filters=[{"name": "instance-type", "values": [instance_type]}],
-                opts=opts,
-            ).locations
-        )
+        offered = _offered(instance_type, opts)
         zones = [zone for zone in zones if zone in offered]
     if len(zones) < 2:
         types = " and ".join(instance_types)
@@ -48,7 +86,7 @@ def _zones_offering(instance_types: Sequence[str], opts: pulumi.InvokeOptions) -
 
 
 class Network(pulumi.ComponentResource):
-    """Exposes `vpc_id`, `alb_subnet_ids`, `instance_subnet_ids` and `instance_subnet_tier`.
+    """Exposes `vpc_id`, `alb_subnet_ids`, `instance_subnet_ids`, `instance_subnet_tier` and `availability_zones`.
 
     A created VPC has two public subnets for the ALB. With `private_instances` (the default) it also has
     two private subnets for the instances, whose outbound traffic leaves through one NAT gateway in the
@@ -60,15 +98,22 @@ class Network(pulumi.ComponentResource):
 
     # What an instance's boot needs before its ASG waits for it: its default route (NAT or internet).
     egress_ready: list[pulumi.Resource]
+    # What an internet-facing ALB needs before it is created: the created VPC's internet gateway, which
+    # `InternetGateway(vpc_id=...)` attaches as part of its create. Empty for an existing VPC.
+    alb_ready: list[pulumi.Resource]
 
     vpc_id: pulumi.Output[str]
     alb_subnet_ids: pulumi.Output[list[str]]
     instance_subnet_ids: pulumi.Output[list[str]]
     instance_subnet_tier: str
+    # A created VPC's two zones (exported as availabilityZones and pinned from then on); [] for an existing VPC.
+    availability_zones: list[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("Network"), name, None, opts)
         self.egress_ready = []
+        self.alb_ready = []
+        self.availability_zones = []
         if args.vpc_id:
             self.vpc_id = pulumi.Output.from_input(args.vpc_id)
             self.alb_subnet_ids = pulumi.Output.from_input(list(args.subnet_ids))
@@ -81,7 +126,8 @@ class Network(pulumi.ComponentResource):
 
     def _create(self, name: str, args: NetworkArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        zones = _zones_offering(args.instance_types, pulumi.InvokeOptions(parent=self))
+        zones = list(args.availability_zones) or _zones_offering(args.instance_types, pulumi.InvokeOptions(parent=self))
+        self.availability_zones = zones
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr_block,
@@ -98,6 +144,10 @@ class Network(pulumi.ComponentResource):
             f"{name}-route", route_table_id=table.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child
         )
         self.egress_ready = [public_route]
+        # ELB refuses an internet-facing load balancer in a VPC without an attached gateway ("InvalidSubnet: VPC
+        # ... has no internet gateway"), and nothing else orders the two (CloudFormation user guide, DependsOn
+        # attribute; terraform-provider-aws PRs #3494 and #4587 added this dependency to their tests).
+        self.alb_ready = [igw]
         subnets = self._subnets(name, args, vpc, zones, table, tier="public")
         self.vpc_id = vpc.id
         self.alb_subnet_ids = pulumi.Output.all(*[s.id for s in subnets]).apply(list)

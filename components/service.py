@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from bluegreen.contract import (
     traffic_weights,
     type_token,
 )
-from bluegreen.gate import TrafficGate
+from bluegreen.gate import GATE_BYPASS_WARNING, TrafficGate
 from bluegreen.guardian_state import guardian_state
 from bluegreen.preview_token import token_keepers
 from bluegreen.release_spec import ReleaseSpec, edge_values
@@ -63,6 +63,9 @@ class BlueGreenServiceArgs:
     # While it differs from this update's token (a new previewTokenGeneration), the preview rules accept
     # both; the update after, only the new one (bluegreen.preview_token).
     deployed_preview_token: str | None = field(default=None, repr=False)
+    # A created VPC's two zones (`components.network.network_zones`: the deployed ones, pinned); empty: the
+    # first two that offer both colours' instance types, as on a first deploy.
+    availability_zones: Sequence[str] = ()
 
 
 class BlueGreenService(pulumi.ComponentResource):
@@ -110,6 +113,10 @@ class BlueGreenService(pulumi.ComponentResource):
                 "stack users reach.",
                 resource=self,
             )
+        if settings.gate_bypass:
+            # Warned here, by the program, on every preview and update while it is on: the gate's own provider
+            # runs in a process of its own whose output the engine does not show as a diagnostic (bluegreen.gate).
+            pulumi.log.warn(GATE_BYPASS_WARNING, resource=self)
         # Every resource carries the stack tag: the deploy role may change only what carries it.
         tags = {**settings.tags, STACK_TAG: stack_tag_value()}
 
@@ -121,6 +128,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 instance_subnet_ids=settings.network.instance_subnet_ids,
                 private_instances=settings.network.private_instances,
                 instance_types=sorted({specs[c].instance_type for c in COLORS}),
+                availability_zones=args.availability_zones,
                 tags=tags,
             ),
             child,
@@ -140,9 +148,11 @@ class BlueGreenService(pulumi.ComponentResource):
         self.load_balancer = LoadBalancer(
             f"{name}-lb",
             LoadBalancerArgs(
-                deletion_protection=settings.edge.deletion_protection,
+                deletion_protection=settings.edge.alb_deletion_protection,
+                decommission=settings.edge.decommission,
                 access_logs_bucket=access_logs_bucket,
                 access_logs_ready=access_logs_ready,
+                network_ready=self.network.alb_ready,
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.alb_subnet_ids,
                 listener_ports=[80, 443] if settings.edge.https else [80],
@@ -286,6 +296,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 release_health_alarms={c: self.alarms[c].release_health.alarm_name for c in COLORS},
                 state=state,
                 subscriptions=settings.guardian.subscriptions,
+                reserved_concurrency=settings.guardian.reserved_concurrency,
                 tags=tags,
             ),
             child,
@@ -332,10 +343,16 @@ class BlueGreenService(pulumi.ComponentResource):
         return full.apply(lambda s: str(s["stateId"])), full.apply(lambda s: json.dumps(s, sort_keys=True))
 
     def url(self) -> pulumi.Output[str]:
-        """Where the service answers: `https://<publicHostname>` when set, else the ALB's DNS name."""
-        scheme = "https" if self.settings.edge.https else "http"
+        """Where the service answers, and where the gate and the release tool send the preview route's checks.
+
+        With a certificate, `https://<publicHostname>` (settings require the name): certificate verification checks
+        the name, and no certificate covers the ALB's own `*.elb.amazonaws.com`. Known in a preview, too. Without
+        one (allowInsecurePreview), `http://` and publicHostname when set, else the ALB's DNS name.
+        """
         host = self.settings.edge.public_hostname
-        return self.load_balancer.alb.dns_name.apply(lambda dns: f"{scheme}://{host or dns}")
+        if self.settings.edge.https:
+            return pulumi.Output.from_input(f"https://{host}")
+        return self.load_balancer.alb.dns_name.apply(lambda dns: f"http://{host or dns}")
 
     def release_spec(self, color: Color) -> ReleaseSpec:
         """What this update deploys on `color`: its build and the settings it runs with."""
@@ -381,6 +398,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.DECISION_LOG_PARAMETER.name()] = self.guardian.decision_log_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
         out[Outputs.INSTANCE_SUBNET_TIER.name()] = self.network.instance_subnet_tier
+        out[Outputs.AVAILABILITY_ZONES.name()] = list(self.network.availability_zones)
         out[Outputs.ALLOW_INSECURE_PREVIEW.name()] = not settings.edge.https
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER
         out[Outputs.PREVIEW_TOKEN_HEADER.name()] = PREVIEW_TOKEN_HEADER

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,7 @@ from typing import Any
 import botocore.session
 import regex  # botocore's patterns use \p{L}-style classes, which `re` lacks
 
+from bluegreen.contract import is_alb_dns_name
 from tests.harness import Recording, Registered
 
 Check = Callable[[Any, Registered], str | None]
@@ -257,6 +259,58 @@ def _alarm_period(value: Any, _: Registered) -> str | None:
 def _desired_within_bounds(value: Any, res: Registered) -> str | None:
     low, high = res.inputs["minSize"], res.inputs["maxSize"]
     return None if low <= value <= high else f"desiredCapacity {value} is outside minSize {low}..maxSize {high}"
+
+
+GATE = "pulumi-python:dynamic/bluegreen:TrafficGate"
+# What a public certificate can name: a DNS name of labels (RFC 1035 letters, digits, hyphens) under a top-level
+# domain of letters, 253 characters at most. ACM issues certificates only for names like these.
+CERTIFIABLE_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+GATE_URL_SOURCE = (
+    "ELB User Guide, SSL certificates for your Application Load Balancer: the certificate's domain name must match "
+    "the custom domain users reach; no certificate covers *.elb.amazonaws.com, and Python's ssl checks the name"
+)
+
+
+def _https_host(url: Any) -> str | None:
+    """The host an https URL names; None for anything else (http, an unknown value in a preview)."""
+    parts = urllib.parse.urlsplit(str(url))
+    return (parts.hostname or "") if parts.scheme == "https" else None
+
+
+def _uncertifiable(value: Any) -> str | None:
+    """Why no certificate can match the host of an https URL, or None (the gate verifies the certificate against
+    it, as urllib does)."""
+    host = _https_host(value)
+    if host is None:
+        return None
+    if is_alb_dns_name(host):
+        return f"the gate probes {value!r}: no certificate covers the load balancer's own DNS name"
+    if not CERTIFIABLE_NAME.fullmatch(host):
+        return f"the gate probes {value!r}: {host!r} is not a DNS name a certificate can name"
+    return None
+
+
+def gate_url_problems(recording: Recording) -> list[str]:
+    """Each traffic gate that probes over https must probe `https://<publicHostname>`: the host users reach, which
+    the certificate covers, as the program ran with it (its `edge` output); the ALB's own name would fail every
+    flip at the gate. Checked by `violations()` and, through the harness, for every program a test runs."""
+    found = []
+    for res in recording.of_type(GATE):
+        url = res.inputs.get("url")
+        host = _https_host(url)
+        if host is None:
+            continue
+        problem = _uncertifiable(url)
+        if problem is not None:
+            found.append(f"{res.name} url: {problem} ({GATE_URL_SOURCE})")
+        edge = recording.outputs.get("edge")
+        hostname = edge.get("publicHostname") if isinstance(edge, Mapping) else None
+        if hostname is not None and host != hostname:
+            found.append(
+                f"{res.name} url: the gate probes {url!r}, not the publicHostname the stack serves "
+                f"({hostname!r}), which the certificate covers ({GATE_URL_SOURCE})"
+            )
+    return found
 
 
 RULES: tuple[Rule, ...] = (
@@ -784,7 +838,7 @@ def violations(recording: Recording) -> list[str]:
         tag_count = len(res.inputs.get("tags") or [])
         if tag_count > 50:
             found.append(f"{res.name} tags: {tag_count} tags; AWS allows 50 user tags per resource")
-    return found
+    return found + gate_url_problems(recording)
 
 
 def unreviewed(recording: Recording) -> set[tuple[str, str]]:
@@ -802,3 +856,120 @@ def unreviewed(recording: Recording) -> set[tuple[str, str]]:
                 continue
             missing.add((res.type, re.sub(r"\[\d+\]", "[*]", leaf.path)))
     return missing
+
+
+# -- account quotas ---------------------------------------------------------------------------------------------
+# A value can pass every rule above and still be refused because the account has run out of something. The
+# quotas below are those a new account has, with their sources; `quota_problems()` checks the program's requests
+# against them, for this stack alone (other stacks in the account use the same quotas, so this is a floor).
+@dataclass(frozen=True)
+class Quota:
+    what: str
+    new_account: int  # the value a new account starts with
+    source: str
+
+
+LAMBDA_CONCURRENCY = "lambda-concurrent-executions"
+EIPS_PER_REGION = "elastic-ips-per-region"
+NATS_PER_ZONE = "nat-gateways-per-zone"
+RULES_PER_ALB = "rules-per-alb"
+TARGET_GROUPS_PER_ACTION = "target-groups-per-action"
+# Lambda keeps this much of the account's concurrency unreserved: a reservation may take only the rest.
+LAMBDA_UNRESERVED_MINIMUM = 100
+
+QUOTAS: Mapping[str, Quota] = {
+    LAMBDA_CONCURRENCY: Quota(
+        "Lambda concurrent executions per Region (the account's concurrency; reservations may take all but 100)",
+        10,
+        "Lambda developer guide, 'Configuring reserved concurrency': 'You can reserve up to the Unreserved account "
+        "concurrency value that is shown, minus 100'; PutFunctionConcurrency: leave at least 100 unreserved. New "
+        "accounts start at 10 or 50 (aws-samples/one-observability-demo#278; Gruntwork knowledge base #215: "
+        "'decreases account's UnreservedConcurrentExecution below its minimum value of [50]')",
+    ),
+    EIPS_PER_REGION: Quota(
+        "Elastic IP addresses per Region",
+        5,
+        "Amazon VPC User Guide, 'Amazon VPC quotas': Elastic IP addresses per Region, 5",
+    ),
+    NATS_PER_ZONE: Quota(
+        "NAT gateways per Availability Zone",
+        5,
+        "Amazon VPC User Guide, 'Amazon VPC quotas': NAT gateways per Availability Zone, 5",
+    ),
+    RULES_PER_ALB: Quota(
+        "Rules per Application Load Balancer (not counting default rules)",
+        100,
+        "ELB User Guide, 'Quotas for your Application Load Balancers': rules per load balancer (excluding default "
+        "rules), 100",
+    ),
+    TARGET_GROUPS_PER_ACTION: Quota(
+        "Target groups per action per Application Load Balancer",
+        5,
+        "ELB User Guide, 'Quotas for your Application Load Balancers': target groups per action, 5 (not adjustable)",
+    ),
+}
+NEW_ACCOUNT: Mapping[str, int] = {name: quota.new_account for name, quota in QUOTAS.items()}
+
+
+def _forward_target_groups(actions: Any) -> Iterator[int]:
+    """How many target groups each forward action names (a `targetGroupArn` is one)."""
+    for action in actions or []:
+        if action.get("type") != "forward":
+            continue
+        groups = (action.get("forward") or {}).get("targetGroups")
+        yield len(groups) if groups else 1
+
+
+def quota_usage(recording: Recording) -> dict[str, tuple[int, str]]:
+    """The most the program uses of each quota (per Region, per zone, per load balancer, per action), and where."""
+    resources = [r for r in recording.resources if r.custom]
+
+    def most(counts: Mapping[str, list[str]]) -> tuple[int, str]:
+        where, names = max(counts.items(), key=lambda item: len(item[1]), default=("-", []))
+        return len(names), f"{where}: {', '.join(names)}" if names else "none"
+
+    # Lambda: unset is the provider's -1, no reservation; 0 would reserve nothing and stop the function.
+    reserved = {
+        r.name: int(r.inputs["reservedConcurrentExecutions"])
+        for r in resources
+        if r.type == FUNCTION and int(r.inputs.get("reservedConcurrentExecutions", -1)) > 0
+    }
+    eips = [r.name for r in resources if r.type == "aws:ec2/eip:Eip"]
+    zones = {
+        r.outputs.get("id"): r.inputs.get("availabilityZone") for r in resources if r.type == "aws:ec2/subnet:Subnet"
+    }
+    nats: dict[str, list[str]] = {}
+    for nat in (r for r in resources if r.type == "aws:ec2/natGateway:NatGateway"):
+        nats.setdefault(str(zones.get(nat.inputs.get("subnetId"), "<unknown zone>")), []).append(nat.name)
+    albs = {r.outputs.get("arn"): str(r.inputs.get("loadBalancerArn")) for r in resources if r.type == LISTENER}
+    rules: dict[str, list[str]] = {}
+    for rule in (r for r in resources if r.type == RULE):
+        rules.setdefault(albs.get(rule.inputs.get("listenerArn"), "<unknown load balancer>"), []).append(rule.name)
+    actions = [
+        (count, r.name)
+        for r in resources
+        if r.type in (LISTENER, RULE)
+        for count in _forward_target_groups(r.inputs.get("defaultActions" if r.type == LISTENER else "actions"))
+    ]
+    widest = max(actions, default=(0, "none"))
+    return {
+        LAMBDA_CONCURRENCY: (
+            sum(reserved.values()),
+            ", ".join(f"{name} reserves {value}" for name, value in reserved.items()) or "none",
+        ),
+        EIPS_PER_REGION: (len(eips), ", ".join(eips) or "none"),
+        NATS_PER_ZONE: most(nats),
+        RULES_PER_ALB: most(rules),
+        TARGET_GROUPS_PER_ACTION: widest,
+    }
+
+
+def quota_problems(recording: Recording, account: Mapping[str, int] = NEW_ACCOUNT) -> list[str]:
+    """What `account`'s quotas refuse of what the program asks for, as `<quota>: <problem> (<source>)`."""
+    found = []
+    for name, (used, where) in quota_usage(recording).items():
+        # Lambda keeps LAMBDA_UNRESERVED_MINIMUM unreserved; a reservation may take only the rest.
+        limit = max(0, account[name] - LAMBDA_UNRESERVED_MINIMUM) if name == LAMBDA_CONCURRENCY else account[name]
+        if used > limit:
+            found.append(f"{QUOTAS[name].what}: {used} ({where}), more than {limit} ({QUOTAS[name].source})")
+    return found

@@ -17,14 +17,24 @@ replays a recording (optionally against the previous one) the way the engine and
     only when that many targets are healthy in its target groups; an update waits only when it
     changes `desiredCapacity` or `minSize` (terraform-provider-aws internal/service/autoscaling/
     group.go, `shouldWaitForCapacity` and waitGroupCapacitySatisfied).
+  - An internet-facing load balancer in a VPC fails ("InvalidSubnet: VPC ... has no internet gateway")
+    unless the VPC's internet gateway is attached when it is created. Steps that do not depend on
+    each other run at the same time, so only a dependency makes that order certain (CloudFormation
+    user guide, "DependsOn attribute", gateway attachment; terraform-provider-aws PRs #3494 and #4587
+    added the same `depends_on` to their tests).
+  - A replacement is created before the old resource is deleted, unless it is registered with
+    `deleteBeforeReplace`. Where the new one takes a value only one resource may hold at a time (a
+    subnet's CIDR in its VPC, a fixed `name`), that create fails: "InvalidSubnet.Conflict: The CIDR
+    ... conflicts with another subnet" (pulumi/pulumi-awsx#520 and #910).
 
-`simulate()` returns the order steps finished in, the waits that can never finish, and every moment
-the production listener sent weight to a colour whose Auto Scaling group was still waiting.
+`simulate()` returns the order steps finished in, the waits that can never finish, every moment
+the production listener sent weight to a colour whose Auto Scaling group was still waiting, the
+steps that fail, and what the stack's state holds for each resource when the update ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +45,10 @@ LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 ASG = "aws:autoscaling/group:Group"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+SUBNET = "aws:ec2/subnet:Subnet"
+VPC = "aws:ec2/vpc:Vpc"
+INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 # Launch template inputs whose change does not make a new version.
 VERSIONLESS_TEMPLATE_FIELDS = frozenset({"tags", "name", "description", "defaultVersion", "updateDefaultVersion"})
 
@@ -65,6 +79,10 @@ class Outcome:
     hung: list[str] = field(default_factory=list)  # Auto Scaling groups whose wait can never finish
     blocked: list[str] = field(default_factory=list)  # resources that never start, behind a hung wait
     early_traffic: list[str] = field(default_factory=list)  # "<listener> sent <n>% to <colour> before <asg>"
+    failed: list[str] = field(default_factory=list)  # "<name>: <why AWS refused the step>"; dependents never start
+    # What the stack's state holds for each resource when the update ends, by name: the new registration once
+    # its step finished, else the previous one. A failed update leaves some of each.
+    held: dict[str, Registered] = field(default_factory=dict)
 
     def order(self) -> list[str]:
         return [s.name for s in self.finished]
@@ -145,8 +163,90 @@ def _operations(before: Recording | None, after: Recording) -> dict[str, str]:
     return ops
 
 
-def simulate(after: Recording, before: Recording | None = None) -> Outcome:
-    """Replay `after` (an update from `before`, or a first deploy) in the engine's order."""
+def _upstream(res: Registered, by_urn: Mapping[str, Registered]) -> set[str]:
+    """Every URN whose step the engine finishes before `res` starts: its dependencies and its parent's, and
+    theirs. Nothing else is ordered: steps without such a path run at the same time."""
+
+    def before(r: Registered) -> list[str]:
+        return [*r.dependencies, *([r.parent] if r.parent else [])]
+
+    seen: set[str] = set()
+    todo = before(res)
+    while todo:
+        urn = todo.pop()
+        if urn in seen or urn not in by_urn:
+            continue
+        seen.add(urn)
+        todo += before(by_urn[urn])
+    return seen
+
+
+def _of(type_: str, physical_id: Any, by_urn: Mapping[str, Registered]) -> Registered | None:
+    return next((r for r in by_urn.values() if r.type == type_ and str(physical_id) in _physical(r)), None)
+
+
+def _without_gateway(res: Registered, ops: Mapping[str, str], by_urn: Mapping[str, Registered]) -> str | None:
+    """Why creating internet-facing load balancer `res` fails: a VPC this recording creates, whose internet
+    gateway is made in this update and is not upstream of `res`, so it may not be attached yet."""
+    if res.type != LOAD_BALANCER or res.inputs.get("internal") or ops[res.urn] not in ("create", "replace"):
+        return None
+    upstream = _upstream(res, by_urn)
+    for subnet_id in res.inputs.get("subnets") or []:
+        subnet = _of(SUBNET, subnet_id, by_urn)
+        vpc = _of(VPC, subnet.inputs.get("vpcId"), by_urn) if subnet is not None else None
+        if vpc is None:  # a VPC from config: its gateway is not this update's to make
+            continue
+        gateways = [
+            g for g in by_urn.values() if g.type == INTERNET_GATEWAY and g.inputs.get("vpcId") in _physical(vpc)
+        ]
+        if not any(ops[g.urn] in ("same", "update") or g.urn in upstream for g in gateways):
+            return (
+                f"{res.name}: InvalidSubnet: VPC {vpc.name} has no internet gateway (the load balancer is internet-facing "
+                "and does not depend on the gateway, so it may be created before the gateway is attached)"
+            )
+    return None
+
+
+def _unique_value(res: Registered) -> tuple[str, Any] | None:
+    """The value only one resource may hold at a time: a subnet's CIDR in its VPC, else a fixed `name`."""
+    if res.type == SUBNET and res.inputs.get("cidrBlock"):
+        return "cidrBlock", (res.inputs.get("vpcId"), res.inputs["cidrBlock"])
+    if res.inputs.get("name"):
+        return "name", res.inputs["name"]
+    return None
+
+
+def _conflict(
+    res: Registered, ops: Mapping[str, str], old: Mapping[str, Registered], by_urn: Mapping[str, Registered]
+) -> str | None:
+    """Why the replacement `res` fails to create: it takes the unique value the resource it replaces still holds."""
+    prev = old.get(res.urn)
+    if ops[res.urn] != "replace" or res.delete_before_replace or prev is None:
+        return None
+    value = _unique_value(res)
+    if value is None or value != _unique_value(prev):
+        return None
+    if res.type == SUBNET:
+        vpc = _of(VPC, res.inputs.get("vpcId"), by_urn)
+        if vpc is not None and ops[vpc.urn] == "replace":  # the new subnet is in a new VPC
+            return None
+        return (
+            f"{res.name}: InvalidSubnet.Conflict: The CIDR '{res.inputs['cidrBlock']}' conflicts with another subnet "
+            "(the subnet it replaces still holds it: create-before-delete without deleteBeforeReplace)"
+        )
+    return (
+        f"{res.name}: the name {value[1]!r} is taken by the resource it replaces (create-before-delete without "
+        "deleteBeforeReplace)"
+    )
+
+
+def simulate(after: Recording, before: Recording | None = None, *, fail: Collection[str] = ()) -> Outcome:
+    """Replay `after` (an update from `before`, or a first deploy) in the engine's order.
+
+    `fail` names resources whose step fails for a reason outside the model (a throttle, a lost
+    connection). The first failure, injected or modelled, ends the update: the engine starts no new step
+    (`pulumi up` without --continue-on-error), and what finished stays in the state (`Outcome.held`).
+    """
     ops = _operations(before, after)
     by_urn = {r.urn: r for r in after.resources}
     old = {r.urn: r for r in before.resources} if before else {}
@@ -201,7 +301,17 @@ def simulate(after: Recording, before: Recording | None = None) -> Outcome:
     pending = [r for r in after.resources if r.urn not in done]
     waiting_asgs: set[str] = set()
 
+    def refused(res: Registered) -> str | None:
+        if res.name in fail:
+            return f"{res.name}: failed (injected)"
+        return _without_gateway(res, ops, by_urn) or _conflict(res, ops, old, by_urn)
+
     def finish(res: Registered) -> None:
+        why = refused(res)
+        if why is not None:
+            outcome.failed.append(why)
+            pending.remove(res)
+            return
         if res.type == LISTENER:
             for arn, weight in _forwards(res).items():
                 asg = colour_of_asg(arn)
@@ -228,14 +338,19 @@ def simulate(after: Recording, before: Recording | None = None) -> Outcome:
 
     # The engine runs steps concurrently. A capacity wait takes minutes while every other step here takes
     # seconds, so each round first finishes everything quick that can start, then the waits that can end.
-    while True:
+    while not outcome.failed:
         quick = True
-        while quick:
+        while quick and not outcome.failed:
             quick = False
             for res in list(pending):
                 if can_start(res) and not is_wait(res):
                     finish(res)
                     quick = True
+                    if outcome.failed:
+                        break
+        if outcome.failed:
+            waiting_asgs = set()
+            break
         startable = [r for r in pending if can_start(r)]
         ready = [r for r in startable if asg_ready(r)]
         waiting_asgs = {r.urn for r in startable if r not in ready}
@@ -243,6 +358,10 @@ def simulate(after: Recording, before: Recording | None = None) -> Outcome:
             break
         for res in ready:
             finish(res)
+            if outcome.failed:
+                waiting_asgs = set()
+                break
     outcome.hung = sorted(by_urn[u].name for u in waiting_asgs)
     outcome.blocked = sorted(r.name for r in pending if r.urn not in waiting_asgs)
+    outcome.held = {res.name: res for res in current.values()}
     return outcome

@@ -15,6 +15,7 @@ import re
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,14 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 ELB_LOG_ACCOUNT = "156460612806"  # eu-west-1
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+# The name users reach, which CERT covers: HTTPS needs it (no certificate covers *.elb.amazonaws.com).
+PUBLIC_HOSTNAME = "app.example.com"
+# HTTPS as a stack users reach has it: the certificate and the name it covers.
+HTTPS: dict[str, Any] = {"certificateArn": CERT, "publicHostname": PUBLIC_HOSTNAME}
 # A stack users reach, at Pulumi.yaml's defaults where Pulumi.dev.yaml (every test's base) turns them off: HTTPS,
 # deletion protection, access logs to a bucket the stack creates, instances in private subnets behind a NAT gateway.
 PRODUCTION: dict[str, Any] = {
-    "certificateArn": CERT,
+    **HTTPS,
     "allowInsecurePreview": False,
     "albDeletionProtection": True,
     "accessLogs": True,
@@ -51,6 +56,14 @@ IMAGES: dict[str, tuple[str, str, int]] = {
     "ami-0dbdbdbdbdbdbdbd1": ("x86_64", "/dev/sda1", 30),
     "ami-0a4400000000000a1": ("arm64", "/dev/xvda", 8),
 }
+# Images AWS has deprecated, or will (DescribeImages DeprecationTime). As for any AMI user, a lookup that does not
+# include deprecated images finds nothing once the time has passed ("Deprecate an Amazon EC2 AMI", EC2 user guide).
+DEPRECATED_AMI = "ami-0dec0000000000001"
+SOON_DEPRECATED_AMI = "ami-0dec0000000000002"
+DEPRECATION_TIMES: dict[str, str] = {
+    DEPRECATED_AMI: "2024-06-19T02:23:00.000Z",
+    SOON_DEPRECATED_AMI: "2099-06-19T02:23:00.000Z",
+}
 # Zones that do not offer a type (DescribeInstanceTypeOfferings), to test the zone choice.
 MISSING_OFFERINGS: dict[str, set[str]] = {"c7gn.large": {f"{REGION}a"}, "p5.48xlarge": {f"{REGION}a", f"{REGION}b"}}
 
@@ -66,10 +79,14 @@ class Registered:
     outputs: dict[str, Any] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
+    # `delete_before_replace`: a replacement deletes the old resource before it creates the new one.
+    delete_before_replace: bool = False
     provider: str = ""
     # The URNs this resource answers to besides its own (`pulumi.Alias`): a deployed stack's resource under
     # one of them is updated in place, not replaced.
     alias_urns: list[str] = field(default_factory=list)
+    # `protect=True`: `pulumi destroy` refuses to delete the resource until it is unprotected.
+    protect: bool = False
 
 
 @dataclass
@@ -189,6 +206,11 @@ class _Mocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "aws:ec2/getAmi:getAmi":
             image = args.args["filters"][0]["values"][0]
+            deprecation = DEPRECATION_TIMES.get(image, "")
+            past = bool(deprecation) and datetime.fromisoformat(deprecation) <= datetime.now(UTC)
+            if past and not args.args.get("includeDeprecated"):
+                # terraform-provider-aws aws_ami with no image found (the image-id filter is not ImageIds).
+                raise RuntimeError("Your query returned no results. Please change your search criteria and try again.")
             arch, root, size = IMAGES.get(image, ("x86_64", "/dev/xvda", 8))
             mappings = [{"deviceName": root, "ebs": {"volume_size": str(size), "volume_type": "gp3"}}]
             return {
@@ -197,6 +219,7 @@ class _Mocks(pulumi.runtime.Mocks):
                 "architecture": arch,
                 "rootDeviceName": root,
                 "blockDeviceMappings": mappings,
+                "deprecationTime": deprecation,
             }, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"id": REGION, "name": REGION, "region": REGION}, []
@@ -235,8 +258,10 @@ class _RecordingMonitor(MockMonitor):
                     outputs=_comparable({**state, "id": response.id}),
                     dependencies=list(request.dependencies),
                     replace_on_changes=list(request.replaceOnChanges),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                     provider=request.provider,
                     alias_urns=_alias_urns(response.urn, request),
+                    protect=bool(request.protect),
                 )
             )
         return response
@@ -374,7 +399,7 @@ def run_program(
         return pulumi.Output.from_input(_sync_await(resolve()))
 
     run()
-    return Recording(
+    recording = Recording(
         resources=monitor.registered,
         outputs=exported,
         secret_outputs=secrets,
@@ -382,6 +407,12 @@ def run_program(
         logs=logger.records,
         stack_references=mocks.stack_references,
     )
+    # Every program a test runs: a gate that probes over https probes the name the certificate covers.
+    from tests.aws_rules import gate_url_problems  # aws_rules imports this module
+
+    problems = gate_url_problems(recording)
+    assert problems == [], "\n".join(problems)
+    return recording
 
 
 def deployed(recording: Recording) -> dict[str, Any]:

@@ -9,11 +9,26 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.aws_rules import unreviewed, violations
-from tests.harness import Recording, run_program
+from tests.aws_rules import (
+    EIPS_PER_REGION,
+    GATE_URL_SOURCE,
+    LAMBDA_CONCURRENCY,
+    NATS_PER_ZONE,
+    NEW_ACCOUNT,
+    QUOTAS,
+    RULES_PER_ALB,
+    TARGET_GROUPS_PER_ACTION,
+    gate_url_problems,
+    quota_problems,
+    quota_usage,
+    unreviewed,
+    violations,
+)
+from tests.harness import PRODUCTION, Recording, run_program
 
 PUNCTUATION = "_.:/=+-@"
 TAG_TEXT = st.text(
@@ -25,6 +40,7 @@ TAG_KEY = st.text(
 LABEL = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+:@/=-]{0,40}", fullmatch=True)
 CIDRS = ["0.0.0.0/0", "203.0.113.0/24", "198.51.100.7/32", "::/0", "2001:db8::/32"]
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234"
+HOSTNAMES = ["app.example.com", "shop.eu.example.co.uk", "x.io"]
 VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 
 
@@ -87,6 +103,8 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
         "blueSchemaVersions": [schema, schema + 1] if schema else [],
         "greenSchemaVersions": [schema] if schema else [],
     }
+    # HTTPS needs the name users reach, which the certificate covers; without a certificate it is optional.
+    config["publicHostname"] = draw(st.sampled_from(HOSTNAMES if config["certificateArn"] else ["", *HOSTNAMES]))
     # The production baseline on or off, each on its own, and the instances' extra outbound rules.
     config["albDeletionProtection"] = draw(st.booleans())
     config["accessLogs"] = draw(st.booleans())
@@ -112,12 +130,17 @@ def test_every_value_sent_for_any_valid_config_passes_awss_rules(config: dict[st
     rec = run_program(config)
     assert violations(rec) == []
     assert unreviewed(rec) == set(), "inputs that no AWS rule covers yet: add a rule with its source"
+    assert quota_problems(rec) == [], "a new account could not deploy this"
 
 
 def test_a_stack_name_with_dots_still_gives_a_valid_dashboard_name():
     # A stack of its own has no Pulumi.<stack>.yaml here: it needs a certificate, as production would.
     rec = run_program(
-        {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"}, stack="prod.eu-west-1"
+        {
+            "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+            "publicHostname": "app.example.com",
+        },
+        stack="prod.eu-west-1",
     )
     assert rec.by_name("bluegreen-dashboard-dashboard").inputs["dashboardName"] == "bluegreen-prod-eu-west-1"
     assert violations(rec) == []
@@ -156,3 +179,120 @@ def test_a_name_too_long_for_aws_is_caught():
         "bluegreen-production-blue-tg <name>: the auto-name 'bluegreen-production-blue-tg-abcdefg' must be at most "
         "32 of [a-zA-Z0-9-] (ELB: target group names up to 32 alphanumerics and hyphens)"
     ]
+
+
+# -- the gate's URL names a host a certificate can cover -------------------------------------------------------------
+ALB_URL = "https://bluegreen-lb-alb-1a2b3c4d.eu-west-1.elb.amazonaws.com"
+
+
+def test_a_gate_probing_the_load_balancers_own_name_over_https_is_caught():
+    # The gate before the fix: certificateArn without publicHostname, so it probed the ALB's DNS name.
+    bad = with_input(run_program(PRODUCTION), "bluegreen-gate", "url", ALB_URL)
+    problems = violations(bad)
+    assert problems[0] == (
+        f"bluegreen-gate url: the gate probes {ALB_URL!r}: no certificate covers the load balancer's own DNS name "
+        f"({GATE_URL_SOURCE})"
+    )
+    assert problems[1].startswith(
+        f"bluegreen-gate url: the gate probes {ALB_URL!r}, not the publicHostname the stack serves ('app.example.com')"
+    )
+    assert len(problems) == 2
+
+
+def test_a_gate_probing_another_name_than_publichostname_is_caught():
+    bad = with_input(run_program(PRODUCTION), "bluegreen-gate", "url", "https://www.example.com")
+    assert gate_url_problems(bad) == [
+        "bluegreen-gate url: the gate probes 'https://www.example.com', not the publicHostname the stack serves "
+        f"('app.example.com'), which the certificate covers ({GATE_URL_SOURCE})"
+    ]
+
+
+def test_a_gate_probing_a_name_no_certificate_can_name_is_caught():
+    bad = with_input(run_program(PRODUCTION), "bluegreen-gate", "url", "https://10.0.0.7")
+    assert gate_url_problems(bad)[0].startswith(
+        "bluegreen-gate url: the gate probes 'https://10.0.0.7': '10.0.0.7' is not a DNS name a certificate can name"
+    )
+
+
+def test_a_plain_http_gate_has_no_certificate_to_match():
+    rec = run_program()  # allowInsecurePreview: http to the ALB's own name
+    assert rec.by_name("bluegreen-gate").inputs["url"].startswith("http://")
+    assert gate_url_problems(rec) == []
+
+
+def test_every_program_the_tests_run_has_its_gate_url_checked(monkeypatch):
+    # The harness applies the rule to each recording, so a program that regresses fails every test that runs it.
+    from bluegreen.components.service import BlueGreenService  # the module the program imports
+
+    def before_the_fix(self: BlueGreenService) -> Any:  # https to publicHostname or, without it, to the ALB's name
+        return self.load_balancer.alb.dns_name.apply(lambda dns: f"https://{dns}")
+
+    monkeypatch.setattr(BlueGreenService, "url", before_the_fix)
+    with pytest.raises(AssertionError, match="no certificate covers the load balancer's own DNS name"):
+        run_program(PRODUCTION)
+
+
+# -- account quotas: what a new account has ------------------------------------------------------------------
+def test_every_quota_has_a_source_and_a_new_accounts_value():
+    assert all(q.source and q.new_account > 0 for q in QUOTAS.values())
+    assert NEW_ACCOUNT[LAMBDA_CONCURRENCY] == 10  # the smaller of the two figures new accounts start with
+
+
+def test_production_fits_a_new_account_and_uses_what_it_should():
+    rec = run_program(PRODUCTION)
+    assert quota_problems(rec) == []
+    used = {name: count for name, (count, _) in quota_usage(rec).items()}
+    # One NAT gateway (and its address) in the first zone; warm-up and preview rules per colour; blue and green.
+    assert used == {
+        LAMBDA_CONCURRENCY: 0,
+        EIPS_PER_REGION: 1,
+        NATS_PER_ZONE: 1,
+        RULES_PER_ALB: 4,
+        TARGET_GROUPS_PER_ACTION: 2,
+    }
+
+
+def test_a_reserved_concurrency_is_refused_by_a_new_account_and_fits_a_raised_quota():
+    # The guardian's reservation of 1 failed the first `pulumi up` on new accounts (issue 21, defect 2).
+    rec = run_program({"guardianReservedConcurrency": 1})
+    (problem,) = quota_problems(rec)
+    assert problem.startswith("Lambda concurrent executions per Region")
+    assert "bluegreen-guardian-function reserves 1), more than 0" in problem
+    assert quota_problems(rec, {**NEW_ACCOUNT, LAMBDA_CONCURRENCY: 50}) != []
+    assert quota_problems(rec, {**NEW_ACCOUNT, LAMBDA_CONCURRENCY: 1000}) == []
+
+
+def copies(rec: Recording, name: str, count: int) -> Recording:
+    """`rec` with `count` more of the resource `name`, as a program that made them would have registered them."""
+    original = rec.by_name(name)
+    extra = [
+        dataclasses.replace(
+            original, name=f"{name}-{i}", outputs={**original.outputs, "id": f"{original.outputs['id']}-{i}"}
+        )
+        for i in range(count)
+    ]
+    return dataclasses.replace(rec, resources=[*rec.resources, *extra])
+
+
+def test_addresses_nat_gateways_rules_and_target_groups_beyond_the_quotas_are_caught():
+    rec = run_program(PRODUCTION)
+    crowded = copies(
+        copies(copies(rec, "bluegreen-network-nat-eip", 5), "bluegreen-network-nat", 5),
+        "bluegreen-router-preview-blue",
+        97,
+    )
+    found = quota_problems(crowded)
+    assert [p.split(":")[0] for p in found] == [
+        "Elastic IP addresses per Region",
+        "NAT gateways per Availability Zone",
+        "Rules per Application Load Balancer (not counting default rules)",
+    ]
+    assert "6 (eu-west-1a: bluegreen-network-nat" in found[1] and "more than 5" in found[1]
+    assert "101 (arn:aws:lb:" in found[2] and "more than 100" in found[2]
+    listener = rec.by_name("bluegreen-router-https")
+    (action,) = listener.inputs["defaultActions"]
+    groups = action["forward"]["targetGroups"]
+    wide = with_input(
+        rec, listener.name, "defaultActions", [{**action, "forward": {**action["forward"], "targetGroups": groups * 3}}]
+    )
+    assert [p.split(":")[0] for p in quota_problems(wide)] == ["Target groups per action per Application Load Balancer"]

@@ -39,6 +39,7 @@ def config(**changes: str) -> dict[str, str]:
         "allowLiveRelease": "false",
         "idleScaledDown": "false",
         "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",  # the production baseline
+        "publicHostname": "app.example.com",  # the name the certificate covers
     }
     base.update(changes)
     return base
@@ -231,6 +232,13 @@ def test_a_guardian_record_from_an_earlier_deployment_is_not_shown():
     assert "guardian" not in traffic_summary(config(activeColor="green"), earlier, GUARDIAN_RECORD)
 
 
+def test_gate_bypass_is_a_warning_in_the_summary_and_the_pr_comment():
+    # The summary is both the CI job summary and the PR comment (.github/workflows/preview.yml).
+    assert not [w for w in warnings(traffic_summary(config(), outputs())) if "gateBypass" in w]
+    (line,) = [w for w in warnings(traffic_summary(config(gateBypass="true"), outputs())) if "gateBypass" in w]
+    assert line.startswith("> ⚠️ **`gateBypass` is true**: this update moves traffic without the traffic gate's checks")
+
+
 def test_bad_config_is_an_error_not_a_summary():
     with pytest.raises(SummaryError, match="activeColor"):
         traffic_summary(config(activeColor="purple"), outputs())
@@ -263,6 +271,7 @@ config:
   bluegreen:greenRelease: v2
   bluegreen:tags: [team=platform]
   bluegreen:certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123
+  bluegreen:publicHostname: app.example.com
 """
 
 
@@ -729,7 +738,8 @@ def test_a_flip_carrying_a_fleet_setting_is_shown_as_refused():
 
 
 def test_a_shared_edge_change_says_it_is_in_place_for_both_colours():
-    same_edge = {"certificateArn": "", "allowInsecurePreview": "true"}  # as deployed: only the CIDRs change
+    # As deployed: only the CIDRs change.
+    same_edge = {"certificateArn": "", "publicHostname": "", "allowInsecurePreview": "true"}
     md = traffic_summary(config(**same_edge, allowedCidrs='["203.0.113.0/24"]'), deployed_stack_outputs())
     assert (
         "> ℹ️ **shared edge, in place for both colours at once**: `allowedCidrs ['0.0.0.0/0'] → ['203.0.113.0/24']`"
@@ -785,3 +795,14 @@ def test_a_stack_without_the_production_baseline_says_so_on_every_change():
     assert "ALB access logs (`accessLogs`)" in line
     assert "private instances (`privateInstances`" in line
     assert "production baseline" not in traffic_summary(config(), outputs())  # Pulumi.yaml's defaults
+
+
+def test_a_stack_being_decommissioned_says_its_load_balancer_is_unprotected():
+    (line,) = [
+        line
+        for line in traffic_summary(config(decommission="true"), outputs()).splitlines()
+        if "production baseline" in line
+    ]
+
+    assert "ALB deletion protection (`decommission`: this stack is about to be destroyed)" in line
+    assert "`albDeletionProtection`" not in line

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from bluegreen.contract import STACK_TAG
 from tests.harness import PRODUCTION, PROJECT_DIR, run_program
@@ -27,8 +28,28 @@ DEPLOY_POLICIES = {
     "deploy/iam/github-oidc-role-policy.json": (10_240, INLINE),
     "deploy/iam/github-oidc-role-policy-2.json": (6_144, MANAGED),
 }
-POLICY_FILES = {path: json.loads((PROJECT_DIR / path).read_text()) for path in DEPLOY_POLICIES}
-POLICY = {"Version": "2012-10-17", "Statement": [s for doc in POLICY_FILES.values() for s in doc["Statement"]]}
+# The name patterns start with NAME_PREFIX, the name a program gives `deploy()` (`bluegreen`, this stack's, unless it
+# passes `name=`): every ELB, Auto Scaling, IAM, guardian and log-bucket name starts `<name>-`. Alarms and the
+# dashboard are named `<project>-<stack>-...`, so they start with PROJECT. docs/aws-setup.md's fill() sets both.
+ROOT_NAME_PREFIX = "bluegreen"
+
+
+def load_policies(name_prefix: str = ROOT_NAME_PREFIX, project: str = "PROJECT") -> dict[str, dict[str, Any]]:
+    """Each deploy policy file with NAME_PREFIX (and, when given, PROJECT) filled in as fill() does."""
+    docs = {}
+    for path in DEPLOY_POLICIES:
+        text = (PROJECT_DIR / path).read_text().replace("NAME_PREFIX", name_prefix).replace("PROJECT", project)
+        docs[path] = json.loads(text)
+    return docs
+
+
+def union(docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """IAM allows what either policy allows."""
+    return {"Version": "2012-10-17", "Statement": [s for doc in docs.values() for s in doc["Statement"]]}
+
+
+POLICY_FILES = load_policies()
+POLICY = union(POLICY_FILES)
 OWN_VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 CONFIGS = pytest.mark.parametrize(
     "overrides",
@@ -44,15 +65,15 @@ def test_the_two_deploy_policies_are_one_policy_split_in_two() -> None:
     assert len(sids) == len(set(sids)), "a Sid names one statement across both files"
 
 
-def statements(action: str) -> list[dict[str, Any]]:
+def statements(action: str, policy: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     def actions(s: dict[str, Any]) -> list[str]:
         return s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
 
-    return [s for s in POLICY["Statement"] if s["Effect"] == "Allow" and action in actions(s)]
+    return [s for s in (policy or POLICY)["Statement"] if s["Effect"] == "Allow" and action in actions(s)]
 
 
-def allows(action: str, arn: str) -> bool:
-    for statement in statements(action):
+def allows(action: str, arn: str, policy: dict[str, Any] | None = None) -> bool:
+    for statement in statements(action, policy):
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         if any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources):
             return True
@@ -439,13 +460,25 @@ def test_the_load_balancers_access_logs_and_deletion_protection_attributes_are_a
         assert allows("elasticloadbalancing:ModifyLoadBalancerAttributes", arn), arn
 
 
+def test_the_deploy_role_may_decommission_and_destroy_the_load_balancer() -> None:
+    # decommission: deletion protection off (an attribute) and the bluegreen:decommission tag on; then the destroy.
+    arn = "arn:aws:elasticloadbalancing:REGION:ACCOUNT_ID:loadbalancer/app/bluegreen-lb-alb-abcdefg/50dc6c495c0c9188"
+    for action in ("ModifyLoadBalancerAttributes", "AddTags", "RemoveTags", "DeleteLoadBalancer"):
+        assert allows(f"elasticloadbalancing:{action}", arn), action
+
+
 # ---------------------------------------------------------------- the filled policies fit IAM
 
 
-def filled(path: str, region: str, project: str, bucket: str) -> str:
+def filled(path: str, region: str, project: str, bucket: str, name_prefix: str = ROOT_NAME_PREFIX) -> str:
     """The policy as docs/aws-setup.md's fill() writes it, without white space (IAM does not count it)."""
     text = json.dumps(json.loads((PROJECT_DIR / path).read_text()), separators=(",", ":"))
-    for placeholder, value in (("ACCOUNT_ID", "123456789012"), ("REGION", region), ("PROJECT", project)):
+    for placeholder, value in (
+        ("ACCOUNT_ID", "123456789012"),
+        ("REGION", region),
+        ("NAME_PREFIX", name_prefix),
+        ("PROJECT", project),
+    ):
         text = text.replace(placeholder, value)
     return text.replace("OWNER/REPO", "acme/bluegreen").replace("BACKEND_BUCKET", bucket)
 
@@ -458,7 +491,9 @@ def test_each_role_policy_fits_its_iam_quota(path: str) -> None:
     # Each role has one inline policy, so its size is the role's inline total. A 63-character bucket name and a
     # long region and project.
     quota, _ = ROLE_POLICIES[path]
-    assert len(filled(path, "ap-southeast-2", "a-thirty-character-project-nam", "b" * 63)) <= quota
+    assert (
+        len(filled(path, "ap-southeast-2", "a-thirty-character-project-nam", "b" * 63, "a-twenty-char-prefix")) <= quota
+    )
 
 
 def test_the_setup_guide_attaches_each_policy_as_its_quota_assumes() -> None:
@@ -480,3 +515,96 @@ def test_the_setup_guide_fills_every_placeholder_of_the_policies() -> None:
     for path in sorted((PROJECT_DIR / "deploy/iam").glob("*.json")):
         for placeholder in sorted(set(re.findall(r"\b[A-Z][A-Z_]{3,}\b|OWNER/REPO", path.read_text()))):
             assert placeholder in fill, f"{path.name}: {placeholder} is not filled in by docs/aws-setup.md's fill()"
+
+
+# ---------------------------------------------------------------- the examples: each filled with its own names
+
+# ARN of what each named resource type creates, from its physical name, and the call that creates it. Pulumi
+# auto-names `<logical name>-<7 characters>` (the mocks give `name` where the program reads it back).
+_ELB = "arn:aws:elasticloadbalancing:REGION:ACCOUNT_ID"
+NAMED_CREATES: dict[str, tuple[str, str]] = {
+    "aws:autoscaling/group:Group": (
+        "autoscaling:CreateAutoScalingGroup",
+        "arn:aws:autoscaling:REGION:ACCOUNT_ID:autoScalingGroup:0c0ffee0:autoScalingGroupName/{name}",
+    ),
+    "aws:lb/loadBalancer:LoadBalancer": (
+        "elasticloadbalancing:CreateLoadBalancer",
+        _ELB + ":loadbalancer/app/{auto}/5a",
+    ),
+    "aws:lb/targetGroup:TargetGroup": ("elasticloadbalancing:CreateTargetGroup", _ELB + ":targetgroup/{auto}/5b"),
+    "aws:lb/listener:Listener": ("elasticloadbalancing:CreateListener", _ELB + ":listener/app/{alb}/5a/5c"),
+    "aws:lb/listenerRule:ListenerRule": ("elasticloadbalancing:CreateRule", _ELB + ":listener-rule/app/{alb}/5a/5c/5d"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+        "cloudwatch:PutMetricAlarm",
+        "arn:aws:cloudwatch:REGION:ACCOUNT_ID:alarm:{name}",
+    ),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": (
+        "cloudwatch:PutCompositeAlarm",
+        "arn:aws:cloudwatch:REGION:ACCOUNT_ID:alarm:{alarmName}",
+    ),
+    "aws:cloudwatch/dashboard:Dashboard": (
+        "cloudwatch:PutDashboard",
+        "arn:aws:cloudwatch::ACCOUNT_ID:dashboard/{dashboardName}",
+    ),
+    "aws:iam/role:Role": ("iam:CreateRole", "arn:aws:iam::ACCOUNT_ID:role/{auto}"),
+    "aws:iam/instanceProfile:InstanceProfile": (
+        "iam:CreateInstanceProfile",
+        "arn:aws:iam::ACCOUNT_ID:instance-profile/{auto}",
+    ),
+    "aws:lambda/function:Function": ("lambda:CreateFunction", "arn:aws:lambda:REGION:ACCOUNT_ID:function:{name}"),
+    "aws:sns/topic:Topic": ("sns:CreateTopic", "arn:aws:sns:REGION:ACCOUNT_ID:{auto}"),
+    "aws:cloudwatch/eventRule:EventRule": ("events:PutRule", "arn:aws:events:REGION:ACCOUNT_ID:rule/{name}"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs:CreateLogGroup", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:{auto}"),
+    "aws:ssm/parameter:Parameter": ("ssm:PutParameter", "arn:aws:ssm:REGION:ACCOUNT_ID:parameter{name}"),
+    "aws:s3/bucket:Bucket": ("s3:CreateBucket", "arn:aws:s3:::{bucket}"),
+}
+EXAMPLES = PROJECT_DIR / "examples"
+EXAMPLE_CONFIG: dict[str, dict[str, str]] = {
+    "minimal": {},
+    "own-app": {
+        "bluegreen-own-app:vpcId": "vpc-0123456789abcdef0",
+        "bluegreen-own-app:albSubnetIds": '["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]',
+        "bluegreen-own-app:instanceSubnetIds": '["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"]',
+    },
+    "larger-program": {
+        "bluegreen-larger-program:hostedZoneId": "Z0123456789ABCDEFGHIJ",
+        "bluegreen-larger-program:hostname": "app.example.com",
+    },
+}
+SERVICE = "bluegreen:aws:BlueGreenService"
+
+
+def arn_of(res: Any, alb: str) -> str:
+    _, pattern = NAMED_CREATES[res.type]
+    values = {**res.inputs, **res.outputs}
+    return pattern.format(
+        auto=f"{res.name}-abcdefg", alb=alb, **{k: v for k, v in values.items() if isinstance(v, str)}
+    )
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLE_CONFIG))
+def test_each_example_deploys_with_the_policies_filled_in_with_its_own_names(example: str) -> None:
+    """docs/aws-setup.md: NAME_PREFIX is the name the program gives `deploy()`, PROJECT its Pulumi project."""
+    project_dir = EXAMPLES / example
+    rec = run_program({"allowInsecurePreview": True}, project_dir=project_dir, project_config=EXAMPLE_CONFIG[example])
+    project = str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
+    (service,) = rec.of_type(SERVICE)
+    policy = union(load_policies(name_prefix=service.name, project=project))
+    (alb,) = rec.of_type("aws:lb/loadBalancer:LoadBalancer")
+    named = [res for res in rec.resources if res.type in NAMED_CREATES]
+    # Instance profiles only with instancePolicyArns (own-app's).
+    optional = {"aws:iam/instanceProfile:InstanceProfile"}
+    assert set(NAMED_CREATES) - optional <= {res.type for res in named}, "each example creates every named type"
+    refused = [
+        f"{NAMED_CREATES[res.type][0]} on {arn_of(res, f'{alb.name}-abcdefg')}"
+        for res in named
+        if not allows(NAMED_CREATES[res.type][0], arn_of(res, f"{alb.name}-abcdefg"), policy)
+    ]
+    assert not refused, f"{example} (name {service.name!r}, project {project}) would be refused:\n" + "\n".join(refused)
+
+
+def test_the_name_patterns_are_the_placeholders_not_this_stacks_names() -> None:
+    # Only the SSM path (/bluegreen/<project>/<stack>, fixed) and the stack tag key name `bluegreen` themselves.
+    for path in DEPLOY_POLICIES:
+        text = (PROJECT_DIR / path).read_text()
+        assert re.findall(r"bluegreen[^:/]", text.replace("bluegreen/*", "")) == [], path

@@ -175,6 +175,54 @@ def test_two_invocations_at_once_flip_once(world: World) -> None:
     assert world.live_weights() == {"blue": 100, "green": 0}
 
 
+class RecordingClients(CountingClients):
+    """Also keeps every PutParameter request, as the handler made it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.puts: list[dict[str, Any]] = []
+        self.ssm.meta.events.register("provide-client-params.ssm.PutParameter", self._put)
+
+    def _put(self, params: dict[str, Any], **_: Any) -> None:
+        self.puts.append(dict(params))
+
+
+def test_two_invocations_that_both_saw_the_live_colour_flip_once_and_record_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No reserved concurrency serialises them: both read the listener while green is live, and meet at the
+    # lock. Only the one whose conditional create of the lock succeeds acts.
+    write_state(world, live="green")
+    clients = [RecordingClients(), RecordingClients()]
+    both_decided = threading.Barrier(2, timeout=10)
+    first_for = guardian._first_for
+
+    def lock_after_both_decided(*args: Any) -> bool:
+        both_decided.wait()
+        return first_for(*args)
+
+    monkeypatch.setattr(guardian, "_first_for", lock_after_both_decided)
+    decisions: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda c=c: decisions.append(run(alarm("green"), c))) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(c.modify_listener for c in clients) == 1
+    assert sorted((d["action"], d["why"].split(" is ")[0]) for d in decisions) == [
+        ("none", "already acted on this alarm for this deployment"),
+        ("rollback", ALARMS["green"]),
+    ]
+    puts = [put for c in clients for put in c.puts]
+    locks = [put for put in puts if put["Name"].startswith(f"{RECORD}-lock-")]
+    assert len(locks) == 2 and len({put["Name"] for put in locks}) == 1
+    assert all(put["Overwrite"] is False for put in locks), "the lock must be a conditional create"
+    assert [put["Name"] for put in puts if put["Name"] == RECORD] == [RECORD]
+    assert recorded(world)["action"] == "rollback"
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
 def test_the_lambda_entry_point_reads_its_parameters_from_the_environment(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,9 +18,10 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from bluegreen.contract import DECOMMISSION_TAG
 from policies.bluegreen_policies import POLICIES
 from policies.bluegreen_policies.baseline import ACCESS_LOGS, DELETION_PROTECTION, NO_INSTANCE_PUBLIC_IP
-from tests.harness import PROJECT_DIR, Recording, run_program
+from tests.harness import PROJECT_DIR, Recording, deployed, run_program
 from tests.policy_server import (
     PACK_DIR,
     UNKNOWN,
@@ -179,7 +180,7 @@ def test_an_alb_without_deletion_protection_is_reported(value: Any, shown: str):
     assert messages(DELETION_PROTECTION, res) == [
         f"Application load balancer bluegreen-lb-alb has enableDeletionProtection {shown}, so one delete or "
         "replacement takes down the only front door of both colours. Set enableDeletionProtection to true "
-        "(config albDeletionProtection: true)."
+        "(config albDeletionProtection: true); to destroy the stack, set config decommission: true instead."
     ]
 
 
@@ -192,6 +193,39 @@ def test_unknown_deletion_protection_is_deferred():
         "1 check is deferred to `pulumi up` because the values they need are not known yet: "
         "enableDeletionProtection of bluegreen-lb-alb."
     )
+
+
+def decommissioned(tag: Any = "true") -> HandResource:
+    """The load balancer as config decommission: true registers it: unprotected and tagged so."""
+    res = alb()
+    res.props["enableDeletionProtection"] = False
+    res.props.setdefault("tags", {})[DECOMMISSION_TAG] = tag
+    return res
+
+
+def test_a_decommissioned_alb_may_go_without_deletion_protection():
+    assert messages(DELETION_PROTECTION, decommissioned()) == []
+
+
+@pytest.mark.parametrize("tag", ["false", "", "True", "yes"])
+def test_only_the_decommission_tag_true_lets_deletion_protection_go(tag: str):
+    assert messages(DELETION_PROTECTION, decommissioned(tag)) == [
+        "Application load balancer bluegreen-lb-alb has enableDeletionProtection false, so one delete or "
+        "replacement takes down the only front door of both colours. Set enableDeletionProtection to true "
+        "(config albDeletionProtection: true); to destroy the stack, set config decommission: true instead."
+    ]
+
+
+@pytest.mark.parametrize("where", ["tags", "tag"])
+def test_an_unknown_decommission_tag_is_deferred(where: str):
+    res = decommissioned()
+    if where == "tags":
+        res.props["tags"] = UNKNOWN
+    else:
+        res.props["tags"][DECOMMISSION_TAG] = UNKNOWN
+    outcome = validate_resource(DELETION_PROTECTION, res)
+    assert outcome.violations == []
+    assert outcome.deferred is not None and f"tags.{DECOMMISSION_TAG} of bluegreen-lb-alb" in outcome.deferred
 
 
 def test_deletion_protection_is_checked_on_application_load_balancers_only():
@@ -302,7 +336,9 @@ def dev() -> Recording:
 @pytest.fixture(scope="module")
 def prod() -> Recording:
     """A stack with no stack file (the project's defaults), logging to a bucket it names."""
-    return run_program({"certificateArn": CERT, "accessLogsBucket": LOG_BUCKET}, stack="prod")
+    return run_program(
+        {"certificateArn": CERT, "publicHostname": "app.example.com", "accessLogsBucket": LOG_BUCKET}, stack="prod"
+    )
 
 
 def by_name(resources: list[StackResource], name: str) -> StackResource:
@@ -316,7 +352,7 @@ def test_the_project_defaults_meet_the_production_baseline(pack: ServedPack, pro
 
 
 def test_the_project_defaults_with_the_bucket_the_stack_creates_meet_the_production_baseline(pack: ServedPack):
-    resources = from_recording(run_program({"certificateArn": CERT}, stack="prod"))
+    resources = from_recording(run_program({"certificateArn": CERT, "publicHostname": "app.example.com"}, stack="prod"))
     assert pack.run(resources) == []
 
 
@@ -333,7 +369,7 @@ DEV_FINDINGS: Final = [
         "bluegreen-lb-alb",
         "Application load balancer bluegreen-lb-alb has enableDeletionProtection false, so one delete or "
         "replacement takes down the only front door of both colours. Set enableDeletionProtection to true "
-        "(config albDeletionProtection: true).",
+        "(config albDeletionProtection: true); to destroy the stack, set config decommission: true instead.",
     ),
     *(
         (
@@ -436,4 +472,25 @@ def test_a_first_preview_defers_the_log_bucket_the_update_creates(pack: ServedPa
             "is deferred to `pulumi up` because the values they need are not known yet: accessLogs.bucket of "
             "bluegreen-lb-alb.",
         )
+    ]
+
+
+# -- the one way to destroy: decommission, served with what the program registers ----------------------------
+def test_decommissioning_a_deployed_production_stack_passes_the_served_pack(pack: ServedPack, prod: Recording):
+    config = {"certificateArn": CERT, "publicHostname": "app.example.com", "accessLogsBucket": LOG_BUCKET}
+    unlocked = run_program({**config, "decommission": True}, deployed(prod), stack="prod")
+    alb = by_name(from_recording(unlocked), "bluegreen-lb-alb")
+    assert alb.inputs["enableDeletionProtection"] is False
+    assert alb.inputs["tags"][DECOMMISSION_TAG] == "true"
+    assert pack.run(from_recording(unlocked)) == []
+
+
+def test_a_plain_switch_off_on_a_deployed_production_stack_still_fails_the_served_pack(
+    pack: ServedPack, prod: Recording
+):
+    config = {"certificateArn": CERT, "publicHostname": "app.example.com", "accessLogsBucket": LOG_BUCKET}
+    switched_off = from_recording(run_program({**config, "albDeletionProtection": False}, deployed(prod), stack="prod"))
+    names = {r.urn: r.name for r in switched_off}
+    assert [(d.policy, names[d.urn], d.mandatory) for d in pack.run(switched_off)] == [
+        ("alb-deletion-protection", "bluegreen-lb-alb", True)
     ]

@@ -216,6 +216,7 @@ def test_every_type_the_program_registers_has_its_set_fields_looked_up():
     everything = {  # every optional resource on: an instance profile, HTTPS, your own network
         "instancePolicyArns": ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
         "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+        "publicHostname": "app.example.com",
     }
     resources = [r for config in ({}, everything) for r in run_program(config).resources if r.custom]
     assert {r.type for r in resources} - set(SET_FIELDS) - UNPAIRED_TYPES == set()

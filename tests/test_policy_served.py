@@ -74,7 +74,7 @@ def dev() -> Recording:
 
 @pytest.fixture(scope="module")
 def https() -> Recording:
-    return run_program({"certificateArn": CERT})
+    return run_program({"certificateArn": CERT, "publicHostname": "app.example.com"})
 
 
 def findings(diagnostics: list[Diagnostic], resources: list[StackResource]) -> list[tuple[str, str | None, str]]:
@@ -135,7 +135,7 @@ CLEAN_CONFIGS: list[dict[str, Any]] = [
     {"activeColor": "green"},
     {"idleTrafficPercent": 10},
     {"idleTrafficPercent": 50},
-    {"certificateArn": CERT},
+    {"certificateArn": CERT, "publicHostname": "app.example.com"},
     {"idleScaledDown": True},
     {"databaseSchemaVersion": 2, "blueSchemaVersions": [1, 2], "greenSchemaVersions": [2, 3]},
     {

@@ -36,7 +36,10 @@ def test_rollback_is_the_same_one_resource_change_back():
 
 
 def test_flip_with_https_changes_only_the_https_listener():
-    cert = {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"}
+    cert = {
+        "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+        "publicHostname": "app.example.com",
+    }
     blue = run_program({**cert, "activeColor": "blue"})
     green = run_program({**cert, "activeColor": "green"}, previous_outputs=deployed(blue))
     assert diff(blue, green).changed == {

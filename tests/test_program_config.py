@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from bluegreen.settings import ConfigError, UnknownKeyError, namespace_keys, read_settings
-from tests.harness import Registered, program_config, run_failing, run_program
+from tests.harness import CERT, Registered, program_config, run_failing, run_program
 
 VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 
@@ -30,6 +30,12 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"instanceType": "large"}, "instanceType must be an EC2 instance type such as t3.micro, got 'large'"),
     ({"certificateArn": "my-cert"}, "certificateArn must be empty or an ACM certificate ARN, got 'my-cert'"),
     ({"publicHostname": "https://app.example.com"}, "publicHostname must be empty or a lower-case DNS name such as app.example.com, got 'https://app.example.com'"),
+    # HTTPS needs the name users reach: the gate and the release tool verify the certificate against it.
+    ({"certificateArn": CERT}, f"publicHostname must be set when certificateArn is set (certificateArn={CERT!r}, publicHostname='')"),
+    ({"publicHostname": "bluegreen-lb-alb-1234.eu-west-1.elb.amazonaws.com"}, "publicHostname must be the name users reach, which the certificate covers, got 'bluegreen-lb-alb-1234.eu-west-1.elb.amazonaws.com': no certificate can cover the load balancer's own DNS name"),
+    ({"publicHostname": "internal-web-1.cn-north-1.elb.amazonaws.com.cn"}, "no certificate can cover the load balancer's own DNS name"),
+    ({"publicHostname": "app..example.com"}, "publicHostname must be empty or a lower-case DNS name such as app.example.com, got 'app..example.com'"),
+    ({"publicHostname": "-app.example.com"}, "publicHostname must be empty or a lower-case DNS name such as app.example.com, got '-app.example.com'"),
     ({"sslPolicy": "ELBSecurityPolicy-2016-08"}, "sslPolicy must be a TLS 1.2+ ELB policy"),
     ({"sslPolicy": "ELBSecurityPolicy-TLS-1-1-2017-01"}, "sslPolicy must be a TLS 1.2+ ELB policy"),
     ({"allowedCidrs": ["10.0.0.1/8"]}, "allowedCidrs entries must be CIDR blocks such as 203.0.113.0/24, got '10.0.0.1/8'"),

@@ -51,10 +51,16 @@ def test_either_colours_release_health_alarm_going_to_alarm_invokes_the_guardian
     )
 
 
-def test_the_function_runs_alone_on_the_runtimes_boto3() -> None:
+def test_the_function_runs_on_the_runtimes_boto3_and_reserves_no_concurrency() -> None:
+    # A reservation needs 100 unreserved in the account; new accounts have 10 or 50 (tests/aws_rules.py QUOTAS).
     function = run_program().by_name("bluegreen-guardian-function").inputs
-    assert function["runtime"] == "python3.12" and function["reservedConcurrentExecutions"] == 1
+    assert function["runtime"] == "python3.12" and "reservedConcurrentExecutions" not in function
     assert all(re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9_])+", name) for name in function["environment"]["variables"])
+
+
+def test_a_reservation_is_an_option_of_its_own() -> None:
+    function = run_program({"guardianReservedConcurrency": 2}).by_name("bluegreen-guardian-function").inputs
+    assert function["reservedConcurrentExecutions"] == 2
 
 
 def test_the_archive_holds_everything_the_handler_imports(tmp_path: Path) -> None:

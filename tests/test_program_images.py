@@ -7,7 +7,16 @@ import json
 import pytest
 
 from bluegreen.images import ImageError, default_architecture
-from tests.harness import LOOKED_UP_ARM_AMI, REGION, deployed, run_failing, run_program
+from tests.harness import (
+    DEPRECATED_AMI,
+    LOOKED_UP_ARM_AMI,
+    REGION,
+    SOON_DEPRECATED_AMI,
+    Recording,
+    deployed,
+    run_failing,
+    run_program,
+)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +88,39 @@ def test_dashboard_shows_both_colours_in_the_providers_region():
     titles = [w["properties"]["title"] for w in body["widgets"]]
     assert {t.split(":")[0] for t in titles} == {"blue", "green"}
     assert {w["properties"]["region"] for w in body["widgets"]} == {REGION}
+
+
+# -- deprecated images ---------------------------------------------------------------------------------------
+def deprecation_warnings(rec: Recording) -> list[str]:
+    return [message for level, message in rec.logs if level == "warning" and "deprecated on" in message]
+
+
+def test_a_colour_pinned_to_a_deprecated_image_still_deploys_and_is_warned_about():
+    # Before the fix the lookup left the image out and the update failed: every preview and update, the
+    # rollback included, once AWS deprecated the image (issue 21, defect 5).
+    rec = run_program({"blueImageId": DEPRECATED_AMI})
+
+    assert rec.outputs["blueImageId"] == DEPRECATED_AMI
+    assert deprecation_warnings(rec) == [
+        f"blue runs image {DEPRECATED_AMI}, which AWS deprecated on 2024-06-19 (2024-06-19T02:23:00.000Z). It "
+        "still launches, and this update still finds it, but its owner may deregister it: stage a current image on "
+        "blue when it is idle (blueImageId, or empty for the latest Amazon Linux 2023)"
+    ]
+
+
+def test_a_deployed_colours_image_deprecated_since_is_found_and_warned_about_on_every_update():
+    live = deployed(run_program({"blueImageId": DEPRECATED_AMI}))
+    rec = run_program({"blueImageId": DEPRECATED_AMI, "greenRelease": "v2.0.0"}, live)
+    assert [message.split(",")[0] for message in deprecation_warnings(rec)] == [f"blue runs image {DEPRECATED_AMI}"]
+
+
+def test_an_image_deprecated_only_in_the_future_is_no_warning():
+    rec = run_program({"greenImageId": SOON_DEPRECATED_AMI})
+    assert rec.outputs["greenImageId"] == SOON_DEPRECATED_AMI
+    assert deprecation_warnings(rec) == []
+
+
+def test_every_image_lookup_includes_deprecated_images():
+    rec = run_program({"blueImageId": DEPRECATED_AMI, "greenImageId": "ami-0bbbbbbbbbbbbbbbb"})
+    lookups = [args for token, args in rec.invokes if token == "aws:ec2/getAmi:getAmi"]
+    assert len(lookups) == 2 and all(args.get("includeDeprecated") is True for args in lookups)

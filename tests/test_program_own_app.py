@@ -205,7 +205,7 @@ def test_settings_survive_the_trip_through_stack_config() -> None:
         },
         database_schema_version=3,
         tags={"team": "payments"},
-        edge=Edge(certificate_arn=CERT),
+        edge=Edge(certificate_arn=CERT, public_hostname="app.example.com"),
     )
 
     assert read_settings(to_config(settings)) == settings
@@ -215,7 +215,7 @@ def test_settings_survive_the_trip_through_stack_config() -> None:
 def test_settings_built_in_python_are_checked_by_the_same_rules() -> None:
     bad = Settings(
         fleet=dataclasses.replace(FleetSpec(), app_port=0, instance_type="large"),
-        edge=Edge(certificate_arn=CERT),
+        edge=Edge(certificate_arn=CERT, public_hostname="app.example.com"),
     )
 
     with pytest.raises(ConfigError) as refused:

@@ -6,9 +6,10 @@ import importlib
 import inspect
 
 import pytest
+import yaml
 
 from bluegreen.contract import STACK_TAG
-from tests.harness import run_failing, run_program
+from tests.harness import PRODUCTION, PROJECT_DIR, PUBLIC_HOSTNAME, run_failing, run_program
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
 EXISTING = {
@@ -69,7 +70,13 @@ def test_instance_security_group_admits_only_the_alb_on_the_app_port(rec):
 
 
 def test_alb_accepts_listener_ports_from_allowed_cidrs_only():
-    rec = run_program({"allowedCidrs": ["203.0.113.0/24", "2001:db8::/32"], "certificateArn": CERT})
+    rec = run_program(
+        {
+            "allowedCidrs": ["203.0.113.0/24", "2001:db8::/32"],
+            "certificateArn": CERT,
+            "publicHostname": "app.example.com",
+        }
+    )
     alb_sg = rec.by_name("bluegreen-lb-alb-sg").outputs["id"]
     rules = [
         r.inputs for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
@@ -138,7 +145,7 @@ def test_alb_drops_invalid_header_fields(rec):
 
 
 def test_certificate_adds_tls12_https_listener_and_http_redirects():
-    rec = run_program({"certificateArn": CERT})
+    rec = run_program({"certificateArn": CERT, "publicHostname": "app.example.com"})
     https = rec.by_name("bluegreen-router-https").inputs
     assert (https["port"], https["protocol"], https["certificateArn"]) == (443, "HTTPS", CERT)
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -158,6 +165,26 @@ def test_public_hostname_is_the_url_that_users_and_smoke_tests_reach():
     rec = run_program({"certificateArn": CERT, "publicHostname": "app.example.com"})
     assert rec.outputs["url"] == "https://app.example.com"
     assert rec.outputs["albDnsName"].endswith(".elb.amazonaws.com")
+
+
+def test_the_gate_probes_the_name_the_certificate_covers_not_the_load_balancers():
+    # Before: with certificateArn and no publicHostname the gate probed https://<alb>.elb.amazonaws.com, which no
+    # certificate covers, so urllib's name check failed every flip. Now HTTPS needs publicHostname (settings).
+    rec = run_program(PRODUCTION)
+    assert rec.by_name("bluegreen-gate").inputs["url"] == f"https://{PUBLIC_HOSTNAME}"
+    assert rec.outputs["url"] == f"https://{PUBLIC_HOSTNAME}"  # verify and the bake poll go there too
+
+
+def test_the_gates_https_url_is_known_in_a_preview():
+    # It no longer waits for the ALB's DNS name, so `pulumi preview` shows where the gate will probe.
+    rec = run_program(PRODUCTION, preview=True)
+    assert rec.by_name("bluegreen-gate").inputs["url"] == f"https://{PUBLIC_HOSTNAME}"
+
+
+def test_without_a_certificate_the_gate_probes_plain_http_at_the_name_given_or_the_alb():
+    assert run_program().by_name("bluegreen-gate").inputs["url"].startswith("http://bluegreen-lb-alb-")
+    named = run_program({"publicHostname": PUBLIC_HOSTNAME})
+    assert named.by_name("bluegreen-gate").inputs["url"] == f"http://{PUBLIC_HOSTNAME}"
 
 
 @pytest.mark.parametrize("color", ["blue", "green"])
@@ -224,6 +251,28 @@ def test_a_colour_that_answers_nothing_or_loses_its_targets_alarms(color):
 
 
 @pytest.mark.parametrize("color", ["blue", "green"])
+def test_no_healthy_host_count_is_a_breach_and_no_requests_are_not(color):
+    # A colour that carries weight and reports no HealthyHostCount answers nothing: it must not look fine
+    # (issue 21, defect 9; components/alarms.py says why). The request metrics are missing whenever it is quiet.
+    rec = run_program({"idleTrafficPercent": 10})
+    missing = {
+        role: rec.by_name(f"bluegreen-{color}-alarms-{role}").inputs["treatMissingData"]
+        for role in ("5xx-rate", "p99-latency", "healthy-hosts")
+    }
+    assert missing == {"5xx-rate": "notBreaching", "p99-latency": "notBreaching", "healthy-hosts": "breaching"}
+    described = rec.by_name(f"bluegreen-{color}-alarms-healthy-hosts").inputs["alarmDescription"]
+    assert described.endswith("or no count reported")
+
+
+def test_the_config_description_and_the_docs_say_what_the_alarms_do_with_missing_data():
+    described = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]["rollbackMinHealthyPercent"]
+    assert "so does no data (missing data is breaching" in described["description"]
+    guide = " ".join((PROJECT_DIR / "docs/release-tool.md").read_text().split())
+    assert "or no count reported (missing data is breaching) |" in guide
+    assert "its healthy-hosts alarm treats missing data as breaching" in guide
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
 def test_the_release_health_alarm_is_any_of_the_colours_alarms(color):
     rec = run_program()
     names = rec.outputs[f"{color}AlarmNames"]
@@ -267,6 +316,6 @@ def test_without_a_certificate_the_preview_route_is_refused_unless_the_stack_all
     assert [m for level, m in insecure.logs if level == "warning" and m.startswith("INSECURE PREVIEW")]
     assert insecure.outputs["allowInsecurePreview"] is True  # the release tool sends the token over http only then
 
-    secure = run_program({"certificateArn": CERT, "allowInsecurePreview": False})
+    secure = run_program({"certificateArn": CERT, "publicHostname": "app.example.com", "allowInsecurePreview": False})
     assert not [m for _, m in secure.logs if "INSECURE PREVIEW" in m]
     assert secure.outputs["allowInsecurePreview"] is False

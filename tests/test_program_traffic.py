@@ -8,9 +8,10 @@ import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
+from bluegreen.gate import GATE_BYPASS_WARNING
 from components.router import accepted_token_values
 from tests.aws_rules import unreviewed, violations
-from tests.harness import Recording, run_program
+from tests.harness import Recording, deployed, run_program
 
 LISTENER = "aws:lb/listener:Listener"
 
@@ -104,7 +105,7 @@ def test_every_documented_output_is_exported():
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
         "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianRecordParameter",
-        "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier",
+        "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier", "availabilityZones",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")
@@ -199,3 +200,17 @@ def test_the_accepted_tokens_are_a_secret_with_the_deployed_one_in_them():
 
     assert _sync_await(values.future()) == ["new", "deployed"]
     assert _sync_await(values.is_secret())
+
+
+def test_gate_bypass_is_warned_about_by_the_program_on_every_update_while_it_is_on():
+    # The gate's provider runs in a process of its own, so its warning never reached the user reliably (issue 21,
+    # defect 8); the program warns, where `pulumi up` and `pulumi preview` show it.
+    def bypass_warnings(rec: Recording) -> list[str]:
+        return [m for level, m in rec.logs if level == "warning" and m.startswith("GATE BYPASS")]
+
+    assert bypass_warnings(run_program()) == []
+    first = run_program({"gateBypass": True})
+    again = run_program({"gateBypass": True, "activeColor": "green"}, deployed(first))
+    for rec in (first, again):
+        assert bypass_warnings(rec) == [GATE_BYPASS_WARNING]
+    assert "without the traffic gate's checks" in GATE_BYPASS_WARNING

@@ -40,6 +40,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "bluegreen:greenRelease": "v2",
             "bluegreen:activeColor": "blue",
             "bluegreen:certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+            "bluegreen:publicHostname": "app.example.com",
         }
     }
     (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack_file))

@@ -30,7 +30,10 @@ def project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(PROJECT_DIR / "Pulumi.yaml", project / "Pulumi.yaml")
-    cert = "  bluegreen:certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123\n"
+    cert = (
+        "  bluegreen:certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123\n"
+        "  bluegreen:publicHostname: app.example.com\n"
+    )
     (project / "Pulumi.staging.yaml").write_text("config:\n  bluegreen:greenRelease: v2\n" + cert)
     (project / "Pulumi.prod.yaml").write_text("config:\n" + cert)
     return project

@@ -725,6 +725,22 @@ def test_status_reports_and_detects_drift(tool: Tool, world: World) -> None:
     assert "drift: live weights blue=50 green=50" in drifted.doc["error"]
 
 
+def test_status_says_when_gate_bypass_is_on(tool: Tool, engine: FakeEngine) -> None:
+    # The gate's own warning comes from its provider's process, which the user rarely sees (issue 21, defect 8).
+    quiet = tool("status")
+    assert quiet.doc["result"]["status"]["gateBypass"] is False
+    assert not [w for w in quiet.doc["warnings"] if "gateBypass" in w]
+
+    engine.config_values["gateBypass"] = "true"
+    run = tool("status")
+    text = tool("status", json_mode=False)
+
+    assert run.code == 0 and run.doc["result"]["status"]["gateBypass"] is True
+    (warning,) = [w for w in run.doc["warnings"] if "gateBypass" in w]
+    assert warning.startswith("gateBypass is true: every `pulumi up` moves traffic without the traffic gate's checks")
+    assert f"! {warning}" in text.out + text.err
+
+
 def test_status_shows_pending_release(tool: Tool, engine: FakeEngine) -> None:
     engine.config_values["greenRelease"] = "v9"
 

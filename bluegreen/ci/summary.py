@@ -196,6 +196,17 @@ def guardian_lines(settings: Settings, deployed: DeployedState | None, record: M
     return [f"> ℹ️ {describe_record(record)}; this change accepts the rollback or acknowledges it."]
 
 
+def gate_bypass_lines(settings: Settings) -> list[str]:
+    """`gateBypass` on: this update, and every one until it is turned off, moves traffic unchecked."""
+    if not settings.gate_bypass:
+        return []
+    return [
+        f"> ⚠️ **`{Keys.GATE_BYPASS.key}` is true**: this update moves traffic without the traffic gate's checks "
+        f"(healthy targets, preview route), so a broken colour can get production traffic. Set "
+        f"`{Keys.GATE_BYPASS.key}: false` after the emergency."
+    ]
+
+
 def baseline_lines(settings: Settings) -> list[str]:
     """What this stack turns off of the production baseline, so a reviewer sees it on every change."""
     edge, net = settings.edge, settings.network
@@ -205,6 +216,8 @@ def baseline_lines(settings: Settings) -> list[str]:
             (f"HTTPS on the preview route (`{Keys.ALLOW_INSECURE_PREVIEW.key}`: the token travels in clear text)",
              not edge.https),
             (f"ALB deletion protection (`{Keys.ALB_DELETION_PROTECTION.key}`)", not edge.deletion_protection),
+            (f"ALB deletion protection (`{Keys.DECOMMISSION.key}`: this stack is about to be destroyed)",
+             edge.deletion_protection and edge.decommission),
             (f"ALB access logs (`{Keys.ACCESS_LOGS.key}`)", not edge.access_logs),
             (f"private instances (`{Keys.PRIVATE_INSTANCES.key}`: they get public IPs)",
              not net.vpc_id and not net.private_instances),
@@ -240,6 +253,7 @@ def traffic_summary(
             "scaled down. Set `idleScaledDown: false`, deploy, then flip in a separate update."
         )
     warnings += guardian_lines(settings, deployed, guardian_record)
+    warnings += gate_bypass_lines(settings)
     notes = [*spec_lines(settings, deployed, after), *edge_lines(settings, outputs), *baseline_lines(settings)]
     if warnings or notes:
         lines.append("")

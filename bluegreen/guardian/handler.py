@@ -12,9 +12,16 @@ the live listener, and flips only when all of these hold:
 
 Then it calls ModifyListener once (100% to the target), writes the decision record to its own SSM
 parameter and publishes it to its own SNS topic. It never flips to an unhealthy or unarmed colour and
-never flips back on its own (after a flip the live colour is the recorded target). A lock parameter per
-deployment and alarm (created without overwrite) makes a repeated or concurrent invocation a no-op; the
-function also runs with reserved concurrency 1. Its logs carry decisions, never secrets.
+never flips back on its own (after a flip the live colour is the recorded target). Its logs carry
+decisions, never secrets.
+
+Concurrent and repeated invocations: the function reserves no concurrency (a reservation needs 100
+unreserved in the account, more than a new account has), so EventBridge may run two invocations for the
+same alarm at once, and delivers an event again now and then. Before it acts, an invocation creates a lock
+parameter named after the deployment and the alarm with PutParameter without Overwrite, which SSM grants
+to exactly one caller (every other gets ParameterAlreadyExists); only that one calls ModifyListener and
+writes the record. A later repeat finds the colour carries no traffic any more. A failure after the lock
+is taken is not retried into an action (a later issue makes the handler retry-safe).
 
 Runtime: python3.12 or newer, boto3 from the runtime. The archive holds this file and
 `bluegreen/contract.py` (standard library only), so the forward action is the program's own.

@@ -24,6 +24,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from bluegreen.contract import DECOMMISSION_TAG
+
 from .security import public_interfaces
 from .stack import LAUNCH_TEMPLATE, LOAD_BALANCER
 from .values import Findings, is_unknown, number, plain, show, truthy
@@ -98,18 +100,33 @@ ACCESS_LOGS = ResourceValidationPolicy(
 
 
 # -- deletion protection --------------------------------------------------------------------------
+def _decommissioning(props: Mapping[str, Any]) -> bool | None:
+    """Whether the load balancer carries DECOMMISSION_TAG=true (config `decommission`): the stack is about to be
+    destroyed, and the program allows that only in an update that changes nothing else on a deployed stack.
+    None while the tags are not known."""
+    tags = props.get("tags")
+    value = tags.get(DECOMMISSION_TAG) if isinstance(tags, Mapping) else None
+    if is_unknown(tags) or is_unknown(value):
+        return None
+    return value == "true"
+
+
 def check_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     findings = Findings(report_violation)
     props = _application_load_balancer(args, findings)
     if props is not None:
         protected = props.get("enableDeletionProtection")
+        decommissioning = _decommissioning(props)
         if is_unknown(protected):
             findings.defer(f"enableDeletionProtection of {args.name}")
-        elif protected is not True:
+        elif protected is not True and decommissioning is None:
+            findings.defer(f"tags.{DECOMMISSION_TAG} of {args.name}")
+        elif protected is not True and not decommissioning:
             findings.violation(
                 f"Application load balancer {args.name} has enableDeletionProtection {show(protected)}, so one "
                 "delete or replacement takes down the only front door of both colours. Set "
-                "enableDeletionProtection to true (config albDeletionProtection: true).",
+                "enableDeletionProtection to true (config albDeletionProtection: true); to destroy the stack, set "
+                "config decommission: true instead.",
                 None,
             )
     findings.finish()
@@ -121,8 +138,9 @@ DELETION_PROTECTION = ResourceValidationPolicy(
     validate=check_deletion_protection,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Set the bluegreen:albDeletionProtection config to true (the default). To delete or replace the load "
-        "balancer on purpose, override this policy for that one update in the policy config."
+        "Set the bluegreen:albDeletionProtection config to true (the default). To destroy the stack, set the "
+        "bluegreen:decommission config to true and run pulumi up (it turns protection off and tags the load balancer "
+        f"{DECOMMISSION_TAG}=true, which this policy accepts), then pulumi destroy."
     ),
 )
 

@@ -32,7 +32,8 @@ def keys(settings: Settings, policy_config: dict[str, object] | None = None) -> 
 
 
 def alarms(**changes: int) -> Settings:
-    return Settings(alarms=replace(AlarmSettings(), **changes))
+    values = {**vars(AlarmSettings()), **changes}
+    return Settings(alarms=AlarmSettings(**values))
 
 
 def test_the_defaults_weaken_nothing() -> None:

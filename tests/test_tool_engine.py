@@ -61,7 +61,8 @@ class RecordingStack:
         self._maybe_fail()
         kwargs["on_output"]("Updating (dev)")
         summary = type("Summary", (), {"resource_changes": {"update": 1, "same": 9}})()
-        return type("UpResult", (), {"summary": summary})()
+        outputs = {"emergencyOverrides": auto.OutputValue({}, False)}  # what the update finished with
+        return type("UpResult", (), {"summary": summary, "outputs": outputs})()
 
     def preview(self, **kwargs: Any) -> Any:
         self.calls.append(("preview", kwargs))
@@ -118,6 +119,7 @@ def test_up_and_preview_always_carry_the_policy_pack(stack: RecordingStack, proj
     assert up_args["message"] == "bluegreen switch to green"
     assert lines == ["Updating (dev)"]
     assert up.describe() == "1 to update"
+    assert up.outputs == {"emergencyOverrides": {}}
     assert preview.describe() == "no changes"
 
 
@@ -154,7 +156,13 @@ def test_a_pack_config_that_lowers_more_than_the_baseline_is_refused_before_pulu
     monkeypatch.setattr(auto, "select_stack", lambda **kwargs: selected.append(kwargs))
     engine = AutomationEngine("dev", project_dir=project)
 
-    for run in (lambda: engine.up("x", print), lambda: engine.preview(print)):
+    def up() -> None:
+        engine.up("x", print)
+
+    def preview() -> None:
+        engine.preview(print)
+
+    for run in (up, preview):
         with pytest.raises(UsageError) as raised:
             run()
         assert raised.value.exit_code == 2

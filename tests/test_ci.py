@@ -311,7 +311,7 @@ def test_the_cli_refuses_a_policy_file_that_lowers_more_than_the_baseline(projec
     assert main(["--stack", "dev", "--project-dir", str(project)]) == 2
 
     captured = capsys.readouterr()
-    assert captured.out == ""
+    assert captured.out.startswith(f"### `dev`\n\n> ⛔ **refused**: {path} lowers {named}; ")  # the job summary
     assert captured.err.startswith(f"bluegreen.ci: {path} lowers {named}; a stack's policy file may lower only the ")
     assert "(alb-access-logs-enabled, alb-deletion-protection, instances-without-public-ip)" in captured.err
 

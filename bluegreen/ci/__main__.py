@@ -159,7 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 drift = listener_drift(outputs, _json_object(args.listener, args.listener.read_text(), "a listener"))
                 if drift is not None:
                     guard = GuardDecision(True, drift)
-    except (SummaryError, StackFileError, PolicyConfigError, OSError) as err:
+    except PolicyConfigError as err:
+        # Also in the markdown, so the job summary says why the preview or deploy stops here.
+        sys.stdout.write(f"### `{args.stack.rsplit('/', 1)[-1]}`\n\n> ⛔ **refused**: {err}.\n")
+        print(f"bluegreen.ci: {err}", file=sys.stderr)
+        return 2
+    except (SummaryError, StackFileError, OSError) as err:
         print(f"bluegreen.ci: {err}", file=sys.stderr)
         return 2
     if guard is not None and guard.message is not None:

@@ -107,10 +107,8 @@ class BakeDecision:
         return (_time(self.end) - _time(self.start)).total_seconds()
 
     def to_config(self) -> str:
-        return (
-            f"flip={self.flip} fingerprint={self.fingerprint} start={self.start} end={self.end} "
-            f"minutes={self.minutes:g}"
-        )
+        minutes = f"{self.minutes:.6f}".rstrip("0").rstrip(".")  # never an exponent, which `parse` refuses
+        return f"flip={self.flip} fingerprint={self.fingerprint} start={self.start} end={self.end} minutes={minutes}"
 
     @staticmethod
     def parse(text: str) -> BakeDecision | None:
@@ -138,10 +136,11 @@ class BakeDecision:
             raise ValueError(BAKE_DECISION_FORMAT)
         decision = BakeDecision(int(flip), fields["fingerprint"], fields["start"], fields["end"], float(minutes))
         try:
-            if decision.watched_seconds() < 0:
-                raise ValueError(BAKE_DECISION_FORMAT + ", end not before start")
-        except ValueError as error:  # also an impossible date such as 2026-02-30
-            raise ValueError(str(error) if "end not before" in str(error) else BAKE_DECISION_FORMAT) from None
+            watched = decision.watched_seconds()
+        except ValueError:  # an impossible date such as 2026-02-30
+            raise ValueError(BAKE_DECISION_FORMAT) from None
+        if watched < 0:
+            raise ValueError(f"{BAKE_DECISION_FORMAT}, its end not before its start")
         return decision
 
 

@@ -69,6 +69,19 @@ def settings_fingerprint(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# ---------------------------------------------------------------- policies a stack may lower
+
+# The production baseline (docs/policies.md, "Stacks that run without the production baseline"): the only
+# policies a stack's own policy config (`policies/stacks/<stack>.json`) may lower from mandatory. Every other
+# policy is a safety invariant of the release, and `all` would lower those too; the release tool and the CI
+# summary refuse a file that lowers one (`bluegreen.safety`).
+LOWERABLE_POLICIES: Final = ("alb-access-logs-enabled", "alb-deletion-protection", "instances-without-public-ip")
+# Enforcement levels that lower a policy below the pack's mandatory.
+LOWERED_LEVELS: Final = ("advisory", "disabled")
+# The pack-wide entry of a policy config file (pulumi-policy: it sets every policy's level at once).
+ALL_POLICIES: Final = "all"
+
+
 # ---------------------------------------------------------------- the preview route
 
 PREVIEW_COLOR_HEADER: Final = "X-Bluegreen-Color"
@@ -215,6 +228,7 @@ class Keys:
     BOOT_SCRIPT = Key("BootScript", per_color=True)
     ALLOW_LIVE_RELEASE = Key("allowLiveRelease")
     GATE_BYPASS = Key("gateBypass")
+    EMERGENCY_ACK = Key("emergencyAck")
     INSTANCE_TYPE = Key("instanceType")
     MIN_SIZE = Key("minSize")
     MAX_SIZE = Key("maxSize")
@@ -388,6 +402,11 @@ class Outputs:
     IDLE_SCALED_DOWN = Output("idleScaledDown", "Whether the idle colour is scaled to zero.")
     DATABASE_SCHEMA_VERSION = Output("databaseSchemaVersion", "The schema version the shared database is at.")
     BAKE_MINUTES = Output("bakeMinutes", "How long `bake` watches a new live colour by default.")
+    EMERGENCY_OVERRIDES = Output(
+        "emergencyOverrides",
+        "The one-update overrides this update ran with, `{usedAt, gateBypass, guardianArmed}` (only those set), or "
+        "`{}`: the next update that still sets one is refused unless `emergencyAck` names `usedAt`.",
+    )
 
     @classmethod
     def all(cls) -> list[Output]:

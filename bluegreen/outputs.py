@@ -73,6 +73,8 @@ class DeployedState:
     # The preview token the last update exported (a secret: kept out of repr). While it differs from the
     # token this update makes, the preview rules accept both (bluegreen.preview_token).
     preview_token: str | None = field(default=None, repr=False)
+    # The one-update overrides the last update ran with (`bluegreen.safety`); None where not exported.
+    emergency_overrides: Mapping[str, Any] | None = None
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
@@ -136,11 +138,16 @@ class DeployedState:
             instance_subnet_tier=_text(outputs.get(Outputs.INSTANCE_SUBNET_TIER.name())),
             availability_zones=None if zones is None else tuple(zones),
             preview_token=_text(outputs.get(Outputs.PREVIEW_TOKEN.name())),
+            emergency_overrides=_mapping(outputs.get(Outputs.EMERGENCY_OVERRIDES.name())),
         )
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
 
 
 def _zone_list(value: Any) -> bool:

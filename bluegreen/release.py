@@ -286,8 +286,10 @@ def restore_traffic(
         log_decision(ctx, outputs, "rollback", f"traffic back on {color} (the switch stopped)", why)
         if reconcile:
             try:
+                ctx.confirm_emergency_overrides()  # the restore is part of the command that used an override
                 with ctx.reporter.keepalive("pulumi up is still running"):
-                    ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
+                    restored = ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
+                ctx.record_emergency_overrides(restored)
             except ToolError as exc:
                 first = (exc.message.splitlines() or [type(exc).__name__])[0]
                 ctx.reporter.warn(

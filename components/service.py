@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
@@ -30,6 +31,7 @@ from bluegreen.guardian_state import guardian_state
 from bluegreen.preview_token import token_keepers
 from bluegreen.release_spec import ReleaseSpec, edge_values
 from bluegreen.rollback_target import RollbackTarget
+from bluegreen.safety import emergency_overrides
 from bluegreen.settings import ColorSpec, Settings, validated
 from bluegreen.user_data import boot_script_fingerprint
 
@@ -407,6 +409,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.IDLE_SCALED_DOWN.name()] = settings.idle_scaled_down
         out[Outputs.DATABASE_SCHEMA_VERSION.name()] = settings.database_schema_version
         out[Outputs.BAKE_MINUTES.name()] = settings.alarms.bake_minutes
+        out[Outputs.EMERGENCY_OVERRIDES.name()] = emergency_overrides(settings, datetime.now(UTC))
         return out
 
 

@@ -42,6 +42,7 @@ from bluegreen.release_guard import (
 )
 from bluegreen.release_spec import ReleaseSpec
 from bluegreen.rollback_target import RollbackTarget
+from bluegreen.safety import EmergencyOverrideError, check_emergency_overrides, emergency_overrides
 from bluegreen.settings import ConfigError as SettingsError
 from bluegreen.settings import Settings, read_settings
 from bluegreen.stack_files import with_defaults
@@ -513,7 +514,7 @@ class FakeEngine:
             on_output(f"weights blue={weights['blue']} green={weights['green']}")
             if self.after_up:
                 self.after_up(self, self.up_count)
-            return OperationResult(changes={"update": 1, "same": 30})
+            return OperationResult(changes={"update": 1, "same": 30}, outputs=dict(self.outputs_values))
         finally:
             self._lock.release()
 
@@ -546,8 +547,9 @@ class FakeEngine:
             if previous is not None and previous.guardian_record_parameter:  # as `bluegreen.program.deploy`
                 record = parse_record(self.parameter(previous.guardian_record_parameter))
                 check_guardian_record(settings, previous.guardian_state_id, record)
+            check_emergency_overrides(settings, previous.emergency_overrides if previous is not None else None)
             guard = check_release(settings, previous, lambda: self.latest_image)
-        except (SettingsError, ReleaseGuardError) as exc:
+        except (SettingsError, ReleaseGuardError, EmergencyOverrideError) as exc:
             raise EngineError(f"pulumi up failed: the program refused this update:\n{exc}") from exc
         for line in [*state_warnings, *guard.warnings]:
             if on_output:
@@ -646,6 +648,9 @@ class FakeEngine:
             out["guardianRecordParameter"] = GUARDIAN_RECORD_PARAMETER
             out["decisionLogParameter"] = DECISION_LOG_PARAMETER
             out["instanceSubnetTier"] = instance_subnet_tier(self._settings)
+            # As the program: when this update ran. Plus the update count, so no two updates share a second.
+            used_at = datetime.now(UTC) + timedelta(seconds=self.up_count)
+            out["emergencyOverrides"] = emergency_overrides(self._settings, used_at)
         self.outputs_values = out
 
     def parameter(self, name: str) -> str | None:

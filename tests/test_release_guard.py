@@ -168,14 +168,15 @@ def state(**changes: Any) -> DeployedState:
 
 def guardian_of(outputs: dict[str, Any]) -> dict[str, Any]:
     """What DeployedState reads besides the guard's keys: the guardian's state and record, where the
-    instances run (their tier, and a created VPC's pinned zones), and the preview token (the rules accept it
-    while a new one replaces it)."""
+    instances run (their tier, and a created VPC's pinned zones), the preview token (the rules accept it
+    while a new one replaces it), and the one-update overrides the last update used (none: `{}`)."""
     return {
         "guardian_state_id": outputs["guardianStateId"],
         "guardian_record_parameter": outputs["guardianRecordParameter"],
         "instance_subnet_tier": outputs["instanceSubnetTier"],
         "availability_zones": tuple(outputs["availabilityZones"]),
         "preview_token": outputs["previewToken"],
+        "emergency_overrides": outputs["emergencyOverrides"],
     }
 
 

@@ -744,6 +744,72 @@ def test_status_says_when_gate_bypass_is_on(tool: Tool, engine: FakeEngine) -> N
     assert f"! {warning}" in text.out + text.err
 
 
+def test_status_lists_every_weakening_of_safety(tool: Tool, engine: FakeEngine, tmp_path: Path) -> None:
+    # Issue 22: loosened thresholds, a disarmed guardian and a lowered pack showed nowhere.
+    project = tmp_path / "project"
+    (project / "policies" / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (project / "policies" / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    policy_file = project / "policies" / "stacks" / f"{engine.stack_name}.json"
+    policy_file.write_text(json.dumps({"alb-access-logs-enabled": "advisory"}))
+    # The test world's short bake (2 minutes) is a weakening too: the default here.
+    engine.config_values.update(rollbackLatencyP99Ms="3000", guardianArmed="off", bakeMinutes="15")
+
+    run = tool("status", "--project-dir", str(project))
+
+    assert run.code == 0, run.doc["error"]
+    safety = run.doc["result"]["status"]["safety"]
+    assert [w["key"] for w in safety["weakenings"]] == [
+        "guardianArmed",
+        "rollbackLatencyP99Ms",
+        "alb-access-logs-enabled",
+    ]
+    assert safety["policyConfig"] == str(policy_file) and safety["policyConfigRefused"] is None
+    assert [w for w in run.doc["warnings"] if w.startswith("weakened safety: ")] == [
+        "weakened safety: `guardianArmed` is off: the guardian never rolls back, canary included",
+        "weakened safety: `rollbackLatencyP99Ms` is 3000, looser than the default 1000: the latency alarm needs "
+        "slower responses",
+        "weakened safety: policy `alb-access-logs-enabled` is advisory (mandatory by default)",
+    ]
+
+    policy_file.write_text(json.dumps({"all": "disabled"}))  # shown, not raised: status only reads
+    refused = tool("status", "--project-dir", str(project))
+    assert refused.code == 0
+    assert 'weakened safety: every policy of the pack is disabled (`"all": "disabled"`)' in refused.doc["warnings"]
+    (line,) = [w for w in refused.doc["warnings"] if w.startswith("refused: ")]
+    assert line.startswith(f'refused: {policy_file} lowers "all": "disabled"')
+
+
+def test_an_emergency_override_lasts_one_command_and_the_next_update_is_refused(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    # A ramp is several updates, and a failed switch's restore one more: the tool confirms an override its own
+    # last update used for its next one, and the update after the command needs a person to confirm it again.
+    stage_and_verify(tool, checks)
+    engine.config_values["gateBypass"] = "true"
+
+    switched = tool("switch", "--ramp", "10,50")
+
+    assert switched.code == 0, switched.doc["error"]
+    confirmations = [w for w in switched.doc["warnings"] if w.startswith("emergencyAck=")]
+    assert len(confirmations) == 2  # the 50% step and the flip
+    used_at = engine.outputs_values["emergencyOverrides"]["usedAt"]
+    assert engine.config_values["emergencyAck"] != used_at  # confirmed for the flip, not for what follows
+    status = tool("status")
+    assert status.doc["result"]["status"]["safety"]["nextUpdateRefused"].startswith(
+        "the next `pulumi up` is refused: gateBypass=true already applied to the last update"
+    )
+
+    refused = tool("rollback", "--no-fast")
+    assert refused.code == 1
+    assert f"`pulumi config set emergencyAck {used_at}`" in refused.doc["error"]
+
+    engine.config_values["emergencyAck"] = used_at  # a person confirms it for one more update
+    assert tool("rollback", "--no-fast").code == 0
+    engine.config_values["gateBypass"] = "false"
+    assert tool("status").doc["result"]["status"]["safety"]["nextUpdateRefused"] is None
+
+
 def test_status_shows_pending_release(tool: Tool, engine: FakeEngine) -> None:
     engine.config_values["greenRelease"] = "v9"
 

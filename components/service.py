@@ -294,6 +294,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 parameter_prefix=f"/bluegreen/{pulumi.get_project()}/{pulumi.get_stack()}",
                 listener_arn=self.router.production_listener.arn,
                 release_health_alarms={c: self.alarms[c].release_health.alarm_name for c in COLORS},
+                release_health_alarm_arns={c: self.alarms[c].release_health.arn for c in COLORS},
                 state=state,
                 subscriptions=settings.guardian.subscriptions,
                 reserved_concurrency=settings.guardian.reserved_concurrency,

@@ -181,3 +181,23 @@ def test_a_record_about_an_older_deployment_refuses_nothing(just_flipped: Record
     parameters = {name: value.replace(just_flipped.outputs["guardianStateId"], "older") for name, value in
                   rolled_back(just_flipped).items()}  # fmt: skip
     assert run_program(FLIPPED, deployed(just_flipped), parameters=parameters).outputs["activeColor"] == "green"
+
+
+def test_every_update_that_moves_traffic_is_a_new_deployment_even_back_to_the_same_build(
+    just_flipped: Recording,
+) -> None:
+    back = run_program({**FLIPPED, "activeColor": "blue"}, previous_outputs=deployed(just_flipped))
+    again = run_program(FLIPPED, previous_outputs=deployed(back))
+    unchanged = run_program(FLIPPED, previous_outputs=deployed(just_flipped))
+
+    generations = [rec.outputs["guardianGeneration"] for rec in (just_flipped, back, again)]
+    assert generations == [generations[0], generations[0] + 1, generations[0] + 2]
+    # The same build, settings and target as the first flip, yet another id: its old record names no rollback here.
+    assert {k: v for k, v in state(again).items() if k not in ("generation", "stateId")} == {
+        k: v for k, v in state(just_flipped).items() if k not in ("generation", "stateId")
+    }
+    assert again.outputs["guardianStateId"] != just_flipped.outputs["guardianStateId"]
+    assert state(again)["stateId"] == again.outputs["guardianStateId"]
+    # An update that moves nothing stays the same deployment: a rollback recorded on it still refuses.
+    assert unchanged.outputs["guardianGeneration"] == generations[0]
+    assert unchanged.outputs["guardianStateId"] == just_flipped.outputs["guardianStateId"]

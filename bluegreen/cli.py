@@ -274,23 +274,26 @@ def main(
     try:
         check_numbers(args)
         spec.check(args)
-        check_project_dir(args.project_dir)
-        timing = _timing(args)
-        ctx = Context(
-            engine=engine_factory(args),
-            reporter=reporter,
-            clock=clock,
-            timing=timing,
-            aws_factory=aws_factory,
-            fetch=fetch,
-            project_dir=args.project_dir,
-        )
-        with stopping_signals_interrupt():  # a cancelled CI job (SIGTERM) is handled like Ctrl-C
-            spec.run(ctx, args)  # the command reports its work under its own step
+        if not spec.run_local(reporter, args):  # e.g. `verify --validate-only`: a local file, no stack
+            check_project_dir(args.project_dir)
+            timing = _timing(args)
+            ctx = Context(
+                engine=engine_factory(args),
+                reporter=reporter,
+                clock=clock,
+                timing=timing,
+                aws_factory=aws_factory,
+                fetch=fetch,
+                project_dir=args.project_dir,
+            )
+            with stopping_signals_interrupt():  # a cancelled CI job (SIGTERM) is handled like Ctrl-C
+                spec.run(ctx, args)  # the command reports its work under its own step
     except ToolError as exc:
         code, error = exc.exit_code, exc.message
         if exc.details:
             reporter.result.setdefault("details", exc.details)
+    except stack_files.StackFileError as exc:  # a Pulumi.yaml or stack file the tool cannot read: one line
+        code, error = ExitCode.USAGE, str(exc)
     except (ClientError, BotoCoreError) as exc:
         code, error = ExitCode.CHECK_FAILED, f"AWS call failed: {exc}"
     except KeyboardInterrupt:

@@ -166,7 +166,8 @@ class AutomationEngine:
 
     def config(self) -> dict[str, str]:
         stack = self._select()
-        prefix = f"{self._project}:"
+        # The program reads `bluegreen:` in any project (bluegreen.settings.load_settings), not the project's own.
+        prefix = f"{stack_files.CONFIG_NAMESPACE}:"
         values = {
             key[len(prefix) :]: value.value
             for key, value in self._wrap("config", stack.get_all_config).items()
@@ -178,7 +179,8 @@ class AutomationEngine:
         from pulumi import automation as auto
 
         stack = self._select()
-        config = {f"{self._project}:{key}": auto.ConfigValue(value=value) for key, value in values.items()}
+        namespace = stack_files.CONFIG_NAMESPACE
+        config = {f"{namespace}:{key}": auto.ConfigValue(value=value) for key, value in values.items()}
         self._wrap("config set", lambda: stack.set_all_config(config))
 
     def up(self, message: str, on_output: OutputSink) -> OperationResult:

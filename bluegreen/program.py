@@ -30,7 +30,7 @@ from bluegreen.images import (
 )
 from bluegreen.outputs import DeployedState
 from bluegreen.release_guard import check_release, read_deployed_state
-from bluegreen.settings import ColorSpec, Settings, load_settings, validated
+from bluegreen.settings import ColorSpec, Settings, check_known_keys, load_settings, namespace_keys, validated
 
 
 def deploy(
@@ -39,8 +39,11 @@ def deploy(
     """Check `settings`, guard the update against the stack's last outputs, resolve and check the
     images, build the service and (with `export`) export the outputs the release tool reads.
 
-    Every refusal is a `pulumi.RunError` raised before any resource is registered.
+    Every refusal is a `pulumi.RunError` raised before any resource is registered. A key of the stack's
+    `bluegreen:` config that nobody knows (a typo) is refused here too, for a program that builds
+    `settings` in Python instead of with `load_settings`.
     """
+    check_known_keys(namespace_keys())
     settings = validated(settings)
     deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
     if deployed is not None and deployed.guardian_record_parameter:

@@ -55,25 +55,33 @@ class Reporter:
 
     @contextmanager
     def step(self, name: str) -> Iterator[StepRecord]:
-        """A named, timed step; nested steps indent. Failures are marked and re-raised."""
+        """A named, timed step; nested steps indent. Failures are marked and re-raised.
+
+        A step that fails with an exception records the error's first line as its detail (the JSON
+        report's `steps`), but its line does not print it: the error reaches `finish`, which prints it
+        once as `error: ...` (every enclosing step would otherwise repeat it too).
+        """
         record = StepRecord(name=name)
         self.steps.append(record)
         self._line(f"▶ {name}")
         start = self.clock.monotonic()
         self._depth += 1
+        shown = ""
         try:
             yield record
         except BaseException as exc:
             record.status = "failed"
+            shown = record.detail  # what the step said itself, before the error
             record.detail = record.detail or (str(exc).splitlines() or [type(exc).__name__])[0]
             raise
         else:
             record.status = "ok" if record.status == "running" else record.status
+            shown = record.detail
         finally:
             self._depth -= 1
             record.seconds = round(self.clock.monotonic() - start, 3)
             mark = {"ok": "✔", "failed": "✘", "skipped": "–", "tripped": "!"}.get(record.status, "•")
-            tail = f": {record.detail}" if record.detail else ""
+            tail = f": {shown}" if shown else ""
             self._line(f"{mark} {name} ({record.seconds:.1f}s){tail}")
 
     def info(self, text: str) -> None:

@@ -9,11 +9,12 @@ one `ConfigError`, each line naming the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -34,7 +35,7 @@ from bluegreen.contract import (
     other,
 )
 from bluegreen.schema_rule import schema_conflicts
-from bluegreen.stack_files import to_wire
+from bluegreen.stack_files import CONFIG_NAMESPACE, to_wire
 from bluegreen.user_data import BOOT_SCRIPT_VARIABLES, MAX_USER_DATA_BYTES, render_user_data, unknown_placeholders
 
 T = TypeVar("T")
@@ -59,9 +60,51 @@ class ConfigError(pulumi.RunError):
     (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec catches RunError apart from other errors).
     """
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], message: str | None = None) -> None:
         self.problems = problems
-        super().__init__("invalid stack config:\n  - " + "\n  - ".join(problems))
+        super().__init__(message or "invalid stack config:\n  - " + "\n  - ".join(problems))
+
+
+# Every key of the `bluegreen:` namespace: the program's and the release tool's (Pulumi.yaml declares them all).
+KNOWN_KEYS = frozenset([*Keys.program_names(), *Keys.tool_names()])
+KEYS_REFERENCE = "docs/reference/config.md"
+
+
+def closest_key(key: str) -> str | None:
+    """The known key `key` most likely misspells (difflib's ratio, case ignored), or None when none is close."""
+    by_folded = {known.lower(): known for known in sorted(KNOWN_KEYS)}
+    found = difflib.get_close_matches(key.lower(), list(by_folded), n=1)
+    return by_folded[found[0]] if found else None
+
+
+def unknown_key_problem(key: str) -> str:
+    """`unknown key bluegreen:activeColour (did you mean activeColor?)`."""
+    near = closest_key(key)
+    return f"unknown key {CONFIG_NAMESPACE}:{key}" + (f" (did you mean {near}?)" if near else "")
+
+
+class UnknownKeyError(ConfigError):
+    """Keys in the `bluegreen:` namespace that neither the program nor the release tool knows.
+
+    Refused before anything else is read, on one line: a misspelt key leaves the setting it meant at its
+    default (`activeColour: green` keeps traffic on blue), so every other finding would be about the wrong
+    value.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        problems = [unknown_key_problem(key) for key in keys]
+        super().__init__(
+            problems,
+            f"invalid stack config: {'; '.join(problems)}; {KEYS_REFERENCE} lists every {CONFIG_NAMESPACE}: key",
+        )
+        self.keys = keys
+
+
+def check_known_keys(keys: Iterable[str]) -> None:
+    """Raise `UnknownKeyError` naming each key of `keys` (un-namespaced) that is not in KNOWN_KEYS."""
+    unknown = sorted(set(keys) - KNOWN_KEYS)
+    if unknown:
+        raise UnknownKeyError(unknown)
 
 
 @dataclass(frozen=True)
@@ -547,7 +590,12 @@ def _read_file(path: str) -> str:
 
 
 def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str] = _read_file) -> Settings:
-    """Turn raw wire-form config into `Settings`, or raise one `ConfigError` listing every problem."""
+    """Turn raw wire-form config into `Settings`, or raise one `ConfigError` listing every problem.
+
+    `raw` holds every key the stack sets in the `bluegreen:` namespace (un-namespaced); one that is not
+    a known key is refused first (`UnknownKeyError`).
+    """
+    check_known_keys(raw)
     r = _Reader(raw)
     active = r.string(Keys.ACTIVE_COLOR.key, lambda v: v in COLORS, "'blue' or 'green'")
     traffic = Traffic(
@@ -817,7 +865,19 @@ def _no_files(path: str) -> str:
 TOOL_KEYS = tuple(Keys.tool_names())
 
 
-CONFIG_NAMESPACE = "bluegreen"
+def namespace_keys(namespace: str = CONFIG_NAMESPACE) -> list[str]:
+    """Every key the running program's config sets in `namespace`, un-namespaced.
+
+    The language host hands the program the stack's whole config map (project defaults applied) as
+    $PULUMI_CONFIG, and the exec shim loads it with `pulumi.runtime.set_all_config` before the program
+    starts (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec); tests set it the same way under
+    the mocks. `pulumi.Config` only answers for keys it is asked about, so the map itself is read here.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{namespace}:"
+    names = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+    return sorted(name[len(prefix) :] for name in names if name.startswith(prefix))
 
 
 def load_settings() -> Settings:
@@ -825,7 +885,8 @@ def load_settings() -> Settings:
 
     The namespace is `bluegreen` in any project, so the release tool (which writes
     `bluegreen:activeColor` and the like) works on your own program too. A key the stack does not
-    set takes `Settings`' default, which is what this project's Pulumi.yaml declares.
+    set takes `Settings`' default, which is what this project's Pulumi.yaml declares. A key the
+    namespace holds that is not known (`activeColour`) is refused, naming the closest known key.
     """
     config = pulumi.Config(CONFIG_NAMESPACE)
     raw = to_config(Settings())
@@ -833,4 +894,7 @@ def load_settings() -> Settings:
         value = config.get(key)
         if value is not None:
             raw[key] = value
+    # The keys the program does not read (the tool's, a typo) by name only: read_settings refuses a typo.
+    for key in namespace_keys():
+        raw.setdefault(key, "")
     return read_settings(raw)

@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from bluegreen.errors import UsageError
+from bluegreen.stack_files import yaml_problem
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,10 @@ def load_checks(path: Path) -> CheckSuite:
         raise UsageError(f"cannot read checks file {path}: {exc.strerror}") from None
     try:
         data: Any = yaml.safe_load(text)  # YAML is a superset of JSON
+    except yaml.MarkedYAMLError as exc:  # one line: the file, the line and column, the problem
+        raise UsageError(f"checks file {yaml_problem(path, exc)}") from None
     except yaml.YAMLError as exc:
-        raise UsageError(f"checks file {path} is not valid YAML/JSON: {exc}") from None
+        raise UsageError(f"checks file {path} is not valid YAML/JSON: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise _bad(path, "top level", type(data).__name__, "a mapping with a `checks` list")
     known = {"checks", "attempts", "intervalSeconds", "timeoutSeconds"}

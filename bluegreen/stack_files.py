@@ -28,6 +28,9 @@ def find_project_dir(start: Path) -> Path:
     return start
 
 
+# The config namespace the program reads in any project (`pulumi.Config("bluegreen")`), and the release tool writes.
+CONFIG_NAMESPACE = "bluegreen"
+
 # The project the tool and the CI summary work on: the one the current directory belongs to, as for
 # `pulumi` itself (not the folder the package is installed in).
 PROJECT_DIR = find_project_dir(Path.cwd())
@@ -42,28 +45,79 @@ def to_wire(value: Any) -> str:
     return str(value)
 
 
-def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    with open(project_dir / "Pulumi.yaml", encoding="utf-8") as f:
-        data: dict[str, Any] = yaml.safe_load(f)
+class StackFileError(ValueError):
+    """A Pulumi.yaml or stack file that is not the YAML mapping the Pulumi CLI reads; the one-line
+    message names the file and, for a syntax error, the line and column."""
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A project or stack file's top-level mapping ({} for an empty file), or a StackFileError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.MarkedYAMLError as exc:
+        raise StackFileError(yaml_problem(path, exc)) from None
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise StackFileError(f"{path}: expected a YAML mapping, got a {type(data).__name__}")
     return data
 
 
+def yaml_problem(path: Path, exc: yaml.MarkedYAMLError) -> str:
+    """`<path> line 3, column 3: not valid YAML (while scanning a simple key: could not find expected ':' at
+    line 4, column 3)`: PyYAML's marks count from 0; the context (where the construct began) comes first."""
+
+    def at(mark: Any) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    first = exc.context_mark or exc.problem_mark
+    where = f"{path} {at(first)}" if first is not None else str(path)
+    what = exc.problem or "a syntax error"
+    if exc.context:
+        later = exc.problem_mark is not None and exc.context_mark is not None and at(exc.problem_mark) != at(first)
+        what = f"{exc.context}: {what}" + (f" at {at(exc.problem_mark)}" if later else "")
+    return f"{where}: not valid YAML ({what})"
+
+
+def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    return read_yaml(project_dir / "Pulumi.yaml")
+
+
 def declared_defaults(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """Each declared key's default, as typed YAML values, un-namespaced."""
-    config = load_project(project_dir).get("config", {})
-    return {key: spec["default"] for key, spec in config.items() if "default" in spec}
+    """Each declared `bluegreen:` key's default, as typed YAML values, un-namespaced.
+
+    Pulumi.yaml declares keys of the project's own namespace, so they are `bluegreen:` keys only in a
+    project named bluegreen; another project's (an example's `vpcId`) are not ours, and there the
+    program's own defaults apply.
+    """
+    path = project_dir / "Pulumi.yaml"
+    project = read_yaml(path)
+    if project.get("name") != CONFIG_NAMESPACE:
+        return {}
+    config = _mapping(path, "config", project.get("config"))
+    return {key: spec["default"] for key, spec in config.items() if isinstance(spec, dict) and "default" in spec}
+
+
+def _mapping(path: Path, key: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StackFileError(f"{path}: `{key}:` must be a mapping of keys to values, got a {type(value).__name__}")
+    return value
 
 
 def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """The stack file's `bluegreen:` values, un-namespaced; {} when the file does not exist."""
-    name = load_project(project_dir)["name"]
+    """The stack file's `bluegreen:` values, un-namespaced; {} when the file does not exist. Keys of other
+    namespaces (`aws:`, `pulumi:`, another project's own) are not the program's."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         return {}
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
-    prefix = f"{name}:"
-    return {k[len(prefix) :]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)}
+    config = _mapping(path, "config", read_yaml(path).get("config"))
+    prefix = f"{CONFIG_NAMESPACE}:"
+    return {k[len(prefix) :]: v for k, v in config.items() if isinstance(k, str) and k.startswith(prefix)}
 
 
 def with_defaults(values: Mapping[str, str], project_dir: Path = PROJECT_DIR) -> dict[str, str]:

@@ -18,7 +18,7 @@ from bluegreen import contract, stack_files
 from bluegreen.contract import COLORS as PROGRAM_COLORS
 from bluegreen.contract import MAX_IDLE_TRAFFIC_PERCENT, Color, Keys, traffic_weights
 from bluegreen.errors import ConfigValueError, UsageError
-from bluegreen.settings import AMI_ID, RELEASE_LABEL, Settings, read_settings
+from bluegreen.settings import AMI_ID, RELEASE_LABEL, Settings, read_settings, to_config
 from bluegreen.settings import ConfigError as SettingsError
 
 COLORS: tuple[str, str] = PROGRAM_COLORS
@@ -207,9 +207,10 @@ def weights_for(active: str, idle_percent: int) -> dict[str, int]:
 
 def parse_config(raw: Mapping[str, str], project_dir: Path = stack_files.PROJECT_DIR) -> ReleaseConfig:
     """Validate with the program's own `read_settings` (over the defaults declared in
-    `project_dir`'s Pulumi.yaml, as the CLI applies them), so the tool refuses exactly what
-    `pulumi up` would; then read the tool's keys."""
-    wire = stack_files.with_defaults(raw, project_dir)
+    `project_dir`'s Pulumi.yaml, as the CLI applies them, and where a project of your own declares
+    none, the program's own defaults, as `load_settings` applies them), so the tool refuses exactly
+    what `pulumi up` would; then read the tool's keys."""
+    wire = {**to_config(Settings()), **stack_files.with_defaults(raw, project_dir)}
     try:
         settings = read_settings(wire)
     except SettingsError as error:

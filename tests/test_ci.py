@@ -367,6 +367,59 @@ def test_cli_errors_exit_2_with_a_message(project, capsys, stack, outputs_text, 
     assert message in captured.err
 
 
+def test_cli_refuses_an_unknown_key_in_the_stack_file(project, capsys):
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(STACK_YAML.replace("bluegreen:activeColor:", "bluegreen:activeColour:"), encoding="utf-8")
+
+    assert main(["--stack", "dev", "--project-dir", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "bluegreen.ci: invalid stack config: unknown key bluegreen:activeColour (did you mean activeColor?); "
+        "docs/reference/config.md lists every bluegreen: key\n"
+    )
+
+
+def test_cli_reads_only_the_bluegreen_namespace_in_a_project_of_another_name(tmp_path, capsys):
+    # Your own program (examples/own-app): its project's keys and aws: keys are not the program's.
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: shop\nruntime: python\nconfig:\n  albSubnetIds: {type: array, items: {type: string}, default: []}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  shop:albSubnetIds: [subnet-1]\n  shop:activeColour: x\n"
+        "  bluegreen:activeColor: green\n  bluegreen:allowInsecurePreview: true\n",
+        encoding="utf-8",
+    )
+
+    assert main(["--stack", "dev", "--project-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[2] == "**traffic: first deploy → green 100%**"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (
+            "config:\n  bluegreen:activeColor: green\n  bluegreen:greenRelease v2\n  bluegreen:blueRelease: v1\n",
+            " line 3, column 3: not valid YAML (while scanning a simple key: could not find expected ':' at line 4, "
+            "column 3)",
+        ),
+        (
+            "config:\n  bluegreen:activeColor: green\n   bluegreen:blueRelease: v1\n",
+            " line 3, column 25: not valid YAML (mapping values are not allowed here)",
+        ),
+        ("config:\n  - bluegreen:activeColor: green\n", ": `config:` must be a mapping of keys to values, got a list"),
+    ],
+)
+def test_cli_names_the_file_and_line_of_a_stack_file_it_cannot_read(project, capsys, text, where):
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(text, encoding="utf-8")
+
+    assert main(["--stack", "dev", "--project-dir", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bluegreen.ci: {stack_file}{where}") and err.count("\n") == 1
+
+
 def test_python_dash_m_runs_standalone(project):
     path = write_outputs(project, outputs(greenRelease="v2"))
     result = subprocess.run(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
-from bluegreen.settings import ConfigError, read_settings
-from tests.harness import CERT, program_config, run_failing, run_program
+from bluegreen.settings import ConfigError, UnknownKeyError, namespace_keys, read_settings
+from tests.harness import CERT, Registered, program_config, run_failing, run_program
 
 VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 
@@ -314,3 +315,66 @@ def test_each_problem_names_the_key_and_the_value(overrides: dict[str, object], 
         assert found == []
     else:
         assert any(problem in p for p in found), found
+
+
+# -- keys of the bluegreen: namespace that nobody reads -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [
+        ("activeColour", "unknown key bluegreen:activeColour (did you mean activeColor?)"),
+        ("ActiveColor", "unknown key bluegreen:ActiveColor (did you mean activeColor?)"),
+        ("greenrelease", "unknown key bluegreen:greenrelease (did you mean greenRelease?)"),
+        ("certificateARN", "unknown key bluegreen:certificateARN (did you mean certificateArn?)"),
+        ("teamName", "unknown key bluegreen:teamName; docs/reference/config.md"),
+    ],
+)
+def test_an_unknown_key_is_refused_on_one_line_naming_it_and_the_closest_known_key(key: str, named: str):
+    # The typo the issue reports: `activeColour: green` must not leave traffic on blue without a word.
+    error, registered = run_failing({key: "green"})
+
+    assert isinstance(error, UnknownKeyError) and isinstance(error, pulumi.RunError), error
+    assert "\n" not in str(error)
+    assert str(error).startswith("invalid stack config: ") and named in str(error)
+    assert registered == []
+
+
+def test_every_unknown_key_is_named_at_once():
+    with pytest.raises(UnknownKeyError) as caught:
+        read_settings({**_raw({}), "activeColour": "green", "minsize": "3"})
+    assert caught.value.keys == ["activeColour", "minsize"]
+    assert caught.value.problems == [
+        "unknown key bluegreen:activeColour (did you mean activeColor?)",
+        "unknown key bluegreen:minsize (did you mean minSize?)",
+    ]
+
+
+def test_keys_of_other_namespaces_and_the_release_tools_keys_are_not_refused():
+    rec = run_program(
+        {"blueVerified": "", "rollbackColor": ""},  # the tool's keys, in the bluegreen: namespace
+    )
+    assert rec.by_name("bluegreen-lb-alb")  # aws:region (always set) and the tool's keys passed
+
+
+def test_the_program_sees_keys_it_never_asks_for(monkeypatch: pytest.MonkeyPatch):
+    # Under the CLI the config map reaches the program as $PULUMI_CONFIG (the exec shim loads it with
+    # set_all_config); a key only there is still one of the stack's keys.
+    monkeypatch.setenv("PULUMI_CONFIG", '{"bluegreen:activeColuor": "green", "aws:region": "eu-west-1"}')
+    assert "activeColuor" in namespace_keys() and "region" not in namespace_keys()
+
+
+def test_a_program_that_builds_settings_in_python_refuses_an_unknown_key_too(tmp_path: Path):
+    # deploy() checks the namespace itself: a program of your own need not call load_settings.
+    (tmp_path / "Pulumi.yaml").write_text("name: my-service\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "from bluegreen.program import deploy\n"
+        "from bluegreen.settings import Edge, Settings\n"
+        "deploy(Settings(edge=Edge(allow_insecure_preview=True)))\n"
+    )
+    registered: list[Registered] = []
+
+    with pytest.raises(
+        UnknownKeyError, match=r"unknown key bluegreen:idleTraficPercent \(did you mean idleTrafficPercent\?\)"
+    ):
+        run_program({"idleTraficPercent": 10}, project_dir=tmp_path, _registered=registered)
+    assert registered == []
+    assert run_program({"blueRelease": "v2"}, project_dir=tmp_path).outputs["activeColor"] == "blue"  # known keys pass

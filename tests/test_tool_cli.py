@@ -180,7 +180,7 @@ OPTIONS_USED = {
     "status": set(),
     "plan": set(),
     "stage": {"--image-id", *HEALTH_WAIT},
-    "verify": {"--checks", "--color", "--base-url", "--print-sample-checks"},
+    "verify": {"--checks", "--color", "--base-url", "--print-sample-checks", "--validate-only"},
     "switch": {"--to", "--ramp", "--pause", "--interval", *CONFIRM},
     "bake": {"--minutes", "--checks", "--base-url", "--interval", "--no-rollback", *CONFIRM},
     "rollback": {"--to", "--no-fast", "--force", *CONFIRM},

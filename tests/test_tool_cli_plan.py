@@ -84,3 +84,46 @@ def test_plan_without_the_cli_names_a_stack_that_has_no_stack_file(project: Path
         f"--stack acme/bluegreen/staging: there is no stack file {project / 'Pulumi.staging.yaml'}, and without "
         "the `pulumi` CLI plan reads the config from it; pass the stack whose Pulumi.<stack>.yaml is in --project-dir"
     )
+
+
+def _plan(project: Path, stack: str = "prod") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["plan", "--stack", stack, "--project-dir", str(project)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_plan_refuses_an_unknown_key_naming_the_closest_known_one(project: Path) -> None:
+    stack_file = project / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace("bluegreen:activeColor:", "bluegreen:activeColour:"))
+
+    code, out, err = _plan(project)
+
+    assert code == ExitCode.USAGE
+    assert "activeColour" not in out  # said once, on stderr
+    assert err == (
+        "error: cannot summarise Pulumi.prod.yaml: invalid stack config: unknown key bluegreen:activeColour "
+        "(did you mean activeColor?); docs/reference/config.md lists every bluegreen: key\n"
+    )
+
+
+def test_plan_names_the_file_and_line_of_a_yaml_error_without_a_traceback(project: Path) -> None:
+    stack_file = project / "Pulumi.prod.yaml"
+    stack_file.write_text("config:\n  bluegreen:activeColor: blue\n  bluegreen:greenRelease v2\n  bluegreen:x: 1\n")
+
+    code, out, err = _plan(project)
+
+    assert code == ExitCode.USAGE
+    assert err == (
+        f"error: {stack_file} line 3, column 3: not valid YAML (while scanning a simple key: could not find "
+        "expected ':' at line 4, column 3)\n"
+    )
+    assert "Traceback" not in out + err
+
+
+def test_a_failing_command_prints_its_error_once(project: Path) -> None:
+    # Each step the error leaves is marked failed, but only `error:` (stderr) says why, once.
+    code, out, err = _plan(project)
+
+    assert code == ExitCode.USAGE
+    assert (out + err).count(NEEDS_CLI) == 1 and err == f"error: {NEEDS_CLI}\n"
+    assert out.splitlines()[-1].startswith("✘ plan (prod) (") and out.splitlines()[-1].endswith("s)")

@@ -8,16 +8,20 @@ first `verify` on a fresh stack passes with it as printed.
 from __future__ import annotations
 
 import http.server
+import io
+import json
 import shlex
 import threading
 from collections.abc import Iterator
 from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from bluegreen.cli import main
+from bluegreen.clock import SystemClock
 from bluegreen.smoke import load_checks, run_checks, urllib_fetch
 from bluegreen.user_data import demo_script
 
@@ -119,3 +123,69 @@ def test_a_redirect_is_the_answer_and_the_preview_token_goes_nowhere_else() -> N
 
     assert reply.status == 302 and reply.headers["location"].endswith("/elsewhere")
     assert len(seen) == 1  # not followed: the token header was sent once, to the URL the check named
+
+
+def _no_stack(_args: object) -> NoReturn:
+    raise AssertionError("--validate-only must not choose a stack or build an engine")
+
+
+class _StoppedClock(SystemClock):
+    def monotonic(self) -> float:
+        return 0.0
+
+
+def test_validate_only_checks_a_file_with_no_stack_no_pulumi_cli_and_no_aws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `pulumi` here
+    monkeypatch.delenv("PULUMI_STACK", raising=False)
+    out, err = io.StringIO(), io.StringIO()
+
+    code = main(
+        ["verify", "--checks", str(shipped_sample()), "--validate-only", "--project-dir", str(tmp_path)],
+        engine_factory=_no_stack,
+        aws_factory=_no_stack,
+        clock=_StoppedClock(),
+        out=out,
+        err=err,
+    )
+
+    assert (code, err.getvalue()) == (0, "")
+    assert out.getvalue().splitlines() == [
+        f"▶ validate {shipped_sample()}",
+        f"  health: GET {HEALTH_PATH} → 200",
+        """  version: GET /version → 200, body contains '"release": "{release}"'""",
+        f"✔ validate {shipped_sample()} (0.0s): 2 checks, 3 attempts each, 2s apart, 5s per request",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            "checks:\n  - path: /health\n",
+            "checks file {path}: no check expects {{release}}, {{color}} or {{imageId}}, so the checks would pass",
+        ),
+        (
+            "checks:\n  - path: /version\n   bodyContains: x\n",
+            "checks file {path} line 2, column 3: not valid YAML (while parsing a block collection: expected <block end>",
+        ),
+        ("attempt: 3\nchecks: []\n", "checks file {path}: key='attempt' is not allowed"),
+    ],
+)
+def test_validate_only_refuses_a_bad_file_in_one_line_exit_2(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "smoke-checks.yaml"
+    path.write_text(text)
+    out = io.StringIO()
+
+    code = main(
+        ["verify", "--checks", str(path), "--validate-only", "--json", "--project-dir", str(tmp_path)],
+        engine_factory=_no_stack,
+        out=out,
+        err=io.StringIO(),
+    )
+
+    doc = json.loads(out.getvalue())
+    assert code == doc["exitCode"] == 2
+    assert doc["error"].startswith(error.format(path=path)) and "\n" not in doc["error"]
+    assert "checks" not in doc["result"]

@@ -63,6 +63,15 @@ def test_program_keys_are_validated_exactly_as_the_program_does(key: str, value:
     assert any(message in problem for problem in raised.value.details["problems"])
 
 
+def test_an_unknown_key_is_refused_by_the_tool_as_by_the_program() -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_config(base_config(activeColour="green"))
+
+    assert "unknown key bluegreen:activeColour (did you mean activeColor?)" in raised.value.message
+    assert "\n" not in raised.value.message
+    assert raised.value.details["problems"] == ["unknown key bluegreen:activeColour (did you mean activeColor?)"]
+
+
 def test_missing_keys_take_the_pulumi_yaml_defaults_like_the_cli() -> None:
     config = base_config()
     del config["bakeMinutes"]

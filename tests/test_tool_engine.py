@@ -17,6 +17,7 @@ from pulumi.automation._cmd import CommandResult
 
 from bluegreen.engine import AutomationEngine
 from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError, UsageError
+from bluegreen.stackconfig import parse_config
 
 PROJECT_YAML = """\
 name: bluegreen
@@ -188,6 +189,24 @@ def test_config_merges_project_defaults_with_stack_values(stack: RecordingStack,
     assert {k: (v.value, v.secret) for k, v in args["config"].items()} == {
         "bluegreen:idleTrafficPercent": ("10", False)
     }
+
+
+def test_in_a_project_of_another_name_the_tool_reads_and_writes_the_bluegreen_namespace(
+    stack: RecordingStack, project: Path
+) -> None:
+    # Your own program (examples/own-app) reads `bluegreen:` with load_settings; its project's keys are its own.
+    (project / "Pulumi.yaml").write_text("name: shop\nruntime: python\nconfig:\n  vpcId: {type: string, default: x}\n")
+    stack.config["shop:activeColor"] = auto.ConfigValue("blue")
+    engine = AutomationEngine("dev", project_dir=project)
+
+    config = engine.config()
+    engine.set_config({"idleTrafficPercent": "10"})
+
+    assert config == {"activeColor": "green"}
+    _, args = stack.calls[-1]
+    assert list(args["config"]) == ["bluegreen:idleTrafficPercent"]
+    sandbox = {**config, "allowInsecurePreview": "true"}
+    assert parse_config(sandbox, project_dir=project).active == "green"  # the program's defaults fill in the rest
 
 
 def test_outputs_are_plain_values_including_secrets(stack: RecordingStack, project: Path) -> None:

@@ -19,13 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bluegreen.ci.bake_report import bake_summary
 from bluegreen.ci.drift import GuardDecision, drift_guard, listener_drift
 from bluegreen.ci.summary import SummaryError, traffic_summary
 from bluegreen.guardian_record import parse_record
-from bluegreen.stack_files import PROJECT_DIR, effective_config, load_project
+from bluegreen.stack_files import PROJECT_DIR, StackFileError, effective_config, load_project
 
 
 def load_outputs(path: Path | None) -> dict[str, Any]:
@@ -157,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 drift = listener_drift(outputs, _json_object(args.listener, args.listener.read_text(), "a listener"))
                 if drift is not None:
                     guard = GuardDecision(True, drift)
-    except (SummaryError, OSError, yaml.YAMLError) as err:
+    except (SummaryError, StackFileError, OSError) as err:
         print(f"bluegreen.ci: {err}", file=sys.stderr)
         return 2
     if guard is not None and guard.message is not None:

@@ -14,6 +14,8 @@ from bluegreen.commands.options import SAMPLE_CHECKS_HINT, add_base_url_argument
 from bluegreen.context import Context
 from bluegreen.contract import COLORS
 from bluegreen.release import verify
+from bluegreen.report import Reporter
+from bluegreen.smoke import Check, load_checks
 
 SAMPLE_CHECKS = "data/smoke-checks.yaml"  # inside the bluegreen package
 
@@ -50,10 +52,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="print a sample smoke checks file (the checks the demo app passes, with notes for your own app) "
         "and exit; `bluegreen verify --print-sample-checks > smoke-checks.yaml` starts one",
     )
+    parser.add_argument(
+        "--validate-only",
+        action="store_true",
+        help="only read and validate the --checks file, list its checks and exit (0: valid, 2: not): reads no "
+        "stack, so it needs neither the `pulumi` CLI nor AWS",
+    )
 
 
 def check(args: argparse.Namespace) -> None:
     check_checks_file("--checks", args.checks)
+
+
+def run_local(reporter: Reporter, args: argparse.Namespace) -> bool:
+    """`--validate-only`: the checks file parsed and validated as `verify` reads it, its checks listed."""
+    if not args.validate_only:
+        return False
+    with reporter.step(f"validate {args.checks}") as rec:
+        suite = load_checks(args.checks)
+        rec.detail = (
+            f"{len(suite.checks)} checks, {suite.attempts} attempts each, {suite.interval_seconds:g}s apart, "
+            f"{suite.timeout_seconds:g}s per request"
+        )
+        for check in suite.checks:
+            reporter.info(f"{check.name}: GET {check.path} → {check.status}{_expects(check)}")
+    reporter.result["checks"] = {
+        "file": str(args.checks),
+        "digest": suite.digest,
+        "checks": [check.name for check in suite.checks],
+        "attempts": suite.attempts,
+        "intervalSeconds": suite.interval_seconds,
+        "timeoutSeconds": suite.timeout_seconds,
+    }
+    return True
+
+
+def _expects(check: Check) -> str:
+    parts = [f"body contains {check.body_contains!r}"] if check.body_contains is not None else []
+    parts += [f"body matches {check.body_regex!r}"] if check.body_regex is not None else []
+    parts += [f"header {name}: {value!r}" for name, value in check.headers.items()]
+    return f", {', '.join(parts)}" if parts else ""
 
 
 def run(ctx: Context, args: argparse.Namespace) -> None:
@@ -72,9 +110,11 @@ COMMAND = CommandSpec(
         "it; set config publicHostname or pass --base-url. Retries are bounded by the "
         "file's `attempts`. On success writes bluegreen:<colour>Verified (release, image, user-data hash), "
         "which `switch` requires; on failure clears it and exits 1.\n\n"
-        f"No checks file yet? {SAMPLE_CHECKS_HINT[0].upper()}{SAMPLE_CHECKS_HINT[1:]}."
+        f"No checks file yet? {SAMPLE_CHECKS_HINT[0].upper()}{SAMPLE_CHECKS_HINT[1:]}. "
+        "`--validate-only` checks the file alone (no stack, no `pulumi` CLI, no AWS)."
     ),
     configure=configure,
     check=check,
     run=run,
+    run_local=run_local,
 )

@@ -322,6 +322,27 @@ def test_a_scheduled_look_acts_once_the_target_is_healthy_while_the_alarm_stays_
     assert recorded(world) == looked
 
 
+def test_a_deployment_written_while_the_guardian_decides_is_left_to_the_next_look(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_state(world, live="green")
+    ssm = client("ssm", world.endpoint)
+    claim = guardian.Run.claim
+
+    def update_lands_first(self: guardian.Run, state_id: str) -> Any:
+        state = json.loads(ssm.get_parameter(Name=STATE)["Parameter"]["Value"])
+        ssm.put_parameter(Name=STATE, Value=json.dumps({**state, "stateId": "update-8"}), Type="String", Overwrite=True)
+        return claim(self, state_id)
+
+    monkeypatch.setattr(guardian.Run, "claim", update_lands_first)
+    clients = CountingClients()
+
+    decision = run(alarm("green"), clients)
+
+    assert decision["why"] == "a new deployment was written while the guardian decided; it looks again"
+    assert clients.modify_listener == 0 and world.live_weights() == {"blue": 0, "green": 100}
+
+
 def test_the_lambda_entry_point_reads_its_parameters_from_the_environment(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

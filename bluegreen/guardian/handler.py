@@ -179,6 +179,10 @@ class Run:
             if not held:
                 return {**base, "why": "another invocation is acting on this deployment (its claim is live)"}
             # Read again under the claim: whatever an earlier holder did is on the listener and in the record now.
+            # A `pulumi up` that wrote a new deployment meanwhile is the next look's to decide, on its own state.
+            fresh = self.state()
+            if fresh is None or fresh.get("stateId") != state["stateId"]:
+                return {**base, "why": "a new deployment was written while the guardian decided; it looks again"}
             view = View.read(state, colour, self)
             base = {**base, "weights": view.weights}
             step = view.plan(base)

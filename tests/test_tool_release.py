@@ -1189,7 +1189,7 @@ def test_the_record_of_an_older_deployment_does_not_make_a_bake_roll_back_a_heal
 ) -> None:
     reflipped_to_the_same_build(tool, world, engine, checks)  # the record still says "rolled back from green"
 
-    run = tool("bake", "--minutes", "1", "--interval", "20")
+    run = tool("bake", "--minutes", "2", "--interval", "20")  # a full bake (bakeMinutes): it may keep
 
     assert run.code == 0, run.doc.get("error")
     assert run.doc["result"]["decision"]["decision"] == "keep"

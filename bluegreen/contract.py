@@ -359,7 +359,15 @@ class Outputs:
         "`{}` before any flip.",
     )
     GUARDIAN_STATE_ID = Output(
-        "guardianStateId", "The id of the state this update wrote for the guardian; its records name it."
+        "guardianStateId",
+        "The id of the state this update wrote for the guardian; its records name it. Unique per deployment: "
+        "it covers guardianGeneration, so a re-flip to the same build is a new id.",
+    )
+    GUARDIAN_GENERATION = Output(
+        "guardianGeneration",
+        "Counts the updates that moved traffic (the weights or the rollback target changed since the last "
+        "update's outputs); part of guardianStateId, so a guardian record of an earlier deployment never names "
+        "this one.",
     )
     GUARDIAN_RECORD_PARAMETER = Output(
         "guardianRecordParameter", "The SSM parameter holding the guardian's last decision record."

@@ -65,6 +65,8 @@ class DeployedState:
     # The state the last update wrote for the guardian, and where the guardian writes its record.
     guardian_state_id: str | None = None
     guardian_record_parameter: str | None = None
+    # How many updates moved traffic (`bluegreen.guardian_state.deployment_generation`); None before it was exported.
+    guardian_generation: int | None = None
     # Where the instances ran: "private" or "public"; None for a stack deployed before it was exported.
     instance_subnet_tier: str | None = None
     # The zones a created VPC's subnets are in, pinned (`[]`: an existing VPC); None for a stack deployed
@@ -135,11 +137,16 @@ class DeployedState:
             rollback_target=target,
             guardian_state_id=_text(outputs.get(Outputs.GUARDIAN_STATE_ID.name())),
             guardian_record_parameter=_text(outputs.get(Outputs.GUARDIAN_RECORD_PARAMETER.name())),
+            guardian_generation=_generation(outputs.get(Outputs.GUARDIAN_GENERATION.name())),
             instance_subnet_tier=_text(outputs.get(Outputs.INSTANCE_SUBNET_TIER.name())),
             availability_zones=None if zones is None else tuple(zones),
             preview_token=_text(outputs.get(Outputs.PREVIEW_TOKEN.name())),
             emergency_overrides=_mapping(outputs.get(Outputs.EMERGENCY_OVERRIDES.name())),
         )
+
+
+def _generation(value: Any) -> int | None:
+    return int(value) if _is_int(value) and int(value) >= 0 else None
 
 
 def _text(value: Any) -> str | None:

@@ -17,6 +17,7 @@ from bluegreen.components.network import network_zones
 from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
 from bluegreen.contract import COLORS, Color
 from bluegreen.guardian_record import check_guardian_record, parse_record
+from bluegreen.guardian_state import deployment_generation
 from bluegreen.images import (
     ImageError,
     architecture_problems,
@@ -86,6 +87,7 @@ def deploy(
             # While a new token is deployed, the preview rules accept the last one too (bluegreen.preview_token).
             deployed_preview_token=deployed.preview_token if deployed is not None else None,
             availability_zones=zones,
+            guardian_generation=deployment_generation(deployed, settings, guard.rollback_target),
         ),
         opts,
     )

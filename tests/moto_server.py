@@ -31,7 +31,7 @@ from bluegreen.contract import Color, traffic_weights
 from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
 from bluegreen.guardian_record import check_guardian_record, parse_record
-from bluegreen.guardian_state import guardian_state
+from bluegreen.guardian_state import deployment_generation, guardian_state
 from bluegreen.preview_token import MAX_VALUES_PER_CONDITION, MAX_VALUES_PER_RULE, accepted_tokens, token_keepers
 from bluegreen.release_guard import (
     GuardResult,
@@ -441,6 +441,7 @@ class FakeEngine:
     _images: dict[str, str] = field(default_factory=dict)
     _specs: dict[str, ReleaseSpec] = field(default_factory=dict)
     _target: RollbackTarget | None = None
+    _generation: int = 1  # `bluegreen.guardian_state.deployment_generation`, as the program computes it
     _settings: Settings | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The preview token (`random.RandomPassword`): a new one whenever its keepers change.
@@ -509,6 +510,7 @@ class FakeEngine:
             self._images = {str(c): image for c, image in guard.image_ids.items()}
             self._specs = self._release_specs(settings, guard)
             self._target = guard.rollback_target
+            self._generation = deployment_generation(deployed, settings, guard.rollback_target)
             self._settings = settings
             self.publish()
             on_output(f"weights blue={weights['blue']} green={weights['green']}")
@@ -635,6 +637,7 @@ class FakeEngine:
                 listener_arn=self.world.listener_arn,
                 target_groups=self.world.target_groups,
                 release_health_alarms=self.world.release_health_alarms,
+                generation=self._generation,
             )
             self._ssm.put_parameter(
                 Name=GUARDIAN_STATE_PARAMETER, Value=json.dumps(state, sort_keys=True), Type="String", Overwrite=True
@@ -645,6 +648,7 @@ class FakeEngine:
                 with contextlib.suppress(self._ssm.exceptions.ParameterAlreadyExists):
                     self._ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=False)
             out["guardianStateId"] = state["stateId"]
+            out["guardianGeneration"] = self._generation
             out["guardianRecordParameter"] = GUARDIAN_RECORD_PARAMETER
             out["decisionLogParameter"] = DECISION_LOG_PARAMETER
             out["instanceSubnetTier"] = instance_subnet_tier(self._settings)

@@ -104,7 +104,8 @@ def test_every_documented_output_is_exported():
     expected = {
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
-        "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianRecordParameter",
+        "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianGeneration",
+        "guardianRecordParameter",
         "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier", "availabilityZones", "emergencyOverrides",
     } | {
         f"{c}{k}"

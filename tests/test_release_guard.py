@@ -173,6 +173,7 @@ def guardian_of(outputs: dict[str, Any]) -> dict[str, Any]:
     return {
         "guardian_state_id": outputs["guardianStateId"],
         "guardian_record_parameter": outputs["guardianRecordParameter"],
+        "guardian_generation": outputs["guardianGeneration"],
         "instance_subnet_tier": outputs["instanceSubnetTier"],
         "availability_zones": tuple(outputs["availabilityZones"]),
         "preview_token": outputs["previewToken"],

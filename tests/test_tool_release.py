@@ -1225,6 +1225,43 @@ def test_after_the_guardian_acts_an_update_that_sends_traffic_back_is_refused(
     assert (world.live_weights(), engine.config_values["activeColor"]) == ({"blue": 100, "green": 0}, "blue")
 
 
+def reflipped_to_the_same_build(tool: Tool, world: World, engine: FakeEngine, checks: Path) -> dict[str, Any]:
+    """green (v2) went live, the guardian rolled it back, config followed, and green, the same build, went live
+    again: a new deployment, though the state document says what the first one said."""
+    switched_to_green(tool, checks)
+    first = guardian_acts(world, "green")
+    assert first["action"] == "rollback"
+    assert tool("rollback", "--to", "blue").code == 0
+    assert tool("switch").code == 0
+    assert world.live_weights() == {"blue": 0, "green": 100}
+    assert engine.outputs_values["guardianStateId"] != first["stateId"]
+    return first
+
+
+def test_a_reflip_to_the_same_build_is_a_new_deployment_the_guardian_acts_on(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    first = reflipped_to_the_same_build(tool, world, engine, checks)
+
+    again = guardian_acts(world, "green")
+
+    assert again["action"] == "rollback", again["why"]
+    assert again["stateId"] == engine.outputs_values["guardianStateId"] != first["stateId"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_the_record_of_an_older_deployment_does_not_make_a_bake_roll_back_a_healthy_colour(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    reflipped_to_the_same_build(tool, world, engine, checks)  # the record still says "rolled back from green"
+
+    run = tool("bake", "--minutes", "2", "--interval", "20")  # a full bake (bakeMinutes): it may keep
+
+    assert run.code == 0, run.doc.get("error")
+    assert run.doc["result"]["decision"]["decision"] == "keep"
+    assert world.live_weights() == {"blue": 0, "green": 100}
+
+
 def test_a_ramp_hold_defers_to_the_guardian_and_writes_no_listener_itself(
     tool: Tool, world: World, engine: FakeEngine, checks: Path, clock: FakeClock
 ) -> None:

@@ -1,7 +1,7 @@
 """The guardian's Lambda handler: one rollback, server-side, when the live colour's release health fails.
 
 EventBridge invokes it on a "CloudWatch Alarm State Change" of either colour's release-health alarm to ALARM,
-and once a minute on a schedule while the rollback target is armed (a state change fires once: an invocation
+and once a minute on a schedule, which looks only while the rollback target is armed (a state change fires once: an invocation
 that could not act, because the target was unhealthy or a call was throttled past the Lambda retries, is
 followed by one that looks again; the scheduled one reads both alarms with DescribeAlarms). It reads the state
 the last `pulumi up` wrote to its SSM parameter (listener, target groups, desired capacity, each colour's
@@ -115,6 +115,8 @@ def decide(
         state = run.state()
         if state is None:
             return {**base, "why": "no state of a known version to look at"}
+        if not (state.get("target") or {}).get("armed"):
+            return {**base, "why": "no armed rollback target to look for"}
         alarming = run.alarming(state)
         if not alarming:
             return {**base, "why": "no release-health alarm is in ALARM"}

@@ -232,8 +232,8 @@ def _subnet_tier_change(settings: Settings, previous: DeployedState, serving: li
     return (
         f"privateInstances moves the instances from {before} to {after} subnets, which rebuilds the fleets of "
         f"{' and '.join(serving)} while they serve traffic; keep them where they are with "
-        f"`pulumi config set privateInstances {keep}`, or move them with allowLiveRelease=true for this one update "
-        "(each Auto Scaling group is replaced by a healthy one before the old one is deleted)"
+        f"`pulumi config set bluegreen:privateInstances {keep}`, or move them with allowLiveRelease=true for this one "
+        "update (each Auto Scaling group is replaced by a healthy one before the old one is deleted)"
     )
 
 

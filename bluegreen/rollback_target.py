@@ -63,7 +63,7 @@ class RollbackTarget:
         return (
             f"{self.color} is the rollback target until a bake decision is recorded for {self.live_color}'s release "
             f"(fingerprint {self.live_fingerprint[:12]}…): run `bluegreen bake`, or once you are sure, "
-            f"`pulumi config set {Keys.BAKE_DECISION.key} {self.live_fingerprint}`"
+            f"`pulumi config set bluegreen:{Keys.BAKE_DECISION.key} {self.live_fingerprint}`"
         )
 
 

@@ -183,7 +183,7 @@ def test_restaging_the_rollback_target_before_the_bake_is_decided_is_refused(jus
     live = just_flipped.outputs["greenSpec"]["fingerprint"]
     assert (
         f"blue is the rollback target until a bake decision is recorded for green's release (fingerprint "
-        f"{live[:12]}…): run `bluegreen bake`, or once you are sure, `pulumi config set bakeDecision {live}`"
+        f"{live[:12]}…): run `bluegreen bake`, or once you are sure, `pulumi config set bluegreen:bakeDecision {live}`"
     ) in str(error)
 
 

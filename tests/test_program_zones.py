@@ -47,6 +47,19 @@ def test_the_deployed_state_reads_the_zones_back() -> None:
         DeployedState.from_outputs({**outputs, "availabilityZones": f"{REGION}a"})
 
 
+@pytest.mark.parametrize(
+    "malformed",
+    [[f"{REGION}a"], [f"{REGION}a", f"{REGION}a"], [f"{REGION}a", f"{REGION}b", f"{REGION}c"]],
+    ids=["one", "repeated", "three"],
+)
+def test_pinned_zones_that_are_not_two_distinct_ones_are_refused_not_built(malformed: list[str]) -> None:
+    # The program exports two distinct zones (or none, with vpcId); pinning any other list would delete a subnet
+    # the ALB and the live colour sit in, replace one with its own CIDR, or add a third.
+    outputs = deployed(run_program())
+    with pytest.raises(IncompleteDeployedStateError, match="availabilityZones"):
+        DeployedState.from_outputs({**outputs, "availabilityZones": malformed})
+
+
 def test_staging_an_instance_type_a_pinned_zone_does_not_offer_is_refused_naming_the_zone() -> None:
     base = run_program()  # t3.micro: eu-west-1a and eu-west-1b
     staged = {"instanceType": "c7gn.large", "greenRelease": "v2.0.0", "greenImageId": ARM_IMAGE}

@@ -137,9 +137,7 @@ def _check_same_network(settings: Settings, created_before: bool) -> None:
     vpc_id = settings.network.vpc_id
     if created_before == (not vpc_id):
         return
-    move = (
-        f"from the VPC it created to {vpc_id}" if created_before else "from its existing VPC to a VPC it creates"
-    )
+    move = f"from the VPC it created to {vpc_id}" if created_before else "from its existing VPC to a VPC it creates"
     raise NetworkMoveError(
         f"{Keys.VPC_ID.key} moves this stack {move}, and the load balancer cannot move to another VPC (ELB refuses "
         "another VPC's subnets; the provider would update it in place, not replace it), so the update would fail "

@@ -122,7 +122,8 @@ def test_a_stack_deployed_before_the_zones_were_exported_keeps_the_zones_its_dep
 def test_moving_a_deployed_stack_between_a_created_and_an_existing_vpc_is_refused(direction: str) -> None:
     # The ALB cannot move to another VPC's subnets (ELB refuses them; the provider updates it in place,
     # pulumi/pulumi-aws#1382): the update would replace both target groups and then fail at the ALB.
-    private = {"privateInstances": True}  # instances stay private (an existing VPC's are): no tier change either
+    # The instances stay private (an existing VPC's are): no subnet tier change either.
+    private: dict[str, Any] = {"privateInstances": True}
     if direction == "created-to-existing":
         before, after = run_program(private), {**private, **EXISTING_VPC}
     else:

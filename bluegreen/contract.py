@@ -340,8 +340,9 @@ class Outputs:
     )
     ROLLBACK_TARGET = Output(
         "rollbackTarget",
-        "The colour traffic left at the last flip, `{color, fingerprint, liveColor, liveFingerprint, kept}`: kept "
-        "as it was until a bake decision for liveFingerprint is recorded (`bakeDecision`); `{}` before any flip.",
+        "The colour traffic left at the last flip, `{color, fingerprint, liveColor, liveFingerprint, kept, flip}`: "
+        "kept as it was until a keep decision for this flip (its number, `flip`) is recorded (`bakeDecision`); "
+        "`{}` before any flip.",
     )
     GUARDIAN_STATE_ID = Output(
         "guardianStateId", "The id of the state this update wrote for the guardian; its records name it."

@@ -34,6 +34,7 @@ from bluegreen.contract import (
     is_alb_dns_name,
     other,
 )
+from bluegreen.rollback_target import BAKE_DECISION_FORMAT, check_bake_decision
 from bluegreen.schema_rule import schema_conflicts
 from bluegreen.stack_files import CONFIG_NAMESPACE, to_wire
 from bluegreen.user_data import BOOT_SCRIPT_VARIABLES, MAX_USER_DATA_BYTES, render_user_data, unknown_placeholders
@@ -277,7 +278,7 @@ class AlarmSettings:
     min_healthy_percent: int = 100  # of desiredCapacity; below it a colour's healthy-hosts alarm fires
     evaluation_minutes: int = 3
     bake_minutes: int = 15
-    # The live release's fingerprint a bake kept; "" = none recorded (bluegreen.rollback_target).
+    # The keep decision a bake recorded (flip, release, watched interval); "" = none (bluegreen.rollback_target).
     bake_decision: str = ""
 
 
@@ -712,8 +713,8 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         bake_minutes=r.integer(Keys.BAKE_MINUTES.key, 0, MAX_BAKE_MINUTES),
         bake_decision=r.string(
             Keys.BAKE_DECISION.key,
-            lambda v: v == "" or bool(FINGERPRINT.match(v)),
-            "empty or a release spec fingerprint (64 hex digits, from `pulumi stack output rollbackTarget`)",
+            check_bake_decision,
+            BAKE_DECISION_FORMAT,
         ),
     )
     guardian = GuardianSettings(

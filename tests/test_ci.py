@@ -635,6 +635,15 @@ def test_bake_summary_keep():
     assert "**error**" not in md
 
 
+def test_bake_summary_no_keep_says_the_target_stays_held():
+    short = {**KEEP, "decision": "no-keep", "minutes": 0.0, "elapsedSeconds": 0.0, "polls": 1, "bakeMinutes": 15}
+    md = bake_summary(bake_report(short), "prod")
+    assert md.splitlines()[2] == (
+        "**NO KEEP green** (release `v2`): no alarm in 0s, but 0.0 min is shorter than bakeMinutes (15): the "
+        "rollback target stays held"
+    )
+
+
 def test_bake_summary_rollback_names_the_alarm_and_escapes_table_cells():
     fired = {
         "alarm": "bluegreen-green-alarms-5xx-rate",

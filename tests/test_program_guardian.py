@@ -13,7 +13,7 @@ import pytest
 
 from bluegreen.guardian_record import GuardianRolledBackError
 from components.guardian import ARCHIVE_FILES, PACKAGE, guardian_policy
-from tests.harness import Recording, deployed, run_failing, run_program
+from tests.harness import Recording, deployed, keep_decision, run_failing, run_program
 
 FLIPPED = {"greenRelease": "v2.0.0", "activeColor": "green"}
 
@@ -97,7 +97,7 @@ def test_the_state_arms_the_colour_traffic_left_until_the_bake_is_decided(just_f
     }
     assert written["fingerprints"]["green"] == just_flipped.outputs["greenSpec"]["fingerprint"]
     assert written["stateId"] == just_flipped.outputs["guardianStateId"]
-    decided = {**FLIPPED, "bakeDecision": just_flipped.outputs["greenSpec"]["fingerprint"]}
+    decided = {**FLIPPED, "bakeDecision": keep_decision(just_flipped)}
     assert state(run_program(decided, previous_outputs=deployed(just_flipped)))["target"]["armed"] is False
     always = {**decided, "guardianArmed": "always"}
     assert state(run_program(always, previous_outputs=deployed(just_flipped)))["target"]["armed"] is True

@@ -31,6 +31,7 @@ from bluegreen.outputs import StackOutputs
 from bluegreen.preview_token import preview_rule_tokens
 from bluegreen.registry import COMMANDS
 from bluegreen.report import Reporter
+from bluegreen.rollback_target import BakeDecision
 from bluegreen.stack_files import PROJECT_DIR
 from tests.moto_server import (
     GUARDIAN_RECORD_PARAMETER,
@@ -187,7 +188,7 @@ def fail_on_up(number: int, error: BaseException) -> Callable[[FakeEngine, int],
 def test_deploy_happy_path_moves_traffic_and_records_everything(
     tool: Tool, world: World, engine: FakeEngine, smoke: SmokeTarget, checks: Path, clock: FakeClock
 ) -> None:
-    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "1", "--interval", "20")
+    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "2", "--interval", "20")
 
     assert run.code == 0, run.doc["error"]
     assert world.live_weights() == {"blue": 0, "green": 100}
@@ -200,12 +201,12 @@ def test_deploy_happy_path_moves_traffic_and_records_everything(
     assert all(step["status"] == "ok" for step in run.doc["steps"])
     assert run.doc["result"]["decision"]["decision"] == "keep"
     assert ("/version", "green") in smoke.requests
-    assert clock.t >= 60  # the bake watched for the full minute
+    assert clock.t >= 120  # the bake watched for the stack's full bakeMinutes (2)
     assert engine.messages == ["bluegreen stage v2 on green", "bluegreen switch to green"]
 
 
 def test_human_output_shows_steps_timers_and_progress(tool: Tool, checks: Path) -> None:
-    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "1", "--interval", "30", json_mode=False)
+    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "2", "--interval", "30", json_mode=False)
 
     assert run.code == 0, run.err
     assert "▶ stage" in run.out
@@ -377,21 +378,23 @@ def test_a_quiet_bake_keeps_the_colour_and_records_every_poll(
     engine.on_read = tool.log
     tool.log.calls.clear()
 
-    run = tool("bake", "--minutes", "1", "--interval", "15")
+    run = tool("bake", "--minutes", "2", "--interval", "30")
 
     assert run.code == 0, run.doc["error"]
     assert run.doc["result"]["decision"] == {
         "color": "green",
         "startedAt": at(clock, start),
-        "decidedAt": at(clock, start + 60),
-        "elapsedSeconds": 60.0,
-        "polls": 5,  # at 0, 15, 30, 45 and 60 s
+        "decidedAt": at(clock, start + 120),
+        "elapsedSeconds": 120.0,
+        "polls": 5,  # at 0, 30, 60, 90 and 120 s
         "fired": [],
         "smokeFailures": [],
         "alarms": {GREEN_5XX: "OK", GREEN_P99: "OK"},
         "release": "v2",
-        "minutes": 1.0,
+        "minutes": 2.0,
+        "bakeMinutes": 2,
         "decision": "keep",
+        "bakeDecision": engine.config_values["bakeDecision"],
         "rollbackTo": None,
         "shortOfTargets": None,
         "guardian": None,
@@ -407,8 +410,8 @@ def test_a_quiet_bake_keeps_the_colour_and_records_every_poll(
         *["DescribeAlarms", "GetParameter", "DescribeTargetHealth", "DescribeTargetHealth"] * 5,
         "PutParameter",  # the keep decision, in the stack's decision log
     ]
-    assert clock.sleeps[-4:] == [15, 15, 15, 15]
-    bake_step = next(s for s in run.doc["steps"] if s["name"] == "bake green for 1 min")
+    assert clock.sleeps[-4:] == [30, 30, 30, 30]
+    bake_step = next(s for s in run.doc["steps"] if s["name"] == "bake green for 2 min")
     assert (bake_step["status"], bake_step["detail"]) == ("ok", "no alarm")
     assert world.live_weights() == {"blue": 0, "green": 100}
 
@@ -427,11 +430,11 @@ def test_a_bake_watches_until_its_last_fraction_of_a_second(tool: Tool, checks: 
 def test_a_bake_prints_each_poll_for_people(tool: Tool, checks: Path) -> None:
     switched_to_green(tool, checks)
 
-    run = tool("bake", "--minutes", "1", "--interval", "15", json_mode=False)
+    run = tool("bake", "--minutes", "2", "--interval", "30", json_mode=False)
 
     assert run.code == 0
-    assert f"… bake green: {GREEN_5XX}=OK, {GREEN_P99}=OK; 45s left [15s]" in run.out
-    assert "Decision: KEEP green (release v2): no alarm in 60s over 5 polls" in run.out
+    assert f"… bake green: {GREEN_5XX}=OK, {GREEN_P99}=OK; 90s left [30s]" in run.out
+    assert "Decision: KEEP green (release v2): no alarm in 120s over 5 polls" in run.out
 
 
 def test_bake_minutes_default_to_config_and_a_short_one_says_where_it_came_from(
@@ -797,19 +800,88 @@ def test_a_kept_bake_releases_the_rollback_target_for_the_next_stage(
 ) -> None:
     switched_to_green(tool, checks)
 
-    baked = tool("bake", "--minutes", "0")
+    baked = tool("bake")  # config bakeMinutes: 2
 
     assert baked.code == 0, baked.err
-    assert engine.config_values["bakeDecision"] == engine.outputs()["greenSpec"]["fingerprint"]
+    decision = BakeDecision.parse(engine.config_values["bakeDecision"])
+    assert decision is not None
+    assert (decision.flip, decision.fingerprint) == (
+        engine.outputs()["rollbackTarget"]["flip"],
+        engine.outputs()["greenSpec"]["fingerprint"],
+    )
     assert tool("stage", "v3").code == 0
     assert engine.outputs()["blueRelease"] == "v3"
+
+
+def test_a_bake_shorter_than_bake_minutes_records_no_keep(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    switched_to_green(tool, checks)
+
+    run = tool("bake", "--minutes", "0")  # config bakeMinutes: 2
+
+    assert run.code == 0, run.doc["error"]
+    assert run.doc["result"]["decision"]["decision"] == "no-keep"
+    assert engine.config_values.get("bakeDecision", "") == ""
+    assert any(
+        w.startswith("--minutes=0 is shorter than config bluegreen:bakeMinutes=2: no keep decision recorded, so blue")
+        for w in run.doc["warnings"]
+    )
+    refused = tool("stage", "v3")
+    assert refused.code == 1
+    assert "blue is the rollback target until a bake decision is recorded" in refused.doc["error"]
+
+
+def test_deploy_with_a_bake_shorter_than_bake_minutes_records_no_keep(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "0")
+
+    assert run.code == 0, run.doc["error"]
+    assert run.doc["result"]["decision"]["decision"] == "no-keep"
+    assert engine.config_values.get("bakeDecision", "") == ""
+    assert tool("stage", "v3").code == 1  # blue is still held as the rollback target
+
+
+def test_the_keep_decision_names_the_flip_and_the_interval_the_bake_watched(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+
+    run = tool("bake")
+
+    assert run.code == 0, run.doc["error"]
+    record = run.doc["result"]["decision"]
+    assert BakeDecision.parse(engine.config_values["bakeDecision"]) == BakeDecision(
+        flip=1,
+        fingerprint=engine.outputs()["greenSpec"]["fingerprint"],
+        start=record["startedAt"],
+        end=record["decidedAt"],
+        minutes=2.0,
+    )
+    assert tool("stage", "v3").code == 0
+    assert engine.outputs()["rollbackTarget"]["kept"] is False  # the keep released blue in stage's update
+
+
+def test_the_next_flip_clears_the_last_keep_decision_and_the_next_bake_names_the_new_flip(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks)).code == 0
+    first = BakeDecision.parse(engine.config_values["bakeDecision"])
+
+    run = tool("deploy", "v3", "--checks", str(checks))
+
+    assert run.code == 0, run.doc["error"]
+    assert engine.outputs()["activeColor"] == "blue"
+    second = BakeDecision.parse(engine.config_values["bakeDecision"])
+    assert first is not None and second is not None
+    assert (first.flip, second.flip) == (1, 2)
+    assert second.fingerprint == engine.outputs()["blueSpec"]["fingerprint"]
 
 
 def test_rollback_refuses_a_colour_restaged_since_traffic_left_it(
     tool: Tool, world: World, engine: FakeEngine, checks: Path
 ) -> None:
     switched_to_green(tool, checks)
-    assert tool("bake", "--minutes", "0").code == 0
+    assert tool("bake").code == 0
     assert tool("stage", "v3").code == 0  # blue runs v3 now, which never served users
 
     run = tool("rollback", "--to", "blue")
@@ -823,7 +895,7 @@ def test_stage_trusts_the_listener_over_the_outputs_after_an_interrupted_flip(
     tool: Tool, world: World, engine: FakeEngine, checks: Path
 ) -> None:
     switched_to_green(tool, checks)
-    assert tool("bake", "--minutes", "0").code == 0
+    assert tool("bake").code == 0
     world.set_weights({"blue": 100, "green": 0})  # outputs say green; the listener still sends all to blue
     ups = engine.up_count
 

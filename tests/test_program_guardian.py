@@ -163,9 +163,9 @@ def test_after_the_guardian_rolled_back_an_update_may_not_send_traffic_back(just
     assert str(error).startswith(
         "the guardian rolled back from green to blue at 2026-12-02T08:00:00Z (bluegreen-dev-green-release-health: "
         "ALARM on green), and this update would send 100% of traffic back to green. Either accept the rollback: "
-        "`pulumi config set activeColor blue`"
+        "`pulumi config set bluegreen:activeColor blue`"
     )
-    assert "`pulumi config set guardianAck 2026-12-02T08:00:00Z`" in str(error)
+    assert "`pulumi config set bluegreen:guardianAck 2026-12-02T08:00:00Z`" in str(error)
 
 
 def test_accepting_the_rollback_in_config_or_acknowledging_it_lets_the_update_through(just_flipped: Recording) -> None:

@@ -1212,8 +1212,8 @@ def test_after_the_guardian_acts_an_update_that_sends_traffic_back_is_refused(
     # Config still sends traffic to green: a plain `pulumi up` is refused by the program itself ...
     with pytest.raises(PreviewFailedError, match="the guardian rolled back from green to blue") as refused:
         engine.up("pulumi up", lambda _line: None)
-    assert "pulumi config set activeColor blue" in refused.value.message
-    assert "pulumi config set guardianAck" in refused.value.message
+    assert "pulumi config set bluegreen:activeColor blue" in refused.value.message
+    assert "pulumi config set bluegreen:guardianAck" in refused.value.message
     # ... and the tool says why the listener and the outputs disagree before it changes anything.
     run = tool("stage", "v3")
     assert run.code != 0

@@ -802,7 +802,7 @@ def test_an_emergency_override_lasts_one_command_and_the_next_update_is_refused(
 
     refused = tool("rollback", "--no-fast")
     assert refused.code == 1
-    assert f"`pulumi config set emergencyAck {used_at}`" in refused.doc["error"]
+    assert f"`pulumi config set bluegreen:emergencyAck {used_at}`" in refused.doc["error"]
 
     engine.config_values["emergencyAck"] = used_at  # a person confirms it for one more update
     assert tool("rollback", "--no-fast").code == 0

@@ -233,7 +233,8 @@ def test_a_rollback_after_a_failed_flip_update_stops_its_retry() -> None:
         "target, armed. If blue's release-health alarm fires next (a shared dependency, a flaky check), the "
         "guardian flips users onto the failing release as soon as its instances pass health checks. Fix: the "
         "update that accepts an acted-on rollback records a target the guardian does not arm (or arms only after "
-        "guardianAck names the record)"
+        "guardianAck names the record). The same holds for `bluegreen rollback` and a failed switch's restore: "
+        "each is an update that moves traffic, so each arms the colour it rolled away from"
     ),
 )
 def test_accepting_a_rollback_does_not_arm_the_colour_the_guardian_left(just_flipped: Recording) -> None:

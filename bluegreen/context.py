@@ -90,25 +90,35 @@ class Context:
 
     def up(self, message: str) -> OperationResult:
         """`pulumi up` (previewed first, with the policy pack) as a reported step."""
-        self.confirm_emergency_overrides()
-        with self.reporter.step("pulumi up") as rec, self.reporter.keepalive("pulumi up is still running"):
-            result = self.engine.up(message, self.reporter.engine_line)
-            rec.detail = result.describe()
+        withdraw = self.confirm_emergency_overrides()
+        try:
+            with self.reporter.step("pulumi up") as rec, self.reporter.keepalive("pulumi up is still running"):
+                result = self.engine.up(message, self.reporter.engine_line)
+                rec.detail = result.describe()
+        except BaseException:
+            withdraw()
+            raise
         self.record_emergency_overrides(result)
         return result
 
-    def confirm_emergency_overrides(self) -> None:
+    def confirm_emergency_overrides(self) -> Callable[[], None]:
         """`gateBypass=true` and `guardianArmed=off` apply to one update (`bluegreen.safety`); one command of the
         tool (a ramp's steps, the restore after a failed switch) counts as one: an override this command's own
         last update used is confirmed for its next one with `emergencyAck`. The update after the command is
-        refused unless someone confirms it again."""
+        refused unless someone confirms it again.
+
+        Returns what withdraws the confirmation when the update it was for fails: a failed update uses up no
+        override, so the tool's `emergencyAck` left in config would let the next command's update through
+        unconfirmed (review22)."""
         if self._emergency_used_at is None:
-            return
+            return lambda: None
+        before = self.engine.config().get(Keys.EMERGENCY_ACK.key, "")
         self.reporter.warn(
             f"{Keys.EMERGENCY_ACK.key}={self._emergency_used_at}: this command's last update used an emergency "
             "override (gateBypass=true or guardianArmed=off), confirmed for its next update"
         )
         self.engine.set_config({Keys.EMERGENCY_ACK.key: self._emergency_used_at})
+        return lambda: self.engine.set_config({Keys.EMERGENCY_ACK.key: before})
 
     def record_emergency_overrides(self, result: OperationResult) -> None:
         used = previous_overrides(result.outputs) or {}

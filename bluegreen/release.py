@@ -286,9 +286,15 @@ def restore_traffic(
         log_decision(ctx, outputs, "rollback", f"traffic back on {color} (the switch stopped)", why)
         if reconcile:
             try:
-                ctx.confirm_emergency_overrides()  # the restore is part of the command that used an override
-                with ctx.reporter.keepalive("pulumi up is still running"):
-                    restored = ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
+                withdraw = ctx.confirm_emergency_overrides()  # the restore is part of the command that used one
+                try:
+                    with ctx.reporter.keepalive("pulumi up is still running"):
+                        restored = ctx.engine.up(
+                            f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line
+                        )
+                except BaseException:
+                    withdraw()
+                    raise
                 ctx.record_emergency_overrides(restored)
             except ToolError as exc:
                 first = (exc.message.splitlines() or [type(exc).__name__])[0]

@@ -202,3 +202,43 @@ def test_every_update_that_moves_traffic_is_a_new_deployment_even_back_to_the_sa
     # An update that moves nothing stays the same deployment: a rollback recorded on it still refuses.
     assert unchanged.outputs["guardianGeneration"] == generations[0]
     assert unchanged.outputs["guardianStateId"] == just_flipped.outputs["guardianStateId"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "review22: a flip update that fails after it wrote the guardian's state parameter (stateId S2) exports "
+        "nothing, so the last outputs still name S1. The guardian rolls back on S2; the retry of the same flip "
+        "reads guardianStateId S1 from the outputs, `acted_on` finds the record names S2, and the update sends "
+        "traffic back to the colour the guardian left, silently. The retry even writes S2 again (same generation). "
+        "The program cannot see S2: the preview role may not read guardian-state. Fix: the record carries the "
+        "state's `generation`, and a rollback whose generation is above the last outputs' guardianGeneration "
+        "counts as acted on (not small: the record format, the handler and the CI summary)"
+    ),
+)
+def test_a_rollback_after_a_failed_flip_update_stops_its_retry() -> None:
+    live = run_program()
+    staged = run_program({"greenRelease": "v2.0.0"}, previous_outputs=deployed(live))
+    failed = run_program(FLIPPED, previous_outputs=deployed(staged))  # wrote guardian-state, then failed: no outputs
+    retry_parameters = rolled_back(failed)  # the guardian rolled green back to blue on the failed update's stateId
+    error, _ = run_failing(FLIPPED, deployed(staged), parameters=retry_parameters)
+    assert isinstance(error, GuardianRolledBackError)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "review22: accepting the guardian's rollback in config (activeColor=blue) is an update that moves traffic, "
+        "so it records flip n+1 with green, the release the guardian just rolled away from, as the rollback "
+        "target, armed. If blue's release-health alarm fires next (a shared dependency, a flaky check), the "
+        "guardian flips users onto the failing release as soon as its instances pass health checks. Fix: the "
+        "update that accepts an acted-on rollback records a target the guardian does not arm (or arms only after "
+        "guardianAck names the record). The same holds for `bluegreen rollback` and a failed switch's restore: "
+        "each is an update that moves traffic, so each arms the colour it rolled away from"
+    ),
+)
+def test_accepting_a_rollback_does_not_arm_the_colour_the_guardian_left(just_flipped: Recording) -> None:
+    accepted = run_program({**FLIPPED, "activeColor": "blue"}, deployed(just_flipped),
+                           parameters=rolled_back(just_flipped))  # fmt: skip
+    target = state(accepted)["target"]
+    assert not (target["color"] == "green" and target["armed"])

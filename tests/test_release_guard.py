@@ -379,3 +379,18 @@ def test_only_a_full_bake_of_the_current_flip_after_it_stands() -> None:
     assert "records a watch of 14 min (15 asked)" in str(problem(a_decision(end="2026-01-01T12:14:00Z")))
     spent = RollbackTarget("blue", "b" * 64, "green", "a" * 64, kept=False, flip=3)
     assert problem(a_decision(minutes=1), deployed=spent) is None  # applied already: it stands until the next flip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "review22: a keep decision is safety by self-assertion. Its flip and fingerprint are in the outputs "
+        "(rollbackTarget), and nothing ties start/end to a clock or to the flip: a hand-written decision with any "
+        "interval of bakeMinutes, even one that ends in the future or began before the flip, releases the target "
+        "in the update right after the flip. Fix (not small): record the flip's time in rollbackTarget and refuse "
+        "a decision whose start is before it or whose end is after now (minus a skew allowance)"
+    ),
+)
+def test_a_keep_decision_whose_watch_ends_in_the_future_is_refused() -> None:
+    forged = BakeDecision(3, "a" * 64, "2099-01-01T00:00:00Z", "2099-12-31T00:00:00Z", 15).to_config()
+    assert bake_decision_problem(forged, FLIP_3, FLIP_3, flipping=False, bake_minutes=15) is not None

@@ -2581,3 +2581,28 @@ def test_rotate_token_checks_the_live_colours_route_while_the_idle_one_is_scaled
 
     assert run.code == 0, run.doc["error"]
     assert run.doc["result"]["rotateToken"]["checkedColor"] == "blue"
+
+
+def test_an_override_the_tool_confirmed_for_an_update_that_failed_is_not_left_confirmed(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    # review22: the ramp's first step used gateBypass; the tool confirmed it for the 50% step, which failed. A
+    # failed update uses up nothing, so the tool's emergencyAck, left in config, let the next command's update
+    # bypass the gate with nobody confirming it.
+    stage_and_verify(tool, checks)
+    engine.config_values["gateBypass"] = "true"
+    first = engine.up_count + 1
+
+    def fail_after_the_first(_engine: FakeEngine, count: int) -> None:
+        if count > first:
+            raise EngineError("pulumi up failed: provider error")
+
+    engine.before_up = fail_after_the_first
+    assert tool("switch", "--ramp", "10,50").code == 1
+    used_at = engine.outputs_values["emergencyOverrides"]["usedAt"]
+    assert engine.config_values.get("emergencyAck", "") != used_at
+
+    engine.before_up = None
+    refused = tool("rollback", "--no-fast")
+    assert refused.code == 1
+    assert f"`pulumi config set emergencyAck {used_at}`" in refused.doc["error"]

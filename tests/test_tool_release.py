@@ -2605,4 +2605,4 @@ def test_an_override_the_tool_confirmed_for_an_update_that_failed_is_not_left_co
     engine.before_up = None
     refused = tool("rollback", "--no-fast")
     assert refused.code == 1
-    assert f"`pulumi config set emergencyAck {used_at}`" in refused.doc["error"]
+    assert f"`pulumi config set bluegreen:emergencyAck {used_at}`" in refused.doc["error"]

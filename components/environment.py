@@ -162,7 +162,7 @@ class Environment(pulumi.ComponentResource):
                 {
                     "device_index": 0,
                     "associate_public_ip_address": public_ip,
-                    "security_groups": [args.instance_security_group_id, *fleet.extra_security_group_ids],
+                    "security_groups": [args.instance_security_group_id, *spec.extra_security_group_ids],
                     "delete_on_termination": "true",
                 }
             ],
@@ -193,7 +193,7 @@ class Environment(pulumi.ComponentResource):
             vpc_zone_identifiers=args.subnet_ids,
             target_group_arns=[self.target_group.arn],
             health_check_type="ELB",
-            health_check_grace_period=fleet.health_check_grace_period_seconds,
+            health_check_grace_period=spec.health_check_grace_period_seconds,
             # `pulumi up` fails unless this many targets turn healthy, so a broken release never
             # becomes a flip candidate.
             wait_for_elb_capacity=desired,

@@ -762,11 +762,19 @@ def test_release_only_differences_get_no_violations(pack: ServedPack):
 
 # -- release-spec differences -------------------------------------------------------------------------------
 def staged_spec() -> Recording:
-    """Green staged with a new app port, instance type, health check and detailed monitoring while blue serves
-    on the old ones."""
-    live = run_program()
+    """Green staged with a new app port, instance type, health check, detailed monitoring, grace period, extra
+    security group and egress while blue serves on the old ones."""
+    live = run_program({"instanceEgress": ["tcp:5432:10.0.0.0/16"]})
     return run_program(
-        {"appPort": 9090, "instanceType": "t3.large", "healthCheckPath": "/ready", "detailedMonitoring": True},
+        {
+            "appPort": 9090,
+            "instanceType": "t3.large",
+            "healthCheckPath": "/ready",
+            "detailedMonitoring": True,
+            "healthCheckGracePeriodSeconds": 300,
+            "extraSecurityGroupIds": ["sg-0123456789abcdef0"],
+            "instanceEgress": ["tcp:6379:10.0.0.0/16"],
+        },
         previous_outputs=deployed(live),
     )
 

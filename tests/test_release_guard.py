@@ -173,6 +173,7 @@ def guardian_of(outputs: dict[str, Any]) -> dict[str, Any]:
         "guardian_state_id": outputs["guardianStateId"],
         "guardian_record_parameter": outputs["guardianRecordParameter"],
         "instance_subnet_tier": outputs["instanceSubnetTier"],
+        "instance_subnet_ids": tuple(outputs["instanceSubnetIds"]),
         "availability_zones": tuple(outputs["availabilityZones"]),
         "preview_token": outputs["previewToken"],
     }

@@ -63,6 +63,7 @@ from pulumi_policy import (
 from bluegreen.contract import (
     COLOR_TAG,
     COLORS,
+    DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS,
     IMAGE_ID_TAG,
     RELEASE_TAG,
     SCHEMA_VERSIONS_TAG,
@@ -81,6 +82,7 @@ from .stack import (
     LISTENER_RULE,
     METRIC_ALARM,
     PREVIEW_COLOR_HEADER,
+    SECURITY_GROUP,
     PREVIEW_TOKEN_HEADER,
     TARGET_GROUP,
     Resource,
@@ -114,6 +116,12 @@ SPEC_PATHS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
     },
 }
 SPEC_TEXT_KEYS: Final = frozenset({Keys.INSTANCE_TYPE.key, Keys.HEALTH_CHECK_PATH.key, Keys.HEALTH_CHECK_MATCHER.key})
+# Release-spec settings a spec declares only away from their defaults (`bluegreen.release_spec`), and where the
+# colour's resources hold them: the Auto Scaling group's grace period, and the security groups the launch
+# template adds to the stack's own. (`instanceEgress` is on the shared instance security group: no colour's
+# resources carry it, and the `bluegreen:spec` tag leaves it out.)
+GRACE_PERIOD_PATH: Final = ("healthCheckGracePeriod",)
+SECURITY_GROUPS_PATH: Final = ("networkInterfaces", "*", "securityGroups")
 # The colour's own instance role: its policies (`instancePolicyArns`) are part of the release spec. A colour
 # without policies has no role, no profile and no `iamInstanceProfile`, so where the specs differ these may
 # exist for one colour only.
@@ -191,6 +199,22 @@ def _allowed(specs_differ: bool = False) -> list[Allowed]:
                 "detailedMonitoring is part of the release: a colour without it has no monitoring block",
             )
             for path in (("monitoring",), ("monitoring", "enabled"))
+        ]
+        entries += [
+            Allowed(
+                AUTOSCALING_GROUP,
+                GRACE_PERIOD_PATH,
+                "healthCheckGracePeriodSeconds is part of the release: the colours' release specs declare different "
+                "values",
+            ),
+            *(
+                Allowed(
+                    LAUNCH_TEMPLATE,
+                    path,
+                    "extraSecurityGroupIds is part of the release: the colours' release specs declare different groups",
+                )
+                for path in (SECURITY_GROUPS_PATH, (*SECURITY_GROUPS_PATH, ANY))
+            ),
         ]
     for tag in RELEASE_TAGS:
         why = "names, the colour tag and the release tags are per colour"
@@ -656,9 +680,11 @@ def _spec_value(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def _running_settings(resources: Mapping[str, Resource], attachments: list[Resource]) -> dict[str, Any] | None:
-    """What a colour's launch template, target group and instance role run, keyed like its release spec;
-    None when unknown."""
+def _running_settings(
+    resources: Mapping[str, Resource], attachments: list[Resource], asg: Resource | None, own_groups: set[str]
+) -> dict[str, Any] | None:
+    """What a colour's launch template, target group, Auto Scaling group and instance role run, keyed like its
+    release spec; None when unknown. `own_groups` are the ids of the stack's own security groups."""
     arns = [res.props.get("policyArn") for res in attachments]
     if any(is_unknown(arn) for arn in arns):
         return None
@@ -679,6 +705,19 @@ def _running_settings(resources: Mapping[str, Resource], attachments: list[Resou
         return None
     if monitoring is True or monitoring == "true":
         values[Keys.DETAILED_MONITORING.key] = True
+    # The grace period and the extra security groups, each only away from its default, as a spec has them.
+    grace = _spec_value(asg.props, GRACE_PERIOD_PATH) if asg is not None else None
+    if is_unknown(grace):
+        return None
+    as_number = number(grace)
+    if as_number is not None and as_number != DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS:
+        values[Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key] = int(as_number) if as_number.is_integer() else grace
+    groups = _spec_value(resources[LAUNCH_TEMPLATE].props, SECURITY_GROUPS_PATH)
+    if is_unknown(groups) or (isinstance(groups, list) and any(is_unknown(g) for g in groups)):
+        return None
+    extra = sorted(str(g) for g in groups or [] if str(g) not in own_groups)
+    if extra:
+        values[Keys.EXTRA_SECURITY_GROUP_IDS.key] = extra
     return values
 
 
@@ -692,9 +731,12 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
     declared: dict[Color, Any] = {}
     holders: dict[Color, dict[str, Resource]] = {}
     attachments: dict[Color, list[Resource]] = {c: [] for c in COLORS}
+    asgs: dict[Color, Resource] = {}
     for res in view.colored():
         if res.type in SPEC_PATHS and res.color is not None and res.named:
             holders.setdefault(res.color, {})[res.type] = res
+        elif res.type == AUTOSCALING_GROUP and res.color is not None and res.named:
+            asgs[res.color] = res
         elif res.type == ROLE_POLICY_ATTACHMENT and res.color is not None and res.named:
             attachments[res.color].append(res)
     for color in COLORS:
@@ -711,8 +753,9 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
     if declared["blue"] == declared["green"]:
         return False
     honest = True
+    own_groups = {str(res.props[key]) for res in view.of_type(SECURITY_GROUP) for key in ("id", "arn") if res.props.get(key)}
     for color in COLORS:
-        running = _running_settings(holders[color], attachments[color])
+        running = _running_settings(holders[color], attachments[color], asgs.get(color), own_groups)
         if running is None:
             findings.defer(f"release spec of {color}")
             honest = False

@@ -96,6 +96,7 @@ DEFAULT_TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # healthCheckGracePeriodSeconds' default: a release spec leaves the setting out at it, and the policy pack counts
 # a colour's grace period only away from it (`bluegreen.release_spec`).
 DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS: Final = 120
+DEFAULT_CAPACITY_TIMEOUT: Final = "10m"  # capacityTimeout's, likewise
 # The longest bake, in minutes: config bakeMinutes and `bake --minutes` share it.
 MAX_BAKE_MINUTES: Final = 1440
 # The highest preview token generation (config previewTokenGeneration; `rotate-token` adds one).

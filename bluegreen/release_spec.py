@@ -41,6 +41,7 @@ def color_spec_values(spec: ColorSpec) -> dict[str, Any]:
         **({Keys.DETAILED_MONITORING.key: True} if spec.detailed_monitoring else {}),
         # Joined the spec later (issue 22); present only away from their defaults, for the same reason.
         **_unless_default(Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key, spec.health_check_grace_period_seconds),
+        **_unless_default(Keys.CAPACITY_TIMEOUT.key, spec.capacity_timeout),
         # Sorted: an instance's security groups and a group's rules are sets.
         **_unless_default(Keys.EXTRA_SECURITY_GROUP_IDS.key, sorted(spec.extra_security_group_ids)),
         **_unless_default(Keys.INSTANCE_EGRESS.key, sorted(rule.spec for rule in spec.instance_egress)),
@@ -51,6 +52,7 @@ def color_spec_values(spec: ColorSpec) -> dict[str, Any]:
 OPTIONAL_SPEC_DEFAULTS: dict[str, Any] = {
     Keys.DETAILED_MONITORING.key: False,
     Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key: ColorSpec().health_check_grace_period_seconds,
+    Keys.CAPACITY_TIMEOUT.key: ColorSpec().capacity_timeout,
     Keys.EXTRA_SECURITY_GROUP_IDS.key: [],
     Keys.INSTANCE_EGRESS.key: [],
 }
@@ -59,6 +61,7 @@ OPTIONAL_SPEC_DEFAULTS: dict[str, Any] = {
 # release guard takes config's for it (`unrecorded`), once.
 LATE_SPEC_KEYS: tuple[str, ...] = (
     Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key,
+    Keys.CAPACITY_TIMEOUT.key,
     Keys.EXTRA_SECURITY_GROUP_IDS.key,
     Keys.INSTANCE_EGRESS.key,
 )
@@ -149,6 +152,9 @@ def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
         instance_policy_arns=tuple(arns),
         detailed_monitoring=values.get(Keys.DETAILED_MONITORING.key) is True,
         health_check_grace_period_seconds=grace,
+        capacity_timeout=text(Keys.CAPACITY_TIMEOUT.key)
+        if Keys.CAPACITY_TIMEOUT.key in values
+        else ColorSpec().capacity_timeout,
         extra_security_group_ids=texts(Keys.EXTRA_SECURITY_GROUP_IDS.key),
         instance_egress=tuple(egress),
     )
@@ -220,6 +226,7 @@ class ReleaseSpec:
 
 _LATE_FIELDS: dict[str, str] = {
     Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key: "health_check_grace_period_seconds",
+    Keys.CAPACITY_TIMEOUT.key: "capacity_timeout",
     Keys.EXTRA_SECURITY_GROUP_IDS.key: "extra_security_group_ids",
     Keys.INSTANCE_EGRESS.key: "instance_egress",
 }

@@ -23,6 +23,7 @@ import pulumi
 
 from bluegreen.contract import (
     COLORS,
+    DEFAULT_CAPACITY_TIMEOUT,
     DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS,
     DEFAULT_TLS_POLICY,
     MAX_BAKE_MINUTES,
@@ -152,6 +153,8 @@ class ColorSpec:
     detailed_monitoring: bool = False
     # How long the colour's Auto Scaling group lets a new instance boot before ELB health counts.
     health_check_grace_period_seconds: int = DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS
+    # How long `pulumi up` waits for the colour's Auto Scaling group to have healthy targets before it fails.
+    capacity_timeout: str = DEFAULT_CAPACITY_TIMEOUT
     # Security groups the colour's instances join besides their own (e.g. the database's client group).
     extra_security_group_ids: tuple[str, ...] = ()
     # What the colour's instances may reach besides HTTPS: the shared instance security group opens the
@@ -173,7 +176,7 @@ class FleetSpec:
     health_check: HealthCheck = field(default_factory=HealthCheck)
     deregistration_delay_seconds: int = 30
     health_check_grace_period_seconds: int = DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS
-    capacity_timeout: str = "10m"
+    capacity_timeout: str = DEFAULT_CAPACITY_TIMEOUT
     # The instances' IAM role gets these managed policies (an instance profile); none: no profile.
     instance_policy_arns: tuple[str, ...] = ()
     detailed_monitoring: bool = False
@@ -191,6 +194,7 @@ class FleetSpec:
             instance_policy_arns=self.instance_policy_arns,
             detailed_monitoring=self.detailed_monitoring,
             health_check_grace_period_seconds=self.health_check_grace_period_seconds,
+            capacity_timeout=self.capacity_timeout,
             extra_security_group_ids=self.extra_security_group_ids,
             instance_egress=instance_egress,
         )

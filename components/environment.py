@@ -197,7 +197,7 @@ class Environment(pulumi.ComponentResource):
             # `pulumi up` fails unless this many targets turn healthy, so a broken release never
             # becomes a flip candidate.
             wait_for_elb_capacity=desired,
-            wait_for_capacity_timeout=fleet.capacity_timeout,
+            wait_for_capacity_timeout=spec.capacity_timeout,
             launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
             tags=[
                 {"key": k, "value": v, "propagate_at_launch": k in args.tags}

@@ -762,8 +762,8 @@ def test_release_only_differences_get_no_violations(pack: ServedPack):
 
 # -- release-spec differences -------------------------------------------------------------------------------
 def staged_spec() -> Recording:
-    """Green staged with a new app port, instance type, health check, detailed monitoring, grace period, extra
-    security group and egress while blue serves on the old ones."""
+    """Green staged with a new app port, instance type, health check, detailed monitoring, grace period, capacity
+    timeout, extra security group and egress while blue serves on the old ones."""
     live = run_program({"instanceEgress": ["tcp:5432:10.0.0.0/16"]})
     return run_program(
         {
@@ -772,6 +772,7 @@ def staged_spec() -> Recording:
             "healthCheckPath": "/ready",
             "detailedMonitoring": True,
             "healthCheckGracePeriodSeconds": 300,
+            "capacityTimeout": "20m",
             "extraSecurityGroupIds": ["sg-0123456789abcdef0"],
             "instanceEgress": ["tcp:6379:10.0.0.0/16"],
         },

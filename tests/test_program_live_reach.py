@@ -30,6 +30,7 @@ DB = "tcp:5432:10.0.0.0/16"
 BASE: dict[str, Any] = {**VPC, "instanceEgress": [DB]}
 # One new value for each setting that once reached both colours.
 CHANGES: dict[str, Any] = {
+    "capacityTimeout": "20m",
     "extraSecurityGroupIds": ["sg-0123456789abcdef0"],
     "healthCheckGracePeriodSeconds": 300,
     "instanceEgress": [],
@@ -144,6 +145,7 @@ def test_older_specs_without_the_new_settings_take_configs_once() -> None:
     older = run_program(
         {**BASE, "healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]}
     )
+    assert older.outputs["blueSpec"]["recorded"]
     after = run_program(
         {**BASE, "healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]},
         previous_outputs=_without_new_keys(deployed(older)),
@@ -154,12 +156,12 @@ def test_older_specs_without_the_new_settings_take_configs_once() -> None:
 
 def _without_new_keys(outputs: dict[str, Any]) -> dict[str, Any]:
     """The outputs as the program before issue 22 wrote them: specs without the new settings."""
-    new = {"extraSecurityGroupIds", "healthCheckGracePeriodSeconds", "instanceEgress"}
+    new = {"capacityTimeout", "extraSecurityGroupIds", "healthCheckGracePeriodSeconds", "instanceEgress"}
     result = dict(outputs)
     for color in ("blue", "green"):
         spec = {k: v for k, v in outputs[f"{color}Spec"]["spec"].items() if k not in new}
         canonical = json.dumps({"version": 1, **spec}, sort_keys=True, separators=(",", ":"))
         fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
-        result[f"{color}Spec"] = {"version": 1, "fingerprint": fingerprint, "spec": spec}
+        result[f"{color}Spec"] = {"version": 1, "fingerprint": fingerprint, "spec": spec}  # and no `recorded`
     result.pop("instanceSubnetIds", None)
     return result

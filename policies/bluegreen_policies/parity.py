@@ -63,6 +63,7 @@ from pulumi_policy import (
 from bluegreen.contract import (
     COLOR_TAG,
     COLORS,
+    DEFAULT_CAPACITY_TIMEOUT,
     DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS,
     IMAGE_ID_TAG,
     RELEASE_TAG,
@@ -121,6 +122,7 @@ SPEC_TEXT_KEYS: Final = frozenset({Keys.INSTANCE_TYPE.key, Keys.HEALTH_CHECK_PAT
 # template adds to the stack's own. (`instanceEgress` is on the shared instance security group: no colour's
 # resources carry it, and the `bluegreen:spec` tag leaves it out.)
 GRACE_PERIOD_PATH: Final = ("healthCheckGracePeriod",)
+CAPACITY_TIMEOUT_PATH: Final = ("waitForCapacityTimeout",)
 SECURITY_GROUPS_PATH: Final = ("networkInterfaces", "*", "securityGroups")
 # The colour's own instance role: its policies (`instancePolicyArns`) are part of the release spec. A colour
 # without policies has no role, no profile and no `iamInstanceProfile`, so where the specs differ these may
@@ -206,6 +208,11 @@ def _allowed(specs_differ: bool = False) -> list[Allowed]:
                 GRACE_PERIOD_PATH,
                 "healthCheckGracePeriodSeconds is part of the release: the colours' release specs declare different "
                 "values",
+            ),
+            Allowed(
+                AUTOSCALING_GROUP,
+                CAPACITY_TIMEOUT_PATH,
+                "capacityTimeout is part of the release: the colours' release specs declare different values",
             ),
             *(
                 Allowed(
@@ -705,13 +712,18 @@ def _running_settings(
         return None
     if monitoring is True or monitoring == "true":
         values[Keys.DETAILED_MONITORING.key] = True
-    # The grace period and the extra security groups, each only away from its default, as a spec has them.
+    # The grace period, the capacity timeout and the extra security groups, each only away from its default, as a spec has them.
     grace = _spec_value(asg.props, GRACE_PERIOD_PATH) if asg is not None else None
     if is_unknown(grace):
         return None
     as_number = number(grace)
     if as_number is not None and as_number != DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS:
         values[Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key] = int(as_number) if as_number.is_integer() else grace
+    timeout = _spec_value(asg.props, CAPACITY_TIMEOUT_PATH) if asg is not None else None
+    if is_unknown(timeout):
+        return None
+    if isinstance(timeout, str) and timeout != DEFAULT_CAPACITY_TIMEOUT:
+        values[Keys.CAPACITY_TIMEOUT.key] = timeout
     groups = _spec_value(resources[LAUNCH_TEMPLATE].props, SECURITY_GROUPS_PATH)
     if is_unknown(groups) or (isinstance(groups, list) and any(is_unknown(g) for g in groups)):
         return None
@@ -753,7 +765,9 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
     if declared["blue"] == declared["green"]:
         return False
     honest = True
-    own_groups = {str(res.props[key]) for res in view.of_type(SECURITY_GROUP) for key in ("id", "arn") if res.props.get(key)}
+    own_groups = {
+        str(res.props[key]) for res in view.of_type(SECURITY_GROUP) for key in ("id", "arn") if res.props.get(key)
+    }
     for color in COLORS:
         running = _running_settings(holders[color], attachments[color], asgs.get(color), own_groups)
         if running is None:

@@ -21,8 +21,14 @@ from bluegreen.settings import ColorSpec, HealthCheck, Settings, parse_egress_ru
 SPEC_VERSION = 1
 
 
-def color_spec_values(spec: ColorSpec) -> dict[str, Any]:
-    """The spec's settings, keyed by the config keys they come from."""
+def color_spec_values(spec: ColorSpec, *, recorded_only: bool = False) -> dict[str, Any]:
+    """The spec's settings, keyed by the config keys they come from; `recorded_only` leaves out those its
+    deployed spec did not record (`ColorSpec.unrecorded`), as its output and tag do."""
+    values = _color_spec_values(spec)
+    return {k: v for k, v in values.items() if k not in spec.unrecorded} if recorded_only else values
+
+
+def _color_spec_values(spec: ColorSpec) -> dict[str, Any]:
     hc = spec.health_check
     return {
         Keys.INSTANCE_TYPE.key: spec.instance_type,
@@ -58,7 +64,7 @@ OPTIONAL_SPEC_DEFAULTS: dict[str, Any] = {
 }
 # Settings that were config keys before they joined the spec: a spec written before then (its output has no
 # `recorded` list naming them) does not say what the colour runs; that colour ran config's value, so the
-# release guard takes config's for it (`unrecorded`), once.
+# release guard takes config's for it (`deployed_settings`) until the colour is restaged.
 LATE_SPEC_KEYS: tuple[str, ...] = (
     Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key,
     Keys.CAPACITY_TIMEOUT.key,
@@ -97,7 +103,8 @@ def edge_values(settings: Settings) -> dict[str, Any]:
 def settings_fingerprint_of(spec: ColorSpec) -> str:
     """The colour's `bluegreen:spec` tag: what the policy pack checks the colour's resources against (the
     settings they carry, `TAGGED_SPEC_KEYS`)."""
-    return settings_fingerprint({k: v for k, v in color_spec_values(spec).items() if k in TAGGED_SPEC_KEYS})
+    values = color_spec_values(spec, recorded_only=True)
+    return settings_fingerprint({k: v for k, v in values.items() if k in TAGGED_SPEC_KEYS})
 
 
 def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
@@ -169,17 +176,13 @@ class ReleaseSpec:
     boot_script_hash: str  # "" for the demo app
     schema_versions: tuple[int, ...]
     settings: ColorSpec
-    # Settings the deployed output did not record (it predates them, `LATE_SPEC_KEYS`): `settings` holds their
-    # defaults, but the colour runs whatever config said when it was deployed.
-    unrecorded: frozenset[str] = frozenset()
-
     def values(self) -> dict[str, Any]:
         return {
             "release": self.release,
             "imageId": self.image_id,
             "bootScriptHash": self.boot_script_hash,
             "schemaVersions": list(self.schema_versions),
-            **color_spec_values(self.settings),
+            **color_spec_values(self.settings, recorded_only=True),
         }
 
     @property
@@ -194,7 +197,7 @@ class ReleaseSpec:
             "version": SPEC_VERSION,
             "fingerprint": self.fingerprint,
             "spec": self.values(),
-            "recorded": list(LATE_SPEC_KEYS),
+            "recorded": [key for key in LATE_SPEC_KEYS if key not in self.settings.unrecorded],
         }
 
     @staticmethod
@@ -216,8 +219,10 @@ class ReleaseSpec:
             image_id=str(spec.get("imageId", "")),
             boot_script_hash=str(spec.get("bootScriptHash", "")),
             schema_versions=tuple(int(v) for v in versions),
-            settings=color_spec_from_values(spec),
-            unrecorded=frozenset(key for key in LATE_SPEC_KEYS if key not in spec and key not in recorded),
+            settings=replace(
+                color_spec_from_values(spec),
+                unrecorded=frozenset(key for key in LATE_SPEC_KEYS if key not in spec and key not in recorded),
+            ),
         )
         if value.get("fingerprint") != read.fingerprint:
             raise ValueError("fingerprint does not match its spec (edited by hand?)")
@@ -235,10 +240,11 @@ _LATE_FIELDS: dict[str, str] = {
 def deployed_settings(spec: ReleaseSpec, wanted: ColorSpec) -> ColorSpec:
     """What the colour runs: its deployed spec's settings, and config's (`wanted`) for those it did not record.
 
-    A spec exported before a setting joined it (`ReleaseSpec.unrecorded`) was deployed with config's value for it;
+    A spec exported before a setting joined it (`ColorSpec.unrecorded`) was deployed with config's value for it;
     taking config's again changes nothing on the colour, where reading the default would change the live one.
+    The result still leaves the setting out of the colour's spec and tag, so neither changes until it is restaged.
     """
-    late = {_LATE_FIELDS[key]: getattr(wanted, _LATE_FIELDS[key]) for key in spec.unrecorded}
+    late = {_LATE_FIELDS[key]: getattr(wanted, _LATE_FIELDS[key]) for key in spec.settings.unrecorded}
     return replace(spec.settings, **late) if late else spec.settings
 
 
@@ -314,7 +320,9 @@ def plan_specs(
     for color in COLORS:
         changes = tuple(spec_changes(deployed[color], wanted))
         if not changes:
-            specs[color] = wanted
+            # The deployed spec, equal to config's: it keeps leaving out what it did not record, so the colour's
+            # tag (on its launch template's instances) changes nothing.
+            specs[color] = deployed[color]
         elif weights_before[color] > 0 or color in kept:
             specs[color], pending[color] = deployed[color], changes
         elif weights_after[color] > 0:

@@ -160,6 +160,10 @@ class ColorSpec:
     # What the colour's instances may reach besides HTTPS: the shared instance security group opens the
     # union of both colours' entries, and an entry closes once no colour's spec has it.
     instance_egress: tuple[EgressRule, ...] = ()
+    # The settings a deployed spec did not record, because it was exported before they joined the spec
+    # (`bluegreen.release_spec.LATE_SPEC_KEYS`): the colour runs config's values for them, and its spec and
+    # `bluegreen:spec` tag leave them out until it is restaged, so nothing about the colour changes meanwhile.
+    unrecorded: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)

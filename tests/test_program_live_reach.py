@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from bluegreen.contract import SPEC_TAG, settings_fingerprint
 from bluegreen.release_guard import ReleaseGuardError
-from bluegreen.release_spec import ReleaseSpec
+from bluegreen.release_spec import SPEC_KEYS, ReleaseSpec
 from tests.engine_order import simulate
 from tests.harness import Recording, deployed, run_failing, run_program
 
@@ -140,18 +141,24 @@ def test_unchanged_subnets_in_another_order_are_no_move(live_blue: Recording) ->
     run_program(again, previous_outputs=deployed(live_blue))
 
 
-def test_older_specs_without_the_new_settings_take_configs_once() -> None:
-    """A stack deployed before these settings joined the spec ran config's values on both colours."""
-    older = run_program(
-        {**BASE, "healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]}
-    )
-    assert older.outputs["blueSpec"]["recorded"]
-    after = run_program(
-        {**BASE, "healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]},
-        previous_outputs=_without_new_keys(deployed(older)),
-    )
-    assert touched(older, after, "blue") == []
-    assert after.by_name("bluegreen-blue-asg").inputs["healthCheckGracePeriod"] == 300
+def test_older_specs_without_the_new_settings_take_configs_and_change_nothing() -> None:
+    """A stack deployed before these settings joined the spec ran config's values on both colours: they stay,
+    and so do the colours' specs and `bluegreen:spec` tags (on the instances' tags: a new one would make a new
+    launch template version), until a colour is restaged."""
+    config = {**BASE, "healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]}
+    older = _without_new_keys(deployed(run_program(config)))
+    after = run_program(config, previous_outputs=older)
+
+    for color in ("blue", "green"):
+        assert after.outputs[f"{color}Spec"]["fingerprint"] == older[f"{color}Spec"]["fingerprint"]
+        spec = older[f"{color}Spec"]["spec"]
+        legacy_tag = settings_fingerprint({k: v for k, v in spec.items() if k in SPEC_KEYS})
+        assert after.by_name(f"bluegreen-{color}-lt").inputs["tags"][SPEC_TAG] == legacy_tag
+        assert after.by_name(f"bluegreen-{color}-asg").inputs["healthCheckGracePeriod"] == 300
+    # Restaging green with another setting records them on green.
+    restaged = run_program({**config, "instanceType": "t3.large"}, previous_outputs=deployed(after))
+    assert restaged.outputs["greenSpec"]["spec"]["healthCheckGracePeriodSeconds"] == 300
+    assert "healthCheckGracePeriodSeconds" not in restaged.outputs["blueSpec"]["spec"]
 
 
 def _without_new_keys(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -27,9 +27,11 @@ Everything else is compared. Each entry of `ALLOWED` below says why it may diffe
   `vpcZoneIdentifiers` (the provider fills it in from the subnets, which are compared).
 - Launch template: `imageId` and `userData` (the release); `defaultVersion` (a version counter,
   one per template).
-- Launch template `instanceType` and root `volumeSize`, target group `port`, `healthCheck.*` and
-  `deregistrationDelay` (the release spec's settings), only where the colours' `bluegreen:spec`
-  tags differ and each is the fingerprint of what that colour's resources run (`SPEC_PATHS`).
+- Launch template `instanceType`, root `volumeSize` and the network interface's `securityGroups`,
+  target group `port`, `healthCheck.*` and `deregistrationDelay`, Auto Scaling group
+  `healthCheckGracePeriod` and `waitForCapacityTimeout` (the release spec's settings), only where the
+  colours' `bluegreen:spec` tags differ and each is the fingerprint of what that colour's resources
+  run (`SPEC_PATHS`, and the settings a spec has only away from their defaults).
 - Auto Scaling group: `launchTemplate.version` when it is a version number or not known yet
   (the counter of the colour's own template; `$Latest` and `$Default` are compared).
 - Auto Scaling group: `desiredCapacity`, `minSize`, `waitForElbCapacity` and `minElbCapacity`,
@@ -733,6 +735,17 @@ def _running_settings(
     return values
 
 
+# The settings that joined the release spec after it was first exported: a colour deployed before then declares
+# a spec without them until it is restaged (`bluegreen.release_spec.LATE_SPEC_KEYS`), whatever its resources run.
+LATE_SPEC_KEYS: Final = frozenset(
+    {Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key, Keys.CAPACITY_TIMEOUT.key, Keys.EXTRA_SECURITY_GROUP_IDS.key}
+)
+
+
+def _without_late(running: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in running.items() if key not in LATE_SPEC_KEYS}
+
+
 def _check_declared_specs(view: StackView, findings: Findings) -> bool:
     """Whether the colours declare different release specs, each one what its resources run.
 
@@ -773,7 +786,7 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
         if running is None:
             findings.defer(f"release spec of {color}")
             honest = False
-        elif settings_fingerprint(running) != declared[color]:
+        elif declared[color] not in (settings_fingerprint(running), settings_fingerprint(_without_late(running))):
             names = " and ".join(res.name for res in holders[color].values())
             findings.violation(
                 f"{color} declares release spec {show(declared[color])} ({SPEC_TAG}), but {names} run settings "

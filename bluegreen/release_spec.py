@@ -176,6 +176,7 @@ class ReleaseSpec:
     boot_script_hash: str  # "" for the demo app
     schema_versions: tuple[int, ...]
     settings: ColorSpec
+
     def values(self) -> dict[str, Any]:
         return {
             "release": self.release,

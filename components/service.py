@@ -161,7 +161,9 @@ class BlueGreenService(pulumi.ComponentResource):
                 app_ports=sorted({specs[c].app_port for c in COLORS}),
                 tags=tags,
                 # Expand and contract, as the app ports: an entry stays open while any colour's spec has it.
-                instance_egress=sorted({rule for c in COLORS for rule in specs[c].instance_egress}, key=lambda r: r.spec),
+                instance_egress=sorted(
+                    {rule for c in COLORS for rule in specs[c].instance_egress}, key=lambda r: r.spec
+                ),
             ),
             child,
         )

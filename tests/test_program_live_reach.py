@@ -146,7 +146,7 @@ def test_older_specs_without_the_new_settings_take_configs_and_change_nothing() 
     and so do the colours' specs and `bluegreen:spec` tags (on the instances' tags: a new one would make a new
     launch template version), until a colour is restaged."""
     config = {**BASE, "healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]}
-    older = _without_new_keys(deployed(run_program(config)))
+    older = without_late_settings(deployed(run_program(config)))
     after = run_program(config, previous_outputs=older)
 
     for color in ("blue", "green"):
@@ -161,7 +161,7 @@ def test_older_specs_without_the_new_settings_take_configs_and_change_nothing() 
     assert "healthCheckGracePeriodSeconds" not in restaged.outputs["blueSpec"]["spec"]
 
 
-def _without_new_keys(outputs: dict[str, Any]) -> dict[str, Any]:
+def without_late_settings(outputs: dict[str, Any]) -> dict[str, Any]:
     """The outputs as the program before issue 22 wrote them: specs without the new settings."""
     new = {"capacityTimeout", "extraSecurityGroupIds", "healthCheckGracePeriodSeconds", "instanceEgress"}
     result = dict(outputs)

@@ -85,8 +85,8 @@ from .stack import (
     LISTENER_RULE,
     METRIC_ALARM,
     PREVIEW_COLOR_HEADER,
-    SECURITY_GROUP,
     PREVIEW_TOKEN_HEADER,
+    SECURITY_GROUP,
     TARGET_GROUP,
     Resource,
     StackView,
@@ -714,21 +714,26 @@ def _running_settings(
         return None
     if monitoring is True or monitoring == "true":
         values[Keys.DETAILED_MONITORING.key] = True
-    # The grace period, the capacity timeout and the extra security groups, each only away from its default, as a spec has them.
+    late = _running_late_settings(resources[LAUNCH_TEMPLATE], asg, own_groups)
+    if late is None:
+        return None
+    return {**values, **late}
+
+
+def _running_late_settings(template: Resource, asg: Resource | None, own_groups: set[str]) -> dict[str, Any] | None:
+    """The grace period, the capacity timeout and the extra security groups a colour runs, each only away from
+    its default, as a spec has them; None when unknown."""
+    values: dict[str, Any] = {}
     grace = _spec_value(asg.props, GRACE_PERIOD_PATH) if asg is not None else None
-    if is_unknown(grace):
+    timeout = _spec_value(asg.props, CAPACITY_TIMEOUT_PATH) if asg is not None else None
+    groups = _spec_value(template.props, SECURITY_GROUPS_PATH)
+    if any(is_unknown(v) for v in (grace, timeout, groups, *(groups if isinstance(groups, list) else []))):
         return None
     as_number = number(grace)
     if as_number is not None and as_number != DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS:
         values[Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key] = int(as_number) if as_number.is_integer() else grace
-    timeout = _spec_value(asg.props, CAPACITY_TIMEOUT_PATH) if asg is not None else None
-    if is_unknown(timeout):
-        return None
     if isinstance(timeout, str) and timeout != DEFAULT_CAPACITY_TIMEOUT:
         values[Keys.CAPACITY_TIMEOUT.key] = timeout
-    groups = _spec_value(resources[LAUNCH_TEMPLATE].props, SECURITY_GROUPS_PATH)
-    if is_unknown(groups) or (isinstance(groups, list) and any(is_unknown(g) for g in groups)):
-        return None
     extra = sorted(str(g) for g in groups or [] if str(g) not in own_groups)
     if extra:
         values[Keys.EXTRA_SECURITY_GROUP_IDS.key] = extra

@@ -141,6 +141,12 @@ def check_release(
     deployed_specs = (
         {c: deployed_settings(spec, wanted) for c, spec in previous.specs.items()} if previous.specs else None
     )
+    unrecorded = sorted({key for spec in (previous.specs or {}).values() for key in spec.settings.unrecorded})
+    if unrecorded:
+        notes.append(
+            f"the last update's release specs do not record {', '.join(unrecorded)} (they joined the spec later): "
+            "each colour is taken to run config's values for them, and records them when it is restaged"
+        )
     plan = plan_specs(
         settings, deployed_specs, previous.weights, new_weights, frozenset({kept}) if kept else frozenset()
     )

@@ -148,6 +148,7 @@ def test_older_specs_without_the_new_settings_take_configs_and_change_nothing() 
     config = {**BASE, "healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]}
     older = without_late_settings(deployed(run_program(config)))
     after = run_program(config, previous_outputs=older)
+    assert any("release specs do not record capacityTimeout, extraSecurityGroupIds" in m for _, m in after.logs)
 
     for color in ("blue", "green"):
         assert after.outputs[f"{color}Spec"]["fingerprint"] == older[f"{color}Spec"]["fingerprint"]

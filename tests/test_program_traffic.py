@@ -105,7 +105,7 @@ def test_every_documented_output_is_exported():
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
         "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianRecordParameter",
-        "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier", "availabilityZones",
+        "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier", "instanceSubnetIds", "availabilityZones",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")

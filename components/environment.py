@@ -162,7 +162,9 @@ class Environment(pulumi.ComponentResource):
                 {
                     "device_index": 0,
                     "associate_public_ip_address": public_ip,
-                    "security_groups": [args.instance_security_group_id, *spec.extra_security_group_ids],
+                    # Sorted, as the colour's spec has them (a set for EC2 and the provider), so a colour rebuilt
+                    # from its deployed spec lists them as it did.
+                    "security_groups": [args.instance_security_group_id, *sorted(spec.extra_security_group_ids)],
                     "delete_on_termination": "true",
                 }
             ],

@@ -87,6 +87,13 @@ def test_extra_security_groups_are_the_idle_colours_until_the_live_one_is_restag
     assert after.outputs["blueSpec"] == live_blue.outputs["blueSpec"]
 
 
+def test_a_colour_rebuilt_from_its_deployed_spec_lists_its_groups_as_before() -> None:
+    groups = ["sg-0bbbbbbbbbbbbbbbb", "sg-0aaaaaaaaaaaaaaaa"]
+    live = run_program({**BASE, "extraSecurityGroupIds": groups})
+    again = run_program({**BASE, "extraSecurityGroupIds": groups}, previous_outputs=deployed(live))
+    assert touched(live, again, "blue") == [] and touched(live, again, "green") == []
+
+
 def test_the_grace_period_is_the_idle_colours_until_the_live_one_is_restaged(live_blue: Recording) -> None:
     after = run_program({**BASE, "healthCheckGracePeriodSeconds": 300}, previous_outputs=deployed(live_blue))
     assert after.by_name("bluegreen-green-asg").inputs["healthCheckGracePeriod"] == 300

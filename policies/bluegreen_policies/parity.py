@@ -734,7 +734,7 @@ def _running_late_settings(template: Resource, asg: Resource | None, own_groups:
         values[Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key] = int(as_number) if as_number.is_integer() else grace
     if isinstance(timeout, str) and timeout != DEFAULT_CAPACITY_TIMEOUT:
         values[Keys.CAPACITY_TIMEOUT.key] = timeout
-    extra = sorted(str(g) for g in groups or [] if str(g) not in own_groups)
+    extra = sorted(str(g) for g in groups or [] if str(g) not in own_groups)  # a set: in the provider's order
     if extra:
         values[Keys.EXTRA_SECURITY_GROUP_IDS.key] = extra
     return values

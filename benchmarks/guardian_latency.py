@@ -2,7 +2,7 @@
 
     python benchmarks/guardian_latency.py [--runs 30]
 
-Each run writes a fresh state (a new deployment, so the handler's lock does not stop it), puts all
+Each run writes a fresh state (a new deployment: its own claim, record and handled mark), puts all
 traffic on green, and invokes the handler for green's release-health alarm; it flips to blue. Then
 the same number of bare ModifyListener calls. moto runs on 127.0.0.1, so the figures are the
 handler's own overhead plus local round trips, not AWS latency. The detection floor on AWS comes

@@ -11,7 +11,8 @@ from bluegreen.decisions import log_decision
 from bluegreen.errors import CheckFailedError, ReleaseInterruptedError, RolledBackError, ToolError, UsageError
 from bluegreen.interrupts import InterruptHold
 from bluegreen.outputs import StackOutputs
-from bluegreen.release import rollback
+from bluegreen.release import rollback, tool_command
+from bluegreen.rollback_target import BakeDecision, bake_decision_problem
 from bluegreen.smoke import load_checks
 from bluegreen.stackconfig import IDLE_TRAFFIC_PERCENT, ReleaseConfig, other
 from bluegreen.watch import Observation, smoke_base_url, watch
@@ -20,6 +21,14 @@ from bluegreen.watch import Observation, smoke_base_url, watch
 def _print_record(ctx: Context, record: dict[str, Any]) -> None:
     say = ctx.reporter.info
     decision = record["decision"]
+    if decision == "no-keep":
+        say(
+            f"Decision: NO KEEP {record['color']} (release {record['release']}): no alarm in "
+            f"{record['elapsedSeconds']:.0f}s over {record['polls']} polls ({record['startedAt']} → "
+            f"{record['decidedAt']}), but {record['minutes']:g} min is shorter than bakeMinutes "
+            f"({record['bakeMinutes']}), so no keep decision is recorded"
+        )
+        return
     if decision == "keep":
         say(
             f"Decision: KEEP {record['color']} (release {record['release']}): no alarm in "
@@ -49,6 +58,8 @@ def _log_bake(ctx: Context, outputs: StackOutputs, record: dict[str, Any], why: 
     live, to, decision = record["color"], record["rollbackTo"], record["decision"]
     what = {
         "keep": f"keep {live} (release {record['release']})",
+        "no-keep": f"no keep for {live} (release {record['release']}): watched {record['minutes']:g} min, "
+        f"shorter than bakeMinutes ({record['bakeMinutes']})",
         "rollback": f"roll back {live} → {to}",
         "rollback-advised": f"rollback of {live} advised; --no-rollback, so traffic stays on {live}",
         "rollback-failed": f"roll back {live} → {to}: FAILED (see the rollback record)",
@@ -138,17 +149,31 @@ def _roll_back(
     raise RolledBackError(done, details=record)
 
 
-def record_keep(ctx: Context, outputs: StackOutputs, live: str) -> None:
-    """Record the keep decision for the live colour's release spec (`bakeDecision`): it releases the
-    rollback target, so the next update may restage the other colour."""
+def record_keep(ctx: Context, outputs: StackOutputs, live: str, record: dict[str, Any], bake_minutes: int) -> None:
+    """Record the keep decision for the current flip (`bakeDecision`): it names the flip, the live colour's
+    release spec and the interval this bake watched, and releases the rollback target with the next update,
+    so it may restage the other colour. Checked with the program's own rule first (I2), so the tool never
+    writes a decision the release guard would refuse."""
     deployed = outputs.deployed()
     target = deployed.rollback_target if deployed is not None else None
     if target is None or target.live_color != live or not target.kept:
         return
-    ctx.set_config({Keys.BAKE_DECISION.key: target.live_fingerprint})
+    decision = BakeDecision(
+        flip=target.flip,
+        fingerprint=target.live_fingerprint,
+        start=record["startedAt"],
+        end=record["decidedAt"],
+        minutes=record["minutes"],
+    ).to_config()
+    problem = bake_decision_problem(decision, target, target, flipping=False, bake_minutes=bake_minutes)
+    if problem is not None:
+        raise CheckFailedError(f"no keep decision recorded: {problem}", details=record)
+    ctx.set_config({Keys.BAKE_DECISION.key: decision})
+    record["bakeDecision"] = decision
     ctx.reporter.info(
-        f"recorded {Keys.BAKE_DECISION.key}={target.live_fingerprint[:12]}…: {target.color} stops being held as the "
-        "rollback target with the next `pulumi up`"
+        f"recorded {Keys.BAKE_DECISION.key} for flip {target.flip} ({target.color} → {live}, "
+        f"{target.live_fingerprint[:12]}…): {target.color} stops being held as the rollback target with the next "
+        "`pulumi up`"
     )
 
 
@@ -202,14 +227,27 @@ def bake(
         **seen.as_record(),
         "release": outputs.release(live),
         "minutes": duration,
+        "bakeMinutes": cfg.bake_minutes,
         "decision": "keep",
         "rollbackTo": None,
     }
     ctx.reporter.result["decision"] = record
     if not seen.tripped:
+        quiet = f"no alarm in {record['elapsedSeconds']:.0f}s over {record['polls']} polls"
+        if duration < cfg.bake_minutes:
+            # I2: a shorter watch can still roll back, but it never keeps: the rollback target stays held.
+            record["decision"] = "no-keep"
+            _print_record(ctx, record)
+            ctx.reporter.warn(
+                f"--minutes={duration:g} is shorter than config bluegreen:{Keys.BAKE_MINUTES.key}={cfg.bake_minutes}: "
+                f"no keep decision recorded, so {previous} stays the rollback target; run "
+                f"`{tool_command(ctx, 'bake')}` to watch {live} for {cfg.bake_minutes} min and keep it"
+            )
+            _log_bake(ctx, outputs, record, f"{quiet}; shorter than bakeMinutes, so no keep")
+            return record
         _print_record(ctx, record)
-        record_keep(ctx, outputs, live)
-        _log_bake(ctx, outputs, record, f"no alarm in {record['elapsedSeconds']:.0f}s over {record['polls']} polls")
+        record_keep(ctx, outputs, live, record, cfg.bake_minutes)
+        _log_bake(ctx, outputs, record, quiet)
         return record
     what = seen.what()
     record["rollbackTo"] = previous

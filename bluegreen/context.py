@@ -10,10 +10,12 @@ from pathlib import Path
 from bluegreen import stack_files
 from bluegreen.aws import Aws
 from bluegreen.clock import Clock
+from bluegreen.contract import Keys
 from bluegreen.engine import Engine, OperationResult
 from bluegreen.errors import PreviewFailedError, StackLockedError
 from bluegreen.outputs import StackOutputs
 from bluegreen.report import Reporter
+from bluegreen.safety import USED_AT, previous_overrides
 from bluegreen.smoke import Fetch, urllib_fetch
 from bluegreen.stackconfig import ReleaseConfig, parse_config
 
@@ -43,6 +45,7 @@ class Context:
     fetch: Fetch = urllib_fetch
     project_dir: Path = stack_files.PROJECT_DIR  # --project-dir: whose Pulumi.yaml declares the defaults
     _aws: Aws | None = None
+    _emergency_used_at: str | None = None  # an override this command's last update used (confirm_emergency_overrides)
 
     def load(self) -> tuple[ReleaseConfig, StackOutputs]:
         return self.parse(self.engine.config()), StackOutputs(self.engine.outputs())
@@ -87,10 +90,30 @@ class Context:
 
     def up(self, message: str) -> OperationResult:
         """`pulumi up` (previewed first, with the policy pack) as a reported step."""
+        self.confirm_emergency_overrides()
         with self.reporter.step("pulumi up") as rec, self.reporter.keepalive("pulumi up is still running"):
             result = self.engine.up(message, self.reporter.engine_line)
             rec.detail = result.describe()
+        self.record_emergency_overrides(result)
         return result
+
+    def confirm_emergency_overrides(self) -> None:
+        """`gateBypass=true` and `guardianArmed=off` apply to one update (`bluegreen.safety`); one command of the
+        tool (a ramp's steps, the restore after a failed switch) counts as one: an override this command's own
+        last update used is confirmed for its next one with `emergencyAck`. The update after the command is
+        refused unless someone confirms it again."""
+        if self._emergency_used_at is None:
+            return
+        self.reporter.warn(
+            f"{Keys.EMERGENCY_ACK.key}={self._emergency_used_at}: this command's last update used an emergency "
+            "override (gateBypass=true or guardianArmed=off), confirmed for its next update"
+        )
+        self.engine.set_config({Keys.EMERGENCY_ACK.key: self._emergency_used_at})
+
+    def record_emergency_overrides(self, result: OperationResult) -> None:
+        used = previous_overrides(result.outputs) or {}
+        used_at = used.get(USED_AT)
+        self._emergency_used_at = used_at if isinstance(used_at, str) else None
 
     def config_set_command(self, changes: Mapping[str, str]) -> str:
         """The Pulumi CLI command that writes `changes`, for messages that ask a person to run it."""

@@ -69,6 +69,19 @@ def settings_fingerprint(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# ---------------------------------------------------------------- policies a stack may lower
+
+# The production baseline (docs/policies.md, "Stacks that run without the production baseline"): the only
+# policies a stack's own policy config (`policies/stacks/<stack>.json`) may lower from mandatory. Every other
+# policy is a safety invariant of the release, and `all` would lower those too; the release tool and the CI
+# summary refuse a file that lowers one (`bluegreen.safety`).
+LOWERABLE_POLICIES: Final = ("alb-access-logs-enabled", "alb-deletion-protection", "instances-without-public-ip")
+# Enforcement levels that lower a policy below the pack's mandatory.
+LOWERED_LEVELS: Final = ("advisory", "disabled")
+# The pack-wide entry of a policy config file (pulumi-policy: it sets every policy's level at once).
+ALL_POLICIES: Final = "all"
+
+
 # ---------------------------------------------------------------- the preview route
 
 PREVIEW_COLOR_HEADER: Final = "X-Bluegreen-Color"
@@ -219,6 +232,7 @@ class Keys:
     BOOT_SCRIPT = Key("BootScript", per_color=True)
     ALLOW_LIVE_RELEASE = Key("allowLiveRelease")
     GATE_BYPASS = Key("gateBypass")
+    EMERGENCY_ACK = Key("emergencyAck")
     INSTANCE_TYPE = Key("instanceType")
     MIN_SIZE = Key("minSize")
     MAX_SIZE = Key("maxSize")
@@ -344,11 +358,20 @@ class Outputs:
     )
     ROLLBACK_TARGET = Output(
         "rollbackTarget",
-        "The colour traffic left at the last flip, `{color, fingerprint, liveColor, liveFingerprint, kept}`: kept "
-        "as it was until a bake decision for liveFingerprint is recorded (`bakeDecision`); `{}` before any flip.",
+        "The colour traffic left at the last flip, `{color, fingerprint, liveColor, liveFingerprint, kept, flip}`: "
+        "kept as it was until a keep decision for this flip (its number, `flip`) is recorded (`bakeDecision`); "
+        "`{}` before any flip.",
     )
     GUARDIAN_STATE_ID = Output(
-        "guardianStateId", "The id of the state this update wrote for the guardian; its records name it."
+        "guardianStateId",
+        "The id of the state this update wrote for the guardian; its records name it. Unique per deployment: "
+        "it covers guardianGeneration, so a re-flip to the same build is a new id.",
+    )
+    GUARDIAN_GENERATION = Output(
+        "guardianGeneration",
+        "Counts the updates that moved traffic (the weights or the rollback target changed since the last "
+        "update's outputs); part of guardianStateId, so a guardian record of an earlier deployment never names "
+        "this one.",
     )
     GUARDIAN_RECORD_PARAMETER = Output(
         "guardianRecordParameter", "The SSM parameter holding the guardian's last decision record."
@@ -397,6 +420,11 @@ class Outputs:
     IDLE_SCALED_DOWN = Output("idleScaledDown", "Whether the idle colour is scaled to zero.")
     DATABASE_SCHEMA_VERSION = Output("databaseSchemaVersion", "The schema version the shared database is at.")
     BAKE_MINUTES = Output("bakeMinutes", "How long `bake` watches a new live colour by default.")
+    EMERGENCY_OVERRIDES = Output(
+        "emergencyOverrides",
+        "The one-update overrides this update ran with, `{usedAt, gateBypass, guardianArmed}` (only those set), or "
+        "`{}`: the next update that still sets one is refused unless `emergencyAck` names `usedAt`.",
+    )
 
     @classmethod
     def all(cls) -> list[Output]:

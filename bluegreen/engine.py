@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from bluegreen import stack_files
 from bluegreen.errors import EngineError, PreviewFailedError, StackLockedError, UsageError
+from bluegreen.safety import PolicyConfigError, read_stack_policy_config
 
 OutputSink = Callable[[str], None]
 
@@ -30,6 +31,8 @@ class OperationResult:
     """What an update or preview changed: operation -> count (e.g. {"update": 1, "same": 40})."""
 
     changes: Mapping[str, int] = field(default_factory=dict)
+    # The stack outputs an update finished with (empty for a preview, or an engine that does not say).
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         moved = {op: n for op, n in self.changes.items() if op != "same" and n}
@@ -141,9 +144,13 @@ class AutomationEngine:
 
     def _policy_pack_configs(self) -> list[str] | None:
         """`policies/stacks/<stack>.json` when the stack has one: its enforcement overrides (the dev stack's
-        baseline findings are advisory). One config per pack, as `--policy-pack-config` takes them."""
-        path = self.policy_pack_dir / "stacks" / f"{self.stack_name.rsplit('/', 1)[-1]}.json"
-        return [str(path)] if path.is_file() else None
+        baseline findings are advisory). One config per pack, as `--policy-pack-config` takes them. A file that
+        lowers more than the production baseline (`all`, a safety policy) is refused before pulumi runs."""
+        try:
+            path, config = read_stack_policy_config(self.policy_pack_dir, self.stack_name)
+        except PolicyConfigError as err:
+            raise UsageError(f"{err}; nothing was run") from None
+        return [str(path)] if config is not None else None
 
     def _wrap(self, action: str, call: Callable[[], Any]) -> Any:
         from pulumi import automation as auto
@@ -184,8 +191,8 @@ class AutomationEngine:
         self._wrap("config set", lambda: stack.set_all_config(config))
 
     def up(self, message: str, on_output: OutputSink) -> OperationResult:
+        packs, configs = self._policy_packs(), self._policy_pack_configs()  # refused before any pulumi command
         stack = self._select()
-        packs, configs = self._policy_packs(), self._policy_pack_configs()
         # `stack.up` passes --skip-preview; preview first so that a mandatory violation, of stack
         # policies too, stops the update before it changes anything.
         try:
@@ -210,11 +217,12 @@ class AutomationEngine:
                 policy_packs=packs, policy_pack_configs=configs, message=message, on_output=on_output, color="never"
             ),
         )
-        return OperationResult(changes=dict(result.summary.resource_changes or {}))
+        outputs = {key: value.value for key, value in (result.outputs or {}).items()}
+        return OperationResult(changes=dict(result.summary.resource_changes or {}), outputs=outputs)
 
     def preview(self, on_output: OutputSink) -> OperationResult:
+        packs, configs = self._policy_packs(), self._policy_pack_configs()  # refused before any pulumi command
         stack = self._select()
-        packs, configs = self._policy_packs(), self._policy_pack_configs()
         result = self._wrap(
             "preview",
             lambda: stack.preview(

@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bluegreen.contract import GUARDIAN_STATE_VERSION
+from bluegreen.contract import GUARDIAN_STATE_VERSION, Color, traffic_weights
+from bluegreen.outputs import DeployedState
 from bluegreen.rollback_target import RollbackTarget
 from bluegreen.settings import Settings
 
@@ -45,6 +46,22 @@ def rollback_choice(
     return {"color": target.color, "fingerprint": target.fingerprint, "armed": armed(settings, target)}
 
 
+def deployment_generation(deployed: DeployedState | None, settings: Settings, target: RollbackTarget | None) -> int:
+    """This update's generation: the last update's, plus one when this update moves traffic (its weights or
+    its rollback target differ from the last update's outputs).
+
+    `stateId` hashes the state document, which is the same for the same build, settings and target: without
+    the generation a re-flip to a build the guardian rolled back would have the old deployment's id, and the
+    old record would pass for a rollback of the new one. A stack deployed before the output existed starts
+    counting now (its old ids hashed a document without the generation, so none of them recurs).
+    """
+    if deployed is None or deployed.guardian_generation is None:
+        return 1
+    weights: dict[Color, int] = traffic_weights(settings.traffic.active_color, settings.traffic.idle_traffic_percent)
+    moved = dict(deployed.weights) != weights or deployed.rollback_target != target
+    return deployed.guardian_generation + 1 if moved else deployed.guardian_generation
+
+
 def guardian_state(
     settings: Settings,
     target: RollbackTarget | None,
@@ -53,10 +70,13 @@ def guardian_state(
     listener_arn: str,
     target_groups: Mapping[str, str],
     release_health_alarms: Mapping[str, str],
+    generation: int,
 ) -> dict[str, Any]:
-    """The state document, with `stateId`: a hash of everything else, so any change is a new deployment."""
+    """The state document, with `stateId`: a hash of everything else, so any change is a new deployment, and
+    with `generation` (`deployment_generation`), so is every update that moves traffic."""
     state: dict[str, Any] = {
         "version": GUARDIAN_STATE_VERSION,
+        "generation": generation,
         "desired": settings.fleet.desired_capacity,
         "stickinessSeconds": settings.traffic.stickiness_seconds,
         "fingerprints": dict(fingerprints),

@@ -65,6 +65,8 @@ class DeployedState:
     # The state the last update wrote for the guardian, and where the guardian writes its record.
     guardian_state_id: str | None = None
     guardian_record_parameter: str | None = None
+    # How many updates moved traffic (`bluegreen.guardian_state.deployment_generation`); None before it was exported.
+    guardian_generation: int | None = None
     # Where the instances ran: "private" or "public"; None for a stack deployed before it was exported.
     instance_subnet_tier: str | None = None
     # The subnets an existing VPC's instances ran in (`[]`: a created VPC); None for a stack deployed before
@@ -76,6 +78,8 @@ class DeployedState:
     # The preview token the last update exported (a secret: kept out of repr). While it differs from the
     # token this update makes, the preview rules accept both (bluegreen.preview_token).
     preview_token: str | None = field(default=None, repr=False)
+    # The one-update overrides the last update ran with (`bluegreen.safety`); None where not exported.
+    emergency_overrides: Mapping[str, Any] | None = None
 
     @staticmethod
     def from_outputs(outputs: Mapping[str, Any]) -> DeployedState | None:
@@ -139,15 +143,25 @@ class DeployedState:
             rollback_target=target,
             guardian_state_id=_text(outputs.get(Outputs.GUARDIAN_STATE_ID.name())),
             guardian_record_parameter=_text(outputs.get(Outputs.GUARDIAN_RECORD_PARAMETER.name())),
+            guardian_generation=_generation(outputs.get(Outputs.GUARDIAN_GENERATION.name())),
             instance_subnet_tier=_text(outputs.get(Outputs.INSTANCE_SUBNET_TIER.name())),
             instance_subnet_ids=None if subnets is None else tuple(subnets),
             availability_zones=None if zones is None else tuple(zones),
             preview_token=_text(outputs.get(Outputs.PREVIEW_TOKEN.name())),
+            emergency_overrides=_mapping(outputs.get(Outputs.EMERGENCY_OVERRIDES.name())),
         )
+
+
+def _generation(value: Any) -> int | None:
+    return int(value) if _is_int(value) and int(value) >= 0 else None
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
 
 
 def _zone_list(value: Any) -> bool:

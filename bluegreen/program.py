@@ -17,6 +17,7 @@ from bluegreen.components.network import network_zones
 from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
 from bluegreen.contract import COLORS, Color
 from bluegreen.guardian_record import check_guardian_record, parse_record
+from bluegreen.guardian_state import deployment_generation
 from bluegreen.images import (
     ImageError,
     architecture_problems,
@@ -29,6 +30,7 @@ from bluegreen.images import (
 )
 from bluegreen.outputs import DeployedState
 from bluegreen.release_guard import check_release, read_deployed_state
+from bluegreen.safety import check_emergency_overrides
 from bluegreen.settings import ColorSpec, Settings, check_known_keys, load_settings, namespace_keys, validated
 
 
@@ -45,6 +47,8 @@ def deploy(
     check_known_keys(namespace_keys())
     settings = validated(settings)
     deployed, state_warnings = read_deployed_state(allow_incomplete=settings.allow_live_release)
+    # gateBypass=true and guardianArmed=off apply to one update: refused when the last one used them unacknowledged.
+    check_emergency_overrides(settings, deployed.emergency_overrides if deployed is not None else None)
     if deployed is not None and deployed.guardian_record_parameter:
         check_guardian_record(
             settings, deployed.guardian_state_id, parse_record(read_parameter(deployed.guardian_record_parameter))
@@ -83,6 +87,7 @@ def deploy(
             # While a new token is deployed, the preview rules accept the last one too (bluegreen.preview_token).
             deployed_preview_token=deployed.preview_token if deployed is not None else None,
             availability_zones=zones,
+            guardian_generation=deployment_generation(deployed, settings, guard.rollback_target),
         ),
         opts,
     )

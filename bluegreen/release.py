@@ -18,6 +18,7 @@ from typing import Any
 from bluegreen.aws import TargetCounts
 from bluegreen.clock import iso
 from bluegreen.context import Context
+from bluegreen.contract import Keys
 from bluegreen.decisions import log_decision
 from bluegreen.errors import (
     CheckFailedError,
@@ -272,7 +273,7 @@ def restore_traffic(
                 f"{why}; COULD NOT RESTORE TRAFFIC ({exc}): the listener may still split traffic; run "
                 f"`{tool_command(ctx, 'status')}`, then `{tool_command(ctx, f'rollback --to {preferred}')}`"
             ) from exc
-        changes = {ACTIVE_COLOR: color, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: color}
+        changes = {ACTIVE_COLOR: color, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: color, **_flip_clears(cfg, color)}
         try:
             ctx.engine.set_config(changes)
         except Exception as exc:
@@ -285,8 +286,10 @@ def restore_traffic(
         log_decision(ctx, outputs, "rollback", f"traffic back on {color} (the switch stopped)", why)
         if reconcile:
             try:
+                ctx.confirm_emergency_overrides()  # the restore is part of the command that used an override
                 with ctx.reporter.keepalive("pulumi up is still running"):
-                    ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
+                    restored = ctx.engine.up(f"bluegreen switch aborted: traffic on {color}", ctx.reporter.engine_line)
+                ctx.record_emergency_overrides(restored)
             except ToolError as exc:
                 first = (exc.message.splitlines() or [type(exc).__name__])[0]
                 ctx.reporter.warn(
@@ -357,7 +360,12 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
         stage_name = f"switch to {target}"
         with ctx.reporter.step(f"switch traffic to {target}"):
             ctx.apply(
-                {ACTIVE_COLOR: target, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: previous},
+                {
+                    ACTIVE_COLOR: target,
+                    IDLE_TRAFFIC_PERCENT: "0",
+                    ROLLBACK_COLOR: previous,
+                    **_flip_clears(cfg, target),
+                },
                 message=f"bluegreen switch to {target}",
             )
         with ctx.reporter.step("confirm live weights"):
@@ -412,6 +420,12 @@ def switch(ctx: Context, to: str | None, ramp: list[int], pause: float | None) -
         "`bluegreen switch`",
     )
     return result
+
+
+def _flip_clears(cfg: ReleaseConfig, to: str) -> dict[str, str]:
+    """The config a flip to `to` clears besides traffic: the last flip's keep decision (`bakeDecision`).
+    A flip's own update carries no decision (I2, the release guard refuses one); the next is `bake`'s."""
+    return {Keys.BAKE_DECISION.key: ""} if to != cfg.active and cfg.settings.alarms.bake_decision else {}
 
 
 def rollback_target(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs) -> str:
@@ -505,7 +519,7 @@ def rollback(
                     f"{target} has {counts.describe()}: rolling back would send traffic to no healthy target; "
                     "scale it up (bluegreen:idleScaledDown=false, then `pulumi up`) or pass --force"
                 )
-        changes = {ACTIVE_COLOR: target, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: target}
+        changes = {ACTIVE_COLOR: target, IDLE_TRAFFIC_PERCENT: "0", ROLLBACK_COLOR: target, **_flip_clears(cfg, target)}
         if fast:
             hold.start()
             if traffic_moved:

@@ -16,7 +16,7 @@ import pulumi
 from bluegreen.contract import COLORS, DECOMMISSION_TAG, Color, Keys, traffic_weights
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
 from bluegreen.release_spec import SpecPlan, deployed_settings, plan_specs
-from bluegreen.rollback_target import RollbackTarget, next_rollback_target
+from bluegreen.rollback_target import RollbackTarget, bake_decision_problem, next_rollback_target
 from bluegreen.settings import Settings, configured_instance_subnets
 from bluegreen.user_data import boot_script_fingerprint
 
@@ -59,6 +59,7 @@ def check_release(
     looked_up = lookup_image() if any(not settings.releases[c].image_id for c in COLORS) else ""
     images: dict[Color, str] = {c: settings.releases[c].image_id or looked_up for c in COLORS}
     if previous is None:
+        check_bake_decision(settings, None, None)
         plan = plan_specs(settings, None, None, new_weights)
         return GuardResult(images, (), ("first deploy: no previous state, release guard has nothing to compare",), plan)
 
@@ -70,6 +71,7 @@ def check_release(
         fingerprints,
         settings.alarms.bake_decision,
     )
+    check_bake_decision(settings, previous, target)
     kept = target.color if target is not None and target.kept else None
     serving = [c for c in COLORS if previous.weights[c] > 0 or new_weights[c] > 0 or c == kept]
     for color in COLORS:
@@ -176,6 +178,23 @@ def check_release(
     if problems:
         raise ReleaseGuardError("release guard refused this update:\n  - " + "\n  - ".join(problems))
     return GuardResult(images, tuple(warnings), tuple(notes), plan, target)
+
+
+def check_bake_decision(settings: Settings, previous: DeployedState | None, target: RollbackTarget | None) -> None:
+    """I2: a keep decision counts only after the flip it names, for that flip, after a full bake.
+
+    A refusal of its own, which `allowLiveRelease` does not override: a decision that would release the
+    rollback target before anything watched the new colour is never an emergency measure.
+    """
+    problem = bake_decision_problem(
+        settings.alarms.bake_decision,
+        previous.rollback_target if previous is not None else None,
+        target,
+        flipping=previous is not None and settings.traffic.active_color != previous.active_color,
+        bake_minutes=settings.alarms.bake_minutes,
+    )
+    if problem is not None:
+        raise ReleaseGuardError(f"release guard refused this update: {problem}")
 
 
 def decommission_warnings(

@@ -36,6 +36,7 @@ from bluegreen.contract import (
     is_alb_dns_name,
     other,
 )
+from bluegreen.rollback_target import BAKE_DECISION_FORMAT, check_bake_decision
 from bluegreen.schema_rule import schema_conflicts
 from bluegreen.stack_files import CONFIG_NAMESPACE, to_wire
 from bluegreen.user_data import BOOT_SCRIPT_VARIABLES, MAX_USER_DATA_BYTES, render_user_data, unknown_placeholders
@@ -296,7 +297,7 @@ class AlarmSettings:
     min_healthy_percent: int = 100  # of desiredCapacity; below it a colour's healthy-hosts alarm fires
     evaluation_minutes: int = 3
     bake_minutes: int = 15
-    # The live release's fingerprint a bake kept; "" = none recorded (bluegreen.rollback_target).
+    # The keep decision a bake recorded (flip, release, watched interval); "" = none (bluegreen.rollback_target).
     bake_decision: str = ""
 
 
@@ -327,6 +328,8 @@ class Settings:
     tags: Mapping[str, str] = field(default_factory=dict)
     allow_live_release: bool = False
     gate_bypass: bool = False  # move traffic without the traffic gate's checks (bluegreen.gate)
+    # The `usedAt` of the last update's one-update overrides, confirming them for one more (bluegreen.safety).
+    emergency_ack: str = ""
     idle_scaled_down: bool = False
     database_schema_version: int = 0  # 0 = schema checks off
     migration_command: str = ""
@@ -407,6 +410,7 @@ VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+USED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_GUARDIAN_SUBSCRIPTIONS = 10
 MAX_GUARDIAN_RESERVED_CONCURRENCY = 10  # one invocation per alarm event; more buys nothing
@@ -741,8 +745,8 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         bake_minutes=r.integer(Keys.BAKE_MINUTES.key, 0, MAX_BAKE_MINUTES),
         bake_decision=r.string(
             Keys.BAKE_DECISION.key,
-            lambda v: v == "" or bool(FINGERPRINT.match(v)),
-            "empty or a release spec fingerprint (64 hex digits, from `pulumi stack output rollbackTarget`)",
+            check_bake_decision,
+            BAKE_DECISION_FORMAT,
         ),
     )
     guardian = GuardianSettings(
@@ -780,6 +784,11 @@ def read_settings(raw: Mapping[str, str | None], read_file: Callable[[str], str]
         tags=tags,
         allow_live_release=r.boolean(Keys.ALLOW_LIVE_RELEASE.key),
         gate_bypass=r.boolean(Keys.GATE_BYPASS.key),
+        emergency_ack=r.string(
+            Keys.EMERGENCY_ACK.key,
+            lambda v: v == "" or bool(USED_AT.match(v)),
+            "empty or the usedAt of the emergencyOverrides output, such as 2026-12-08T02:50:00Z",
+        ),
         idle_scaled_down=idle_scaled_down,
         database_schema_version=r.integer(Keys.DATABASE_SCHEMA_VERSION.key, 0, MAX_SCHEMA_VERSION),
         migration_command=r.string(Keys.MIGRATION_COMMAND.key),
@@ -816,6 +825,7 @@ def to_config(settings: Settings) -> dict[str, str]:
         Keys.STICKINESS_SECONDS.key: settings.traffic.stickiness_seconds,
         Keys.ALLOW_LIVE_RELEASE.key: settings.allow_live_release,
         Keys.GATE_BYPASS.key: settings.gate_bypass,
+        Keys.EMERGENCY_ACK.key: settings.emergency_ack,
         Keys.INSTANCE_TYPE.key: fleet.instance_type,
         Keys.MIN_SIZE.key: fleet.min_size,
         Keys.MAX_SIZE.key: fleet.max_size,

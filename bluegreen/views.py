@@ -2,20 +2,77 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from bluegreen.context import Context
 from bluegreen.contract import Color, Keys, traffic_weights
+from bluegreen.engine import find_policy_pack
 from bluegreen.errors import CheckFailedError, UsageError
 from bluegreen.guardian_record import acted_on, describe_record
+from bluegreen.outputs import StackOutputs
 from bluegreen.release_spec import deployed_settings, describe_plan
+from bluegreen.safety import (
+    EmergencyOverrideError,
+    PolicyConfigError,
+    check_emergency_overrides,
+    check_policy_config,
+    load_policy_config,
+    previous_overrides,
+    read_stack_policy_config,
+    stack_policy_config_path,
+    weakenings,
+)
+from bluegreen.settings import Settings
 from bluegreen.stackconfig import COLORS, ReleaseConfig
 from bluegreen.traffic import format_weights, guardian_record, health, live_weights
 
 GATE_BYPASS_STATUS = (
     f"{Keys.GATE_BYPASS.key} is true: every `pulumi up` moves traffic without the traffic gate's checks (healthy "
-    f"targets, preview route); set {Keys.GATE_BYPASS.key} to false after the emergency"
+    f"targets, preview route); it applies to one update: set {Keys.GATE_BYPASS.key} to false after the emergency"
 )
+
+
+def safety_status(ctx: Context, settings: Settings, outputs: StackOutputs) -> dict[str, Any]:
+    """What this stack runs with less of (`bluegreen.safety`), each a warning: the config's weakenings, the
+    policies its policy file lowers, a policy file the tool refuses, and a one-update override the next
+    update refuses. Read-only, so a refused file is shown, not raised: every preview and update refuses it."""
+    path = stack_policy_config_path(find_policy_pack(ctx.project_dir), ctx.engine.stack_name)
+    try:
+        policy_config = load_policy_config(path)
+        check_policy_config(policy_config, path)
+        refused_file = None
+    except PolicyConfigError as err:
+        refused_file = f"refused: {err}"
+        policy_config = None if not path.is_file() else _lenient(path)
+    found = weakenings(settings, policy_config)
+    for weakening in found:
+        if weakening.key != Keys.GATE_BYPASS.key:  # GATE_BYPASS_STATUS says it
+            ctx.reporter.warn(f"weakened safety: {weakening.what}")
+    next_update = None
+    try:
+        check_emergency_overrides(settings, previous_overrides(outputs.raw))
+    except EmergencyOverrideError as err:
+        next_update = f"the next `pulumi up` is refused: {err}"
+    for line in (refused_file, next_update):
+        if line is not None:
+            ctx.reporter.warn(line)
+    return {
+        "weakenings": [{"key": w.key, "what": w.what} for w in found],
+        "policyConfig": str(path) if path.is_file() else None,
+        "policyConfigRefused": refused_file,
+        "nextUpdateRefused": next_update,
+    }
+
+
+def _lenient(path: Path) -> dict[str, Any] | None:
+    """A refused policy file's content, to list what it lowers; None when it is not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def expected_by_color(cfg: ReleaseConfig) -> dict[Color, int]:
@@ -89,6 +146,7 @@ def status(ctx: Context) -> dict[str, Any]:
     )
     if cfg.settings.gate_bypass:
         ctx.reporter.warn(GATE_BYPASS_STATUS)
+    result["safety"] = safety_status(ctx, cfg.settings, outputs)
     say(
         f"{'colour':6} {'role':6} {'config':>6} {'live':>5}  {'release (config/deployed)':28} {'targets':>9}  "
         f"{'verified':8} alarms"
@@ -131,8 +189,9 @@ def plan(ctx: Context) -> dict[str, Any]:
             summary = ""
         else:
             try:
-                summary = traffic_summary(config, outputs)
-            except ValueError as exc:  # the summary's own error type says which key is wrong
+                _, policy_config = read_stack_policy_config(find_policy_pack(ctx.project_dir), ctx.engine.stack_name)
+                summary = traffic_summary(config, outputs, policy_config=policy_config)
+            except ValueError as exc:  # the summary's and the policy file's errors say what is wrong
                 raise UsageError(f"cannot summarise the change: {exc}") from None
             ctx.reporter.info(summary)
     with ctx.reporter.step("pulumi preview --diff (with policy pack)") as rec:

@@ -1,9 +1,11 @@
 """The guardian in the account: the Lambda that rolls back when the live colour's release health fails.
 
 It does not depend on the runner: EventBridge invokes it on a "CloudWatch Alarm State Change" of
-either colour's release-health alarm to ALARM, and it reads the state this update writes to an SSM
-parameter (`bluegreen.guardian.handler` says when it acts). Its record goes to a second parameter,
-which the program reads on the next `pulumi up` (`bluegreen.guardian_record`), and to an SNS topic.
+either colour's release-health alarm to ALARM, and every minute while the rollback target is armed (a
+state change fires once, so an invocation that could not act is followed by one that looks again), and it
+reads the state this update writes to an SSM parameter (`bluegreen.guardian.handler` says when it acts).
+Its record goes to a second parameter, which the program reads on the next `pulumi up`
+(`bluegreen.guardian_record`), and to an SNS topic.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ PACKAGE = Path(contract.__file__).resolve().parent
 ARCHIVE_FILES = ("contract.py", "guardian/__init__.py", "guardian/handler.py")
 RUNTIME = "python3.12"
 HANDLER = "bluegreen.guardian.handler.handler"
+# The function's timeout; the handler's claims lapse after CLAIM_SECONDS, which must be longer.
+TIMEOUT_SECONDS = 30
+# How often the guardian looks again while armed. EventBridge's finest rate is one minute ("rate(1 minute)",
+# EventBridge user guide, "Creating a rule that runs on a schedule").
+SCHEDULE = "rate(1 minute)"
 
 
 def archive() -> pulumi.AssetArchive:
@@ -42,6 +49,8 @@ class GuardianArgs:
     parameter_prefix: str  # e.g. /bluegreen/<project>/<stack>
     listener_arn: pulumi.Input[str]
     release_health_alarms: Mapping[Color, pulumi.Input[str]]
+    # Their ARNs: the scheduled look reads their state with DescribeAlarms, allowed on these two only.
+    release_health_alarm_arns: Mapping[Color, pulumi.Input[str]]
     # The state the handler reads, as a JSON string (built by BlueGreenService from this update).
     state: pulumi.Input[str]
     subscriptions: Sequence[str] = ()  # email addresses and https:// endpoints
@@ -49,7 +58,7 @@ class GuardianArgs:
     # than 100 unreserved ("You can reserve up to the Unreserved account concurrency value that is shown, minus
     # 100", Lambda developer guide, "Configuring reserved concurrency"; PutFunctionConcurrency), and new accounts
     # start with a quota of 10 or 50 (aws-samples/one-observability-demo#278), so a default of 1 failed the first
-    # `pulumi up` there. The handler needs none: its lock makes concurrent invocations flip at most once.
+    # `pulumi up` there. The handler needs none: its claims make concurrent invocations flip at most once.
     reserved_concurrency: int = 0
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -62,6 +71,7 @@ class Guardian(pulumi.ComponentResource):
     record_parameter: aws.ssm.Parameter
     decision_log_parameter: aws.ssm.Parameter
     rule: aws.cloudwatch.EventRule
+    schedule: aws.cloudwatch.EventRule
 
     def __init__(self, name: str, args: GuardianArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not 0 <= args.reserved_concurrency <= MAX_GUARDIAN_RESERVED_CONCURRENCY:
@@ -129,7 +139,8 @@ class Guardian(pulumi.ComponentResource):
                 self.record_parameter.arn,
                 self.topic.arn,
                 log_group.arn,
-            ).apply(lambda values: json.dumps(guardian_policy(*values))),
+                *(args.release_health_alarm_arns[c] for c in COLORS),
+            ).apply(lambda values: json.dumps(guardian_policy(*values[:5], alarm_arns=values[5:]))),
             opts=child,
         )
         self.function = aws.lambda_.Function(
@@ -138,7 +149,7 @@ class Guardian(pulumi.ComponentResource):
             handler=HANDLER,
             code=archive(),
             role=self.role.arn,
-            timeout=30,
+            timeout=TIMEOUT_SECONDS,
             memory_size=128,
             # Unset is the provider's -1, "removes any concurrency limitations" (pulumi-aws lambda.Function): an
             # update from a reservation calls DeleteFunctionConcurrency (terraform-provider-aws function.go, which
@@ -171,15 +182,28 @@ class Guardian(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=self.function.name,
-            principal="events.amazonaws.com",
-            source_arn=self.rule.arn,
+        # While the target is armed, a look every minute: the handler reads both alarms and acts as on their event.
+        armed = pulumi.Output.from_input(args.state).apply(
+            lambda text: "ENABLED" if (json.loads(text).get("target") or {}).get("armed") else "DISABLED"
+        )
+        self.schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            description="bluegreen: the guardian looks again every minute while its rollback target is armed",
+            schedule_expression=SCHEDULE,
+            state=armed,
+            tags=tags,
             opts=child,
         )
-        aws.cloudwatch.EventTarget(f"{name}-target", rule=self.rule.name, arn=self.function.arn, opts=child)
+        for role, rule in (("", self.rule), ("-schedule", self.schedule)):
+            aws.lambda_.Permission(
+                f"{name}-invoke{role}",
+                action="lambda:InvokeFunction",
+                function=self.function.name,
+                principal="events.amazonaws.com",
+                source_arn=rule.arn,
+                opts=child,
+            )
+            aws.cloudwatch.EventTarget(f"{name}-target{role}", rule=rule.name, arn=self.function.arn, opts=child)
         self.register_outputs({"functionName": self.function.name, "topicArn": self.topic.arn})
 
     def _written_elsewhere(self, logical: str, parameter: str, what: str, tags: Mapping[str, str]) -> aws.ssm.Parameter:
@@ -197,11 +221,19 @@ class Guardian(pulumi.ComponentResource):
 
 
 def guardian_policy(
-    listener_arn: str, state_arn: str, record_arn: str, topic_arn: str, log_group_arn: str
+    listener_arn: str,
+    state_arn: str,
+    record_arn: str,
+    topic_arn: str,
+    log_group_arn: str,
+    *,
+    alarm_arns: Sequence[str],
 ) -> dict[str, Any]:
-    """The guardian's permissions: write this listener only, read its state, write its record and lock
-    parameters, publish to its topic, log to its group. The ELB describes support no resource-level
-    permissions (Service Authorization Reference, Elastic Load Balancing V2), so they are on `*`."""
+    """The guardian's permissions: write this listener only, read its state and its alarms, read and write its
+    record and its claim and handled parameters, publish to its topic, log to its group. The ELB describes
+    support no resource-level permissions (Service Authorization Reference, Elastic Load Balancing V2), so they
+    are on `*`; DescribeAlarms takes alarm ARNs (Service Authorization Reference, Amazon CloudWatch)."""
+    own = [record_arn, f"{record_arn}-claim-*", f"{record_arn}-handled-*"]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -210,9 +242,10 @@ def guardian_policy(
             {"Sid": "ReadTraffic", "Effect": "Allow",
              "Action": ["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth"],
              "Resource": "*"},
-            {"Sid": "ReadState", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": state_arn},
-            {"Sid": "WriteRecord", "Effect": "Allow", "Action": "ssm:PutParameter",
-             "Resource": [record_arn, f"{record_arn}-lock-*"]},
+            {"Sid": "ReadAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
+             "Resource": list(alarm_arns)},
+            {"Sid": "ReadState", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": [state_arn, *own]},
+            {"Sid": "WriteRecord", "Effect": "Allow", "Action": "ssm:PutParameter", "Resource": own},
             {"Sid": "Notify", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
             {"Sid": "Log", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": f"{log_group_arn}:*"},

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
@@ -30,6 +31,7 @@ from bluegreen.guardian_state import guardian_state
 from bluegreen.preview_token import token_keepers
 from bluegreen.release_spec import ReleaseSpec, edge_values
 from bluegreen.rollback_target import RollbackTarget
+from bluegreen.safety import emergency_overrides
 from bluegreen.settings import ColorSpec, Settings, configured_instance_subnets, validated
 from bluegreen.user_data import boot_script_fingerprint
 
@@ -66,6 +68,9 @@ class BlueGreenServiceArgs:
     # A created VPC's two zones (`components.network.network_zones`: the deployed ones, pinned); empty: the
     # first two that offer both colours' instance types, as on a first deploy.
     availability_zones: Sequence[str] = ()
+    # This update's generation (`bluegreen.guardian_state.deployment_generation`): bumped by every update that
+    # moves traffic, and part of the guardian's state id, so a re-flip to the same build is a new deployment.
+    guardian_generation: int = 1
 
 
 class BlueGreenService(pulumi.ComponentResource):
@@ -90,6 +95,7 @@ class BlueGreenService(pulumi.ComponentResource):
     gate: TrafficGate
     guardian: Guardian
     guardian_state_id: pulumi.Output[str]
+    guardian_generation: int
     instance_profiles: dict[Color, aws.iam.InstanceProfile]
 
     def __init__(
@@ -104,6 +110,7 @@ class BlueGreenService(pulumi.ComponentResource):
         specs = dict(args.specs) if args.specs is not None else dict.fromkeys(COLORS, settings.color_spec())
         self.specs = specs
         self.rollback_target = args.rollback_target
+        self.guardian_generation = args.guardian_generation
         child = pulumi.ResourceOptions(parent=self)
         if not settings.edge.https:  # only with allowInsecurePreview: `validated` refuses it otherwise
             pulumi.log.warn(
@@ -297,6 +304,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 parameter_prefix=f"/bluegreen/{pulumi.get_project()}/{pulumi.get_stack()}",
                 listener_arn=self.router.production_listener.arn,
                 release_health_alarms={c: self.alarms[c].release_health.alarm_name for c in COLORS},
+                release_health_alarm_arns={c: self.alarms[c].release_health.arn for c in COLORS},
                 state=state,
                 subscriptions=settings.guardian.subscriptions,
                 reserved_concurrency=settings.guardian.reserved_concurrency,
@@ -336,6 +344,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 listener_arn=listener,
                 target_groups={"blue": blue_tg, "green": green_tg},
                 release_health_alarms={"blue": blue_alarm, "green": green_alarm},
+                generation=self.guardian_generation,
             )
 
         full = pulumi.Output.all(
@@ -397,6 +406,7 @@ class BlueGreenService(pulumi.ComponentResource):
         target = self.rollback_target
         out[Outputs.ROLLBACK_TARGET.name()] = target.to_output() if target is not None else {}
         out[Outputs.GUARDIAN_STATE_ID.name()] = self.guardian_state_id
+        out[Outputs.GUARDIAN_GENERATION.name()] = self.guardian_generation
         out[Outputs.GUARDIAN_RECORD_PARAMETER.name()] = self.guardian.record_parameter.name
         out[Outputs.DECISION_LOG_PARAMETER.name()] = self.guardian.decision_log_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
@@ -411,6 +421,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.IDLE_SCALED_DOWN.name()] = settings.idle_scaled_down
         out[Outputs.DATABASE_SCHEMA_VERSION.name()] = settings.database_schema_version
         out[Outputs.BAKE_MINUTES.name()] = settings.alarms.bake_minutes
+        out[Outputs.EMERGENCY_OVERRIDES.name()] = emergency_overrides(settings, datetime.now(UTC))
         return out
 
 

@@ -15,7 +15,7 @@ import re
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -418,6 +418,17 @@ def run_program(
 def deployed(recording: Recording) -> dict[str, Any]:
     """The outputs a successful `pulumi up` would leave for the next update's StackReference."""
     return dict(recording.outputs)
+
+
+def keep_decision(flipped: Recording, minutes: float = 15, start: str = "2026-01-01T12:00:00Z") -> str:
+    """The `bakeDecision` `bluegreen bake` writes after watching `flipped`'s flip quietly for `minutes`
+    (Pulumi.yaml's bakeMinutes is 15): it names the flip and the live release the outputs record."""
+    from bluegreen.rollback_target import BakeDecision
+
+    target = flipped.outputs["rollbackTarget"]
+    began = datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    end = (began + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return BakeDecision(target["flip"], target["liveFingerprint"], start, end, minutes).to_config()
 
 
 @dataclass

@@ -31,7 +31,7 @@ from bluegreen.contract import Color, traffic_weights
 from bluegreen.engine import OperationResult, OutputSink, preview_failed
 from bluegreen.errors import EngineError, StackLockedError
 from bluegreen.guardian_record import check_guardian_record, parse_record
-from bluegreen.guardian_state import guardian_state
+from bluegreen.guardian_state import deployment_generation, guardian_state
 from bluegreen.preview_token import MAX_VALUES_PER_CONDITION, MAX_VALUES_PER_RULE, accepted_tokens, token_keepers
 from bluegreen.release_guard import (
     GuardResult,
@@ -42,6 +42,7 @@ from bluegreen.release_guard import (
 )
 from bluegreen.release_spec import ReleaseSpec
 from bluegreen.rollback_target import RollbackTarget
+from bluegreen.safety import EmergencyOverrideError, check_emergency_overrides, emergency_overrides
 from bluegreen.settings import ConfigError as SettingsError
 from bluegreen.settings import Settings, read_settings
 from bluegreen.stack_files import with_defaults
@@ -440,6 +441,7 @@ class FakeEngine:
     _images: dict[str, str] = field(default_factory=dict)
     _specs: dict[str, ReleaseSpec] = field(default_factory=dict)
     _target: RollbackTarget | None = None
+    _generation: int = 1  # `bluegreen.guardian_state.deployment_generation`, as the program computes it
     _settings: Settings | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The preview token (`random.RandomPassword`): a new one whenever its keepers change.
@@ -508,12 +510,13 @@ class FakeEngine:
             self._images = {str(c): image for c, image in guard.image_ids.items()}
             self._specs = self._release_specs(settings, guard)
             self._target = guard.rollback_target
+            self._generation = deployment_generation(deployed, settings, guard.rollback_target)
             self._settings = settings
             self.publish()
             on_output(f"weights blue={weights['blue']} green={weights['green']}")
             if self.after_up:
                 self.after_up(self, self.up_count)
-            return OperationResult(changes={"update": 1, "same": 30})
+            return OperationResult(changes={"update": 1, "same": 30}, outputs=dict(self.outputs_values))
         finally:
             self._lock.release()
 
@@ -546,8 +549,9 @@ class FakeEngine:
             if previous is not None and previous.guardian_record_parameter:  # as `bluegreen.program.deploy`
                 record = parse_record(self.parameter(previous.guardian_record_parameter))
                 check_guardian_record(settings, previous.guardian_state_id, record)
+            check_emergency_overrides(settings, previous.emergency_overrides if previous is not None else None)
             guard = check_release(settings, previous, lambda: self.latest_image)
-        except (SettingsError, ReleaseGuardError) as exc:
+        except (SettingsError, ReleaseGuardError, EmergencyOverrideError) as exc:
             raise EngineError(f"pulumi up failed: the program refused this update:\n{exc}") from exc
         for line in [*state_warnings, *guard.warnings]:
             if on_output:
@@ -633,6 +637,7 @@ class FakeEngine:
                 listener_arn=self.world.listener_arn,
                 target_groups=self.world.target_groups,
                 release_health_alarms=self.world.release_health_alarms,
+                generation=self._generation,
             )
             self._ssm.put_parameter(
                 Name=GUARDIAN_STATE_PARAMETER, Value=json.dumps(state, sort_keys=True), Type="String", Overwrite=True
@@ -643,9 +648,13 @@ class FakeEngine:
                 with contextlib.suppress(self._ssm.exceptions.ParameterAlreadyExists):
                     self._ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=False)
             out["guardianStateId"] = state["stateId"]
+            out["guardianGeneration"] = self._generation
             out["guardianRecordParameter"] = GUARDIAN_RECORD_PARAMETER
             out["decisionLogParameter"] = DECISION_LOG_PARAMETER
             out["instanceSubnetTier"] = instance_subnet_tier(self._settings)
+            # As the program: when this update ran. Plus the update count, so no two updates share a second.
+            used_at = datetime.now(UTC) + timedelta(seconds=self.up_count)
+            out["emergencyOverrides"] = emergency_overrides(self._settings, used_at)
         self.outputs_values = out
 
     def parameter(self, name: str) -> str | None:

@@ -239,6 +239,83 @@ def test_gate_bypass_is_a_warning_in_the_summary_and_the_pr_comment():
     assert line.startswith("> ⚠️ **`gateBypass` is true**: this update moves traffic without the traffic gate's checks")
 
 
+def test_every_weakening_of_safety_is_a_warning_in_the_summary_and_the_pr_comment():
+    # Issue 22: loosened thresholds, a disarmed guardian and a lowered pack were silent.
+    assert not [w for w in warnings(traffic_summary(config(), outputs())) if "weakened safety" in w]
+    weakened = config(
+        rollbackErrorRatePercent="10",
+        rollbackLatencyP99Ms="500",  # tighter: not a weakening
+        rollbackMinHealthyPercent="50",
+        alarmEvaluationMinutes="5",
+        bakeMinutes="0",
+        guardianArmed="off",
+    )
+    policy = {"alb-access-logs-enabled": "advisory", "alb-deletion-protection": {"enforcementLevel": "disabled"}}
+
+    lines = [w for w in warnings(traffic_summary(weakened, outputs(), policy_config=policy)) if "weakened" in w]
+
+    assert lines == [
+        "> ⚠️ **weakened safety**: `guardianArmed` is off: the guardian never rolls back, canary included.",
+        "> ⚠️ **weakened safety**: `rollbackErrorRatePercent` is 10, looser than the default 5: the 5xx alarm needs "
+        "more errors.",
+        "> ⚠️ **weakened safety**: `rollbackMinHealthyPercent` is 50, looser than the default 100: the healthy-hosts "
+        "alarm lets more targets fail.",
+        "> ⚠️ **weakened safety**: `alarmEvaluationMinutes` is 5, looser than the default 3: every alarm waits "
+        "longer before it fires.",
+        "> ⚠️ **weakened safety**: `bakeMinutes` is 0, looser than the default 15: a new live colour is watched for "
+        "less time.",
+        "> ⚠️ **weakened safety**: policy `alb-access-logs-enabled` is advisory (mandatory by default).",
+        "> ⚠️ **weakened safety**: policy `alb-deletion-protection` is disabled (mandatory by default).",
+    ]
+
+
+def test_an_override_the_last_update_used_is_shown_as_refused_until_it_is_confirmed():
+    last = outputs(emergencyOverrides={"usedAt": "2026-12-01T08:00:00Z", "gateBypass": True})
+
+    md = traffic_summary(config(gateBypass="true"), last)
+    (refused,) = [line for line in md.splitlines() if line.startswith("> ⛔")]
+    assert refused.startswith("> ⛔ **refused**: gateBypass=true already applied to the last update")
+    assert "`pulumi config set emergencyAck 2026-12-01T08:00:00Z`" in refused
+    assert "> ⛔" not in traffic_summary(config(gateBypass="true", emergencyAck="2026-12-01T08:00:00Z"), last)
+    assert "> ⛔" not in traffic_summary(config(), last)
+
+
+def write_policy_file(project: Path, stack: str, content: Any) -> Path:
+    (project / "policies" / "stacks").mkdir(parents=True, exist_ok=True)
+    (project / "policies" / "PulumiPolicy.yaml").write_text("runtime: python\n", encoding="utf-8")
+    path = project / "policies" / "stacks" / f"{stack}.json"
+    path.write_text(json.dumps(content), encoding="utf-8")
+    return path
+
+
+def test_the_cli_lists_what_the_stacks_policy_file_lowers(project, capsys):
+    write_policy_file(project, "dev", {"instances-without-public-ip": "advisory"})
+
+    assert main(["--stack", "dev", "--project-dir", str(project)]) == 0
+
+    out = capsys.readouterr().out
+    assert "> ⚠️ **weakened safety**: policy `instances-without-public-ip` is advisory (mandatory by default)." in out
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ({"all": "disabled"}, '"all": "disabled" (it lowers every policy, the safety policies too)'),
+        ({"rollback-readiness": {"enforcementLevel": "advisory"}}, '"rollback-readiness": "advisory"'),
+    ],
+    ids=["all", "safety-policy"],
+)
+def test_the_cli_refuses_a_policy_file_that_lowers_more_than_the_baseline(project, capsys, content, named):
+    path = write_policy_file(project, "dev", content)
+
+    assert main(["--stack", "dev", "--project-dir", str(project)]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"### `dev`\n\n> ⛔ **refused**: {path} lowers {named}; ")  # the job summary
+    assert captured.err.startswith(f"bluegreen.ci: {path} lowers {named}; a stack's policy file may lower only the ")
+    assert "(alb-access-logs-enabled, alb-deletion-protection, instances-without-public-ip)" in captured.err
+
+
 def test_bad_config_is_an_error_not_a_summary():
     with pytest.raises(SummaryError, match="activeColor"):
         traffic_summary(config(activeColor="purple"), outputs())
@@ -633,6 +710,15 @@ def test_bake_summary_keep():
     )
     assert "| bake green for 15 min | ok | 900.2 | no alarm |" in lines
     assert "**error**" not in md
+
+
+def test_bake_summary_no_keep_says_the_target_stays_held():
+    short = {**KEEP, "decision": "no-keep", "minutes": 0.0, "elapsedSeconds": 0.0, "polls": 1, "bakeMinutes": 15}
+    md = bake_summary(bake_report(short), "prod")
+    assert md.splitlines()[2] == (
+        "**NO KEEP green** (release `v2`): no alarm in 0s, but 0.0 min is shorter than bakeMinutes (15): the "
+        "rollback target stays held"
+    )
 
 
 def test_bake_summary_rollback_names_the_alarm_and_escapes_table_cells():

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from bluegreen.guardian import handler as guardian
 from tests.moto_server import World, client
@@ -191,17 +192,18 @@ def test_two_invocations_that_both_saw_the_live_colour_flip_once_and_record_once
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No reserved concurrency serialises them: both read the listener while green is live, and meet at the
-    # lock. Only the one whose conditional create of the lock succeeds acts.
+    # claim. Only the one whose conditional create of the claim succeeds acts; the other does nothing, or,
+    # if it claims after the first gave its claim back, finds the flip done and the record written.
     write_state(world, live="green")
     clients = [RecordingClients(), RecordingClients()]
     both_decided = threading.Barrier(2, timeout=10)
-    first_for = guardian._first_for
+    claim = guardian.Run.claim
 
-    def lock_after_both_decided(*args: Any) -> bool:
+    def claim_after_both_decided(self: guardian.Run, state_id: str) -> Any:
         both_decided.wait()
-        return first_for(*args)
+        return claim(self, state_id)
 
-    monkeypatch.setattr(guardian, "_first_for", lock_after_both_decided)
+    monkeypatch.setattr(guardian.Run, "claim", claim_after_both_decided)
     decisions: list[dict[str, Any]] = []
     threads = [threading.Thread(target=lambda c=c: decisions.append(run(alarm("green"), c))) for c in clients]
     for thread in threads:
@@ -210,17 +212,135 @@ def test_two_invocations_that_both_saw_the_live_colour_flip_once_and_record_once
         thread.join()
 
     assert sum(c.modify_listener for c in clients) == 1
-    assert sorted((d["action"], d["why"].split(" is ")[0]) for d in decisions) == [
-        ("none", "already acted on this alarm for this deployment"),
-        ("rollback", ALARMS["green"]),
-    ]
+    assert sorted(d["action"] for d in decisions) == ["none", "rollback"]
     puts = [put for c in clients for put in c.puts]
-    locks = [put for put in puts if put["Name"].startswith(f"{RECORD}-lock-")]
-    assert len(locks) == 2 and len({put["Name"] for put in locks}) == 1
-    assert all(put["Overwrite"] is False for put in locks), "the lock must be a conditional create"
+    claims = [put for put in puts if put["Name"].startswith(f"{RECORD}-claim-") and put["Overwrite"] is False]
+    assert claims and all(put["Name"].endswith("-update-7-1") for put in claims[:2]), "a conditional create"
     assert [put["Name"] for put in puts if put["Name"] == RECORD] == [RECORD]
     assert recorded(world)["action"] == "rollback"
     assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+class FaultyClients(RecordingClients):
+    """Throttles chosen calls (after the SDK's own retries: the error reaches the handler)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faults: list[tuple[str, Any]] = []
+        self.elbv2.meta.events.register("provide-client-params", self._fault)
+        self.ssm.meta.events.register("provide-client-params", self._fault)
+
+    def throttle(self, operation: str, when: Any = lambda params: True) -> FaultyClients:
+        self.faults.append((operation, when))
+        return self
+
+    def _fault(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        for fault in self.faults:
+            if fault[0] == model.name and fault[1](params):
+                self.faults.remove(fault)
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, model.name)
+
+
+def test_a_throttled_modify_listener_is_retried_into_the_rollback_and_its_record(world: World) -> None:
+    write_state(world, live="green")
+    first = FaultyClients().throttle("ModifyListener")
+
+    with pytest.raises(ClientError, match="Rate exceeded"):
+        run(alarm("green"), first)  # Lambda retries an invocation that failed
+    assert world.live_weights() == {"blue": 0, "green": 100}
+    retry = run(alarm("green"), CountingClients())
+
+    assert retry["action"] == "rollback" and (retry["from"], retry["to"]) == ("green", "blue")
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert recorded(world) == retry
+
+
+def test_a_throttled_record_write_is_retried_into_the_record_without_a_second_flip(world: World) -> None:
+    write_state(world, live="green")
+    first = FaultyClients().throttle("PutParameter", lambda params: params["Name"] == RECORD)
+
+    with pytest.raises(ClientError, match="Rate exceeded"):
+        run(alarm("green"), first)
+    assert world.live_weights() == {"blue": 100, "green": 0}  # flipped, not yet recorded
+    retry_clients = CountingClients()
+    retry = run(alarm("green"), retry_clients)
+
+    assert retry_clients.modify_listener == 0
+    assert retry["action"] == "rollback" and retry["why"].startswith("the listener already sends all traffic to blue")
+    assert recorded(world) == retry  # the listener and the record agree
+    assert run(alarm("green"))["why"] == "green carries no traffic"  # and the next retry finds it all done
+
+
+def test_a_claim_its_holder_could_not_give_back_lapses(world: World) -> None:
+    write_state(world, live="green")
+    stuck = (
+        FaultyClients()
+        .throttle("ModifyListener")
+        .throttle("PutParameter", lambda params: "-claim-" in params["Name"] and params["Overwrite"])
+    )
+    t = [1000.0]
+
+    def at(clients: guardian.Clients) -> dict[str, Any]:
+        return guardian.decide(
+            alarm("green"), state_parameter=STATE, record_parameter=RECORD, topic_arn="", clients=clients,
+            clock=lambda: t[0],
+        )  # fmt: skip
+
+    with pytest.raises(ClientError):
+        at(stuck)  # ModifyListener throttled, and giving the claim back too
+    t[0] += 10
+    assert at(CountingClients())["why"] == "another invocation is acting on this deployment (its claim is live)"
+    t[0] += guardian.CLAIM_SECONDS
+    assert at(CountingClients())["action"] == "rollback"
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_a_scheduled_look_acts_once_the_target_is_healthy_while_the_alarm_stays_in_alarm(world: World) -> None:
+    # The state change fired once, while blue was unhealthy; EventBridge fires no second one while it stays ALARM.
+    write_state(world, live="green")
+    cloudwatch = client("cloudwatch", world.endpoint)
+    for name in ALARMS.values():
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum",
+            Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+    tick = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    assert run(tick)["why"] == "no release-health alarm is in ALARM"
+    cloudwatch.set_alarm_state(AlarmName=ALARMS["green"], StateValue="ALARM", StateReason="5xx")
+    world.stop_instances("blue")
+    assert run(alarm("green"))["why"] == "blue has 0 healthy targets, fewer than its desired 2"
+    clients = RecordingClients()
+    assert run(tick, clients)["action"] == "none"
+    assert [p for p in clients.puts if p["Name"] == RECORD] == []  # the same refusal is not written again
+
+    world.start_instances("blue")
+    looked = run(tick)
+
+    assert looked["action"] == "rollback" and looked["alarm"] == ALARMS["green"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert recorded(world) == looked
+
+
+def test_a_deployment_written_while_the_guardian_decides_is_left_to_the_next_look(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_state(world, live="green")
+    ssm = client("ssm", world.endpoint)
+    claim = guardian.Run.claim
+
+    def update_lands_first(self: guardian.Run, state_id: str) -> Any:
+        state = json.loads(ssm.get_parameter(Name=STATE)["Parameter"]["Value"])
+        ssm.put_parameter(Name=STATE, Value=json.dumps({**state, "stateId": "update-8"}), Type="String", Overwrite=True)
+        return claim(self, state_id)
+
+    monkeypatch.setattr(guardian.Run, "claim", update_lands_first)
+    clients = CountingClients()
+
+    decision = run(alarm("green"), clients)
+
+    assert decision["why"] == "a new deployment was written while the guardian decided; it looks again"
+    assert clients.modify_listener == 0 and world.live_weights() == {"blue": 0, "green": 100}
 
 
 def test_the_lambda_entry_point_reads_its_parameters_from_the_environment(

@@ -99,3 +99,25 @@ def test_checks_of_one_resources_inputs_are_resource_policies():
         "alb-deletion-protection",
         "instances-without-public-ip",
     }
+
+
+def test_a_stack_may_lower_exactly_the_production_baseline_as_the_docs_list_it():
+    # bluegreen.safety refuses a stack policy file that lowers anything else (issue 22).
+    from bluegreen.contract import LOWERABLE_POLICIES
+    from policies.bluegreen_policies.baseline import ACCESS_LOGS, DELETION_PROTECTION, NO_INSTANCE_PUBLIC_IP
+
+    baseline = [ACCESS_LOGS.name, DELETION_PROTECTION.name, NO_INSTANCE_PUBLIC_IP.name]
+    assert sorted(LOWERABLE_POLICIES) == sorted(baseline)
+    assert set(baseline) <= {policy.name for policy in POLICIES}
+    docs = (PACK_DIR.parent / "docs" / "policies.md").read_text()
+    table = docs.split("| may be lowered (advisory or disabled) |\n|---|\n", 1)[1].split("\n\n", 1)[0]
+    assert re.findall(r"^\| `([a-z0-9-]+)` \|$", table, flags=re.M) == list(LOWERABLE_POLICIES)
+
+
+def test_every_stack_policy_file_lowers_only_what_may_be_lowered():
+    from bluegreen.safety import read_stack_policy_config
+
+    files = sorted((PACK_DIR / "stacks").glob("*.json"))
+    assert files
+    for path in files:
+        read_stack_policy_config(PACK_DIR, path.stem)  # raises PolicyConfigError naming the entry

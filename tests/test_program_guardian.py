@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from bluegreen.guardian.handler import CLAIM_SECONDS
 from bluegreen.guardian_record import GuardianRolledBackError
-from components.guardian import ARCHIVE_FILES, PACKAGE, guardian_policy
-from tests.harness import Recording, deployed, run_failing, run_program
+from components.guardian import ARCHIVE_FILES, PACKAGE, TIMEOUT_SECONDS, guardian_policy
+from tests.harness import Recording, deployed, keep_decision, run_failing, run_program
 
 FLIPPED = {"greenRelease": "v2.0.0", "activeColor": "green"}
 
@@ -81,11 +82,31 @@ def test_the_archive_holds_everything_the_handler_imports(tmp_path: Path) -> Non
 
 
 def test_the_guardians_role_writes_this_listener_only() -> None:
-    policy = guardian_policy("arn:listener/app/lb/1/2", "arn:state", "arn:record", "arn:topic", "arn:logs")
+    policy = guardian_policy(
+        "arn:listener/app/lb/1/2", "arn:state", "arn:record", "arn:topic", "arn:logs", alarm_arns=["arn:a1", "arn:a2"]
+    )
     writes = [s for s in policy["Statement"] if "elasticloadbalancing:ModifyListener" in json.dumps(s["Action"])]
     assert [s["Resource"] for s in writes] == ["arn:listener/app/lb/1/2"]
     on_everything = [s["Action"] for s in policy["Statement"] if s["Resource"] == "*"]
     assert on_everything == [["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth"]]
+    by_action = {json.dumps(s["Action"]): s["Resource"] for s in policy["Statement"]}
+    assert by_action['"cloudwatch:DescribeAlarms"'] == ["arn:a1", "arn:a2"]  # the two release-health alarms only
+    own = ["arn:record", "arn:record-claim-*", "arn:record-handled-*"]
+    assert by_action['"ssm:PutParameter"'] == own
+    assert by_action['"ssm:GetParameter"'] == ["arn:state", *own]
+
+
+def test_the_guardian_looks_again_every_minute_while_its_target_is_armed(just_flipped: Recording) -> None:
+    schedule = just_flipped.by_name("bluegreen-guardian-schedule").inputs
+    assert (schedule["scheduleExpression"], schedule["state"]) == ("rate(1 minute)", "ENABLED")
+    function = just_flipped.by_name("bluegreen-guardian-function")
+    assert just_flipped.by_name("bluegreen-guardian-target-schedule").inputs["arn"] == function.outputs["arn"]
+    permission = just_flipped.by_name("bluegreen-guardian-invoke-schedule").inputs
+    assert permission["sourceArn"] == just_flipped.by_name("bluegreen-guardian-schedule").outputs["arn"]
+    # Its claims lapse only after the function's timeout has ended whoever held them.
+    assert function.inputs["timeout"] == TIMEOUT_SECONDS < CLAIM_SECONDS
+    off = run_program({**FLIPPED, "guardianArmed": "off"}, previous_outputs=deployed(just_flipped))
+    assert off.by_name("bluegreen-guardian-schedule").inputs["state"] == "DISABLED"
 
 
 def test_the_state_arms_the_colour_traffic_left_until_the_bake_is_decided(just_flipped: Recording) -> None:
@@ -97,7 +118,7 @@ def test_the_state_arms_the_colour_traffic_left_until_the_bake_is_decided(just_f
     }
     assert written["fingerprints"]["green"] == just_flipped.outputs["greenSpec"]["fingerprint"]
     assert written["stateId"] == just_flipped.outputs["guardianStateId"]
-    decided = {**FLIPPED, "bakeDecision": just_flipped.outputs["greenSpec"]["fingerprint"]}
+    decided = {**FLIPPED, "bakeDecision": keep_decision(just_flipped)}
     assert state(run_program(decided, previous_outputs=deployed(just_flipped)))["target"]["armed"] is False
     always = {**decided, "guardianArmed": "always"}
     assert state(run_program(always, previous_outputs=deployed(just_flipped)))["target"]["armed"] is True
@@ -160,3 +181,23 @@ def test_a_record_about_an_older_deployment_refuses_nothing(just_flipped: Record
     parameters = {name: value.replace(just_flipped.outputs["guardianStateId"], "older") for name, value in
                   rolled_back(just_flipped).items()}  # fmt: skip
     assert run_program(FLIPPED, deployed(just_flipped), parameters=parameters).outputs["activeColor"] == "green"
+
+
+def test_every_update_that_moves_traffic_is_a_new_deployment_even_back_to_the_same_build(
+    just_flipped: Recording,
+) -> None:
+    back = run_program({**FLIPPED, "activeColor": "blue"}, previous_outputs=deployed(just_flipped))
+    again = run_program(FLIPPED, previous_outputs=deployed(back))
+    unchanged = run_program(FLIPPED, previous_outputs=deployed(just_flipped))
+
+    generations = [rec.outputs["guardianGeneration"] for rec in (just_flipped, back, again)]
+    assert generations == [generations[0], generations[0] + 1, generations[0] + 2]
+    # The same build, settings and target as the first flip, yet another id: its old record names no rollback here.
+    assert {k: v for k, v in state(again).items() if k not in ("generation", "stateId")} == {
+        k: v for k, v in state(just_flipped).items() if k not in ("generation", "stateId")
+    }
+    assert again.outputs["guardianStateId"] != just_flipped.outputs["guardianStateId"]
+    assert state(again)["stateId"] == again.outputs["guardianStateId"]
+    # An update that moves nothing stays the same deployment: a rollback recorded on it still refuses.
+    assert unchanged.outputs["guardianGeneration"] == generations[0]
+    assert unchanged.outputs["guardianStateId"] == just_flipped.outputs["guardianStateId"]

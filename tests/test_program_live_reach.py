@@ -20,7 +20,7 @@ from bluegreen.contract import SPEC_TAG, settings_fingerprint
 from bluegreen.release_guard import ReleaseGuardError
 from bluegreen.release_spec import SPEC_KEYS, ReleaseSpec
 from tests.engine_order import simulate
-from tests.harness import Recording, deployed, run_failing, run_program
+from tests.harness import Recording, deployed, keep_decision, run_failing, run_program
 
 VPC = {
     "vpcId": "vpc-0123456789abcdef0",
@@ -112,7 +112,7 @@ def test_an_egress_entry_stays_open_until_no_colour_uses_it(live_blue: Recording
         **BASE,
         "instanceEgress": [cache],
         "activeColor": "green",
-        "bakeDecision": flipped.outputs["greenSpec"]["fingerprint"],
+        "bakeDecision": keep_decision(flipped),
     }
     restaged = run_program(decided, previous_outputs=deployed(flipped))
     assert egress_open(restaged) == {cache}, "closed once no colour's spec has it"

@@ -12,7 +12,8 @@ import pytest
 
 from bluegreen.release_guard import ReleaseGuardError
 from bluegreen.release_spec import SPEC_VERSION, ReleaseSpec
-from tests.harness import Recording, deployed, diff, run_failing, run_program
+from bluegreen.rollback_target import BakeDecision
+from tests.harness import Recording, deployed, diff, keep_decision, run_failing, run_program
 
 # One new value for every setting that is part of a colour's release spec.
 SPEC_CHANGES: dict[str, Any] = {
@@ -81,7 +82,7 @@ def test_a_new_app_port_keeps_both_ports_open_until_no_colour_uses_the_old_one(l
     # Blue is the rollback target until green's bake is decided; then the next update gives it 9090 and 8080 closes.
     kept = run_program({"appPort": 9090, "activeColor": "green"}, previous_outputs=deployed(flipped))
     assert ports_open(kept) == {8080, 9090}
-    decided = {"appPort": 9090, "activeColor": "green", "bakeDecision": flipped.outputs["greenSpec"]["fingerprint"]}
+    decided = {"appPort": 9090, "activeColor": "green", "bakeDecision": keep_decision(flipped)}
     restaged = run_program(decided, previous_outputs=deployed(kept))
     assert restaged.by_name("bluegreen-blue-tg").inputs["port"] == 9090
     assert ports_open(restaged) == {9090}
@@ -174,6 +175,7 @@ def test_the_flip_records_the_colour_traffic_left_with_both_fingerprints(just_fl
         "liveColor": "green",
         "liveFingerprint": just_flipped.outputs["greenSpec"]["fingerprint"],
         "kept": True,
+        "flip": 1,
     }
 
 
@@ -182,8 +184,9 @@ def test_restaging_the_rollback_target_before_the_bake_is_decided_is_refused(jus
     assert isinstance(error, ReleaseGuardError) and registered == []
     live = just_flipped.outputs["greenSpec"]["fingerprint"]
     assert (
-        f"blue is the rollback target until a bake decision is recorded for green's release (fingerprint "
-        f"{live[:12]}…): run `bluegreen bake`, or once you are sure, `pulumi config set bakeDecision {live}`"
+        f"blue is the rollback target until a bake decision is recorded for green's release (flip 1, fingerprint "
+        f"{live[:12]}…): run `bluegreen bake`, which records bakeDecision after watching green for at least "
+        "bakeMinutes"
     ) in str(error)
 
 
@@ -201,7 +204,7 @@ def test_the_rollback_target_keeps_its_settings_until_the_bake_is_decided(just_f
 
 
 def test_a_recorded_bake_decision_releases_the_target_for_the_next_release(just_flipped: Recording) -> None:
-    decided = {**FLIPPED, "bakeDecision": just_flipped.outputs["greenSpec"]["fingerprint"]}
+    decided = {**FLIPPED, "bakeDecision": keep_decision(just_flipped)}
     restaged = run_program({**decided, "blueRelease": "v3.0.0"}, previous_outputs=deployed(just_flipped))
     assert restaged.outputs["blueRelease"] == "v3.0.0"
     assert restaged.outputs["rollbackTarget"]["kept"] is False
@@ -213,6 +216,156 @@ def test_rolling_back_to_the_kept_target_is_allowed_and_keeps_the_other_colour(j
     assert (target["color"], target["liveColor"], target["kept"]) == ("green", "blue", True)
 
 
+# -- I2: a keep decision needs a bake after the flip it names, of at least bakeMinutes ---------------------------
+@pytest.fixture(scope="module")
+def staged_v2(live_blue: Recording) -> Recording:
+    return run_program({"greenRelease": "v2.0.0"}, previous_outputs=deployed(live_blue))
+
+
+def test_a_bake_decision_in_the_flips_own_update_is_refused(staged_v2: Recording) -> None:
+    """What a bake would write for flip 1, set before anything watched green: refused, nothing registered."""
+    green = staged_v2.outputs["greenSpec"]["fingerprint"]
+    early = BakeDecision(1, green, "2026-01-01T12:00:00Z", "2026-01-01T12:15:00Z", 15).to_config()
+
+    error, registered = run_failing({**FLIPPED, "bakeDecision": early}, deployed(staged_v2))
+
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert f"bakeDecision={early} is set in the update that makes flip 1 (blue -> green)" in str(error)
+    assert "\n" not in str(error)
+
+
+def test_a_bare_fingerprint_in_the_flips_own_update_no_longer_releases_the_target(staged_v2: Recording) -> None:
+    """Before I2 the live release's fingerprint, set with the flip, released blue and disarmed the guardian."""
+    green = staged_v2.outputs["greenSpec"]["fingerprint"]
+
+    error, registered = run_failing({**FLIPPED, "bakeDecision": green}, deployed(staged_v2))
+
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert f"bakeDecision={green} is a bare release spec fingerprint, which names no flip" in str(error)
+
+
+@pytest.fixture(scope="module")
+def flipped_back(just_flipped: Recording) -> Recording:
+    """Flip 1 (blue -> green) kept after a full bake, then flip 2 back to blue: green is the target now."""
+    decided = run_program({**FLIPPED, "bakeDecision": keep_decision(just_flipped)}, deployed(just_flipped))
+    assert decided.outputs["rollbackTarget"]["kept"] is False
+    back = run_program({**FLIPPED, "activeColor": "blue"}, previous_outputs=deployed(decided))
+    assert back.outputs["rollbackTarget"]["flip"] == 2
+    return back
+
+
+def test_a_bake_decision_naming_an_older_flip_is_refused(just_flipped: Recording, flipped_back: Recording) -> None:
+    older = keep_decision(just_flipped)  # a full bake, but of flip 1
+
+    error, registered = run_failing({**FLIPPED, "activeColor": "blue", "bakeDecision": older}, deployed(flipped_back))
+
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert f"bakeDecision={older} names flip 1 (release spec " in str(error)
+    assert "but the current flip is 2 (green -> blue, " in str(error)
+
+
+def test_a_bare_fingerprint_of_an_older_flip_is_refused(just_flipped: Recording, flipped_back: Recording) -> None:
+    blue = flipped_back.outputs["blueSpec"]["fingerprint"]  # what flip 2 made live; a bare one names no flip
+
+    error, _ = run_failing({**FLIPPED, "activeColor": "blue", "bakeDecision": blue}, deployed(flipped_back))
+
+    assert isinstance(error, ReleaseGuardError)
+    assert "is a bare release spec fingerprint, which names no flip and records no watch" in str(error)
+
+
+def test_a_keep_decision_left_from_the_last_flip_is_refused_in_the_next_flip(just_flipped: Recording) -> None:
+    """A hand flip with the last decision still set: the tool clears it when it flips; by hand, clear it."""
+    kept = keep_decision(just_flipped)
+    decided = run_program({**FLIPPED, "bakeDecision": kept}, deployed(just_flipped))
+
+    error, _ = run_failing({**FLIPPED, "activeColor": "blue", "bakeDecision": kept}, deployed(decided))
+
+    assert isinstance(error, ReleaseGuardError)
+    assert f"bakeDecision={kept} names flip 1, but this update makes flip 2: " in str(error)
+    assert 'clear it (`pulumi config set bakeDecision ""`) for the flip' in str(error)
+
+
+def test_a_keep_decision_after_a_watch_shorter_than_bake_minutes_is_refused(just_flipped: Recording) -> None:
+    short = keep_decision(just_flipped, minutes=5)
+
+    error, registered = run_failing({**FLIPPED, "bakeDecision": short}, deployed(just_flipped))
+
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert f"bakeDecision={short} records a watch of 5 min (5 asked), shorter than bakeMinutes=15" in str(error)
+
+
+def test_a_keep_decision_whose_interval_is_shorter_than_its_minutes_is_refused(just_flipped: Recording) -> None:
+    target = just_flipped.outputs["rollbackTarget"]
+    claimed = BakeDecision(
+        target["flip"], target["liveFingerprint"], "2026-01-01T12:00:00Z", "2026-01-01T12:01:00Z", 15
+    ).to_config()
+
+    error, _ = run_failing({**FLIPPED, "bakeDecision": claimed}, deployed(just_flipped))
+
+    assert "records a watch of 1 min (15 asked), shorter than bakeMinutes=15" in str(error)
+
+
+def test_a_keep_after_a_full_bake_releases_the_target_and_stays_spent(just_flipped: Recording) -> None:
+    """The happy path: the target is released and the guardian disarmed; raising bakeMinutes later does not
+    refuse a decision that was applied already."""
+    decided = {**FLIPPED, "bakeDecision": keep_decision(just_flipped)}
+    released = run_program(decided, previous_outputs=deployed(just_flipped))
+    assert released.outputs["rollbackTarget"] == {**just_flipped.outputs["rollbackTarget"], "kept": False}
+
+    later = run_program({**decided, "bakeMinutes": 60, "blueRelease": "v3.0.0"}, deployed(released))
+
+    assert later.outputs["blueRelease"] == "v3.0.0"
+
+
+def test_a_bare_fingerprint_that_released_the_target_before_upgrading_still_stands(just_flipped: Recording) -> None:
+    """Stacks decided before decisions named their flip: the target is released, flip unnumbered (0)."""
+    green = just_flipped.outputs["greenSpec"]["fingerprint"]
+    outputs = deployed(just_flipped)
+    outputs["rollbackTarget"] = {k: v for k, v in outputs["rollbackTarget"].items() if k != "flip"} | {"kept": False}
+
+    after = run_program({**FLIPPED, "bakeDecision": green, "blueRelease": "v3.0.0"}, previous_outputs=outputs)
+
+    assert after.outputs["rollbackTarget"]["flip"] == 0 and after.outputs["rollbackTarget"]["kept"] is False
+    assert after.outputs["blueRelease"] == "v3.0.0"
+
+
+def test_a_bake_decision_with_no_flip_recorded_is_refused(live_blue: Recording) -> None:
+    decision = BakeDecision(1, "0" * 64, "2026-01-01T12:00:00Z", "2026-01-01T12:15:00Z", 15).to_config()
+
+    error, _ = run_failing({"bakeDecision": decision}, deployed(live_blue))
+
+    assert "names flip 1, but no flip is recorded (rollbackTarget is empty)" in str(error)
+
+
+# -- I2: while the target is kept, nothing restages, respecs or scales it down -------------------------------
+def test_a_new_image_for_the_kept_target_is_refused(just_flipped: Recording) -> None:
+    error, registered = run_failing({**FLIPPED, "blueImageId": "ami-0fedcba9876543210"}, deployed(just_flipped))
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert "blueRelease/blueImageId change" in str(error) and "blue is the rollback target" in str(error)
+
+
+def test_a_new_boot_script_for_the_kept_target_is_refused(just_flipped: Recording) -> None:
+    error, _ = run_failing({**FLIPPED, "blueBootScript": "#!/bin/bash\necho changed\n"}, deployed(just_flipped))
+    assert isinstance(error, ReleaseGuardError)
+    assert "blueBootScript changes but blue is the rollback target" in str(error)
+
+
+@pytest.mark.parametrize("key", sorted(SPEC_CHANGES))
+def test_no_release_setting_reaches_the_kept_target(just_flipped: Recording, key: str) -> None:
+    after = run_program({**FLIPPED, key: SPEC_CHANGES[key]}, previous_outputs=deployed(just_flipped))
+    assert after.outputs["blueSpec"] == just_flipped.outputs["blueSpec"], f"{key} respecced the rollback target"
+    assert after.outputs["rollbackTarget"]["kept"] is True
+
+
+def test_a_short_keep_decision_does_not_let_the_target_be_scaled_down(just_flipped: Recording) -> None:
+    short = keep_decision(just_flipped, minutes=1)
+    error, registered = run_failing({**FLIPPED, "bakeDecision": short, "idleScaledDown": True}, deployed(just_flipped))
+    assert isinstance(error, ReleaseGuardError) and registered == []
+    assert "shorter than bakeMinutes=15" in str(error)
+
+
 def test_a_bake_decision_that_is_not_a_fingerprint_is_refused() -> None:
     error, _ = run_failing({"bakeDecision": "keep"})
-    assert "bakeDecision must be empty or a release spec fingerprint (64 hex digits" in str(error)
+    assert "bakeDecision must be empty or a keep decision written by `bluegreen bake`: flip=<n> fingerprint=" in str(
+        error
+    )

@@ -104,8 +104,9 @@ def test_every_documented_output_is_exported():
     expected = {
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
-        "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianRecordParameter",
-        "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier", "instanceSubnetIds", "availabilityZones",
+        "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianGeneration",
+        "guardianRecordParameter", "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier",
+        "instanceSubnetIds", "availabilityZones", "emergencyOverrides",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")
@@ -210,7 +211,8 @@ def test_gate_bypass_is_warned_about_by_the_program_on_every_update_while_it_is_
 
     assert bypass_warnings(run_program()) == []
     first = run_program({"gateBypass": True})
-    again = run_program({"gateBypass": True, "activeColor": "green"}, deployed(first))
+    used_at = first.outputs["emergencyOverrides"]["usedAt"]  # it applies to one update unless confirmed again
+    again = run_program({"gateBypass": True, "emergencyAck": used_at, "activeColor": "green"}, deployed(first))
     for rec in (first, again):
         assert bypass_warnings(rec) == [GATE_BYPASS_WARNING]
     assert "without the traffic gate's checks" in GATE_BYPASS_WARNING

@@ -17,7 +17,7 @@ import pytest
 from bluegreen.components.network import ZoneError
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
 from tests.engine_order import SUBNET, simulate
-from tests.harness import REGION, Recording, deployed, run_failing, run_program
+from tests.harness import REGION, Recording, deployed, keep_decision, run_failing, run_program
 
 EXISTING_VPC = {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]}
 ARM_IMAGE = "ami-0a4400000000000a1"  # arm64 in the harness's IMAGES
@@ -70,7 +70,7 @@ def green_live_on_t3() -> tuple[Recording, dict[str, Any]]:
     staged = run_program(config, previous_outputs=deployed(first))
     config["activeColor"] = "green"
     flipped = run_program(config, previous_outputs=deployed(staged))
-    config["bakeDecision"] = flipped.outputs["greenSpec"]["fingerprint"]
+    config["bakeDecision"] = keep_decision(flipped)
     return flipped, config
 
 

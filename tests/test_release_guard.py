@@ -10,6 +10,7 @@ import pytest
 from bluegreen.outputs import GUARD_KEYS, RECOVERY, DeployedState, IncompleteDeployedStateError
 from bluegreen.release_guard import ReleaseGuardError, check_release, deployed_state
 from bluegreen.release_spec import ReleaseSpec
+from bluegreen.rollback_target import BakeDecision, RollbackTarget, bake_decision_problem
 from bluegreen.settings import ColorSpec, Settings, read_settings
 from tests.harness import LOOKED_UP_AMI, deployed, diff, program_config, run_failing, run_program
 
@@ -167,15 +168,17 @@ def state(**changes: Any) -> DeployedState:
 
 def guardian_of(outputs: dict[str, Any]) -> dict[str, Any]:
     """What DeployedState reads besides the guard's keys: the guardian's state and record, where the
-    instances run (their tier, and a created VPC's pinned zones), and the preview token (the rules accept it
-    while a new one replaces it)."""
+    instances run (their tier, and a created VPC's pinned zones), the preview token (the rules accept it
+    while a new one replaces it), and the one-update overrides the last update used (none: `{}`)."""
     return {
         "guardian_state_id": outputs["guardianStateId"],
         "guardian_record_parameter": outputs["guardianRecordParameter"],
+        "guardian_generation": outputs["guardianGeneration"],
         "instance_subnet_tier": outputs["instanceSubnetTier"],
         "instance_subnet_ids": tuple(outputs["instanceSubnetIds"]),
         "availability_zones": tuple(outputs["availabilityZones"]),
         "preview_token": outputs["previewToken"],
+        "emergency_overrides": outputs["emergencyOverrides"],
     }
 
 
@@ -331,3 +334,49 @@ def test_a_stack_deployed_before_boot_scripts_counts_as_running_the_demo_app(liv
 
     assert run_program({}, older).outputs["blueWeight"] == 100  # nothing changed, nothing refused
     assert "blueBootScript changes" in refused({"blueBootScript": BOOT}, older)
+
+
+# -- the keep decision rule (I2), pure: the release guard and `bluegreen bake` both call it ---------------------
+FLIP_3 = RollbackTarget("blue", "b" * 64, "green", "a" * 64, kept=True, flip=3)
+
+
+def a_decision(flip: int = 3, minutes: float = 15, end: str = "2026-01-01T12:15:00Z") -> str:
+    return BakeDecision(flip, "a" * 64, "2026-01-01T12:00:00Z", end, minutes).to_config()
+
+
+@pytest.mark.parametrize("minutes", [15, 2.5, 0.00001, 0])
+def test_a_keep_decision_reads_back_as_written(minutes: float) -> None:
+    decision = BakeDecision(3, "a" * 64, "2026-01-01T12:00:00Z", "2026-01-01T12:15:00Z", minutes)
+    assert BakeDecision.parse(decision.to_config()) == decision
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "keep",
+        "flip=3",
+        a_decision().replace("flip=3", "flip=three"),
+        a_decision().replace("12:00:00Z", "12:00:00"),
+        a_decision().replace("2026-01-01T12:15", "2026-02-30T12:15"),
+        a_decision(end="2026-01-01T11:59:59Z"),
+        a_decision() + " extra=1",
+    ],
+)
+def test_a_malformed_keep_decision_is_refused_naming_what_is_allowed(text: str) -> None:
+    problem = bake_decision_problem(text, FLIP_3, FLIP_3, flipping=False, bake_minutes=15)
+    assert problem is not None and problem.startswith(f"bakeDecision={text} is not allowed: it must be empty or")
+
+
+def test_only_a_full_bake_of_the_current_flip_after_it_stands() -> None:
+    def problem(text: str, *, flipping: bool = False, deployed: RollbackTarget | None = FLIP_3) -> str | None:
+        return bake_decision_problem(text, deployed, FLIP_3, flipping=flipping, bake_minutes=15)
+
+    assert problem("") is None
+    assert problem(a_decision()) is None
+    assert "is set in the update that makes flip 3" in str(problem(a_decision(), flipping=True))
+    assert "names flip 2, but this update makes flip 3" in str(problem(a_decision(2), flipping=True))
+    assert "names flip 2 (release spec aaaaaaaaaaaa…), but the current flip is 3" in str(problem(a_decision(2)))
+    assert "shorter than bakeMinutes=15" in str(problem(a_decision(minutes=14)))
+    assert "records a watch of 14 min (15 asked)" in str(problem(a_decision(end="2026-01-01T12:14:00Z")))
+    spent = RollbackTarget("blue", "b" * 64, "green", "a" * 64, kept=False, flip=3)
+    assert problem(a_decision(minutes=1), deployed=spent) is None  # applied already: it stands until the next flip

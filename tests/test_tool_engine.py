@@ -6,6 +6,7 @@ last one drives the real Pulumi CLI and runs only where `pulumi` is on PATH.
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -60,7 +61,8 @@ class RecordingStack:
         self._maybe_fail()
         kwargs["on_output"]("Updating (dev)")
         summary = type("Summary", (), {"resource_changes": {"update": 1, "same": 9}})()
-        return type("UpResult", (), {"summary": summary})()
+        outputs = {"emergencyOverrides": auto.OutputValue({}, False)}  # what the update finished with
+        return type("UpResult", (), {"summary": summary, "outputs": outputs})()
 
     def preview(self, **kwargs: Any) -> Any:
         self.calls.append(("preview", kwargs))
@@ -117,6 +119,7 @@ def test_up_and_preview_always_carry_the_policy_pack(stack: RecordingStack, proj
     assert up_args["message"] == "bluegreen switch to green"
     assert lines == ["Updating (dev)"]
     assert up.describe() == "1 to update"
+    assert up.outputs == {"emergencyOverrides": {}}
     assert preview.describe() == "no changes"
 
 
@@ -135,6 +138,38 @@ def test_a_stack_with_its_own_pack_config_gets_it_on_every_preview_and_update(
     engine.preview(print)
 
     assert [args["policy_pack_configs"] for _, args in stack.calls] == [[str(config)]] * 3 + [None]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [{"all": "disabled"}, {"blue-green-parity": "advisory", "alb-deletion-protection": "advisory"}],
+    ids=["all", "safety-policy"],
+)
+def test_a_pack_config_that_lowers_more_than_the_baseline_is_refused_before_pulumi_runs(
+    monkeypatch: pytest.MonkeyPatch, project: Path, content: dict[str, Any]
+) -> None:
+    # Issue 22: `{"all": "disabled"}` turned the whole pack off, silently.
+    (project / "policies" / "stacks").mkdir()
+    path = project / "policies" / "stacks" / "dev.json"
+    path.write_text(json.dumps(content))
+    selected: list[dict[str, Any]] = []
+    monkeypatch.setattr(auto, "select_stack", lambda **kwargs: selected.append(kwargs))
+    engine = AutomationEngine("dev", project_dir=project)
+
+    def up() -> None:
+        engine.up("x", print)
+
+    def preview() -> None:
+        engine.preview(print)
+
+    for run in (up, preview):
+        with pytest.raises(UsageError) as raised:
+            run()
+        assert raised.value.exit_code == 2
+        assert raised.value.message.startswith(f"{path} lowers ")
+        assert "may lower only the production baseline (alb-access-logs-enabled, " in raised.value.message
+        assert "alb-deletion-protection" not in raised.value.message.split(";")[0]
+    assert selected == []  # no pulumi command ran, not even `stack select`
 
 
 def test_up_previews_first_because_the_update_skips_its_preview(stack: RecordingStack, project: Path) -> None:

@@ -31,6 +31,7 @@ from bluegreen.outputs import StackOutputs
 from bluegreen.preview_token import preview_rule_tokens
 from bluegreen.registry import COMMANDS
 from bluegreen.report import Reporter
+from bluegreen.rollback_target import BakeDecision
 from bluegreen.stack_files import PROJECT_DIR
 from tests.moto_server import (
     GUARDIAN_RECORD_PARAMETER,
@@ -187,7 +188,7 @@ def fail_on_up(number: int, error: BaseException) -> Callable[[FakeEngine, int],
 def test_deploy_happy_path_moves_traffic_and_records_everything(
     tool: Tool, world: World, engine: FakeEngine, smoke: SmokeTarget, checks: Path, clock: FakeClock
 ) -> None:
-    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "1", "--interval", "20")
+    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "2", "--interval", "20")
 
     assert run.code == 0, run.doc["error"]
     assert world.live_weights() == {"blue": 0, "green": 100}
@@ -200,12 +201,12 @@ def test_deploy_happy_path_moves_traffic_and_records_everything(
     assert all(step["status"] == "ok" for step in run.doc["steps"])
     assert run.doc["result"]["decision"]["decision"] == "keep"
     assert ("/version", "green") in smoke.requests
-    assert clock.t >= 60  # the bake watched for the full minute
+    assert clock.t >= 120  # the bake watched for the stack's full bakeMinutes (2)
     assert engine.messages == ["bluegreen stage v2 on green", "bluegreen switch to green"]
 
 
 def test_human_output_shows_steps_timers_and_progress(tool: Tool, checks: Path) -> None:
-    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "1", "--interval", "30", json_mode=False)
+    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "2", "--interval", "30", json_mode=False)
 
     assert run.code == 0, run.err
     assert "▶ stage" in run.out
@@ -377,21 +378,23 @@ def test_a_quiet_bake_keeps_the_colour_and_records_every_poll(
     engine.on_read = tool.log
     tool.log.calls.clear()
 
-    run = tool("bake", "--minutes", "1", "--interval", "15")
+    run = tool("bake", "--minutes", "2", "--interval", "30")
 
     assert run.code == 0, run.doc["error"]
     assert run.doc["result"]["decision"] == {
         "color": "green",
         "startedAt": at(clock, start),
-        "decidedAt": at(clock, start + 60),
-        "elapsedSeconds": 60.0,
-        "polls": 5,  # at 0, 15, 30, 45 and 60 s
+        "decidedAt": at(clock, start + 120),
+        "elapsedSeconds": 120.0,
+        "polls": 5,  # at 0, 30, 60, 90 and 120 s
         "fired": [],
         "smokeFailures": [],
         "alarms": {GREEN_5XX: "OK", GREEN_P99: "OK"},
         "release": "v2",
-        "minutes": 1.0,
+        "minutes": 2.0,
+        "bakeMinutes": 2,
         "decision": "keep",
+        "bakeDecision": engine.config_values["bakeDecision"],
         "rollbackTo": None,
         "shortOfTargets": None,
         "guardian": None,
@@ -407,8 +410,8 @@ def test_a_quiet_bake_keeps_the_colour_and_records_every_poll(
         *["DescribeAlarms", "GetParameter", "DescribeTargetHealth", "DescribeTargetHealth"] * 5,
         "PutParameter",  # the keep decision, in the stack's decision log
     ]
-    assert clock.sleeps[-4:] == [15, 15, 15, 15]
-    bake_step = next(s for s in run.doc["steps"] if s["name"] == "bake green for 1 min")
+    assert clock.sleeps[-4:] == [30, 30, 30, 30]
+    bake_step = next(s for s in run.doc["steps"] if s["name"] == "bake green for 2 min")
     assert (bake_step["status"], bake_step["detail"]) == ("ok", "no alarm")
     assert world.live_weights() == {"blue": 0, "green": 100}
 
@@ -427,11 +430,11 @@ def test_a_bake_watches_until_its_last_fraction_of_a_second(tool: Tool, checks: 
 def test_a_bake_prints_each_poll_for_people(tool: Tool, checks: Path) -> None:
     switched_to_green(tool, checks)
 
-    run = tool("bake", "--minutes", "1", "--interval", "15", json_mode=False)
+    run = tool("bake", "--minutes", "2", "--interval", "30", json_mode=False)
 
     assert run.code == 0
-    assert f"… bake green: {GREEN_5XX}=OK, {GREEN_P99}=OK; 45s left [15s]" in run.out
-    assert "Decision: KEEP green (release v2): no alarm in 60s over 5 polls" in run.out
+    assert f"… bake green: {GREEN_5XX}=OK, {GREEN_P99}=OK; 90s left [30s]" in run.out
+    assert "Decision: KEEP green (release v2): no alarm in 120s over 5 polls" in run.out
 
 
 def test_bake_minutes_default_to_config_and_a_short_one_says_where_it_came_from(
@@ -741,6 +744,72 @@ def test_status_says_when_gate_bypass_is_on(tool: Tool, engine: FakeEngine) -> N
     assert f"! {warning}" in text.out + text.err
 
 
+def test_status_lists_every_weakening_of_safety(tool: Tool, engine: FakeEngine, tmp_path: Path) -> None:
+    # Issue 22: loosened thresholds, a disarmed guardian and a lowered pack showed nowhere.
+    project = tmp_path / "project"
+    (project / "policies" / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (project / "policies" / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    policy_file = project / "policies" / "stacks" / f"{engine.stack_name}.json"
+    policy_file.write_text(json.dumps({"alb-access-logs-enabled": "advisory"}))
+    # The test world's short bake (2 minutes) is a weakening too: the default here.
+    engine.config_values.update(rollbackLatencyP99Ms="3000", guardianArmed="off", bakeMinutes="15")
+
+    run = tool("status", "--project-dir", str(project))
+
+    assert run.code == 0, run.doc["error"]
+    safety = run.doc["result"]["status"]["safety"]
+    assert [w["key"] for w in safety["weakenings"]] == [
+        "guardianArmed",
+        "rollbackLatencyP99Ms",
+        "alb-access-logs-enabled",
+    ]
+    assert safety["policyConfig"] == str(policy_file) and safety["policyConfigRefused"] is None
+    assert [w for w in run.doc["warnings"] if w.startswith("weakened safety: ")] == [
+        "weakened safety: `guardianArmed` is off: the guardian never rolls back, canary included",
+        "weakened safety: `rollbackLatencyP99Ms` is 3000, looser than the default 1000: the latency alarm needs "
+        "slower responses",
+        "weakened safety: policy `alb-access-logs-enabled` is advisory (mandatory by default)",
+    ]
+
+    policy_file.write_text(json.dumps({"all": "disabled"}))  # shown, not raised: status only reads
+    refused = tool("status", "--project-dir", str(project))
+    assert refused.code == 0
+    assert 'weakened safety: every policy of the pack is disabled (`"all": "disabled"`)' in refused.doc["warnings"]
+    (line,) = [w for w in refused.doc["warnings"] if w.startswith("refused: ")]
+    assert line.startswith(f'refused: {policy_file} lowers "all": "disabled"')
+
+
+def test_an_emergency_override_lasts_one_command_and_the_next_update_is_refused(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    # A ramp is several updates, and a failed switch's restore one more: the tool confirms an override its own
+    # last update used for its next one, and the update after the command needs a person to confirm it again.
+    stage_and_verify(tool, checks)
+    engine.config_values["gateBypass"] = "true"
+
+    switched = tool("switch", "--ramp", "10,50")
+
+    assert switched.code == 0, switched.doc["error"]
+    confirmations = [w for w in switched.doc["warnings"] if w.startswith("emergencyAck=")]
+    assert len(confirmations) == 2  # the 50% step and the flip
+    used_at = engine.outputs_values["emergencyOverrides"]["usedAt"]
+    assert engine.config_values["emergencyAck"] != used_at  # confirmed for the flip, not for what follows
+    status = tool("status")
+    assert status.doc["result"]["status"]["safety"]["nextUpdateRefused"].startswith(
+        "the next `pulumi up` is refused: gateBypass=true already applied to the last update"
+    )
+
+    refused = tool("rollback", "--no-fast")
+    assert refused.code == 1
+    assert f"`pulumi config set emergencyAck {used_at}`" in refused.doc["error"]
+
+    engine.config_values["emergencyAck"] = used_at  # a person confirms it for one more update
+    assert tool("rollback", "--no-fast").code == 0
+    engine.config_values["gateBypass"] = "false"
+    assert tool("status").doc["result"]["status"]["safety"]["nextUpdateRefused"] is None
+
+
 def test_status_shows_pending_release(tool: Tool, engine: FakeEngine) -> None:
     engine.config_values["greenRelease"] = "v9"
 
@@ -797,19 +866,88 @@ def test_a_kept_bake_releases_the_rollback_target_for_the_next_stage(
 ) -> None:
     switched_to_green(tool, checks)
 
-    baked = tool("bake", "--minutes", "0")
+    baked = tool("bake")  # config bakeMinutes: 2
 
     assert baked.code == 0, baked.err
-    assert engine.config_values["bakeDecision"] == engine.outputs()["greenSpec"]["fingerprint"]
+    decision = BakeDecision.parse(engine.config_values["bakeDecision"])
+    assert decision is not None
+    assert (decision.flip, decision.fingerprint) == (
+        engine.outputs()["rollbackTarget"]["flip"],
+        engine.outputs()["greenSpec"]["fingerprint"],
+    )
     assert tool("stage", "v3").code == 0
     assert engine.outputs()["blueRelease"] == "v3"
+
+
+def test_a_bake_shorter_than_bake_minutes_records_no_keep(tool: Tool, engine: FakeEngine, checks: Path) -> None:
+    switched_to_green(tool, checks)
+
+    run = tool("bake", "--minutes", "0")  # config bakeMinutes: 2
+
+    assert run.code == 0, run.doc["error"]
+    assert run.doc["result"]["decision"]["decision"] == "no-keep"
+    assert engine.config_values.get("bakeDecision", "") == ""
+    assert any(
+        w.startswith("--minutes=0 is shorter than config bluegreen:bakeMinutes=2: no keep decision recorded, so blue")
+        for w in run.doc["warnings"]
+    )
+    refused = tool("stage", "v3")
+    assert refused.code == 1
+    assert "blue is the rollback target until a bake decision is recorded" in refused.doc["error"]
+
+
+def test_deploy_with_a_bake_shorter_than_bake_minutes_records_no_keep(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    run = tool("deploy", "v2", "--checks", str(checks), "--minutes", "0")
+
+    assert run.code == 0, run.doc["error"]
+    assert run.doc["result"]["decision"]["decision"] == "no-keep"
+    assert engine.config_values.get("bakeDecision", "") == ""
+    assert tool("stage", "v3").code == 1  # blue is still held as the rollback target
+
+
+def test_the_keep_decision_names_the_flip_and_the_interval_the_bake_watched(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+
+    run = tool("bake")
+
+    assert run.code == 0, run.doc["error"]
+    record = run.doc["result"]["decision"]
+    assert BakeDecision.parse(engine.config_values["bakeDecision"]) == BakeDecision(
+        flip=1,
+        fingerprint=engine.outputs()["greenSpec"]["fingerprint"],
+        start=record["startedAt"],
+        end=record["decidedAt"],
+        minutes=2.0,
+    )
+    assert tool("stage", "v3").code == 0
+    assert engine.outputs()["rollbackTarget"]["kept"] is False  # the keep released blue in stage's update
+
+
+def test_the_next_flip_clears_the_last_keep_decision_and_the_next_bake_names_the_new_flip(
+    tool: Tool, engine: FakeEngine, checks: Path
+) -> None:
+    assert tool("deploy", "v2", "--checks", str(checks)).code == 0
+    first = BakeDecision.parse(engine.config_values["bakeDecision"])
+
+    run = tool("deploy", "v3", "--checks", str(checks))
+
+    assert run.code == 0, run.doc["error"]
+    assert engine.outputs()["activeColor"] == "blue"
+    second = BakeDecision.parse(engine.config_values["bakeDecision"])
+    assert first is not None and second is not None
+    assert (first.flip, second.flip) == (1, 2)
+    assert second.fingerprint == engine.outputs()["blueSpec"]["fingerprint"]
 
 
 def test_rollback_refuses_a_colour_restaged_since_traffic_left_it(
     tool: Tool, world: World, engine: FakeEngine, checks: Path
 ) -> None:
     switched_to_green(tool, checks)
-    assert tool("bake", "--minutes", "0").code == 0
+    assert tool("bake").code == 0
     assert tool("stage", "v3").code == 0  # blue runs v3 now, which never served users
 
     run = tool("rollback", "--to", "blue")
@@ -823,7 +961,7 @@ def test_stage_trusts_the_listener_over_the_outputs_after_an_interrupted_flip(
     tool: Tool, world: World, engine: FakeEngine, checks: Path
 ) -> None:
     switched_to_green(tool, checks)
-    assert tool("bake", "--minutes", "0").code == 0
+    assert tool("bake").code == 0
     world.set_weights({"blue": 100, "green": 0})  # outputs say green; the listener still sends all to blue
     ups = engine.up_count
 
@@ -1085,6 +1223,43 @@ def test_after_the_guardian_acts_an_update_that_sends_traffic_back_is_refused(
     # Accepting the rollback is the way forward: config follows traffic, and the update goes through.
     assert tool("rollback", "--to", "blue").code == 0
     assert (world.live_weights(), engine.config_values["activeColor"]) == ({"blue": 100, "green": 0}, "blue")
+
+
+def reflipped_to_the_same_build(tool: Tool, world: World, engine: FakeEngine, checks: Path) -> dict[str, Any]:
+    """green (v2) went live, the guardian rolled it back, config followed, and green, the same build, went live
+    again: a new deployment, though the state document says what the first one said."""
+    switched_to_green(tool, checks)
+    first = guardian_acts(world, "green")
+    assert first["action"] == "rollback"
+    assert tool("rollback", "--to", "blue").code == 0
+    assert tool("switch").code == 0
+    assert world.live_weights() == {"blue": 0, "green": 100}
+    assert engine.outputs_values["guardianStateId"] != first["stateId"]
+    return first
+
+
+def test_a_reflip_to_the_same_build_is_a_new_deployment_the_guardian_acts_on(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    first = reflipped_to_the_same_build(tool, world, engine, checks)
+
+    again = guardian_acts(world, "green")
+
+    assert again["action"] == "rollback", again["why"]
+    assert again["stateId"] == engine.outputs_values["guardianStateId"] != first["stateId"]
+    assert world.live_weights() == {"blue": 100, "green": 0}
+
+
+def test_the_record_of_an_older_deployment_does_not_make_a_bake_roll_back_a_healthy_colour(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    reflipped_to_the_same_build(tool, world, engine, checks)  # the record still says "rolled back from green"
+
+    run = tool("bake", "--minutes", "2", "--interval", "20")  # a full bake (bakeMinutes): it may keep
+
+    assert run.code == 0, run.doc.get("error")
+    assert run.doc["result"]["decision"]["decision"] == "keep"
+    assert world.live_weights() == {"blue": 0, "green": 100}
 
 
 def test_a_ramp_hold_defers_to_the_guardian_and_writes_no_listener_itself(

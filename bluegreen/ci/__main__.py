@@ -6,8 +6,8 @@ Standalone, without GitHub or the Pulumi CLI:
                            [--base-project-dir DIR [--listener listener.json]]
     python -m bluegreen.ci --stack dev --bake-report bake.json
 
-Exit codes: 0 printed; 2 the config, the outputs or the report cannot be read; 3 the drift guard
-refuses the deploy.
+Exit codes: 0 printed; 2 the config, the outputs or the report cannot be read, or the stack's policy file
+(`policies/stacks/<stack>.json`) lowers a policy it may not; 3 the drift guard refuses the deploy.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from typing import Any
 from bluegreen.ci.bake_report import bake_summary
 from bluegreen.ci.drift import GuardDecision, drift_guard, listener_drift
 from bluegreen.ci.summary import SummaryError, traffic_summary
+from bluegreen.engine import find_policy_pack
 from bluegreen.guardian_record import parse_record
+from bluegreen.safety import PolicyConfigError, read_stack_policy_config
 from bluegreen.stack_files import PROJECT_DIR, StackFileError, effective_config, load_project
 
 
@@ -74,7 +76,9 @@ def stack_summary(
     if not (project_dir / f"Pulumi.{short}.yaml").exists():
         raise SummaryError(f"no stack file Pulumi.{short}.yaml in {project_dir}")
     config = effective_config(short, project_dir=project_dir)
-    return f"### {project} `{short}`\n\n" + traffic_summary(config, outputs, guardian_record)
+    # The stack's policy file, as the workflows pass it to pulumi: refused when it lowers more than the baseline.
+    _, policy_config = read_stack_policy_config(find_policy_pack(project_dir), short)
+    return f"### {project} `{short}`\n\n" + traffic_summary(config, outputs, guardian_record, policy_config)
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -155,6 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 drift = listener_drift(outputs, _json_object(args.listener, args.listener.read_text(), "a listener"))
                 if drift is not None:
                     guard = GuardDecision(True, drift)
+    except PolicyConfigError as err:
+        # Also in the markdown, so the job summary says why the preview or deploy stops here.
+        sys.stdout.write(f"### `{args.stack.rsplit('/', 1)[-1]}`\n\n> ⛔ **refused**: {err}.\n")
+        print(f"bluegreen.ci: {err}", file=sys.stderr)
+        return 2
     except (SummaryError, StackFileError, OSError) as err:
         print(f"bluegreen.ci: {err}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ def bake_summary(report: Mapping[str, Any], stack: str) -> str:
     """Markdown for the `--json` document of `python -m bluegreen bake`: the decision, what fired, steps.
 
     The document is `{"command", "ok", "exitCode", "steps", "result": {"decision": {...}}, "warnings",
-    "error"}`; the decision record has `decision` (keep, rollback, rollback-advised, rollback-failed,
+    "error"}`; the decision record has `decision` (keep, no-keep, rollback, rollback-advised, rollback-failed,
     rollback-interrupted), `color`,
     `release`, `rollbackTo`, `elapsedSeconds`, `polls`, `startedAt`, `decidedAt`, `fired`,
     `smokeFailures`.
@@ -33,7 +33,13 @@ def bake_summary(report: Mapping[str, Any], stack: str) -> str:
         lines.append(f"**bake did not decide** (exit {code}): {_cell(report.get('error') or 'see the job log')}")
         return "\n".join(lines) + "\n"
     color, release, decision = record.get("color"), record.get("release"), record.get("decision")
-    if decision == "keep":
+    if decision == "no-keep":
+        lines.append(
+            f"**NO KEEP {color}** (release `{release}`): no alarm in {float(record.get('elapsedSeconds') or 0):.0f}s, "
+            f"but {record.get('minutes')} min is shorter than bakeMinutes ({record.get('bakeMinutes')}): the rollback "
+            "target stays held"
+        )
+    elif decision == "keep":
         lines.append(
             f"**KEEP {color}** (release `{release}`): no alarm in {float(record.get('elapsedSeconds') or 0):.0f}s "
             f"over {record.get('polls')} polls ({record.get('startedAt')} {ARROW} {record.get('decidedAt')})"

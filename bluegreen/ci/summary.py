@@ -4,7 +4,8 @@
 strings, arrays as JSON, as `bluegreen.stack_files.effective_config` returns it) with the outputs
 of the last deployment (as `pulumi stack output --json` prints them; empty on a first deploy) and
 returns short markdown: a one-line traffic headline, a per-colour table, and warning lines for the
-updates the program's release guard refuses (see `bluegreen/release_guard.py`).
+updates the program's release guard refuses (see `bluegreen/release_guard.py`), and every weakening of safety
+(`bluegreen/safety.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bluegreen.contract import COLORS, Color, Keys, Outputs, other, traffic_weig
 from bluegreen.guardian_record import GuardianRolledBackError, acted_on, check_guardian_record, describe_record
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
 from bluegreen.release_spec import deployed_settings, describe_plan, edge_values
+from bluegreen.safety import EmergencyOverrideError, check_emergency_overrides, previous_overrides, weakenings
 from bluegreen.settings import ConfigError as SettingsConfigError
 from bluegreen.settings import Settings, read_settings, to_config
 
@@ -198,14 +200,32 @@ def guardian_lines(settings: Settings, deployed: DeployedState | None, record: M
 
 
 def gate_bypass_lines(settings: Settings) -> list[str]:
-    """`gateBypass` on: this update, and every one until it is turned off, moves traffic unchecked."""
+    """`gateBypass` on: this update moves traffic unchecked (and the next one is refused unless re-confirmed)."""
     if not settings.gate_bypass:
         return []
     return [
         f"> ⚠️ **`{Keys.GATE_BYPASS.key}` is true**: this update moves traffic without the traffic gate's checks "
-        f"(healthy targets, preview route), so a broken colour can get production traffic. Set "
-        f"`{Keys.GATE_BYPASS.key}: false` after the emergency."
+        f"(healthy targets, preview route), so a broken colour can get production traffic. It applies to this "
+        f"update only: set `{Keys.GATE_BYPASS.key}: false` after the emergency."
     ]
+
+
+def weakening_lines(
+    settings: Settings, outputs: Mapping[str, Any], policy_config: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Every weakening of this config and the stack's policy file (`bluegreen.safety.weakenings`), one line each,
+    and a refusal when a one-update override the last update used is still set without `emergencyAck`."""
+    lines = gate_bypass_lines(settings)
+    lines += [
+        f"> ⚠️ **weakened safety**: {w.what}."
+        for w in weakenings(settings, policy_config)
+        if w.key != Keys.GATE_BYPASS.key
+    ]
+    try:
+        check_emergency_overrides(settings, previous_overrides(outputs))
+    except EmergencyOverrideError as err:
+        lines.append(f"> ⛔ **refused**: {err}.")
+    return lines
 
 
 def baseline_lines(settings: Settings) -> list[str]:
@@ -231,10 +251,14 @@ def baseline_lines(settings: Settings) -> list[str]:
 
 
 def traffic_summary(
-    config: Mapping[str, str], outputs: Mapping[str, Any], guardian_record: Mapping[str, Any] | None = None
+    config: Mapping[str, str],
+    outputs: Mapping[str, Any],
+    guardian_record: Mapping[str, Any] | None = None,
+    policy_config: Mapping[str, Any] | None = None,
 ) -> str:
-    """Markdown for a reviewer: traffic headline, per-colour table, release-guard warnings, and the
-    guardian's record (the value of its record parameter) when it rolled back after the last update."""
+    """Markdown for a reviewer: traffic headline, per-colour table, release-guard warnings, the guardian's
+    record (the value of its record parameter) when it rolled back after the last update, and every weakening
+    of safety, the policies the stack's policy file (`policy_config`, already checked) lowers included."""
     settings = read_config(config)
     after = _traffic(settings)
     deployed = deployed_state(outputs)
@@ -254,7 +278,7 @@ def traffic_summary(
             "scaled down. Set `idleScaledDown: false`, deploy, then flip in a separate update."
         )
     warnings += guardian_lines(settings, deployed, guardian_record)
-    warnings += gate_bypass_lines(settings)
+    warnings += weakening_lines(settings, outputs, policy_config)
     notes = [*spec_lines(settings, deployed, after), *edge_lines(settings, outputs), *baseline_lines(settings)]
     if warnings or notes:
         lines.append("")

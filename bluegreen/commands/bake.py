@@ -44,6 +44,9 @@ COMMAND = CommandSpec(
         "Polls the live colour's alarms (stack output <colour>AlarmNames) every --interval seconds for "
         "--minutes (default: config bakeMinutes), and with --checks also runs the smoke checks each poll. "
         "On ALARM (or a failed smoke check) it rolls back at once (fast path, then `pulumi up`) and exits 3. "
+        "A quiet watch of at least config bakeMinutes keeps the colour: it records bakeDecision (the flip it "
+        "decides and the interval watched), which releases the rollback target with the next `pulumi up`; a "
+        "shorter one records no keep. "
         "Prints a decision record: what fired, when, the values and thresholds. Warns when the bake is shorter "
         "than an alarm needs to fire ((alarmEvaluationMinutes + 2) minutes)."
     ),

@@ -90,7 +90,8 @@ def add_minutes_argument(parser: argparse.ArgumentParser) -> None:
         metavar="MINUTES",
         default=None,
         help=f"minutes to watch the live colour's alarms, from 0 (no bake) to {MAX_BAKE_MINUTES} "
-        "(default: config bakeMinutes)",
+        "(default: config bakeMinutes); below bakeMinutes a quiet bake records no keep, so the rollback target "
+        "stays held",
     )
 
 

@@ -49,6 +49,8 @@ def _broad_listener_writes(document: Mapping[str, Any]) -> list[str]:
 def _pattern_alarms(rule_props: Mapping[str, Any]) -> tuple[set[str], bool] | None:
     """The alarm names an event rule's pattern matches, and whether it matches ALARM state changes."""
     raw = rule_props.get("eventPattern")
+    if raw is None:
+        return set(), False  # a schedule rule (the guardian's look every minute) matches no events
     if is_unknown(raw) or not isinstance(raw, str):
         return None
     try:

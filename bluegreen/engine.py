@@ -88,10 +88,17 @@ def _tail(text: str, lines: int = 15) -> str:
 def find_policy_pack(project_dir: Path) -> Path:
     """`policies/` of the project directory, else of the nearest folder above it that has the pack: an example in
     this checkout (examples/own-app) runs with the checkout's pack, as its docs run `pulumi up --policy-pack
-    ../../policies`. Without one anywhere, the project's own `policies/` (which `_policy_packs` reports missing)."""
-    for folder in (project_dir, *project_dir.resolve().parents):
-        if (folder / "policies" / "PulumiPolicy.yaml").is_file():
-            return folder / "policies"
+    ../../policies`. Without one anywhere, the project's own `policies/` (which `_policy_packs` reports missing).
+
+    A folder above counts only when its `policies/` is this pack (it has `bluegreen_policies`): a monorepo's or a
+    home directory's unrelated `policies/` would otherwise run every update without the pack's mandatory checks,
+    and say nothing."""
+    if (project_dir / "policies" / "PulumiPolicy.yaml").is_file():
+        return project_dir / "policies"
+    for folder in project_dir.resolve().parents:
+        pack = folder / "policies"
+        if (pack / "PulumiPolicy.yaml").is_file() and (pack / "bluegreen_policies").is_dir():
+            return pack
     return project_dir / "policies"
 
 

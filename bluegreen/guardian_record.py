@@ -57,8 +57,9 @@ def check_guardian_record(settings: Settings, last_state_id: str | None, record:
         return
     raise GuardianRolledBackError(
         f"{describe_record(record)}, and this update would send {weights[left]}% of traffic "
-        f"back to {left}. Either accept the rollback: `pulumi config set {Keys.ACTIVE_COLOR.key} {record.get('to')}` "
+        f"back to {left}. Either accept the rollback: "
+        f"`pulumi config set bluegreen:{Keys.ACTIVE_COLOR.key} {record.get('to')}` "
         f"(and {Keys.IDLE_TRAFFIC_PERCENT.key} 0); or, once {left} is fixed, re-arm with "
-        f"`pulumi config set {Keys.GUARDIAN_ACK.key} {record.get('at')}`. "
+        f"`pulumi config set bluegreen:{Keys.GUARDIAN_ACK.key} {record.get('at')}`. "
         f"Record: {json.dumps(dict(record), sort_keys=True)}"
     )

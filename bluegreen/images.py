@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pulumi
 import pulumi_aws as aws
@@ -77,6 +77,8 @@ def deprecated_since(facts: ImageFacts, now: datetime) -> datetime | None:
         when = datetime.fromisoformat(facts.deprecation_time)
     except ValueError:
         return None
+    if when.tzinfo is None:  # DescribeImages gives UTC ("...Z"); a stamp without a zone is UTC too
+        when = when.replace(tzinfo=UTC)
     return when if when <= now else None
 
 

@@ -170,7 +170,7 @@ def check_forward(action: Action, target: int, config: SchemaState, deployed: Sc
         pending = (
             f" The last update recorded {deployed.database_version} on the resources' tags: if the migration to "
             f"{current} ran, run `pulumi up` to record it there too; if the config was set by hand, set it back "
-            f"with `pulumi config set {DATABASE_SCHEMA_VERSION} {deployed.database_version}`."
+            f"with `pulumi config set bluegreen:{DATABASE_SCHEMA_VERSION} {deployed.database_version}`."
         )
     raise UsageError(
         f"{action} to {target} refused: the database is {at} schema {current} "
@@ -183,7 +183,7 @@ def check_forward(action: Action, target: int, config: SchemaState, deployed: Sc
 def migration_argv(raw: Mapping[str, str], action: Action, target: int) -> list[str]:
     """`<migrationCommand> <expand|contract> <version>`, the command split like a POSIX shell would."""
     command = raw.get(MIGRATION_COMMAND, "") or ""
-    example = f"`pulumi config set {MIGRATION_COMMAND} './db/migrate'`"
+    example = f"`pulumi config set bluegreen:{MIGRATION_COMMAND} './db/migrate'`"
     if not command.strip():
         raise UsageError(
             f"{action} to {target} refused: no migration command is configured (config bluegreen:"
@@ -455,8 +455,8 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
             f"the {action} migration to {target} succeeded, but the stack changed while it ran "
             f"({'; '.join(moved) or 'see the refusal below'}), so it is NOT recorded: databaseSchemaVersion still "
             f"says {current}. Check that every colour that can serve traffic supports {target}, then record it with "
-            f"`pulumi config set {DATABASE_SCHEMA_VERSION} {target} && pulumi up --policy-pack policies`; do not "
-            "run the migration again."
+            f"`pulumi config set bluegreen:{DATABASE_SCHEMA_VERSION} {target} && pulumi up --policy-pack policies`; "
+            "do not run the migration again."
             + "".join(f"\n{p}" for p in schema_problems(action, target, config_now, deployed_now)),
             details={"migrated": True, "toVersion": target, "changed": moved},
         )
@@ -473,8 +473,8 @@ def migrate(ctx: Context, action: Action, version: str, timeout: float, cwd: Pat
             raise type(exc)(
                 f"the {action} migration to {target} succeeded, but recording it failed: the resources' tags "
                 f"(and maybe the config) still say schema {current}. Finish recording it with `pulumi config set "
-                f"{DATABASE_SCHEMA_VERSION} {target} && pulumi up --policy-pack policies`; do not run the migration "
-                f"again.\n{exc.message}",
+                f"bluegreen:{DATABASE_SCHEMA_VERSION} {target} && pulumi up --policy-pack policies`; do not run the "
+                f"migration again.\n{exc.message}",
                 details={**exc.details, "migrated": True, "toVersion": target},
             ) from exc
     after = deployed_state(ctx.engine.outputs())

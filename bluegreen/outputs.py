@@ -119,7 +119,7 @@ class DeployedState:
             bad.append(f"{Outputs.INSTANCE_SUBNET_IDS.name()} (not a list of subnet ids: {subnets!r})")
         zones = outputs.get(Outputs.AVAILABILITY_ZONES.name())
         if zones is not None and not _zone_list(zones):
-            bad.append(f"{Outputs.AVAILABILITY_ZONES.name()} (not a list of zone names: {zones!r})")
+            bad.append(f"{Outputs.AVAILABILITY_ZONES.name()} (not two zone names, nor none: {zones!r})")
         active = outputs.get(active_key)
         if missing or bad or active not in COLORS:
             raise IncompleteDeployedStateError(
@@ -165,7 +165,14 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
 
 
 def _zone_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    """What the program exports: a created VPC's two distinct zones, or none (vpcId). Any other count would move
+    the subnets it pins: one zone deletes a subnet the ALB and the live colour sit in, a repeat replaces one."""
+    return (
+        isinstance(value, list)
+        and all(isinstance(v, str) and v for v in value)
+        and len(value) in (0, 2)
+        and len(set(value)) == len(value)
+    )
 
 
 def _int_list(value: Any) -> bool:

@@ -15,7 +15,7 @@ import pulumi
 
 from bluegreen.components.network import network_zones
 from bluegreen.components.service import BlueGreenService, BlueGreenServiceArgs
-from bluegreen.contract import COLORS, Color
+from bluegreen.contract import COLORS, Color, Keys
 from bluegreen.guardian_record import check_guardian_record, parse_record
 from bluegreen.guardian_state import deployment_generation
 from bluegreen.images import (
@@ -107,6 +107,8 @@ def _zones(
     its deployed specs, which the old program chose the same way (no new read permission, unlike looking up
     its subnets). Only a first deploy, or one with neither, chooses from this update's instance types.
     """
+    if deployed is not None and deployed.availability_zones is not None:
+        _check_same_network(settings, bool(deployed.availability_zones))
     if settings.network.vpc_id:
         return [], []
     types = sorted({specs[c].instance_type for c in COLORS})
@@ -122,6 +124,31 @@ def _zones(
         "deployed instance types gave the last update; this update exports them"
     )
     return network_zones(types, pinned), [note]
+
+
+class NetworkMoveError(pulumi.RunError):
+    """vpcId switched between a VPC the stack created and an existing one on a deployed stack."""
+
+
+def _check_same_network(settings: Settings, created_before: bool) -> None:
+    """Refuse moving a deployed stack between the VPC it created and an existing one (either way).
+
+    The load balancer cannot follow: ELB refuses subnets and security groups of another VPC
+    (InvalidConfigurationRequest), and the provider updates the ALB's subnets in place rather than replacing it
+    (pulumi/pulumi-aws#1382), deletion protection aside. The update would fail halfway, after it replaced both
+    target groups and security groups, with the live colour's ASG being rebuilt. The deployed zones say which
+    it was: a created VPC exports its two, an existing one none.
+    """
+    vpc_id = settings.network.vpc_id
+    if created_before == (not vpc_id):
+        return
+    move = f"from the VPC it created to {vpc_id}" if created_before else "from its existing VPC to a VPC it creates"
+    raise NetworkMoveError(
+        f"{Keys.VPC_ID.key} moves this stack {move}, and the load balancer cannot move to another VPC (ELB refuses "
+        "another VPC's subnets; the provider would update it in place, not replace it), so the update would fail "
+        f"halfway, with both target groups replaced. Put {Keys.VPC_ID.key} back; to change VPC, deploy a new stack "
+        "there, move users to it, then decommission this one"
+    )
 
 
 def read_parameter(name: str) -> str:

@@ -7,7 +7,7 @@ no traffic, and the flip is a separate update. `allowLiveRelease` overrides this
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ import pulumi
 
 from bluegreen.contract import COLORS, DECOMMISSION_TAG, Color, Keys, traffic_weights
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
-from bluegreen.release_spec import SpecPlan, deployed_settings, plan_specs
+from bluegreen.release_spec import SpecPlan, deployed_settings, plan_specs, spec_changes
 from bluegreen.rollback_target import RollbackTarget, bake_decision_problem, next_rollback_target
 from bluegreen.settings import Settings, configured_instance_subnets
 from bluegreen.user_data import boot_script_fingerprint
@@ -55,7 +55,8 @@ def check_release(
         new_weights[settings.traffic.idle_color] = 0
     notes: list[str] = []
     warnings: list[str] = []
-    decommissioning = decommission_warnings(settings, previous, new_weights)
+    if previous is None:
+        decommission_warnings(settings, previous, new_weights)  # refuses decommission on a first deploy
     looked_up = lookup_image() if any(not settings.releases[c].image_id for c in COLORS) else ""
     images: dict[Color, str] = {c: settings.releases[c].image_id or looked_up for c in COLORS}
     if previous is None:
@@ -159,7 +160,6 @@ def check_release(
             f"release: run pulumi up with {color} idle first (it gets them there), smoke-test it, then flip in a "
             "separate update"
         )
-    warnings.extend(decommissioning)
     roles = {c: "live" if c == settings.traffic.active_color else "idle" for c in COLORS}
     notes.extend(plan.pending_lines(roles))
     notes.extend(plan.notes)
@@ -172,12 +172,34 @@ def check_release(
             "included"
         )
         plan = SpecPlan(dict.fromkeys(COLORS, settings.color_spec()))
+    warnings.extend(decommission_warnings(settings, previous, new_weights, _staged(settings, previous, plan)))
     if problems and settings.allow_live_release:
         warnings.extend(f"allowLiveRelease=true overrides the release guard: {p}" for p in problems)
         problems = []
     if problems:
         raise ReleaseGuardError("release guard refused this update:\n  - " + "\n  - ".join(problems))
     return GuardResult(images, tuple(warnings), tuple(notes), plan, target)
+
+
+def _staged(settings: Settings, previous: DeployedState, plan: SpecPlan) -> list[str]:
+    """What this update stages besides a release or an image: a boot script, schema support, or settings a
+    colour takes now (`plan`; a change that waits for a live colour is not made by this update)."""
+    staged = []
+    wanted = settings.color_spec()
+    for color in COLORS:
+        if boot_script_fingerprint(settings.releases[color].boot_script) != previous.boot_scripts[color]:
+            staged.append(f"{color}BootScript")
+        if previous.schema_versions is not None and settings.releases[color].schema_versions != tuple(
+            previous.schema_versions[color]
+        ):
+            staged.append(
+                f"{color}SchemaVersions {list(previous.schema_versions[color])} -> "
+                f"{list(settings.releases[color].schema_versions)}"
+            )
+        if previous.specs is not None:
+            changes = spec_changes(deployed_settings(previous.specs[color], wanted), plan.specs[color])
+            staged += [f"{change.describe()} on {color}" for change in changes]
+    return staged
 
 
 def check_bake_decision(settings: Settings, previous: DeployedState | None, target: RollbackTarget | None) -> None:
@@ -198,7 +220,10 @@ def check_bake_decision(settings: Settings, previous: DeployedState | None, targ
 
 
 def decommission_warnings(
-    settings: Settings, previous: DeployedState | None, new_weights: Mapping[Color, int]
+    settings: Settings,
+    previous: DeployedState | None,
+    new_weights: Mapping[Color, int],
+    staged: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """`decommission` turns the load balancer's deletion protection off so `pulumi destroy` can delete the stack.
     It takes an update of its own on a deployed stack: the update that unlocks the front door changes nothing
@@ -222,6 +247,7 @@ def decommission_warnings(
         for color in COLORS
         if settings.releases[color].image_id and settings.releases[color].image_id != previous.image_ids[color]
     ]
+    changes += staged
     if settings.traffic.active_color != previous.active_color or dict(new_weights) != dict(previous.weights):
         changes.append(
             f"traffic {_weights(previous.weights)} -> {_weights(new_weights)}"
@@ -262,8 +288,8 @@ def _subnet_tier_change(settings: Settings, previous: DeployedState, serving: li
     return (
         f"privateInstances moves the instances from {before} to {after} subnets, which rebuilds the fleets of "
         f"{' and '.join(serving)} while they serve traffic; keep them where they are with "
-        f"`pulumi config set privateInstances {keep}`, or move them with allowLiveRelease=true for this one update "
-        "(each Auto Scaling group is replaced by a healthy one before the old one is deleted)"
+        f"`pulumi config set bluegreen:privateInstances {keep}`, or move them with allowLiveRelease=true for this one "
+        "update (each Auto Scaling group is replaced by a healthy one before the old one is deleted)"
     )
 
 
@@ -273,7 +299,8 @@ def _instance_subnets_change(settings: Settings, previous: DeployedState, servin
     release change, with the same emergency override. Compared as sets: the order changes nothing. A stack
     deployed before the subnets were exported is not checked."""
     before, after = previous.instance_subnet_ids, configured_instance_subnets(settings)
-    if before is None or set(before) == set(after):
+    # `[]` on one side: a switch between a created VPC and an existing one, which is refused on its own.
+    if not before or not after or set(before) == set(after):
         return None
     return (
         f"{Keys.INSTANCE_SUBNET_IDS.key} (or {Keys.SUBNET_IDS.key}, which the instances use when it is empty) moves "

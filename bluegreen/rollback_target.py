@@ -194,7 +194,7 @@ def bake_decision_problem(
 
 
 _KEY = Keys.BAKE_DECISION.key
-_CLEAR = f'clear it (`pulumi config set {_KEY} ""`)'
+_CLEAR = f'clear it (`pulumi config set bluegreen:{_KEY} ""`)'
 
 
 def _legacy_problem(text: str, deployed: RollbackTarget | None, *, flipping: bool) -> str | None:

@@ -228,8 +228,8 @@ def check_emergency_overrides(settings: Settings, previous: Mapping[str, Any] | 
     raise EmergencyOverrideError(
         f"{shown} already applied to the last update (emergencyOverrides usedAt {used_at}), and it applies to one "
         f"update only: set {' and '.join(_restore(key) for key in again)} for this update, or, if the emergency "
-        f"still needs it, confirm it for this one more update with `pulumi config set {Keys.EMERGENCY_ACK.key} "
-        f"{used_at}`"
+        f"still needs it, confirm it for this one more update with "
+        f"`pulumi config set bluegreen:{Keys.EMERGENCY_ACK.key} {used_at}`"
     )
 
 

@@ -182,15 +182,14 @@ class Guardian(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        # While the target is armed, a look every minute: the handler reads both alarms and acts as on their event.
-        armed = pulumi.Output.from_input(args.state).apply(
-            lambda text: "ENABLED" if (json.loads(text).get("target") or {}).get("armed") else "DISABLED"
-        )
+        # A look every minute: the handler reads both alarms and acts as on their event while the target is armed,
+        # and returns after one read of its state otherwise. Always enabled, so a flip (which arms the target)
+        # changes no rule: the flip stays the listener, the gate and the state the handler reads.
         self.schedule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
-            description="bluegreen: the guardian looks again every minute while its rollback target is armed",
+            description="bluegreen: the guardian looks again every minute; it acts only while its target is armed",
             schedule_expression=SCHEDULE,
-            state=armed,
+            state="ENABLED",
             tags=tags,
             opts=child,
         )

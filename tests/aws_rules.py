@@ -716,6 +716,21 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule((EVENT_RULE,), r"description", model_string("events", "RuleDescription"), "botocore events RuleDescription"),
     Rule((EVENT_RULE,), r"eventPattern", model_string("events", "EventPattern"), "botocore events EventPattern"),
+    # A rate expression's unit is singular for 1 ("rate(1 minute)") and plural above; EventBridge refuses
+    # "rate(1 minutes)" (EventBridge user guide, "Creating a rule that runs on a schedule").
+    Rule(
+        (EVENT_RULE,),
+        r"scheduleExpression",
+        every(
+            model_string("events", "ScheduleExpression"),
+            matches(
+                r"rate\(1 (minute|hour|day)\)|rate\(([2-9]|[1-9][0-9]+) (minutes|hours|days)\)|cron\(.+\)",
+                "a rate or cron expression",
+            ),
+        ),
+        "botocore events ScheduleExpression; EventBridge user guide, schedule expressions",
+    ),
+    Rule((EVENT_RULE,), r"state", model_enum("events", "RuleState"), "botocore events RuleState"),
     Rule((EVENT_RULE,), r"tags\.<key>", EVENTS_TAG_KEY, "botocore events TagKey"),
     Rule((EVENT_RULE,), r"tags\[.+\]", EVENTS_TAG_VALUE, "botocore events TagValue"),
     Rule(

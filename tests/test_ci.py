@@ -275,7 +275,7 @@ def test_an_override_the_last_update_used_is_shown_as_refused_until_it_is_confir
     md = traffic_summary(config(gateBypass="true"), last)
     (refused,) = [line for line in md.splitlines() if line.startswith("> ⛔")]
     assert refused.startswith("> ⛔ **refused**: gateBypass=true already applied to the last update")
-    assert "`pulumi config set emergencyAck 2026-12-01T08:00:00Z`" in refused
+    assert "`pulumi config set bluegreen:emergencyAck 2026-12-01T08:00:00Z`" in refused
     assert "> ⛔" not in traffic_summary(config(gateBypass="true", emergencyAck="2026-12-01T08:00:00Z"), last)
     assert "> ⛔" not in traffic_summary(config(), last)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,19 @@ def test_per_colour_names_need_a_colour():
 def test_tool_keys_are_not_program_keys():
     assert Keys.tool_names() == ["blueVerified", "greenVerified", "rollbackColor"]
     assert not set(Keys.tool_names()) & set(Keys.program_names())
+
+
+def test_every_config_set_the_package_advises_names_the_bluegreen_namespace() -> None:
+    # The program and the tool read `bluegreen:` in any project; `pulumi config set activeColor x` in a project
+    # of your own (examples/own-app is `bluegreen-own-app`) sets `bluegreen-own-app:activeColor`, which nothing
+    # reads, so a refusal's advice followed to the letter would change nothing.
+    package = Path(__file__).resolve().parent.parent / "bluegreen"
+    advice = re.compile(r"pulumi config set (?!-all\b)(?:--\S+ )*'?([^\s'`]+)")
+    wrong = [
+        f"{path.relative_to(package.parent)}:{number}: {match.group(0)}"
+        for path in sorted(package.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for match in advice.finditer(line)
+        if not match.group(1).startswith(("bluegreen:", "aws:", '"'))
+    ]
+    assert wrong == []

@@ -146,6 +146,19 @@ def test_a_project_with_its_own_pack_keeps_it(tmp_path: Path) -> None:
     assert find_policy_pack(PROJECT_DIR) == PROJECT_DIR / "policies"
 
 
+def test_an_unrelated_pack_above_a_project_is_not_taken_for_this_one(tmp_path: Path) -> None:
+    # A monorepo's own policies/ above your project: the tool must not run your updates with it (and without the
+    # bluegreen pack's mandatory checks), but say that the project has no pack.
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (tmp_path / "app").mkdir()
+    assert find_policy_pack(tmp_path / "app") == tmp_path / "app" / "policies"
+    with pytest.raises(UsageError, match=r"has no PulumiPolicy\.yaml"):
+        AutomationEngine(
+            "example", project_dir=EXAMPLES / "minimal", policy_pack_dir=tmp_path / "app" / "policies"
+        )._policy_packs()
+
+
 def tool_lines() -> list[tuple[str, list[str]]]:
     """Every release tool command line README.md and examples/README.md show, in blocks or inline, without the
     program's name."""

@@ -343,6 +343,40 @@ def test_a_deployment_written_while_the_guardian_decides_is_left_to_the_next_loo
     assert clients.modify_listener == 0 and world.live_weights() == {"blue": 0, "green": 100}
 
 
+def test_a_late_refusal_does_not_overwrite_the_rollback_a_concurrent_invocation_recorded(world: World) -> None:
+    # Without reserved concurrency two invocations for one alarm event (EventBridge delivers at least once) can run
+    # at once. A finds the target short of healthy targets (a flapping check) and will record a refusal; B, a moment
+    # later, finds it healthy, flips and records the rollback. A's refusal lands last and overwrites B's record, so
+    # the record says "none": the program's guard (check_guardian_record) no longer stops the next `pulumi up` from
+    # sending traffic back to the colour the guardian rolled away from, and `bake` never sees the guardian acted.
+    # With reserved concurrency 1 the two ran one after the other and B found green carrying no traffic. Now every
+    # write happens under the deployment's claim, after reading the listener and the record again, so A, which
+    # still plans a refusal, finds the rollback done and writes nothing.
+    write_state(world, live="green")
+    world.stop_instances("blue")
+    a_saw_unhealthy, b_done = threading.Event(), threading.Event()
+    slow = CountingClients()
+
+    def pause_after_target_health(model: Any, **_: Any) -> None:
+        if model.name == "DescribeTargetHealth":
+            a_saw_unhealthy.set()
+            assert b_done.wait(timeout=20)
+
+    slow.elbv2.meta.events.register("after-call", pause_after_target_health)
+    decisions: dict[str, dict[str, Any]] = {}
+    thread = threading.Thread(target=lambda: decisions.__setitem__("a", run(alarm("green"), slow)))
+    thread.start()
+    assert a_saw_unhealthy.wait(timeout=20)
+    world.start_instances("blue")
+    decisions["b"] = run(alarm("green"), CountingClients())
+    b_done.set()
+    thread.join()
+
+    assert (decisions["a"]["action"], decisions["b"]["action"]) == ("none", "rollback")
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert recorded(world)["action"] == "rollback"
+
+
 def test_the_lambda_entry_point_reads_its_parameters_from_the_environment(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

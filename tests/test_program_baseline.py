@@ -90,7 +90,7 @@ def test_moving_live_instances_between_public_and_private_subnets_is_refused() -
     error, registered = run_failing({"privateInstances": True}, previous_outputs=deployed(public))
 
     assert "privateInstances moves the instances from public to private subnets" in str(error)
-    assert "`pulumi config set privateInstances false`" in str(error)
+    assert "`pulumi config set bluegreen:privateInstances false`" in str(error)
     assert registered == []
     # An emergency override takes it through, loudly.
     moved = run_program({"privateInstances": True, "allowLiveRelease": True}, previous_outputs=deployed(public))

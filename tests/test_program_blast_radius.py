@@ -7,9 +7,6 @@ from tests.harness import deployed, diff, run_program
 # The state the guardian reads (listener, fingerprints, rollback target): every update that moves
 # traffic or restages a colour rewrites this one SSM parameter's value, in place.
 GUARDIAN_STATE = {"bluegreen-guardian-state": ["value"]}
-# The guardian's look every minute, enabled while its rollback target is armed: the first flip (or canary) arms
-# the colour traffic leaves, so it changes state once, in place.
-ARMED = {"bluegreen-guardian-schedule": ["state"]}
 
 
 def test_flip_changes_only_the_production_listener_in_place():
@@ -18,12 +15,11 @@ def test_flip_changes_only_the_production_listener_in_place():
     change = diff(blue, green)
     assert change.added == [] and change.removed == []
     # The listener, the traffic gate that checks green before the listener moves, and the guardian's state
-    # and schedule (blue, which traffic left, is armed now).
+    # (blue, which traffic left, is armed now).
     assert change.changed == {
         "bluegreen-router-http": ["defaultActions"],
         "bluegreen-gate": ["colors"],
         **GUARDIAN_STATE,
-        **ARMED,
     }
 
 
@@ -37,7 +33,7 @@ def test_rollback_is_the_same_one_resource_change_back():
         **GUARDIAN_STATE,
     }
     # Back where it started but for the guardian's state, which now records green as the rollback target, armed.
-    assert diff(blue, back).touched == {*GUARDIAN_STATE, *ARMED}
+    assert diff(blue, back).touched == {*GUARDIAN_STATE}
 
 
 def test_flip_with_https_changes_only_the_https_listener():
@@ -51,7 +47,6 @@ def test_flip_with_https_changes_only_the_https_listener():
         "bluegreen-router-https": ["defaultActions"],
         "bluegreen-gate": ["colors"],
         **GUARDIAN_STATE,
-        **ARMED,
     }
 
 
@@ -59,7 +54,7 @@ def test_starting_a_canary_changes_only_the_listener_and_what_the_guardian_reads
     base = run_program()
     canary = run_program({"idleTrafficPercent": 10}, previous_outputs=deployed(base))
     # The guardian's state now arms blue, the colour serving the rest of the traffic, for the canary.
-    assert diff(base, canary).touched == {"bluegreen-router-http", "bluegreen-gate", *GUARDIAN_STATE, *ARMED}
+    assert diff(base, canary).touched == {"bluegreen-router-http", "bluegreen-gate", *GUARDIAN_STATE}
 
 
 def test_staging_the_idle_colour_touches_only_that_colour():

@@ -59,8 +59,12 @@ def test_decommission_is_refused_on_a_first_deploy() -> None:
         ({"idleTrafficPercent": 10}, "traffic blue 100% green 0% -> blue 90% green 10%"),
         ({"greenRelease": "v2"}, "greenRelease v1.0.0 -> v2"),
         ({"greenImageId": "ami-0aaaaaaaaaaaaaaaa"}, "greenImageId ami-0123456789abcdef0 -> ami-0aaaaaaaaaaaaaaaa"),
+        # Staging without a new release label is staging too: each of these replaces the idle colour's fleet.
+        ({"greenBootScript": "#!/bin/sh\necho hi\n"}, "greenBootScript"),
+        ({"instanceType": "t3.small"}, "instanceType t3.micro → t3.small on green"),
+        ({"healthCheckPath": "/ready"}, "healthCheckPath /health → /ready on green"),
     ],
-    ids=["flip", "canary", "release", "image"],
+    ids=["flip", "canary", "release", "image", "boot-script", "instance-type", "health-check"],
 )
 def test_decommission_takes_an_update_of_its_own(production: Recording, change: dict[str, Any], named: str) -> None:
     error, registered = run_failing({**PRODUCTION, **change, "decommission": True}, deployed(production))
@@ -78,3 +82,16 @@ def test_the_override_for_emergencies_does_not_cover_decommission(production: Re
     )
 
     assert isinstance(error, ReleaseGuardError)
+
+
+def test_decommission_is_not_held_up_by_a_setting_that_waits_for_the_live_colour(production: Recording) -> None:
+    # instanceType staged and flipped to green leaves blue (idle, the rollback target) on its deployed spec until
+    # a bake decision: config differs from what blue runs, but this update changes nothing there.
+    staged = run_program({**PRODUCTION, "instanceType": "t3.small"}, deployed(production))
+    flipped = run_program({**PRODUCTION, "instanceType": "t3.small", "activeColor": "green"}, deployed(staged))
+    unlocked = run_program(
+        {**PRODUCTION, "instanceType": "t3.small", "activeColor": "green", "decommission": True}, deployed(flipped)
+    )
+
+    outcome = simulate(unlocked, before=flipped)
+    assert [(s.name, s.op) for s in outcome.finished if s.op != "same"] == [("bluegreen-lb-alb", "update")]

@@ -43,7 +43,7 @@ def test_the_next_update_that_still_bypasses_the_gate_is_refused_before_anything
     assert str(error) == (
         f"gateBypass=true already applied to the last update (emergencyOverrides usedAt {USED_AT}), and it applies "
         "to one update only: set gateBypass=false for this update, or, if the emergency still needs it, confirm it "
-        f"for this one more update with `pulumi config set emergencyAck {USED_AT}`"
+        f"for this one more update with `pulumi config set bluegreen:emergencyAck {USED_AT}`"
     )
 
 

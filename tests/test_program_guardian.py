@@ -96,7 +96,7 @@ def test_the_guardians_role_writes_this_listener_only() -> None:
     assert by_action['"ssm:GetParameter"'] == ["arn:state", *own]
 
 
-def test_the_guardian_looks_again_every_minute_while_its_target_is_armed(just_flipped: Recording) -> None:
+def test_the_guardian_looks_again_every_minute_and_a_flip_leaves_the_schedule_alone(just_flipped: Recording) -> None:
     schedule = just_flipped.by_name("bluegreen-guardian-schedule").inputs
     assert (schedule["scheduleExpression"], schedule["state"]) == ("rate(1 minute)", "ENABLED")
     function = just_flipped.by_name("bluegreen-guardian-function")
@@ -105,8 +105,9 @@ def test_the_guardian_looks_again_every_minute_while_its_target_is_armed(just_fl
     assert permission["sourceArn"] == just_flipped.by_name("bluegreen-guardian-schedule").outputs["arn"]
     # Its claims lapse only after the function's timeout has ended whoever held them.
     assert function.inputs["timeout"] == TIMEOUT_SECONDS < CLAIM_SECONDS
+    # Always enabled (the handler only looks while its target is armed), so arming or disarming changes no rule.
     off = run_program({**FLIPPED, "guardianArmed": "off"}, previous_outputs=deployed(just_flipped))
-    assert off.by_name("bluegreen-guardian-schedule").inputs["state"] == "DISABLED"
+    assert off.by_name("bluegreen-guardian-schedule").inputs == schedule
 
 
 def test_the_state_arms_the_colour_traffic_left_until_the_bake_is_decided(just_flipped: Recording) -> None:
@@ -162,9 +163,9 @@ def test_after_the_guardian_rolled_back_an_update_may_not_send_traffic_back(just
     assert str(error).startswith(
         "the guardian rolled back from green to blue at 2026-12-02T08:00:00Z (bluegreen-dev-green-release-health: "
         "ALARM on green), and this update would send 100% of traffic back to green. Either accept the rollback: "
-        "`pulumi config set activeColor blue`"
+        "`pulumi config set bluegreen:activeColor blue`"
     )
-    assert "`pulumi config set guardianAck 2026-12-02T08:00:00Z`" in str(error)
+    assert "`pulumi config set bluegreen:guardianAck 2026-12-02T08:00:00Z`" in str(error)
 
 
 def test_accepting_the_rollback_in_config_or_acknowledging_it_lets_the_update_through(just_flipped: Recording) -> None:

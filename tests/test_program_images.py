@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import UTC, datetime
 
 import pytest
 
-from bluegreen.images import ImageError, default_architecture
+from bluegreen.images import ImageError, ImageFacts, default_architecture, deprecated_since
 from tests.harness import (
     DEPRECATED_AMI,
     LOOKED_UP_ARM_AMI,
@@ -118,6 +120,18 @@ def test_an_image_deprecated_only_in_the_future_is_no_warning():
     rec = run_program({"greenImageId": SOON_DEPRECATED_AMI})
     assert rec.outputs["greenImageId"] == SOON_DEPRECATED_AMI
     assert deprecation_warnings(rec) == []
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2024-06-19T02:23:00.000Z", "2024-06-19T02:23:00Z", "2024-06-19T02:23:00", "2024-06-19T02:23:00.000+00:00"],
+)
+def test_a_deprecation_time_with_or_without_a_zone_is_read_as_utc(stamp: str):
+    # DescribeImages says UTC with a Z; a stamp without a zone is UTC too, not a crash comparing naive and aware.
+    facts = ImageFacts("ami-0dec0000000000001", "x86_64", "/dev/xvda", 8, stamp)
+    assert deprecated_since(facts, datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2024, 6, 19, 2, 23, tzinfo=UTC)
+    assert deprecated_since(facts, datetime(2024, 6, 19, 2, 22, tzinfo=UTC)) is None
+    assert deprecated_since(dataclasses.replace(facts, deprecation_time=""), datetime(2026, 1, 1, tzinfo=UTC)) is None
 
 
 def test_every_image_lookup_includes_deprecated_images():

@@ -282,7 +282,7 @@ def test_a_keep_decision_left_from_the_last_flip_is_refused_in_the_next_flip(jus
 
     assert isinstance(error, ReleaseGuardError)
     assert f"bakeDecision={kept} names flip 1, but this update makes flip 2: " in str(error)
-    assert 'clear it (`pulumi config set bakeDecision ""`) for the flip' in str(error)
+    assert 'clear it (`pulumi config set bluegreen:bakeDecision ""`) for the flip' in str(error)
 
 
 def test_a_keep_decision_after_a_watch_shorter_than_bake_minutes_is_refused(just_flipped: Recording) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from bluegreen.components.network import ZoneError
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
+from bluegreen.program import NetworkMoveError
 from tests.engine_order import SUBNET, simulate
 from tests.harness import REGION, Recording, deployed, keep_decision, run_failing, run_program
 
@@ -45,6 +46,19 @@ def test_the_deployed_state_reads_the_zones_back() -> None:
     assert state is not None and state.availability_zones is None
     with pytest.raises(IncompleteDeployedStateError, match="availabilityZones"):
         DeployedState.from_outputs({**outputs, "availabilityZones": f"{REGION}a"})
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [[f"{REGION}a"], [f"{REGION}a", f"{REGION}a"], [f"{REGION}a", f"{REGION}b", f"{REGION}c"]],
+    ids=["one", "repeated", "three"],
+)
+def test_pinned_zones_that_are_not_two_distinct_ones_are_refused_not_built(malformed: list[str]) -> None:
+    # The program exports two distinct zones (or none, with vpcId); pinning any other list would delete a subnet
+    # the ALB and the live colour sit in, replace one with its own CIDR, or add a third.
+    outputs = deployed(run_program())
+    with pytest.raises(IncompleteDeployedStateError, match="availabilityZones"):
+        DeployedState.from_outputs({**outputs, "availabilityZones": malformed})
 
 
 def test_staging_an_instance_type_a_pinned_zone_does_not_offer_is_refused_naming_the_zone() -> None:
@@ -102,3 +116,24 @@ def test_a_stack_deployed_before_the_zones_were_exported_keeps_the_zones_its_dep
     assert restaged.outputs["availabilityZones"] == [f"{REGION}b", f"{REGION}c"]
     assert any("availabilityZones: the stack exported none" in message for _, message in restaged.logs)
     assert_only_blue_changes(restaged, flipped)
+
+
+@pytest.mark.parametrize("direction", ["created-to-existing", "existing-to-created"])
+def test_moving_a_deployed_stack_between_a_created_and_an_existing_vpc_is_refused(direction: str) -> None:
+    # The ALB cannot move to another VPC's subnets (ELB refuses them; the provider updates it in place,
+    # pulumi/pulumi-aws#1382): the update would replace both target groups and then fail at the ALB.
+    # The instances stay private (an existing VPC's are): no subnet tier change either.
+    private: dict[str, Any] = {"privateInstances": True}
+    if direction == "created-to-existing":
+        before, after = run_program(private), {**private, **EXISTING_VPC}
+    else:
+        before, after = run_program({**private, **EXISTING_VPC}), private
+    error, registered = run_failing(after, previous_outputs=deployed(before))
+    assert isinstance(error, NetworkMoveError) and registered == []
+    assert "the load balancer cannot move to another VPC" in str(error)
+
+
+def test_a_stack_that_stays_in_its_vpc_is_not_refused() -> None:
+    for config in ({}, EXISTING_VPC):
+        first = run_program(config)
+        assert run_program({**config, "greenRelease": "v2"}, previous_outputs=deployed(first)).outputs["greenRelease"]

@@ -145,7 +145,7 @@ def test_an_override_the_last_update_used_is_refused_until_it_is_confirmed_again
     assert str(raised.value) == (
         f"gateBypass=true already applied to the last update (emergencyOverrides usedAt {USED}), and it applies "
         "to one update only: set gateBypass=false for this update, or, if the emergency still needs it, confirm "
-        f"it for this one more update with `pulumi config set emergencyAck {USED}`"
+        f"it for this one more update with `pulumi config set bluegreen:emergencyAck {USED}`"
     )
     check_emergency_overrides(replace(bypass, emergency_ack=USED), used)
     with pytest.raises(EmergencyOverrideError):  # an acknowledgement of an earlier update confirms nothing

@@ -362,7 +362,7 @@ def test_only_forward_mentions_a_recorded_version_not_yet_on_the_tags(ok_stub):
     assert run.code == 2
     assert run.error.endswith(
         "The last update recorded 1 on the resources' tags: if the migration to 2 ran, run `pulumi up` to record "
-        "it there too; if the config was set by hand, set it back with `pulumi config set databaseSchemaVersion 1`."
+        "it there too; if the config was set by hand, set it back with `pulumi config set bluegreen:databaseSchemaVersion 1`."
     )
 
 
@@ -391,7 +391,7 @@ def test_no_migration_command_names_the_key_and_how_to_set_it():
     assert run.code == 2
     assert run.error == (
         "expand to 2 refused: no migration command is configured (config bluegreen:migrationCommand is empty). "
-        "Set it to the executable that migrates the database, e.g. `pulumi config set migrationCommand "
+        "Set it to the executable that migrates the database, e.g. `pulumi config set bluegreen:migrationCommand "
         "'./db/migrate'`; it is called as `<command> <expand|contract> <version>`."
     )
     assert engine.messages == []
@@ -662,7 +662,7 @@ def test_when_recording_fails_the_config_keeps_the_new_version_and_says_what_to_
     assert run.code == 1
     assert run.error.startswith(
         "the expand migration to 2 succeeded, but recording it failed: the resources' tags (and maybe the config) "
-        "still say schema 1. Finish recording it with `pulumi config set databaseSchemaVersion 2 && pulumi up --policy-pack policies`; "
+        "still say schema 1. Finish recording it with `pulumi config set bluegreen:databaseSchemaVersion 2 && pulumi up --policy-pack policies`; "
         "do not run the migration again.\npulumi up failed:"
     )
     assert engine.messages == ["bluegreen migrate expand 2"]

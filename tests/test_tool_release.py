@@ -802,7 +802,7 @@ def test_an_emergency_override_lasts_one_command_and_the_next_update_is_refused(
 
     refused = tool("rollback", "--no-fast")
     assert refused.code == 1
-    assert f"`pulumi config set emergencyAck {used_at}`" in refused.doc["error"]
+    assert f"`pulumi config set bluegreen:emergencyAck {used_at}`" in refused.doc["error"]
 
     engine.config_values["emergencyAck"] = used_at  # a person confirms it for one more update
     assert tool("rollback", "--no-fast").code == 0
@@ -1212,8 +1212,8 @@ def test_after_the_guardian_acts_an_update_that_sends_traffic_back_is_refused(
     # Config still sends traffic to green: a plain `pulumi up` is refused by the program itself ...
     with pytest.raises(PreviewFailedError, match="the guardian rolled back from green to blue") as refused:
         engine.up("pulumi up", lambda _line: None)
-    assert "pulumi config set activeColor blue" in refused.value.message
-    assert "pulumi config set guardianAck" in refused.value.message
+    assert "pulumi config set bluegreen:activeColor blue" in refused.value.message
+    assert "pulumi config set bluegreen:guardianAck" in refused.value.message
     # ... and the tool says why the listener and the outputs disagree before it changes anything.
     run = tool("stage", "v3")
     assert run.code != 0

@@ -1,9 +1,10 @@
 """The guardian's Lambda handler: one rollback, server-side, when the live colour's release health fails.
 
 EventBridge invokes it on a "CloudWatch Alarm State Change" of either colour's release-health alarm to ALARM,
-and once a minute on a schedule while the rollback target is armed (a state change fires once: an invocation
-that could not act, because the target was unhealthy or a call was throttled past the Lambda retries, is
-followed by one that looks again; the scheduled one reads both alarms with DescribeAlarms). It reads the state
+and once a minute on a schedule, which looks only while the rollback target is armed (a state change fires
+once: an invocation that could not act, because the target was unhealthy or a call was throttled past the
+Lambda retries, is followed by one that looks again; the scheduled one reads both alarms with
+DescribeAlarms). It reads the state
 the last `pulumi up` wrote to its SSM parameter (listener, target groups, desired capacity, each colour's
 release spec fingerprint, the rollback target and whether it is armed, and `stateId`, unique per update that
 moves traffic), the live listener and its own record, and flips only when all of these hold:
@@ -112,14 +113,7 @@ def decide(
     base: dict[str, Any] = {"alarm": "", "at": now(), "action": "none", "who": who}
     run = Run(clients, state_parameter, record_parameter, topic_arn, now, clock)
     if event.get("detail-type") == SCHEDULED:
-        state = run.state()
-        if state is None:
-            return {**base, "why": "no state of a known version to look at"}
-        alarming = run.alarming(state)
-        if not alarming:
-            return {**base, "why": "no release-health alarm is in ALARM"}
-        decisions = [run.on_alarm(state, alarm, {**base, "alarm": alarm}) for alarm in alarming]
-        return next((d for d in decisions if d["action"] != "none"), decisions[0])
+        return _scheduled_look(run, base)
     detail = event.get("detail") or {}
     alarm = str(detail.get("alarmName", ""))
     value = str((detail.get("state") or {}).get("value", ""))
@@ -130,6 +124,20 @@ def decide(
     if state is None:
         return {**base, "why": "not one of this stack's release-health alarms (or an unknown state version)"}
     return run.on_alarm(state, alarm, base)
+
+
+def _scheduled_look(run: Run, base: dict[str, Any]) -> dict[str, Any]:
+    """The schedule's look: while the target is armed, each release-health alarm in ALARM as on its event."""
+    state = run.state()
+    if state is None:
+        return {**base, "why": "no state of a known version to look at"}
+    if not (state.get("target") or {}).get("armed"):
+        return {**base, "why": "no armed rollback target to look for"}
+    alarming = run.alarming(state)
+    if not alarming:
+        return {**base, "why": "no release-health alarm is in ALARM"}
+    decisions = [run.on_alarm(state, alarm, {**base, "alarm": alarm}) for alarm in alarming]
+    return next((d for d in decisions if d["action"] != "none"), decisions[0])
 
 
 @dataclass

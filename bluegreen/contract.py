@@ -106,6 +106,10 @@ STICKINESS_SECONDS: Final = (1, 604_800)
 # TLS 1.2 or newer ELB security policies (ELB docs, "Security policies for your Application Load Balancer").
 TLS_POLICY_PATTERN: Final = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)(-[A-Za-z0-9]+)*$")
 DEFAULT_TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# healthCheckGracePeriodSeconds' default: a release spec leaves the setting out at it, and the policy pack counts
+# a colour's grace period only away from it (`bluegreen.release_spec`).
+DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS: Final = 120
+DEFAULT_CAPACITY_TIMEOUT: Final = "10m"  # capacityTimeout's, likewise
 # The longest bake, in minutes: config bakeMinutes and `bake --minutes` share it.
 MAX_BAKE_MINUTES: Final = 1440
 # The highest preview token generation (config previewTokenGeneration; `rotate-token` adds one).
@@ -386,6 +390,12 @@ class Outputs:
         "instanceSubnetTier",
         "Where the instances run: `private` (no public IP; a created VPC's private subnets behind its NAT gateway, "
         "or an existing VPC) or `public`. The release guard refuses to move a colour that serves traffic.",
+    )
+    INSTANCE_SUBNET_IDS = Output(
+        "instanceSubnetIds",
+        "The subnets an existing VPC's instances run in (instanceSubnetIds, else subnetIds; `[]` for a VPC the "
+        "stack created). Both colours' Auto Scaling groups share them, so the release guard refuses to move them "
+        "while a colour serves traffic.",
     )
     AVAILABILITY_ZONES = Output(
         "availabilityZones",

@@ -69,6 +69,9 @@ class DeployedState:
     guardian_generation: int | None = None
     # Where the instances ran: "private" or "public"; None for a stack deployed before it was exported.
     instance_subnet_tier: str | None = None
+    # The subnets an existing VPC's instances ran in (`[]`: a created VPC); None for a stack deployed before
+    # they were exported.
+    instance_subnet_ids: tuple[str, ...] | None = None
     # The zones a created VPC's subnets are in, pinned (`[]`: an existing VPC); None for a stack deployed
     # before they were exported.
     availability_zones: tuple[str, ...] | None = None
@@ -111,6 +114,9 @@ class DeployedState:
         if len(specs) == 1:
             bad.append(f"{Outputs.SPEC.name(next(c for c in COLORS if c not in specs))} (the other colour has one)")
         bad += [Outputs.SCHEMA_VERSIONS.name(c) for c, v in listed.items() if v is not None and not _int_list(v)]
+        subnets = outputs.get(Outputs.INSTANCE_SUBNET_IDS.name())
+        if subnets is not None and not (subnets == [] or _zone_list(subnets)):
+            bad.append(f"{Outputs.INSTANCE_SUBNET_IDS.name()} (not a list of subnet ids: {subnets!r})")
         zones = outputs.get(Outputs.AVAILABILITY_ZONES.name())
         if zones is not None and not _zone_list(zones):
             bad.append(f"{Outputs.AVAILABILITY_ZONES.name()} (not two zone names, nor none: {zones!r})")
@@ -139,6 +145,7 @@ class DeployedState:
             guardian_record_parameter=_text(outputs.get(Outputs.GUARDIAN_RECORD_PARAMETER.name())),
             guardian_generation=_generation(outputs.get(Outputs.GUARDIAN_GENERATION.name())),
             instance_subnet_tier=_text(outputs.get(Outputs.INSTANCE_SUBNET_TIER.name())),
+            instance_subnet_ids=None if subnets is None else tuple(subnets),
             availability_zones=None if zones is None else tuple(zones),
             preview_token=_text(outputs.get(Outputs.PREVIEW_TOKEN.name())),
             emergency_overrides=_mapping(outputs.get(Outputs.EMERGENCY_OVERRIDES.name())),

@@ -58,7 +58,7 @@ def deploy(
     guard = check_release(
         settings, deployed, lambda: latest_amazon_linux(default_architecture(architectures[wanted_type]))
     )
-    specs = guard.specs.specs if guard.specs is not None else dict.fromkeys(COLORS, settings.fleet.color_spec())
+    specs = guard.specs.specs if guard.specs is not None else dict.fromkeys(COLORS, settings.color_spec())
     for spec in specs.values():
         if spec.instance_type not in architectures:
             architectures[spec.instance_type] = instance_architectures(spec.instance_type)

@@ -15,9 +15,9 @@ import pulumi
 
 from bluegreen.contract import COLORS, DECOMMISSION_TAG, Color, Keys, traffic_weights
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
-from bluegreen.release_spec import SpecPlan, plan_specs, spec_changes
+from bluegreen.release_spec import SpecPlan, deployed_settings, plan_specs, spec_changes
 from bluegreen.rollback_target import RollbackTarget, bake_decision_problem, next_rollback_target
-from bluegreen.settings import Settings
+from bluegreen.settings import Settings, configured_instance_subnets
 from bluegreen.user_data import boot_script_fingerprint
 
 
@@ -136,9 +136,20 @@ def check_release(
     tier_problem = _subnet_tier_change(settings, previous, serving)
     if tier_problem is not None:
         problems.append(tier_problem)
+    elif (subnet_problem := _instance_subnets_change(settings, previous, serving)) is not None:
+        problems.append(subnet_problem)
     if kept is not None and settings.idle_scaled_down and not previous.idle_scaled_down and target is not None:
         problems.append(f"idleScaledDown=true would scale down {kept}, but {target.hold_reason()}")
-    deployed_specs = {c: spec.settings for c, spec in previous.specs.items()} if previous.specs else None
+    wanted = settings.color_spec()
+    deployed_specs = (
+        {c: deployed_settings(spec, wanted) for c, spec in previous.specs.items()} if previous.specs else None
+    )
+    unrecorded = sorted({key for spec in (previous.specs or {}).values() for key in spec.settings.unrecorded})
+    if unrecorded:
+        notes.append(
+            f"the last update's release specs do not record {', '.join(unrecorded)} (they joined the spec later): "
+            "each colour is taken to run config's values for them, and records them when it is restaged"
+        )
     plan = plan_specs(
         settings, deployed_specs, previous.weights, new_weights, frozenset({kept}) if kept else frozenset()
     )
@@ -160,7 +171,7 @@ def check_release(
             f"allowLiveRelease=true: {', '.join(changed)} reach every colour in this update, the ones serving traffic "
             "included"
         )
-        plan = SpecPlan(dict.fromkeys(COLORS, settings.fleet.color_spec()))
+        plan = SpecPlan(dict.fromkeys(COLORS, settings.color_spec()))
     warnings.extend(decommission_warnings(settings, previous, new_weights, _staged(settings, previous, plan)))
     if problems and settings.allow_live_release:
         warnings.extend(f"allowLiveRelease=true overrides the release guard: {p}" for p in problems)
@@ -174,6 +185,7 @@ def _staged(settings: Settings, previous: DeployedState, plan: SpecPlan) -> list
     """What this update stages besides a release or an image: a boot script, schema support, or settings a
     colour takes now (`plan`; a change that waits for a live colour is not made by this update)."""
     staged = []
+    wanted = settings.color_spec()
     for color in COLORS:
         if boot_script_fingerprint(settings.releases[color].boot_script) != previous.boot_scripts[color]:
             staged.append(f"{color}BootScript")
@@ -185,7 +197,7 @@ def _staged(settings: Settings, previous: DeployedState, plan: SpecPlan) -> list
                 f"{list(settings.releases[color].schema_versions)}"
             )
         if previous.specs is not None:
-            changes = spec_changes(previous.specs[color].settings, plan.specs[color])
+            changes = spec_changes(deployed_settings(previous.specs[color], wanted), plan.specs[color])
             staged += [f"{change.describe()} on {color}" for change in changes]
     return staged
 
@@ -278,6 +290,24 @@ def _subnet_tier_change(settings: Settings, previous: DeployedState, serving: li
         f"{' and '.join(serving)} while they serve traffic; keep them where they are with "
         f"`pulumi config set bluegreen:privateInstances {keep}`, or move them with allowLiveRelease=true for this one "
         "update (each Auto Scaling group is replaced by a healthy one before the old one is deleted)"
+    )
+
+
+def _instance_subnets_change(settings: Settings, previous: DeployedState, serving: list[Color]) -> str | None:
+    """Both colours' Auto Scaling groups run in the same subnets, so moving them moves the ones serving traffic
+    too (Auto Scaling terminates the instances in subnets it leaves and launches others): refused like a live
+    release change, with the same emergency override. Compared as sets: the order changes nothing. A stack
+    deployed before the subnets were exported is not checked."""
+    before, after = previous.instance_subnet_ids, configured_instance_subnets(settings)
+    # `[]` on one side: a switch between a created VPC and an existing one, which is refused on its own.
+    if not before or not after or set(before) == set(after):
+        return None
+    return (
+        f"{Keys.INSTANCE_SUBNET_IDS.key} (or {Keys.SUBNET_IDS.key}, which the instances use when it is empty) moves "
+        f"the instances from {sorted(before)} to {sorted(after)}; both colours' Auto Scaling groups share them, so "
+        f"this moves {' and '.join(serving)} while they serve traffic. Keep them where they are (set "
+        f"{Keys.INSTANCE_SUBNET_IDS.key} back to {sorted(before)}), or move them with allowLiveRelease=true for this "
+        "one update (each colour's instances are replaced in the new subnets as Auto Scaling rebalances)"
     )
 
 

@@ -12,17 +12,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bluegreen.contract import COLORS, Color, Keys, settings_fingerprint
-from bluegreen.settings import ColorSpec, HealthCheck, Settings
+from bluegreen.settings import ColorSpec, HealthCheck, Settings, parse_egress_rule
 
 SPEC_VERSION = 1
 
 
-def color_spec_values(spec: ColorSpec) -> dict[str, Any]:
-    """The spec's settings, keyed by the config keys they come from."""
+def color_spec_values(spec: ColorSpec, *, recorded_only: bool = False) -> dict[str, Any]:
+    """The spec's settings, keyed by the config keys they come from; `recorded_only` leaves out those its
+    deployed spec did not record (`ColorSpec.unrecorded`), as its output and tag do."""
+    values = _color_spec_values(spec)
+    return {k: v for k, v in values.items() if k not in spec.unrecorded} if recorded_only else values
+
+
+def _color_spec_values(spec: ColorSpec) -> dict[str, Any]:
     hc = spec.health_check
     return {
         Keys.INSTANCE_TYPE.key: spec.instance_type,
@@ -39,12 +45,42 @@ def color_spec_values(spec: ColorSpec) -> dict[str, Any]:
         Keys.INSTANCE_POLICY_ARNS.key: sorted(spec.instance_policy_arns),
         # Present only when on: a spec without it fingerprints as it did before the setting existed.
         **({Keys.DETAILED_MONITORING.key: True} if spec.detailed_monitoring else {}),
+        # Joined the spec later (issue 22); present only away from their defaults, for the same reason.
+        **_unless_default(Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key, spec.health_check_grace_period_seconds),
+        **_unless_default(Keys.CAPACITY_TIMEOUT.key, spec.capacity_timeout),
+        # Sorted: an instance's security groups and a group's rules are sets.
+        **_unless_default(Keys.EXTRA_SECURITY_GROUP_IDS.key, sorted(spec.extra_security_group_ids)),
+        **_unless_default(Keys.INSTANCE_EGRESS.key, sorted(rule.spec for rule in spec.instance_egress)),
     }
 
 
 # Settings a spec leaves out at their default, so older specs and their fingerprints stay valid.
-OPTIONAL_SPEC_DEFAULTS: dict[str, Any] = {Keys.DETAILED_MONITORING.key: False}
-SPEC_KEYS: tuple[str, ...] = (*color_spec_values(ColorSpec()), *OPTIONAL_SPEC_DEFAULTS)
+OPTIONAL_SPEC_DEFAULTS: dict[str, Any] = {
+    Keys.DETAILED_MONITORING.key: False,
+    Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key: ColorSpec().health_check_grace_period_seconds,
+    Keys.CAPACITY_TIMEOUT.key: ColorSpec().capacity_timeout,
+    Keys.EXTRA_SECURITY_GROUP_IDS.key: [],
+    Keys.INSTANCE_EGRESS.key: [],
+}
+# Settings that were config keys before they joined the spec: a spec written before then (its output has no
+# `recorded` list naming them) does not say what the colour runs; that colour ran config's value, so the
+# release guard takes config's for it (`deployed_settings`) until the colour is restaged.
+LATE_SPEC_KEYS: tuple[str, ...] = (
+    Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key,
+    Keys.CAPACITY_TIMEOUT.key,
+    Keys.EXTRA_SECURITY_GROUP_IDS.key,
+    Keys.INSTANCE_EGRESS.key,
+)
+
+
+def _unless_default(key: str, value: Any) -> dict[str, Any]:
+    return {} if value == OPTIONAL_SPEC_DEFAULTS[key] else {key: value}
+
+
+SPEC_KEYS: tuple[str, ...] = tuple(dict.fromkeys([*color_spec_values(ColorSpec()), *OPTIONAL_SPEC_DEFAULTS]))
+# The settings each colour's resources carry (its `bluegreen:spec` tag, which the policy pack recomputes from
+# them): all but the egress, which is on the instances' shared security group.
+TAGGED_SPEC_KEYS: tuple[str, ...] = tuple(key for key in SPEC_KEYS if key != Keys.INSTANCE_EGRESS.key)
 
 
 def spec_value(values: Mapping[str, Any], key: str) -> Any:
@@ -65,8 +101,10 @@ def edge_values(settings: Settings) -> dict[str, Any]:
 
 
 def settings_fingerprint_of(spec: ColorSpec) -> str:
-    """The colour's `bluegreen:spec` tag: what the policy pack checks the colour's resources against."""
-    return settings_fingerprint(color_spec_values(spec))
+    """The colour's `bluegreen:spec` tag: what the policy pack checks the colour's resources against (the
+    settings they carry, `TAGGED_SPEC_KEYS`)."""
+    values = color_spec_values(spec, recorded_only=True)
+    return settings_fingerprint({k: v for k, v in values.items() if k in TAGGED_SPEC_KEYS})
 
 
 def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
@@ -87,6 +125,21 @@ def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
             raise ValueError(f"{key} should be an integer, got {value!r}")
         return value
 
+    def texts(key: str) -> tuple[str, ...]:
+        value = values.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"{key} should be a list of strings, got {value!r}")
+        return tuple(value)
+
+    egress = []
+    for text_ in texts(Keys.INSTANCE_EGRESS.key):
+        rule = parse_egress_rule(text_)
+        if rule is None:
+            raise ValueError(f"{Keys.INSTANCE_EGRESS.key} should list protocol:port[-port]:cidr entries, got {text_!r}")
+        egress.append(rule)
+    grace = OPTIONAL_SPEC_DEFAULTS[Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key]
+    if Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key in values:
+        grace = number(Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key)
     arns = values.get(Keys.INSTANCE_POLICY_ARNS.key)
     if not isinstance(arns, list) or not all(isinstance(arn, str) for arn in arns):
         raise ValueError(f"{Keys.INSTANCE_POLICY_ARNS.key} should be a list of policy ARNs, got {arns!r}")
@@ -105,6 +158,12 @@ def color_spec_from_values(values: Mapping[str, Any]) -> ColorSpec:
         deregistration_delay_seconds=number(Keys.DEREGISTRATION_DELAY_SECONDS.key),
         instance_policy_arns=tuple(arns),
         detailed_monitoring=values.get(Keys.DETAILED_MONITORING.key) is True,
+        health_check_grace_period_seconds=grace,
+        capacity_timeout=text(Keys.CAPACITY_TIMEOUT.key)
+        if Keys.CAPACITY_TIMEOUT.key in values
+        else ColorSpec().capacity_timeout,
+        extra_security_group_ids=texts(Keys.EXTRA_SECURITY_GROUP_IDS.key),
+        instance_egress=tuple(egress),
     )
 
 
@@ -124,7 +183,7 @@ class ReleaseSpec:
             "imageId": self.image_id,
             "bootScriptHash": self.boot_script_hash,
             "schemaVersions": list(self.schema_versions),
-            **color_spec_values(self.settings),
+            **color_spec_values(self.settings, recorded_only=True),
         }
 
     @property
@@ -134,7 +193,13 @@ class ReleaseSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_output(self) -> dict[str, Any]:
-        return {"version": SPEC_VERSION, "fingerprint": self.fingerprint, "spec": self.values()}
+        # `recorded`, outside the fingerprint: the late settings this spec records, at their default when left out.
+        return {
+            "version": SPEC_VERSION,
+            "fingerprint": self.fingerprint,
+            "spec": self.values(),
+            "recorded": [key for key in LATE_SPEC_KEYS if key not in self.settings.unrecorded],
+        }
 
     @staticmethod
     def from_output(value: Any) -> ReleaseSpec:
@@ -147,16 +212,41 @@ class ReleaseSpec:
         versions = spec.get("schemaVersions")
         if not isinstance(versions, list) or not all(isinstance(v, int | float) for v in versions):
             raise ValueError(f"schemaVersions should be a list of integers, got {versions!r}")
+        recorded = value.get("recorded", [])
+        if not isinstance(recorded, list):
+            raise ValueError(f"recorded should be a list of settings, got {recorded!r}")
         read = ReleaseSpec(
             release=str(spec.get("release", "")),
             image_id=str(spec.get("imageId", "")),
             boot_script_hash=str(spec.get("bootScriptHash", "")),
             schema_versions=tuple(int(v) for v in versions),
-            settings=color_spec_from_values(spec),
+            settings=replace(
+                color_spec_from_values(spec),
+                unrecorded=frozenset(key for key in LATE_SPEC_KEYS if key not in spec and key not in recorded),
+            ),
         )
         if value.get("fingerprint") != read.fingerprint:
             raise ValueError("fingerprint does not match its spec (edited by hand?)")
         return read
+
+
+_LATE_FIELDS: dict[str, str] = {
+    Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key: "health_check_grace_period_seconds",
+    Keys.CAPACITY_TIMEOUT.key: "capacity_timeout",
+    Keys.EXTRA_SECURITY_GROUP_IDS.key: "extra_security_group_ids",
+    Keys.INSTANCE_EGRESS.key: "instance_egress",
+}
+
+
+def deployed_settings(spec: ReleaseSpec, wanted: ColorSpec) -> ColorSpec:
+    """What the colour runs: its deployed spec's settings, and config's (`wanted`) for those it did not record.
+
+    A spec exported before a setting joined it (`ColorSpec.unrecorded`) was deployed with config's value for it;
+    taking config's again changes nothing on the colour, where reading the default would change the live one.
+    The result still leaves the setting out of the colour's spec and tag, so neither changes until it is restaged.
+    """
+    late = {_LATE_FIELDS[key]: getattr(wanted, _LATE_FIELDS[key]) for key in spec.settings.unrecorded}
+    return replace(spec.settings, **late) if late else spec.settings
 
 
 @dataclass(frozen=True)
@@ -219,7 +309,7 @@ def plan_specs(
     `deployed` is each colour's deployed settings (None on a first deploy, or when the last update
     exported no spec); `kept` are colours held as the rollback target, which keep theirs too.
     """
-    wanted = settings.fleet.color_spec()
+    wanted = settings.color_spec()
     if deployed is None or weights_before is None:
         note = (
             () if weights_before is None else ("the last update recorded no release spec: both colours take config's",)
@@ -231,7 +321,9 @@ def plan_specs(
     for color in COLORS:
         changes = tuple(spec_changes(deployed[color], wanted))
         if not changes:
-            specs[color] = wanted
+            # The deployed spec, equal to config's: it keeps leaving out what it did not record, so the colour's
+            # tag (on its launch template's instances) changes nothing.
+            specs[color] = deployed[color]
         elif weights_before[color] > 0 or color in kept:
             specs[color], pending[color] = deployed[color], changes
         elif weights_after[color] > 0:

@@ -23,6 +23,8 @@ import pulumi
 
 from bluegreen.contract import (
     COLORS,
+    DEFAULT_CAPACITY_TIMEOUT,
+    DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS,
     DEFAULT_TLS_POLICY,
     MAX_BAKE_MINUTES,
     MAX_IDLE_TRAFFIC_PERCENT,
@@ -109,6 +111,21 @@ def check_known_keys(keys: Iterable[str]) -> None:
 
 
 @dataclass(frozen=True)
+class EgressRule:
+    """One outbound rule for the instances: `protocol:port[-port]:cidr` in config."""
+
+    protocol: str  # tcp | udp
+    from_port: int
+    to_port: int
+    cidr: str
+
+    @property
+    def spec(self) -> str:
+        ports = str(self.from_port) if self.from_port == self.to_port else f"{self.from_port}-{self.to_port}"
+        return f"{self.protocol}:{ports}:{self.cidr}"
+
+
+@dataclass(frozen=True)
 class HealthCheck:
     path: str = "/health"
     matcher: str = "200"
@@ -135,6 +152,19 @@ class ColorSpec:
     instance_policy_arns: tuple[str, ...] = ()
     # EC2 detailed monitoring (one-minute instance metrics): a cost switch, off by default.
     detailed_monitoring: bool = False
+    # How long the colour's Auto Scaling group lets a new instance boot before ELB health counts.
+    health_check_grace_period_seconds: int = DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS
+    # How long `pulumi up` waits for the colour's Auto Scaling group to have healthy targets before it fails.
+    capacity_timeout: str = DEFAULT_CAPACITY_TIMEOUT
+    # Security groups the colour's instances join besides their own (e.g. the database's client group).
+    extra_security_group_ids: tuple[str, ...] = ()
+    # What the colour's instances may reach besides HTTPS: the shared instance security group opens the
+    # union of both colours' entries, and an entry closes once no colour's spec has it.
+    instance_egress: tuple[EgressRule, ...] = ()
+    # The settings a deployed spec did not record, because it was exported before they joined the spec
+    # (`bluegreen.release_spec.LATE_SPEC_KEYS`): the colour runs config's values for them, and its spec and
+    # `bluegreen:spec` tag leave them out until it is restaged, so nothing about the colour changes meanwhile.
+    unrecorded: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -150,16 +180,16 @@ class FleetSpec:
     root_volume_size_gb: int = 8
     health_check: HealthCheck = field(default_factory=HealthCheck)
     deregistration_delay_seconds: int = 30
-    health_check_grace_period_seconds: int = 120
-    capacity_timeout: str = "10m"
+    health_check_grace_period_seconds: int = DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS
+    capacity_timeout: str = DEFAULT_CAPACITY_TIMEOUT
     # The instances' IAM role gets these managed policies (an instance profile); none: no profile.
     instance_policy_arns: tuple[str, ...] = ()
     detailed_monitoring: bool = False
     # Security groups the instances join besides their own (e.g. the database's client group).
     extra_security_group_ids: tuple[str, ...] = ()
 
-    def color_spec(self) -> ColorSpec:
-        """The settings config asks of the next release."""
+    def color_spec(self, instance_egress: tuple[EgressRule, ...] = ()) -> ColorSpec:
+        """The settings config asks of the next release (`instance_egress` is the network's)."""
         return ColorSpec(
             instance_type=self.instance_type,
             root_volume_size_gb=self.root_volume_size_gb,
@@ -168,6 +198,10 @@ class FleetSpec:
             deregistration_delay_seconds=self.deregistration_delay_seconds,
             instance_policy_arns=self.instance_policy_arns,
             detailed_monitoring=self.detailed_monitoring,
+            health_check_grace_period_seconds=self.health_check_grace_period_seconds,
+            capacity_timeout=self.capacity_timeout,
+            extra_security_group_ids=self.extra_security_group_ids,
+            instance_egress=instance_egress,
         )
 
 
@@ -226,21 +260,6 @@ class Edge:
     def alb_deletion_protection(self) -> bool:
         """What the load balancer gets: protected unless turned off, or the stack is being decommissioned."""
         return self.deletion_protection and not self.decommission
-
-
-@dataclass(frozen=True)
-class EgressRule:
-    """One outbound rule for the instances: `protocol:port[-port]:cidr` in config."""
-
-    protocol: str  # tcp | udp
-    from_port: int
-    to_port: int
-    cidr: str
-
-    @property
-    def spec(self) -> str:
-        ports = str(self.from_port) if self.from_port == self.to_port else f"{self.from_port}-{self.to_port}"
-        return f"{self.protocol}:{ports}:{self.cidr}"
 
 
 EGRESS_RULE = re.compile(r"^(tcp|udp):(\d{1,5})(?:-(\d{1,5}))?:(\S+)$")
@@ -314,6 +333,10 @@ class Settings:
     idle_scaled_down: bool = False
     database_schema_version: int = 0  # 0 = schema checks off
     migration_command: str = ""
+
+    def color_spec(self) -> ColorSpec:
+        """What config asks of the next release on a colour: the fleet's settings and the instances' egress."""
+        return self.fleet.color_spec(self.network.instance_egress)
 
 
 class _Reader:
@@ -498,6 +521,12 @@ def _egress_rules(r: _Reader) -> tuple[EgressRule, ...]:
             f"by default, HTTPS among them), got {len(rules)}"
         )
     return tuple(rules)
+
+
+def configured_instance_subnets(settings: Settings) -> tuple[str, ...]:
+    """The existing VPC's subnets the instances run in: instanceSubnetIds, else subnetIds; () for a created VPC."""
+    net = settings.network
+    return (net.instance_subnet_ids or net.subnet_ids) if net.vpc_id else ()
 
 
 def _check_network(r: _Reader, net: NetworkSettings) -> None:

@@ -12,7 +12,7 @@ from bluegreen.engine import find_policy_pack
 from bluegreen.errors import CheckFailedError, UsageError
 from bluegreen.guardian_record import acted_on, describe_record
 from bluegreen.outputs import StackOutputs
-from bluegreen.release_spec import describe_plan
+from bluegreen.release_spec import deployed_settings, describe_plan
 from bluegreen.safety import (
     EmergencyOverrideError,
     PolicyConfigError,
@@ -116,7 +116,8 @@ def status(ctx: Context) -> dict[str, Any]:
     ]
     last = outputs.deployed()
     if last is not None and last.specs is not None:
-        specs = {c: spec.settings for c, spec in last.specs.items()}
+        wanted = cfg.settings.color_spec()
+        specs = {c: deployed_settings(spec, wanted) for c, spec in last.specs.items()}
         planned = describe_plan(cfg.settings, specs, last.weights, expected_by_color(cfg))
         pending += [f"{c.color} ({c.role}) gets {c.describe()}" for c in planned.now]
         pending += planned.pending

@@ -162,7 +162,9 @@ class Environment(pulumi.ComponentResource):
                 {
                     "device_index": 0,
                     "associate_public_ip_address": public_ip,
-                    "security_groups": [args.instance_security_group_id, *fleet.extra_security_group_ids],
+                    # Sorted, as the colour's spec has them (a set for EC2 and the provider), so a colour rebuilt
+                    # from its deployed spec lists them as it did.
+                    "security_groups": [args.instance_security_group_id, *sorted(spec.extra_security_group_ids)],
                     "delete_on_termination": "true",
                 }
             ],
@@ -193,11 +195,11 @@ class Environment(pulumi.ComponentResource):
             vpc_zone_identifiers=args.subnet_ids,
             target_group_arns=[self.target_group.arn],
             health_check_type="ELB",
-            health_check_grace_period=fleet.health_check_grace_period_seconds,
+            health_check_grace_period=spec.health_check_grace_period_seconds,
             # `pulumi up` fails unless this many targets turn healthy, so a broken release never
             # becomes a flip candidate.
             wait_for_elb_capacity=desired,
-            wait_for_capacity_timeout=fleet.capacity_timeout,
+            wait_for_capacity_timeout=spec.capacity_timeout,
             launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
             tags=[
                 {"key": k, "value": v, "propagate_at_launch": k in args.tags}

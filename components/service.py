@@ -32,7 +32,7 @@ from bluegreen.preview_token import token_keepers
 from bluegreen.release_spec import ReleaseSpec, edge_values
 from bluegreen.rollback_target import RollbackTarget
 from bluegreen.safety import emergency_overrides
-from bluegreen.settings import ColorSpec, Settings, validated
+from bluegreen.settings import ColorSpec, Settings, configured_instance_subnets, validated
 from bluegreen.user_data import boot_script_fingerprint
 
 from .access_logs import AccessLogs, AccessLogsArgs
@@ -107,7 +107,7 @@ class BlueGreenService(pulumi.ComponentResource):
         super().__init__(type_token("BlueGreenService"), name, None, opts)
         settings, image_ids = validated(args.settings), args.image_ids
         self.settings, self.image_ids = settings, dict(image_ids)
-        specs = dict(args.specs) if args.specs is not None else dict.fromkeys(COLORS, settings.fleet.color_spec())
+        specs = dict(args.specs) if args.specs is not None else dict.fromkeys(COLORS, settings.color_spec())
         self.specs = specs
         self.rollback_target = args.rollback_target
         self.guardian_generation = args.guardian_generation
@@ -167,7 +167,10 @@ class BlueGreenService(pulumi.ComponentResource):
                 # Expand and contract: every port a colour runs on is open, and only those.
                 app_ports=sorted({specs[c].app_port for c in COLORS}),
                 tags=tags,
-                instance_egress=settings.network.instance_egress,
+                # Expand and contract, as the app ports: an entry stays open while any colour's spec has it.
+                instance_egress=sorted(
+                    {rule for c in COLORS for rule in specs[c].instance_egress}, key=lambda r: r.spec
+                ),
             ),
             child,
         )
@@ -408,6 +411,7 @@ class BlueGreenService(pulumi.ComponentResource):
         out[Outputs.DECISION_LOG_PARAMETER.name()] = self.guardian.decision_log_parameter.name
         out[Outputs.EDGE.name()] = edge_values(settings)
         out[Outputs.INSTANCE_SUBNET_TIER.name()] = self.network.instance_subnet_tier
+        out[Outputs.INSTANCE_SUBNET_IDS.name()] = list(configured_instance_subnets(settings))
         out[Outputs.AVAILABILITY_ZONES.name()] = list(self.network.availability_zones)
         out[Outputs.ALLOW_INSECURE_PREVIEW.name()] = not settings.edge.https
         out[Outputs.PREVIEW_COLOR_HEADER.name()] = PREVIEW_COLOR_HEADER

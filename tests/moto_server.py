@@ -667,9 +667,7 @@ class FakeEngine:
     @staticmethod
     def _release_specs(settings: Settings, guard: GuardResult) -> dict[str, ReleaseSpec]:
         """Each colour's release spec, as `BlueGreenService.release_spec` exports it."""
-        planned = (
-            guard.specs.specs if guard.specs is not None else dict.fromkeys(PROGRAM_COLORS, settings.fleet.color_spec())
-        )
+        planned = guard.specs.specs if guard.specs is not None else dict.fromkeys(PROGRAM_COLORS, settings.color_spec())
         return {
             str(c): ReleaseSpec(
                 release=settings.releases[c].label,

@@ -36,6 +36,7 @@ from tests.policy_server import (
     stack_reference,
 )
 from tests.test_policy_baseline import DevStackPack
+from tests.test_program_live_reach import without_late_settings
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0f0f0f0f-0000-4000-8000-000000000000"
 FIX_INGRESS = "Allow instance ingress only from the ALB's security group (referencedSecurityGroupId)."
@@ -762,11 +763,20 @@ def test_release_only_differences_get_no_violations(pack: ServedPack):
 
 # -- release-spec differences -------------------------------------------------------------------------------
 def staged_spec() -> Recording:
-    """Green staged with a new app port, instance type, health check and detailed monitoring while blue serves
-    on the old ones."""
-    live = run_program()
+    """Green staged with a new app port, instance type, health check, detailed monitoring, grace period, capacity
+    timeout, extra security group and egress while blue serves on the old ones."""
+    live = run_program({"instanceEgress": ["tcp:5432:10.0.0.0/16"]})
     return run_program(
-        {"appPort": 9090, "instanceType": "t3.large", "healthCheckPath": "/ready", "detailedMonitoring": True},
+        {
+            "appPort": 9090,
+            "instanceType": "t3.large",
+            "healthCheckPath": "/ready",
+            "detailedMonitoring": True,
+            "healthCheckGracePeriodSeconds": 300,
+            "capacityTimeout": "20m",
+            "extraSecurityGroupIds": ["sg-0123456789abcdef0"],
+            "instanceEgress": ["tcp:6379:10.0.0.0/16"],
+        },
         previous_outputs=deployed(live),
     )
 
@@ -777,6 +787,19 @@ def test_differences_the_release_specs_declare_get_no_violations(pack: ServedPac
     green_tg = by_name(resources, "bluegreen-green-tg")
     assert (green_tg.inputs["port"], by_name(resources, "bluegreen-blue-tg").inputs["port"]) == (9090, 8080)
     assert pack.run(resources) == []
+
+
+def test_a_colour_deployed_before_the_late_settings_joined_the_spec_may_declare_a_spec_without_them(
+    pack: ServedPack,
+):
+    """Blue runs a grace period and an extra group its spec (exported before they joined it) leaves out, while
+    restaged green declares them: each tag is what its colour runs, as far as its spec records."""
+    config = {"healthCheckGracePeriodSeconds": 300, "extraSecurityGroupIds": ["sg-0123456789abcdef0"]}
+    older = without_late_settings(deployed(run_program(config)))
+    kept = run_program(config, previous_outputs=older)
+    restaged = run_program({**config, "instanceType": "t3.large"}, previous_outputs=deployed(kept))
+    assert "healthCheckGracePeriodSeconds" not in restaged.outputs["blueSpec"]["spec"]
+    assert pack.run(from_recording(restaged)) == []
 
 
 def test_a_difference_the_release_spec_does_not_declare_is_reported(pack: ServedPack):

@@ -105,8 +105,8 @@ def test_every_documented_output_is_exported():
         "url", "albDnsName", "loadBalancerArn", "activeColor", "idleColor", "listenerArn", "httpListenerArn",
         "previewColorHeader", "previewTokenHeader", "previewToken", "dashboardName", "idleScaledDown",
         "databaseSchemaVersion", "bakeMinutes", "edge", "rollbackTarget", "guardianStateId", "guardianGeneration",
-        "guardianRecordParameter",
-        "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier", "availabilityZones", "emergencyOverrides",
+        "guardianRecordParameter", "decisionLogParameter", "allowInsecurePreview", "instanceSubnetTier",
+        "instanceSubnetIds", "availabilityZones", "emergencyOverrides",
     } | {
         f"{c}{k}"
         for c in ("blue", "green")

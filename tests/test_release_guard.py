@@ -175,6 +175,7 @@ def guardian_of(outputs: dict[str, Any]) -> dict[str, Any]:
         "guardian_record_parameter": outputs["guardianRecordParameter"],
         "guardian_generation": outputs["guardianGeneration"],
         "instance_subnet_tier": outputs["instanceSubnetTier"],
+        "instance_subnet_ids": tuple(outputs["instanceSubnetIds"]),
         "availability_zones": tuple(outputs["availabilityZones"]),
         "preview_token": outputs["previewToken"],
         "emergency_overrides": outputs["emergencyOverrides"],

@@ -17,7 +17,7 @@ from typing import Any
 from bluegreen.contract import COLORS, Color, Keys, Outputs, other, traffic_weights
 from bluegreen.guardian_record import GuardianRolledBackError, acted_on, check_guardian_record, describe_record
 from bluegreen.outputs import DeployedState, IncompleteDeployedStateError
-from bluegreen.release_spec import describe_plan, edge_values
+from bluegreen.release_spec import deployed_settings, describe_plan, edge_values
 from bluegreen.safety import EmergencyOverrideError, check_emergency_overrides, previous_overrides, weakenings
 from bluegreen.settings import ConfigError as SettingsConfigError
 from bluegreen.settings import Settings, read_settings, to_config
@@ -102,7 +102,8 @@ def spec_lines(settings: Settings, deployed: DeployedState | None, after: Traffi
     (`bluegreen.release_spec`): what the idle colour gets now, what waits, what is refused."""
     if deployed is None or deployed.specs is None:
         return []
-    specs = {c: spec.settings for c, spec in deployed.specs.items()}
+    wanted = settings.color_spec()
+    specs = {c: deployed_settings(spec, wanted) for c, spec in deployed.specs.items()}
     text = describe_plan(settings, specs, deployed.weights, after.weights)
     lines = [f"> ℹ️ **{c.color} ({c.role}) gets** `{c.describe()}` in this update" for c in text.now]
     lines += [f"> ⏳ pending: {line}" for line in text.pending]

@@ -27,9 +27,11 @@ Everything else is compared. Each entry of `ALLOWED` below says why it may diffe
   `vpcZoneIdentifiers` (the provider fills it in from the subnets, which are compared).
 - Launch template: `imageId` and `userData` (the release); `defaultVersion` (a version counter,
   one per template).
-- Launch template `instanceType` and root `volumeSize`, target group `port`, `healthCheck.*` and
-  `deregistrationDelay` (the release spec's settings), only where the colours' `bluegreen:spec`
-  tags differ and each is the fingerprint of what that colour's resources run (`SPEC_PATHS`).
+- Launch template `instanceType`, root `volumeSize` and the network interface's `securityGroups`,
+  target group `port`, `healthCheck.*` and `deregistrationDelay`, Auto Scaling group
+  `healthCheckGracePeriod` and `waitForCapacityTimeout` (the release spec's settings), only where the
+  colours' `bluegreen:spec` tags differ and each is the fingerprint of what that colour's resources
+  run (`SPEC_PATHS`, and the settings a spec has only away from their defaults).
 - Auto Scaling group: `launchTemplate.version` when it is a version number or not known yet
   (the counter of the colour's own template; `$Latest` and `$Default` are compared).
 - Auto Scaling group: `desiredCapacity`, `minSize`, `waitForElbCapacity` and `minElbCapacity`,
@@ -63,6 +65,8 @@ from pulumi_policy import (
 from bluegreen.contract import (
     COLOR_TAG,
     COLORS,
+    DEFAULT_CAPACITY_TIMEOUT,
+    DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS,
     IMAGE_ID_TAG,
     RELEASE_TAG,
     SCHEMA_VERSIONS_TAG,
@@ -82,6 +86,7 @@ from .stack import (
     METRIC_ALARM,
     PREVIEW_COLOR_HEADER,
     PREVIEW_TOKEN_HEADER,
+    SECURITY_GROUP,
     TARGET_GROUP,
     Resource,
     StackView,
@@ -114,6 +119,13 @@ SPEC_PATHS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
     },
 }
 SPEC_TEXT_KEYS: Final = frozenset({Keys.INSTANCE_TYPE.key, Keys.HEALTH_CHECK_PATH.key, Keys.HEALTH_CHECK_MATCHER.key})
+# Release-spec settings a spec declares only away from their defaults (`bluegreen.release_spec`), and where the
+# colour's resources hold them: the Auto Scaling group's grace period, and the security groups the launch
+# template adds to the stack's own. (`instanceEgress` is on the shared instance security group: no colour's
+# resources carry it, and the `bluegreen:spec` tag leaves it out.)
+GRACE_PERIOD_PATH: Final = ("healthCheckGracePeriod",)
+CAPACITY_TIMEOUT_PATH: Final = ("waitForCapacityTimeout",)
+SECURITY_GROUPS_PATH: Final = ("networkInterfaces", "*", "securityGroups")
 # The colour's own instance role: its policies (`instancePolicyArns`) are part of the release spec. A colour
 # without policies has no role, no profile and no `iamInstanceProfile`, so where the specs differ these may
 # exist for one colour only.
@@ -191,6 +203,27 @@ def _allowed(specs_differ: bool = False) -> list[Allowed]:
                 "detailedMonitoring is part of the release: a colour without it has no monitoring block",
             )
             for path in (("monitoring",), ("monitoring", "enabled"))
+        ]
+        entries += [
+            Allowed(
+                AUTOSCALING_GROUP,
+                GRACE_PERIOD_PATH,
+                "healthCheckGracePeriodSeconds is part of the release: the colours' release specs declare different "
+                "values",
+            ),
+            Allowed(
+                AUTOSCALING_GROUP,
+                CAPACITY_TIMEOUT_PATH,
+                "capacityTimeout is part of the release: the colours' release specs declare different values",
+            ),
+            *(
+                Allowed(
+                    LAUNCH_TEMPLATE,
+                    path,
+                    "extraSecurityGroupIds is part of the release: the colours' release specs declare different groups",
+                )
+                for path in (SECURITY_GROUPS_PATH, (*SECURITY_GROUPS_PATH, ANY))
+            ),
         ]
     for tag in RELEASE_TAGS:
         why = "names, the colour tag and the release tags are per colour"
@@ -656,9 +689,11 @@ def _spec_value(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def _running_settings(resources: Mapping[str, Resource], attachments: list[Resource]) -> dict[str, Any] | None:
-    """What a colour's launch template, target group and instance role run, keyed like its release spec;
-    None when unknown."""
+def _running_settings(
+    resources: Mapping[str, Resource], attachments: list[Resource], asg: Resource | None, own_groups: set[str]
+) -> dict[str, Any] | None:
+    """What a colour's launch template, target group, Auto Scaling group and instance role run, keyed like its
+    release spec; None when unknown. `own_groups` are the ids of the stack's own security groups."""
     arns = [res.props.get("policyArn") for res in attachments]
     if any(is_unknown(arn) for arn in arns):
         return None
@@ -679,7 +714,41 @@ def _running_settings(resources: Mapping[str, Resource], attachments: list[Resou
         return None
     if monitoring is True or monitoring == "true":
         values[Keys.DETAILED_MONITORING.key] = True
+    late = _running_late_settings(resources[LAUNCH_TEMPLATE], asg, own_groups)
+    if late is None:
+        return None
+    return {**values, **late}
+
+
+def _running_late_settings(template: Resource, asg: Resource | None, own_groups: set[str]) -> dict[str, Any] | None:
+    """The grace period, the capacity timeout and the extra security groups a colour runs, each only away from
+    its default, as a spec has them; None when unknown."""
+    values: dict[str, Any] = {}
+    grace = _spec_value(asg.props, GRACE_PERIOD_PATH) if asg is not None else None
+    timeout = _spec_value(asg.props, CAPACITY_TIMEOUT_PATH) if asg is not None else None
+    groups = _spec_value(template.props, SECURITY_GROUPS_PATH)
+    if any(is_unknown(v) for v in (grace, timeout, groups, *(groups if isinstance(groups, list) else []))):
+        return None
+    as_number = number(grace)
+    if as_number is not None and as_number != DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS:
+        values[Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key] = int(as_number) if as_number.is_integer() else grace
+    if isinstance(timeout, str) and timeout != DEFAULT_CAPACITY_TIMEOUT:
+        values[Keys.CAPACITY_TIMEOUT.key] = timeout
+    extra = sorted(str(g) for g in groups or [] if str(g) not in own_groups)  # a set: in the provider's order
+    if extra:
+        values[Keys.EXTRA_SECURITY_GROUP_IDS.key] = extra
     return values
+
+
+# The settings that joined the release spec after it was first exported: a colour deployed before then declares
+# a spec without them until it is restaged (`bluegreen.release_spec.LATE_SPEC_KEYS`), whatever its resources run.
+LATE_SPEC_KEYS: Final = frozenset(
+    {Keys.HEALTH_CHECK_GRACE_PERIOD_SECONDS.key, Keys.CAPACITY_TIMEOUT.key, Keys.EXTRA_SECURITY_GROUP_IDS.key}
+)
+
+
+def _without_late(running: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in running.items() if key not in LATE_SPEC_KEYS}
 
 
 def _check_declared_specs(view: StackView, findings: Findings) -> bool:
@@ -692,9 +761,12 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
     declared: dict[Color, Any] = {}
     holders: dict[Color, dict[str, Resource]] = {}
     attachments: dict[Color, list[Resource]] = {c: [] for c in COLORS}
+    asgs: dict[Color, Resource] = {}
     for res in view.colored():
         if res.type in SPEC_PATHS and res.color is not None and res.named:
             holders.setdefault(res.color, {})[res.type] = res
+        elif res.type == AUTOSCALING_GROUP and res.color is not None and res.named:
+            asgs[res.color] = res
         elif res.type == ROLE_POLICY_ATTACHMENT and res.color is not None and res.named:
             attachments[res.color].append(res)
     for color in COLORS:
@@ -711,12 +783,15 @@ def _check_declared_specs(view: StackView, findings: Findings) -> bool:
     if declared["blue"] == declared["green"]:
         return False
     honest = True
+    own_groups = {
+        str(res.props[key]) for res in view.of_type(SECURITY_GROUP) for key in ("id", "arn") if res.props.get(key)
+    }
     for color in COLORS:
-        running = _running_settings(holders[color], attachments[color])
+        running = _running_settings(holders[color], attachments[color], asgs.get(color), own_groups)
         if running is None:
             findings.defer(f"release spec of {color}")
             honest = False
-        elif settings_fingerprint(running) != declared[color]:
+        elif declared[color] not in (settings_fingerprint(running), settings_fingerprint(_without_late(running))):
             names = " and ".join(res.name for res in holders[color].values())
             findings.violation(
                 f"{color} declares release spec {show(declared[color])} ({SPEC_TAG}), but {names} run settings "

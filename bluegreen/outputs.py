@@ -279,6 +279,11 @@ class StackOutputs:
         return _text(self.raw.get(Outputs.GUARDIAN_STATE_ID.name()))
 
     @property
+    def guardian_generation(self) -> int | None:
+        """The generation of the state the last update wrote for the guardian; None where not exported."""
+        return _generation(self.raw.get(Outputs.GUARDIAN_GENERATION.name()))
+
+    @property
     def preview_color_header(self) -> str:
         return self._str(Outputs.PREVIEW_COLOR_HEADER.name())
 

@@ -51,7 +51,10 @@ def deploy(
     check_emergency_overrides(settings, deployed.emergency_overrides if deployed is not None else None)
     if deployed is not None and deployed.guardian_record_parameter:
         check_guardian_record(
-            settings, deployed.guardian_state_id, parse_record(read_parameter(deployed.guardian_record_parameter))
+            settings,
+            deployed.guardian_state_id,
+            parse_record(read_parameter(deployed.guardian_record_parameter)),
+            deployed.guardian_generation,
         )
     wanted_type = settings.fleet.instance_type
     architectures = {wanted_type: instance_architectures(wanted_type)}

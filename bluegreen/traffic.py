@@ -37,7 +37,7 @@ def check_live_matches_outputs(ctx: Context, outputs: StackOutputs, command: str
     record = guardian_record(ctx, outputs)
     why = (
         describe_record(record)
-        if acted_on(record, outputs.guardian_state_id) and record is not None
+        if acted_on(record, outputs.guardian_state_id, outputs.guardian_generation) and record is not None
         else "a flip or rollback was interrupted, or someone changed the listener"
     )
     raise CheckFailedError(

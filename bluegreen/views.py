@@ -123,7 +123,7 @@ def status(ctx: Context) -> dict[str, Any]:
         pending += planned.pending
         pending += [f"refused: {c.describe()} on {c.color} while traffic moves to it" for c in planned.refused]
     guardian = guardian_record(ctx, outputs)
-    guardian_since_update = acted_on(guardian, outputs.guardian_state_id)
+    guardian_since_update = acted_on(guardian, outputs.guardian_state_id, outputs.guardian_generation)
     result = {
         "stack": ctx.engine.stack_name,
         "activeColor": cfg.active,

@@ -231,6 +231,7 @@ class GuardianRecordWatch:
         self.ctx, self.aws, self.color = ctx, aws, color
         self.name = outputs.guardian_record_parameter
         self.state_id = outputs.guardian_state_id
+        self.generation = outputs.guardian_generation
         self.baseline = self._read() if baseline is READ_AT_START else baseline
 
     def _read(self) -> dict[str, Any] | None:
@@ -249,7 +250,7 @@ class GuardianRecordWatch:
         record = self._read()
         if record is None or record.get("action") != "rollback" or record.get("from") != self.color:
             return None
-        return record if record != self.baseline or acted_on(record, self.state_id) else None
+        return record if record != self.baseline or acted_on(record, self.state_id, self.generation) else None
 
 
 def _raised_between_polls(

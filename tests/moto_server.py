@@ -548,7 +548,7 @@ class FakeEngine:
             previous, state_warnings = deployed_state(self.outputs_values, settings.allow_live_release)
             if previous is not None and previous.guardian_record_parameter:  # as `bluegreen.program.deploy`
                 record = parse_record(self.parameter(previous.guardian_record_parameter))
-                check_guardian_record(settings, previous.guardian_state_id, record)
+                check_guardian_record(settings, previous.guardian_state_id, record, previous.guardian_generation)
             check_emergency_overrides(settings, previous.emergency_overrides if previous is not None else None)
             guard = check_release(settings, previous, lambda: self.latest_image)
         except (SettingsError, ReleaseGuardError, EmergencyOverrideError) as exc:

@@ -22,8 +22,15 @@ ALARMS = {"blue": "bluegreen-test-blue-release-health", "green": "bluegreen-test
 FINGERPRINTS = {"blue": "b" * 64, "green": "g" * 64}
 
 
-def write_state(world: World, live: str = "green", armed: bool = True, target_fingerprint: str | None = None) -> None:
-    """What `pulumi up` writes after the flip to `live`: the other colour is the armed rollback target."""
+def write_state(
+    world: World,
+    live: str = "green",
+    armed: bool = True,
+    target_fingerprint: str | None = None,
+    generation: int | None = None,
+) -> None:
+    """What `pulumi up` writes after the flip to `live`: the other colour is the armed rollback target
+    (`generation`: as `bluegreen.guardian_state` writes it; None: a state written before it had one)."""
     target = "blue" if live == "green" else "green"
     world.set_weights({live: 100, target: 0})
     state = {
@@ -37,6 +44,8 @@ def write_state(world: World, live: str = "green", armed: bool = True, target_fi
         "releaseHealthAlarms": ALARMS,
         "target": {"color": target, "fingerprint": target_fingerprint or FINGERPRINTS[target], "armed": armed},
     }
+    if generation is not None:
+        state["generation"] = generation
     client("ssm", world.endpoint).put_parameter(Name=STATE, Value=json.dumps(state), Type="String", Overwrite=True)
 
 
@@ -95,6 +104,25 @@ def test_an_alarm_on_the_live_colour_flips_to_the_armed_healthy_target_once(worl
     assert recorded(world) == decision
     messages = client("sqs", world.endpoint).receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
     assert json.loads(json.loads(messages[0]["Body"])["Message"])["to"] == "blue"
+
+
+def test_the_rollback_record_carries_the_state_generation(world: World) -> None:
+    """A flip update that fails after writing the state exports no outputs: the program tells the guardian's
+    rollback on it from an older one by this generation (`bluegreen.guardian_record.acted_on`)."""
+    write_state(world, live="green", generation=5)
+
+    decision = run(alarm("green"))
+
+    assert decision["action"] == "rollback" and (decision["stateId"], decision["generation"]) == ("update-7", 5)
+    assert recorded(world) == decision
+
+
+def test_a_state_without_a_generation_gives_a_record_without_one(world: World) -> None:
+    write_state(world, live="green")
+
+    decision = run(alarm("green"))
+
+    assert decision["action"] == "rollback" and "generation" not in recorded(world)
 
 
 def test_an_unhealthy_target_is_not_flipped_to_and_the_record_says_why(world: World) -> None:

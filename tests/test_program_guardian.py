@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bluegreen.guardian.handler import CLAIM_SECONDS
-from bluegreen.guardian_record import GuardianRolledBackError
+from bluegreen.guardian_record import GuardianRolledBackError, acted_on
 from components.guardian import ARCHIVE_FILES, PACKAGE, TIMEOUT_SECONDS, guardian_policy
 from tests.harness import Recording, deployed, keep_decision, run_failing, run_program
 
@@ -153,6 +153,7 @@ def rolled_back(rec: Recording) -> dict[str, str]:
         "why": "ALARM on green",
         "at": "2026-12-02T08:00:00Z",
         "stateId": rec.outputs["guardianStateId"],
+        "generation": rec.outputs["guardianGeneration"],  # as the handler writes it (the state's generation)
     }
     return {rec.outputs["guardianRecordParameter"]: json.dumps(record)}
 
@@ -178,9 +179,20 @@ def test_accepting_the_rollback_in_config_or_acknowledging_it_lets_the_update_th
     assert acked.outputs["activeColor"] == "green"
 
 
-def test_a_record_about_an_older_deployment_refuses_nothing(just_flipped: Recording) -> None:
-    parameters = {name: value.replace(just_flipped.outputs["guardianStateId"], "older") for name, value in
-                  rolled_back(just_flipped).items()}  # fmt: skip
+def older_record(rec: Recording, *, generation: bool = True) -> dict[str, str]:
+    """`rolled_back(rec)` as the guardian wrote it on the deployment before `rec`'s (an older handler: no generation)."""
+    parameters = {}
+    for name, value in rolled_back(rec).items():
+        record = {**json.loads(value), "stateId": "older", "generation": rec.outputs["guardianGeneration"] - 1}
+        if not generation:
+            del record["generation"]
+        parameters[name] = json.dumps(record)
+    return parameters
+
+
+@pytest.mark.parametrize("generation", [True, False], ids=["with-generation", "older-handler"])
+def test_a_record_about_an_older_deployment_refuses_nothing(just_flipped: Recording, generation: bool) -> None:
+    parameters = older_record(just_flipped, generation=generation)
     assert run_program(FLIPPED, deployed(just_flipped), parameters=parameters).outputs["activeColor"] == "green"
 
 
@@ -204,24 +216,21 @@ def test_every_update_that_moves_traffic_is_a_new_deployment_even_back_to_the_sa
     assert unchanged.outputs["guardianStateId"] == just_flipped.outputs["guardianStateId"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review22: a flip update that fails after it wrote the guardian's state parameter (stateId S2) exports "
-        "nothing, so the last outputs still name S1. The guardian rolls back on S2; the retry of the same flip "
-        "reads guardianStateId S1 from the outputs, `acted_on` finds the record names S2, and the update sends "
-        "traffic back to the colour the guardian left, silently. The retry even writes S2 again (same generation). "
-        "The program cannot see S2: the preview role may not read guardian-state. Fix: the record carries the "
-        "state's `generation`, and a rollback whose generation is above the last outputs' guardianGeneration "
-        "counts as acted on (not small: the record format, the handler and the CI summary)"
-    ),
-)
 def test_a_rollback_after_a_failed_flip_update_stops_its_retry() -> None:
     live = run_program()
     staged = run_program({"greenRelease": "v2.0.0"}, previous_outputs=deployed(live))
     failed = run_program(FLIPPED, previous_outputs=deployed(staged))  # wrote guardian-state, then failed: no outputs
     retry_parameters = rolled_back(failed)  # the guardian rolled green back to blue on the failed update's stateId
     error, _ = run_failing(FLIPPED, deployed(staged), parameters=retry_parameters)
+    assert isinstance(error, GuardianRolledBackError)
+
+
+def test_a_rollback_after_a_failed_update_that_moved_no_traffic_stops_its_retry(just_flipped: Recording) -> None:
+    changed = {**FLIPPED, "desiredCapacity": "3"}  # a new stateId, the same generation
+    failed = run_program(changed, previous_outputs=deployed(just_flipped))  # wrote guardian-state, then failed
+    assert failed.outputs["guardianGeneration"] == just_flipped.outputs["guardianGeneration"]
+    assert failed.outputs["guardianStateId"] != just_flipped.outputs["guardianStateId"]
+    error, _ = run_failing(changed, deployed(just_flipped), parameters=rolled_back(failed))
     assert isinstance(error, GuardianRolledBackError)
 
 
@@ -242,3 +251,16 @@ def test_accepting_a_rollback_does_not_arm_the_colour_the_guardian_left(just_fli
                            parameters=rolled_back(just_flipped))  # fmt: skip
     target = state(accepted)["target"]
     assert not (target["color"] == "green" and target["armed"])
+
+
+def test_which_records_count_as_rollbacks_since_the_last_update() -> None:
+    record = {"action": "rollback", "from": "green", "to": "blue", "stateId": "S2", "generation": 4}
+    assert acted_on(record, "S2", 4)  # this deployment
+    assert acted_on(record, "S1", 3)  # written by an update that failed before exporting generation 4
+    assert not acted_on(record, "S5", 5)  # an update since recorded what it did
+    # Same generation, another stateId: a failed update that moved no traffic, or one that acknowledged the
+    # record. The refusal counts it (guardianAck lets it through); what the tool shows and watches does not.
+    assert acted_on(record, "S3", 4, same_generation=True) and not acted_on(record, "S3", 4)
+    older = {key: value for key, value in record.items() if key != "generation"}  # an older guardian
+    assert acted_on(older, "S2", 4) and not acted_on(older, "S1", 3)
+    assert not acted_on(record, "S1", None)  # outputs from before guardianGeneration: the stateId rule

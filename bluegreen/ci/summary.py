@@ -185,10 +185,11 @@ def guardian_lines(settings: Settings, deployed: DeployedState | None, record: M
     """The guardian's rollback since the last update, and whether this change accepts it: the
     program refuses an update that sends traffic back (`bluegreen.guardian_record`)."""
     state_id = deployed.guardian_state_id if deployed is not None else None
-    if record is None or not acted_on(record, state_id):
+    generation = deployed.guardian_generation if deployed is not None else None
+    if record is None or not acted_on(record, state_id, generation, same_generation=True):  # as the program
         return []
     try:
-        check_guardian_record(settings, state_id, record)
+        check_guardian_record(settings, state_id, record, generation)
     except GuardianRolledBackError:
         to, at = record.get("to"), record.get("at")
         return [

@@ -180,6 +180,8 @@ class Run:
             return {**base, "why": "not one of this stack's release-health alarms (or an unknown state version)"}
         view = View.read(state, colour, self)
         base = {**base, "color": colour, "weights": view.weights, "stateId": state["stateId"]}
+        if isinstance(state.get("generation"), int):  # the program's `acted_on` compares it with guardianGeneration
+            base = {**base, "generation": state["generation"]}
         step = view.plan(base)
         if step.kind == "none":
             return {**base, "why": step.why}

@@ -360,7 +360,8 @@ class Outputs:
         "rollbackTarget",
         "The colour traffic left at the last flip, `{color, fingerprint, liveColor, liveFingerprint, kept, flip}`: "
         "kept as it was until a keep decision for this flip (its number, `flip`) is recorded (`bakeDecision`); "
-        "`{}` before any flip.",
+        "`{}` before any flip. `disarmed: true` (absent otherwise) when the flip was a rollback: `color` is the "
+        "release traffic was rolled away from, which the guardian never flips to and the release guard does not hold.",
     )
     GUARDIAN_STATE_ID = Output(
         "guardianStateId",

@@ -18,9 +18,12 @@ from bluegreen.settings import Settings
 
 
 def armed(settings: Settings, target: RollbackTarget | None) -> bool:
-    """Whether the guardian may flip to `target`: `guardianArmed=always`, or `bake` while it is kept."""
+    """Whether the guardian may flip to `target`: `guardianArmed=always`, or `bake` while it is kept. Never a
+    target a rollback left (`disarmed`): it is the release that failed, whatever `guardianArmed` says."""
     mode = settings.guardian.armed
-    return target is not None and (mode == "always" or (mode == "bake" and target.kept))
+    if target is None or target.disarmed:
+        return False
+    return mode == "always" or (mode == "bake" and target.kept)
 
 
 def rollback_choice(

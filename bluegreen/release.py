@@ -468,12 +468,20 @@ def rollback_target(ctx: Context, cfg: ReleaseConfig, outputs: StackOutputs) -> 
 
 def check_still_the_rollback_target(outputs: StackOutputs, target: str) -> None:
     """Refuse to roll back to a colour that no longer runs the release traffic left (it was restaged
-    after the bake released it). `--force` does not skip this: it would send users an untested build."""
+    after the bake released it), or that runs the release a rollback left (`disarmed`: going back would undo
+    the rollback). `--force` does not skip this: it would send users an untested or failing build."""
     deployed = outputs.deployed()
     recorded = deployed.rollback_target if deployed is not None else None
     if recorded is None or recorded.color != target or deployed is None or deployed.specs is None:
         return
     now = deployed.specs[recorded.color].fingerprint
+    if recorded.disarmed and now == recorded.fingerprint:
+        raise CheckFailedError(
+            f"{target} runs the release traffic was rolled away from (flip {recorded.flip}, fingerprint "
+            f"{recorded.fingerprint[:12]}…): rolling back to it would undo that rollback. Stage a fix on {target}, "
+            f"`verify` it and `switch` to it",
+            details={"recorded": recorded.fingerprint, "now": now, "disarmed": True},
+        )
     if now != recorded.fingerprint:
         raise CheckFailedError(
             f"{target} no longer runs the release traffic left when {recorded.live_color} went live (fingerprint "

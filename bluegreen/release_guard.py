@@ -73,7 +73,7 @@ def check_release(
         settings.alarms.bake_decision,
     )
     check_bake_decision(settings, previous, target)
-    kept = target.color if target is not None and target.kept else None
+    kept = target.color if target is not None and target.holds() else None
     serving = [c for c in COLORS if previous.weights[c] > 0 or new_weights[c] > 0 or c == kept]
     for color in COLORS:
         # The lookup is re-evaluated only when a colour's release changes (staging); otherwise

@@ -6,7 +6,8 @@ more than the last: a re-flip to the same build is a new flip). Until a keep dec
 is recorded (`bakeDecision`, written by `bluegreen bake` on keep), the release guard refuses to
 restage, respec or scale down the target, so a rollback always lands on the build that served users
 before. The record stays after the decision (`kept` false): the release tool still refuses to roll
-back to a colour that no longer runs the recorded fingerprint.
+back to a colour that no longer runs the recorded fingerprint. A flip that rolls back (to the build the
+last flip left) records the colour it leaves `disarmed`: never the guardian's to flip to, never held.
 
 A keep decision (invariant I2) names the flip it decides and the interval a bake watched the new
 colour; it counts only in an update after that flip, for that flip, and when the watch lasted at
@@ -43,9 +44,17 @@ class RollbackTarget:
     kept: bool = True  # no keep decision for this flip yet
     # The flip's number: one more than the last recorded flip's (0: recorded before flips were numbered).
     flip: int = 0
+    # The flip was a rollback (traffic went back to the build the last flip left), so `color` is the release
+    # traffic was rolled away from: never armed, never held (`next_rollback_target`).
+    disarmed: bool = False
+
+    def holds(self) -> bool:
+        """Whether the release guard holds `color` (no restage, respec or scale-down): a kept target that a
+        rollback did not leave. The release a rollback left is the one to fix, so it is free at once."""
+        return self.kept and not self.disarmed
 
     def to_output(self) -> dict[str, Any]:
-        return {
+        output: dict[str, Any] = {
             "color": self.color,
             "fingerprint": self.fingerprint,
             "liveColor": self.live_color,
@@ -53,6 +62,9 @@ class RollbackTarget:
             "kept": self.kept,
             "flip": self.flip,
         }
+        if self.disarmed:  # absent otherwise, so the outputs of every other flip read as before
+            output["disarmed"] = True
+        return output
 
     @staticmethod
     def from_output(value: Any) -> RollbackTarget | None:
@@ -74,6 +86,9 @@ class RollbackTarget:
             flip = int(flip)  # outputs read back through JSON or a StackReference may carry 3.0
         if isinstance(flip, bool) or not isinstance(flip, int) or flip < 0:
             raise ValueError(f"flip should be a whole number from 0, got {flip!r}")
+        disarmed = value.get("disarmed", False)
+        if not isinstance(disarmed, bool):
+            raise ValueError(f"disarmed should be true or false, got {disarmed!r}")
         target: Color = "green" if color == "green" else "blue"
         return RollbackTarget(
             color=target,
@@ -82,6 +97,7 @@ class RollbackTarget:
             live_fingerprint=str(fingerprints[1]),
             kept=bool(value["kept"]),
             flip=flip,
+            disarmed=disarmed,
         )
 
     def hold_reason(self) -> str:
@@ -254,13 +270,30 @@ def next_rollback_target(
     """The target after this update. `fingerprints` are the colours' deployed release specs (None when
     the last update exported none, so nothing can be recorded). A flip is always kept: its decision comes
     from a bake after it. `bake_decision` releases the target when `bake_decision_problem` accepts it for
-    the current flip (the caller refuses the update otherwise)."""
+    the current flip (the caller refuses the update otherwise).
+
+    A flip that is a rollback (`_rolls_back`: traffic goes back to the colour the last flip left, still on
+    the build it left) records the colour it leaves disarmed (and not held). That is how the program accepts a
+    guardian's rollback in config, `bluegreen rollback`, and a failed switch's restore: the colour they leave
+    is the release that failed, and arming it would let the guardian, on the next alarm of the good colour,
+    flip users back onto it.
+
+    Why a disarmed record rather than no target: I5 (traffic is on a colour that passed the gate, or on the
+    armed rollback target) holds either way, since the guardian never sends traffic to a disarmed colour, but
+    a record keeps I3 (a rollback is never silently undone): the flip keeps its number, so a keep decision for
+    an earlier flip never passes for a later one, and the release tool still knows which colour was rolled away
+    from and refuses `bluegreen rollback` to it. It is never held (`holds`), so the failed colour may be
+    restaged at once; `kept` keeps its meaning (no keep decision for this flip yet). It stays disarmed until
+    the next flip, which needs a new release there that passes the gate (or a re-flip, which arms the colour
+    it leaves as any flip does).
+    """
     if active_before != active_after:
         if fingerprints is None:
             return None
         live = fingerprints[active_after]
         flip = previous.flip + 1 if previous is not None else 1
-        return RollbackTarget(active_before, fingerprints[active_before], active_after, live, True, flip)
+        disarmed = _rolls_back(previous, active_after, fingerprints)
+        return RollbackTarget(active_before, fingerprints[active_before], active_after, live, True, flip, disarmed)
     if previous is None:
         return None
     decided = _decides(bake_decision, previous)
@@ -271,6 +304,19 @@ def next_rollback_target(
         previous.live_fingerprint,
         previous.kept and not decided,
         previous.flip,
+        previous.disarmed,
+    )
+
+
+def _rolls_back(previous: RollbackTarget | None, active_after: Color, fingerprints: Mapping[Color, str]) -> bool:
+    """Whether a flip to `active_after` is a rollback: back to the colour the last flip left, on the build it
+    left. Not after a rollback (`previous.disarmed`): going back to the colour rolled away from is a flip like
+    any other, and the colour it leaves, which users ran before, is armed."""
+    return (
+        previous is not None
+        and not previous.disarmed
+        and previous.color == active_after
+        and fingerprints[active_after] == previous.fingerprint
     )
 
 

@@ -234,23 +234,20 @@ def test_a_rollback_after_a_failed_update_that_moved_no_traffic_stops_its_retry(
     assert isinstance(error, GuardianRolledBackError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review22: accepting the guardian's rollback in config (activeColor=blue) is an update that moves traffic, "
-        "so it records flip n+1 with green, the release the guardian just rolled away from, as the rollback "
-        "target, armed. If blue's release-health alarm fires next (a shared dependency, a flaky check), the "
-        "guardian flips users onto the failing release as soon as its instances pass health checks. Fix: the "
-        "update that accepts an acted-on rollback records a target the guardian does not arm (or arms only after "
-        "guardianAck names the record). The same holds for `bluegreen rollback` and a failed switch's restore: "
-        "each is an update that moves traffic, so each arms the colour it rolled away from"
-    ),
-)
 def test_accepting_a_rollback_does_not_arm_the_colour_the_guardian_left(just_flipped: Recording) -> None:
     accepted = run_program({**FLIPPED, "activeColor": "blue"}, deployed(just_flipped),
                            parameters=rolled_back(just_flipped))  # fmt: skip
     target = state(accepted)["target"]
     assert not (target["color"] == "green" and target["armed"])
+    # Not with guardianArmed=always either, and green is not held: the failed release may be restaged at once.
+    always = run_program({**FLIPPED, "activeColor": "blue", "guardianArmed": "always"}, deployed(just_flipped),
+                         parameters=rolled_back(just_flipped))  # fmt: skip
+    assert state(always)["target"]["armed"] is False
+    restaged = run_program({"greenRelease": "v2.0.1"}, deployed(accepted))
+    assert restaged.outputs["greenRelease"] == "v2.0.1"
+    # Flipping to the fixed green arms blue again, as any flip arms the colour it leaves.
+    flipped = run_program({"greenRelease": "v2.0.1", "activeColor": "green"}, deployed(restaged))
+    assert state(flipped)["target"] == {**state(just_flipped)["target"], "armed": True}
 
 
 def test_which_records_count_as_rollbacks_since_the_last_update() -> None:

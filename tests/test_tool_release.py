@@ -957,6 +957,26 @@ def test_rollback_refuses_a_colour_restaged_since_traffic_left_it(
     assert world.live_weights() == {"blue": 0, "green": 100}
 
 
+def test_a_rollback_leaves_the_colour_it_rolled_away_from_disarmed_and_refuses_to_go_back(
+    tool: Tool, world: World, engine: FakeEngine, checks: Path
+) -> None:
+    switched_to_green(tool, checks)
+    assert json.loads(engine.parameter(GUARDIAN_STATE_PARAMETER) or "{}")["target"]["armed"] is True
+
+    assert tool("rollback").code == 0
+
+    # The rollback's update is a flip, but green is the release it left: never the guardian's target to flip to.
+    target = engine.outputs()["rollbackTarget"]
+    assert (target["color"], target["disarmed"]) == ("green", True)
+    state = json.loads(engine.parameter(GUARDIAN_STATE_PARAMETER) or "{}")
+    assert (state["target"]["color"], state["target"]["armed"]) == ("green", False)
+    refused = tool("rollback", "--to", "green")
+    assert refused.code == 1
+    assert refused.doc["error"].startswith("green runs the release traffic was rolled away from")
+    assert world.live_weights() == {"blue": 100, "green": 0}
+    assert tool("stage", "v3").code == 0  # not held: the failed colour may be restaged at once
+
+
 def test_stage_trusts_the_listener_over_the_outputs_after_an_interrupted_flip(
     tool: Tool, world: World, engine: FakeEngine, checks: Path
 ) -> None:

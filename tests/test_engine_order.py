@@ -118,16 +118,19 @@ def without_warmup_rules(rec: Recording) -> Recording:
     return dataclasses.replace(rec, resources=kept)
 
 
-def listener_before_asgs(rec: Recording) -> Recording:
-    """A production listener that does not wait for the ASGs (nor for the traffic gate, which waits for them)."""
-    asgs = {r.urn for r in rec.resources if r.type == ASG or r.name == "bluegreen-gate"}
+def without_dependencies(rec: Recording, name: str, dropped: set[str]) -> Recording:
+    """`rec` with the resource `name` no longer depending on the URNs in `dropped`."""
     resources = [
-        dataclasses.replace(r, dependencies=[d for d in r.dependencies if d not in asgs])
-        if r.name == "bluegreen-router-http"
-        else r
+        dataclasses.replace(r, dependencies=[d for d in r.dependencies if d not in dropped]) if r.name == name else r
         for r in rec.resources
     ]
     return dataclasses.replace(rec, resources=resources)
+
+
+def listener_before_asgs(rec: Recording) -> Recording:
+    """A production listener that does not wait for the ASGs (nor for the traffic gate, which waits for them)."""
+    asgs = {r.urn for r in rec.resources if r.type == ASG or r.name == "bluegreen-gate"}
+    return without_dependencies(rec, "bluegreen-router-http", asgs)
 
 
 def test_listener_after_asg_with_nothing_else_forwarding_hangs_the_first_deploy(base):
@@ -168,14 +171,7 @@ def test_an_alb_in_an_existing_vpc_waits_for_no_gateway_of_ours():
 
 def without_gateway_dependency(rec: Recording) -> Recording:
     """The graph before the fix: the ALB depends on its subnets and security group only."""
-    igw = rec.by_name("bluegreen-network-igw").urn
-    resources = [
-        dataclasses.replace(r, dependencies=[d for d in r.dependencies if d != igw])
-        if r.name == "bluegreen-lb-alb"
-        else r
-        for r in rec.resources
-    ]
-    return dataclasses.replace(rec, resources=resources)
+    return without_dependencies(rec, "bluegreen-lb-alb", {rec.by_name("bluegreen-network-igw").urn})
 
 
 def test_an_internet_facing_alb_that_does_not_wait_for_the_gateway_fails(base):

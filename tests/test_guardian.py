@@ -183,21 +183,27 @@ def test_an_ok_state_change_does_nothing(world: World) -> None:
     assert run(alarm("green", "OK"))["why"] == "the alarm is OK, not ALARM"
 
 
-def test_two_invocations_at_once_flip_once(world: World) -> None:
-    write_state(world, live="green")
-    clients = [CountingClients(), CountingClients()]
-    start = threading.Barrier(2)
+def at_once(invoke: Any, clients: list[Any]) -> list[dict[str, Any]]:
+    """Each client's invocation on a thread of its own, all started together; their decisions, as they finished."""
     decisions: list[dict[str, Any]] = []
-
-    def invoke(own: guardian.Clients) -> None:
-        start.wait()
-        decisions.append(run(alarm("green"), own))
-
-    threads = [threading.Thread(target=invoke, args=(c,)) for c in clients]
+    threads = [threading.Thread(target=lambda c=c: decisions.append(invoke(c))) for c in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return decisions
+
+
+def test_two_invocations_at_once_flip_once(world: World) -> None:
+    write_state(world, live="green")
+    clients = [CountingClients(), CountingClients()]
+    start = threading.Barrier(2)
+
+    def invoke(own: guardian.Clients) -> dict[str, Any]:
+        start.wait()
+        return run(alarm("green"), own)
+
+    decisions = at_once(invoke, clients)
 
     assert sum(c.modify_listener for c in clients) == 1
     assert sorted(d["action"] for d in decisions) == ["none", "rollback"]
@@ -232,12 +238,7 @@ def test_two_invocations_that_both_saw_the_live_colour_flip_once_and_record_once
         return claim(self, state_id)
 
     monkeypatch.setattr(guardian.Run, "claim", claim_after_both_decided)
-    decisions: list[dict[str, Any]] = []
-    threads = [threading.Thread(target=lambda c=c: decisions.append(run(alarm("green"), c))) for c in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    decisions = at_once(lambda c: run(alarm("green"), c), clients)
 
     assert sum(c.modify_listener for c in clients) == 1
     assert sorted(d["action"] for d in decisions) == ["none", "rollback"]
